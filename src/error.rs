@@ -1,0 +1,346 @@
+//! The closed set of request failures and how WebOb 1.7 rendered them: status, the body
+//! chosen by `Accept` (HTML, JSON or plain text), header order, and the empty HEAD form.
+
+use std::borrow::Cow;
+
+use http::StatusCode;
+
+/// A failed request, as Glance raised it (`webob.exc.HTTP*`).
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Replaces WebOb's generic explanation for the status (Glance's `explanation=msg`).
+    pub explanation: Option<Cow<'static, str>>,
+    /// WebOb's `detail` (Glance's `detail=msg`, shown after the generic explanation).
+    pub detail: Option<String>,
+    /// Glance passed `content_type="text/plain"`: only visible on HEAD, where there is no body.
+    pub plain: bool,
+    /// `Allow` header for 405s.
+    pub allow: Option<&'static str>,
+    /// A literal body (exceptions raised with `body=`), sent as `text/plain; charset=UTF-8`.
+    pub literal: Option<String>,
+}
+
+impl ApiError {
+    /// An error with WebOb's generic text for `status`.
+    pub fn new(status: StatusCode) -> Self {
+        ApiError {
+            status,
+            explanation: None,
+            detail: None,
+            plain: false,
+            allow: None,
+            literal: None,
+        }
+    }
+
+    /// `HTTP*(explanation=msg)`.
+    pub fn explained(status: StatusCode, msg: impl Into<Cow<'static, str>>) -> Self {
+        ApiError {
+            explanation: Some(msg.into()),
+            ..ApiError::new(status)
+        }
+    }
+
+    /// `HTTP*(detail=msg)`.
+    pub fn detailed(status: StatusCode, msg: impl Into<String>) -> Self {
+        ApiError {
+            detail: Some(msg.into()),
+            ..ApiError::new(status)
+        }
+    }
+
+    /// 400 with Glance's message.
+    pub fn bad_request(msg: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::explained(StatusCode::BAD_REQUEST, msg).plain()
+    }
+
+    /// 403 with Glance's message.
+    pub fn forbidden(msg: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::explained(StatusCode::FORBIDDEN, msg).plain()
+    }
+
+    /// 404 from `get_image_meta_or_404`: generic explanation, message as detail, text/plain.
+    pub fn image_not_found(id: &str) -> Self {
+        ApiError::detailed(
+            StatusCode::NOT_FOUND,
+            format!("Image with identifier {id} not found"),
+        )
+        .plain()
+    }
+
+    /// 409 with Glance's message.
+    pub fn conflict(msg: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::explained(StatusCode::CONFLICT, msg).plain()
+    }
+
+    /// 413 with Glance's message.
+    pub fn too_large(msg: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::explained(StatusCode::PAYLOAD_TOO_LARGE, msg).plain()
+    }
+
+    /// A router 405 with its `Allow` list.
+    pub fn method_not_allowed(allow: Option<&'static str>) -> Self {
+        ApiError {
+            allow,
+            ..ApiError::new(StatusCode::METHOD_NOT_ALLOWED)
+        }
+    }
+
+    /// Marks the error as raised with `content_type="text/plain"`.
+    pub fn plain(mut self) -> Self {
+        self.plain = true;
+        self
+    }
+}
+
+/// The body format WebOb picked from `Accept`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// `text/html; charset=UTF-8`
+    Html,
+    /// `application/json`
+    Json,
+    /// `text/plain; charset=UTF-8`
+    Plain,
+}
+
+impl BodyKind {
+    /// WebOb 1.7 `accept.best_match(['text/html', 'application/json'])`, falling back to
+    /// plain text when neither matches (including a missing `Accept`).
+    pub fn from_accept(accept: Option<&[u8]>) -> Self {
+        let Some(accept) = accept.and_then(|a| std::str::from_utf8(a).ok()) else {
+            return BodyKind::Plain;
+        };
+        let mut best: (f32, BodyKind) = (0.0, BodyKind::Plain);
+        for (offer, kind) in [("text/html", BodyKind::Html), ("application/json", BodyKind::Json)] {
+            let q = quality(accept, offer);
+            if q > best.0 {
+                best = (q, kind);
+            }
+        }
+        best.1
+    }
+
+    /// The Content-Type header value.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            BodyKind::Html => "text/html; charset=UTF-8",
+            BodyKind::Json => "application/json",
+            BodyKind::Plain => "text/plain; charset=UTF-8",
+        }
+    }
+}
+
+/// The q-value `accept` gives to `offer`: the most specific matching range wins.
+fn quality(accept: &str, offer: &str) -> f32 {
+    let (otype, osub) = offer.split_once('/').unwrap_or((offer, ""));
+    let mut best: Option<(u8, f32)> = None;
+    for item in accept.split(',') {
+        let mut parts = item.split(';');
+        let range = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let mut q = 1.0f32;
+        for p in parts {
+            if let Some(v) = p.trim().strip_prefix("q=") {
+                q = v.trim().parse().unwrap_or(0.0);
+            }
+        }
+        let (rtype, rsub) = range.split_once('/').unwrap_or((range.as_str(), ""));
+        let spec = if rtype == otype && rsub == osub {
+            3
+        } else if rtype == otype && rsub == "*" {
+            2
+        } else if rtype == "*" && (rsub == "*" || rsub.is_empty()) {
+            1
+        } else {
+            continue;
+        };
+        if best.is_none_or(|(s, _)| spec > s) {
+            best = Some((spec, q));
+        }
+    }
+    best.map_or(0.0, |(_, q)| q)
+}
+
+/// WebOb's reason phrase and generic explanation for a status.
+pub fn title_and_explanation(status: StatusCode) -> (&'static str, &'static str) {
+    match status.as_u16() {
+        300 => ("Multiple Choices", "The resource has been moved to"),
+        400 => (
+            "Bad Request",
+            "The server could not comply with the request since\r\nit is either malformed or otherwise incorrect.\r\n",
+        ),
+        401 => (
+            "Unauthorized",
+            "This server could not verify that you are authorized to\r\naccess the document you requested.  Either you supplied the\r\nwrong credentials (e.g., bad password), or your browser\r\ndoes not understand how to supply the credentials required.\r\n",
+        ),
+        403 => ("Forbidden", "Access was denied to this resource."),
+        404 => ("Not Found", "The resource could not be found."),
+        405 => ("Method Not Allowed", ""),
+        409 => ("Conflict", "There was a conflict when trying to complete your request."),
+        410 => (
+            "Gone",
+            "This resource is no longer available.  No forwarding address is given.",
+        ),
+        412 => ("Precondition Failed", "Request precondition failed."),
+        413 => (
+            "Request Entity Too Large",
+            "The body of your request was too large for this server.",
+        ),
+        415 => ("Unsupported Media Type", ""),
+        500 => (
+            "Internal Server Error",
+            "The server has either erred or is incapable of performing\r\nthe requested operation.\r\n",
+        ),
+        501 => ("Not Implemented", ""),
+        503 => (
+            "Service Unavailable",
+            "The server is currently unavailable. Please try again at a later time.",
+        ),
+        _ => (status.canonical_reason().unwrap_or("Error"), ""),
+    }
+}
+
+/// HTML-escapes as Python 3's `html.escape(s, quote=True)` (WebOb's `html_escape`).
+pub fn html_escape(s: &str) -> Cow<'_, str> {
+    if !s.contains(['&', '<', '>', '"', '\'']) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// WebOb's `strip_tags` used for the plain-text body.
+fn strip_tags(v: &str) -> String {
+    let v = v.replace('\n', " ").replace('\r', "");
+    let mut out = String::with_capacity(v.len());
+    let mut rest = v.as_str();
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        match after.find('>') {
+            Some(end) => {
+                let tag = &after[..=end];
+                if tag.len() >= 3 && tag[1..3].eq_ignore_ascii_case("br") {
+                    out.push('\n');
+                }
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(after);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+impl ApiError {
+    /// The status line text, e.g. `404 Not Found`.
+    pub fn status_text(&self) -> String {
+        format!(
+            "{} {}",
+            self.status.as_u16(),
+            title_and_explanation(self.status).0
+        )
+    }
+
+    /// Renders the body WebOb would have generated for `kind`. `method` fills the 405/501
+    /// templates.
+    pub fn body(&self, kind: BodyKind, method: &str) -> String {
+        if let Some(lit) = &self.literal {
+            return lit.clone();
+        }
+        let status = self.status_text();
+        let (title, generic) = title_and_explanation(self.status);
+        let escape = kind == BodyKind::Html;
+        let esc = |s: &str| -> String {
+            if escape {
+                html_escape(s).into_owned()
+            } else {
+                s.to_string()
+            }
+        };
+        let detail = esc(self.detail.as_deref().unwrap_or(""));
+        let inner = match self.status.as_u16() {
+            405 => format!(
+                "The method {method} is not allowed for this resource. <br /><br />\n{detail}"
+            ),
+            _ => {
+                let expl = esc(self.explanation.as_deref().unwrap_or(generic));
+                format!("{expl}<br /><br />\n{detail}\n\n")
+            }
+        };
+        match kind {
+            BodyKind::Html => format!(
+                "<html>\n <head>\n  <title>{status}</title>\n </head>\n <body>\n  <h1>{status}</h1>\n  {inner}\n </body>\n</html>"
+            ),
+            BodyKind::Json => crate::pyjson::to_string(&serde_json::json!({
+                "message": inner,
+                "code": status,
+                "title": title,
+            })),
+            BodyKind::Plain => format!("{status}\n\n{}", strip_tags(&inner)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_body_matches_capture_22() {
+        let e = ApiError::image_not_found("00000000-0000-0000-0000-000000000000");
+        assert_eq!(
+            e.body(BodyKind::Html, "GET"),
+            "<html>\n <head>\n  <title>404 Not Found</title>\n </head>\n <body>\n  <h1>404 Not Found</h1>\n  The resource could not be found.<br /><br />\nImage with identifier 00000000-0000-0000-0000-000000000000 not found\n\n\n </body>\n</html>"
+        );
+    }
+
+    #[test]
+    fn html_escapes_quotes_like_capture_50() {
+        let e = ApiError::bad_request("Setting image status to 'killed'.");
+        assert!(e
+            .body(BodyKind::Html, "POST")
+            .contains("  Setting image status to &#x27;killed&#x27;.<br /><br />\n\n\n\n </body>"));
+    }
+
+    #[test]
+    fn plain_and_json_bodies() {
+        let e = ApiError::image_not_found("x");
+        assert_eq!(
+            e.body(BodyKind::Plain, "GET"),
+            "404 Not Found\n\nThe resource could not be found.\n\n Image with identifier x not found  "
+        );
+        assert_eq!(
+            e.body(BodyKind::Json, "GET"),
+            r#"{"message": "The resource could not be found.<br /><br />\nImage with identifier x not found\n\n", "code": "404 Not Found", "title": "Not Found"}"#
+        );
+    }
+
+    #[test]
+    fn accept_negotiation() {
+        assert_eq!(BodyKind::from_accept(None), BodyKind::Plain);
+        assert_eq!(BodyKind::from_accept(Some(b"*/*")), BodyKind::Html);
+        assert_eq!(BodyKind::from_accept(Some(b"application/json")), BodyKind::Json);
+        assert_eq!(
+            BodyKind::from_accept(Some(b"text/html;q=0.5, application/json")),
+            BodyKind::Json
+        );
+        assert_eq!(BodyKind::from_accept(Some(b"text/plain")), BodyKind::Plain);
+        assert_eq!(BodyKind::from_accept(Some(b"application/*")), BodyKind::Json);
+    }
+}

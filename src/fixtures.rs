@@ -1,0 +1,674 @@
+//! Loading image records from fixture files (`data/*.json`): the file shapes, field
+//! defaults, validation with errors that name the file and the field, and the size/checksum
+//! cross-check of the bytes behind each record.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::Engine;
+use bytes::Bytes;
+use md5::{Digest, Md5};
+use serde::Deserialize;
+
+use crate::model::{Image, ImageData, Member, Status, Timestamp};
+
+/// Why fixtures could not be loaded. Every variant names the file; field errors name the
+/// record and field as a path such as `images[2].created_at`.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The path given with `--data` does not exist.
+    #[error("{path}: no such file or directory")]
+    Missing {
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// A file or directory could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid JSON.
+    #[error("{path}: invalid JSON at line {line}, column {column}: {msg}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// serde_json's description.
+        msg: String,
+    },
+    /// A field has a wrong type, an unknown key or a bad value.
+    #[error("{path}: {field}: {msg}")]
+    Field {
+        /// The file.
+        path: PathBuf,
+        /// Path of the offending field, e.g. `images[0].size`.
+        field: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// Two records share an id.
+    #[error("{path}: {field}: duplicate image id '{id}' (already defined in {first})")]
+    Duplicate {
+        /// The file with the second definition.
+        path: PathBuf,
+        /// Where in that file.
+        field: String,
+        /// The id.
+        id: String,
+        /// The file with the first definition.
+        first: PathBuf,
+    },
+}
+
+/// The result of loading: the records plus warnings worth printing (mismatched data).
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Records in file order.
+    pub images: Vec<Image>,
+    /// Human-readable warnings, each naming the file and the image.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecord {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    size: Option<Option<u64>>,
+    #[serde(default)]
+    virtual_size: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
+    checksum: Option<Option<String>>,
+    #[serde(default)]
+    disk_format: Option<String>,
+    #[serde(default)]
+    container_format: Option<String>,
+    #[serde(default)]
+    min_disk: Option<u32>,
+    #[serde(default)]
+    min_ram: Option<u32>,
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default)]
+    is_public: Option<bool>,
+    #[serde(default)]
+    protected: Option<bool>,
+    #[serde(default)]
+    deleted: Option<bool>,
+    #[serde(default)]
+    deleted_at: Option<String>,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    updated_at: Option<String>,
+    #[serde(default)]
+    properties: Option<BTreeMap<String, Option<String>>>,
+    #[serde(default)]
+    members: Option<Vec<RawMember>>,
+    #[serde(default)]
+    data: Option<RawData>,
+}
+
+/// Distinguishes "field omitted" (outer `None`, via `default`) from "field is null".
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMember {
+    member_id: String,
+    #[serde(default)]
+    can_share: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawData {
+    #[serde(default)]
+    repeat: Option<String>,
+    #[serde(default)]
+    size: Option<u64>,
+    #[serde(default)]
+    base64: Option<String>,
+    #[serde(default)]
+    file: Option<String>,
+}
+
+/// Loads every `--data` path in order: a directory contributes its `*.json` files sorted by
+/// name; a file is read as is. Ids must be unique across all of them.
+pub fn load_paths(paths: &[PathBuf], now: Timestamp) -> Result<Loaded, LoadError> {
+    let mut loaded = Loaded::default();
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    for path in paths {
+        for file in list_files(path)? {
+            load_file(&file, now, &mut loaded, &mut seen)?;
+        }
+    }
+    Ok(loaded)
+}
+
+fn list_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            LoadError::Missing {
+                path: path.to_path_buf(),
+            }
+        } else {
+            LoadError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            }
+        }
+    })?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let io = |e| LoadError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(io)? {
+        let p = entry.map_err(io)?.path();
+        if p.extension().is_some_and(|e| e == "json") && !p.is_dir() {
+            files.push(p);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Parses one fixture document (already read) into records. Exposed for runtime loading.
+pub fn parse_document(
+    path: &Path,
+    text: &str,
+    now: Timestamp,
+) -> Result<(Vec<Image>, Vec<String>), LoadError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| LoadError::Json {
+        path: path.to_path_buf(),
+        line: e.line(),
+        column: e.column(),
+        msg: strip_position(&e.to_string()),
+    })?;
+    let (prefix, items): (&str, Vec<serde_json::Value>) = match value {
+        serde_json::Value::Array(items) => ("", items),
+        serde_json::Value::Object(mut map) if map.contains_key("images") => {
+            if map.len() != 1 {
+                let extra = map.keys().find(|k| *k != "images").cloned().unwrap_or_default();
+                return Err(field_err(path, &extra, "unknown key beside \"images\""));
+            }
+            match map.remove("images") {
+                Some(serde_json::Value::Array(items)) => ("images", items),
+                _ => return Err(field_err(path, "images", "expected a list of image records")),
+            }
+        }
+        obj @ serde_json::Value::Object(_) => ("", vec![obj]),
+        _ => {
+            return Err(field_err(
+                path,
+                "(top level)",
+                "expected an image record, a list of records or {\"images\": [...]}",
+            ))
+        }
+    };
+    let single = prefix.is_empty() && items.len() == 1;
+    let mut images = Vec::with_capacity(items.len());
+    let mut warnings = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let at = if single && !text.trim_start().starts_with('[') {
+            String::new()
+        } else if prefix.is_empty() {
+            format!("[{i}]")
+        } else {
+            format!("{prefix}[{i}]")
+        };
+        let raw: RawRecord = serde_path_to_error::deserialize(item).map_err(|e| {
+            let inner = e.path().to_string();
+            let field = join_path(&at, if inner == "." { "" } else { &inner });
+            field_err(path, &field, &e.into_inner().to_string())
+        })?;
+        let (img, warn) = build(path, &at, raw, now)?;
+        if let Some(w) = warn {
+            warnings.push(w);
+        }
+        images.push(img);
+    }
+    Ok((images, warnings))
+}
+
+fn load_file(
+    path: &Path,
+    now: Timestamp,
+    loaded: &mut Loaded,
+    seen: &mut HashMap<String, PathBuf>,
+) -> Result<(), LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|e| LoadError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    let (images, warnings) = parse_document(path, &text, now)?;
+    for (i, img) in images.into_iter().enumerate() {
+        if let Some(first) = seen.get(&img.id) {
+            return Err(LoadError::Duplicate {
+                path: path.to_path_buf(),
+                field: format!("record {i} id"),
+                id: img.id,
+                first: first.clone(),
+            });
+        }
+        seen.insert(img.id.clone(), path.to_path_buf());
+        loaded.images.push(img);
+    }
+    loaded.warnings.extend(warnings);
+    Ok(())
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+fn join_path(at: &str, field: &str) -> String {
+    match (at.is_empty(), field.is_empty()) {
+        (true, true) => "(record)".to_string(),
+        (true, false) => field.to_string(),
+        (false, true) => at.to_string(),
+        (false, false) => format!("{at}.{field}"),
+    }
+}
+
+fn field_err(path: &Path, field: &str, msg: &str) -> LoadError {
+    LoadError::Field {
+        path: path.to_path_buf(),
+        field: field.to_string(),
+        msg: msg.to_string(),
+    }
+}
+
+/// True for bytes HTTP allows in a header value (tab, visible ASCII, obs-text).
+pub fn header_value_ok(s: &str) -> bool {
+    s.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+/// True for a property key that can become `X-Image-Meta-Property-<key>`.
+pub fn property_key_ok(k: &str) -> bool {
+    !k.is_empty()
+        && k.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+        })
+}
+
+fn parse_ts(path: &Path, field: &str, v: Option<String>) -> Result<Option<Timestamp>, LoadError> {
+    match v {
+        None => Ok(None),
+        Some(s) => Timestamp::parse(&s).map(Some).ok_or_else(|| {
+            field_err(
+                path,
+                field,
+                &format!("invalid timestamp '{s}' (expected e.g. 2016-05-22T06:04:20.425843)"),
+            )
+        }),
+    }
+}
+
+fn build(
+    path: &Path,
+    at: &str,
+    raw: RawRecord,
+    now: Timestamp,
+) -> Result<(Image, Option<String>), LoadError> {
+    let f = |name: &str| join_path(at, name);
+    if raw.id.is_empty() || raw.id.len() > 36 {
+        return Err(field_err(
+            path,
+            &f("id"),
+            "must be 1 to 36 characters (Glance never finds longer ids)",
+        ));
+    }
+    if raw.id.contains('/') || !header_value_ok(&raw.id) || raw.id.contains(char::is_whitespace) {
+        return Err(field_err(
+            path,
+            &f("id"),
+            "must not contain '/', whitespace or control characters",
+        ));
+    }
+    let status = match raw.status.as_deref() {
+        None => Status::Active,
+        Some(s) => Status::parse(s).ok_or_else(|| {
+            let all: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+            field_err(
+                path,
+                &f("status"),
+                &format!("unknown status '{s}' (expected one of {})", all.join(", ")),
+            )
+        })?,
+    };
+    for (name, v) in [
+        ("name", &raw.name),
+        ("disk_format", &raw.disk_format),
+        ("container_format", &raw.container_format),
+        ("owner", &raw.owner),
+    ] {
+        if let Some(v) = v {
+            if !header_value_ok(v) {
+                return Err(field_err(
+                    path,
+                    &f(name),
+                    "control characters cannot be sent in an HTTP header",
+                ));
+            }
+        }
+    }
+    if let Some(Some(c)) = &raw.checksum {
+        if !header_value_ok(c) {
+            return Err(field_err(path, &f("checksum"), "control characters"));
+        }
+    }
+    let created_at = parse_ts(path, &f("created_at"), raw.created_at)?.unwrap_or(now);
+    let updated_at = parse_ts(path, &f("updated_at"), raw.updated_at)?.unwrap_or(created_at);
+    let deleted =
+        raw.deleted
+            .unwrap_or(matches!(status, Status::Deleted | Status::PendingDelete));
+    let deleted_at = parse_ts(path, &f("deleted_at"), raw.deleted_at)?
+        .or(if deleted { Some(updated_at) } else { None });
+
+    let mut img = Image::new(raw.id, created_at);
+    img.name = raw.name;
+    img.status = status;
+    img.virtual_size = raw.virtual_size;
+    img.disk_format = raw.disk_format;
+    img.container_format = raw.container_format;
+    img.min_disk = raw.min_disk.unwrap_or(0);
+    img.min_ram = raw.min_ram.unwrap_or(0);
+    img.owner = raw.owner;
+    img.is_public = raw.is_public.unwrap_or(false);
+    img.protected = raw.protected.unwrap_or(false);
+    img.deleted = deleted;
+    img.deleted_at = deleted_at;
+    img.updated_at = updated_at;
+    for (k, v) in raw.properties.unwrap_or_default() {
+        let field = f(&format!("properties.{k}"));
+        if !property_key_ok(&k) {
+            return Err(field_err(
+                path,
+                &field,
+                "property names must be HTTP header tokens (letters, digits, _ - . and the like)",
+            ));
+        }
+        if let Some(v) = &v {
+            if !header_value_ok(v) {
+                return Err(field_err(path, &field, "control characters"));
+            }
+        }
+        img.set_property(k, v);
+    }
+    for (i, m) in raw.members.unwrap_or_default().into_iter().enumerate() {
+        if m.member_id.is_empty() {
+            return Err(field_err(
+                path,
+                &f(&format!("members[{i}].member_id")),
+                "must not be empty",
+            ));
+        }
+        if img.members.iter().any(|x| x.member_id == m.member_id) {
+            return Err(field_err(
+                path,
+                &f(&format!("members[{i}].member_id")),
+                &format!("duplicate member '{}'", m.member_id),
+            ));
+        }
+        img.members.push(Member {
+            member_id: m.member_id,
+            can_share: m.can_share,
+        });
+    }
+
+    let mut computed: Option<(u64, String)> = None;
+    if let Some(d) = raw.data {
+        let (data, len, md5) = build_data(path, &f("data"), d)?;
+        img.data = data;
+        computed = Some((len, md5));
+    }
+    img.size = match (raw.size, &computed) {
+        (Some(s), _) => s,
+        (None, Some((len, _))) => Some(*len),
+        (None, None) => Some(0),
+    };
+    img.checksum = match (raw.checksum, &computed) {
+        (Some(c), _) => c,
+        (None, Some((_, md5))) => Some(md5.clone()),
+        (None, None) => None,
+    };
+    let mut warning = None;
+    if let Some((len, md5)) = computed {
+        let mut why = Vec::new();
+        if img.size != Some(len) {
+            why.push(format!(
+                "size {} but data has {len} bytes",
+                img.size.map_or("null".to_string(), |s| s.to_string())
+            ));
+        }
+        if let Some(c) = &img.checksum {
+            if *c != md5 {
+                why.push(format!("checksum {c} but data has MD5 {md5}"));
+            }
+        }
+        if !why.is_empty() {
+            img.data_mismatch = true;
+            warning = Some(format!(
+                "{}: image {}: {} (HEAD will answer 409 unless --glance-compat)",
+                path.display(),
+                img.id,
+                why.join("; ")
+            ));
+        }
+    }
+    Ok((img, warning))
+}
+
+fn build_data(
+    path: &Path,
+    field: &str,
+    d: RawData,
+) -> Result<(ImageData, u64, String), LoadError> {
+    let given = [d.repeat.is_some(), d.base64.is_some(), d.file.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
+    if given != 1 {
+        return Err(field_err(
+            path,
+            field,
+            "give exactly one of {\"repeat\": TEXT, \"size\": N}, {\"base64\": ...} or {\"file\": PATH}",
+        ));
+    }
+    if d.size.is_some() && d.repeat.is_none() {
+        return Err(field_err(
+            path,
+            &format!("{field}.size"),
+            "only allowed together with \"repeat\"",
+        ));
+    }
+    if let Some(text) = d.repeat {
+        let len = d.size.ok_or_else(|| {
+            field_err(
+                path,
+                &format!("{field}.size"),
+                "required with \"repeat\" (total length in bytes)",
+            )
+        })?;
+        if text.is_empty() && len > 0 {
+            return Err(field_err(
+                path,
+                &format!("{field}.repeat"),
+                "must not be empty when size > 0",
+            ));
+        }
+        let unit = Bytes::from(text.into_bytes());
+        let md5 = repeat_md5(&unit, len);
+        return Ok((ImageData::Repeat { unit, len }, len, md5));
+    }
+    if let Some(b64) = d.base64 {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|e| field_err(path, &format!("{field}.base64"), &format!("not base64: {e}")))?;
+        let md5 = hex_md5(&bytes);
+        let len = bytes.len() as u64;
+        return Ok((ImageData::Bytes(Bytes::from(bytes)), len, md5));
+    }
+    let rel = d.file.unwrap_or_default();
+    let full = path.parent().unwrap_or(Path::new(".")).join(&rel);
+    let full = std::fs::canonicalize(&full).map_err(|e| {
+        field_err(
+            path,
+            &format!("{field}.file"),
+            &format!("cannot read data file {}: {e}", full.display()),
+        )
+    })?;
+    let (len, md5) = file_md5(&full).map_err(|e| {
+        field_err(
+            path,
+            &format!("{field}.file"),
+            &format!("cannot read data file {}: {e}", full.display()),
+        )
+    })?;
+    Ok((
+        ImageData::File {
+            path: Arc::new(full),
+            len,
+        },
+        len,
+        md5,
+    ))
+}
+
+/// MD5 of a byte slice as 32 lower-case hex digits.
+pub fn hex_md5(bytes: &[u8]) -> String {
+    hex(&Md5::digest(bytes))
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(d: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(d.len() * 2);
+    for b in d {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}
+
+fn repeat_md5(unit: &Bytes, len: u64) -> String {
+    let mut h = Md5::new();
+    if !unit.is_empty() {
+        // Hash a block of whole units at a time: far fewer update calls for tiny units.
+        let reps = (65536 / unit.len()).max(1);
+        let block: Vec<u8> = unit.iter().copied().cycle().take(reps * unit.len()).collect();
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(block.len() as u64) as usize;
+            h.update(&block[..n]);
+            left -= n as u64;
+        }
+    }
+    hex(&h.finalize())
+}
+
+fn file_md5(path: &Path) -> std::io::Result<(u64, String)> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Md5::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut len = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        len += n as u64;
+    }
+    Ok((len, hex(&h.finalize())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> Timestamp {
+        Timestamp::parse("2020-01-01T00:00:00").unwrap()
+    }
+
+    fn parse(text: &str) -> Result<(Vec<Image>, Vec<String>), LoadError> {
+        parse_document(Path::new("t.json"), text, now())
+    }
+
+    #[test]
+    fn defaults_follow_glance() {
+        let (imgs, w) = parse(r#"{"id": "abc", "created_at": "2016-05-22T06:04:20.425843"}"#).unwrap();
+        assert!(w.is_empty());
+        let i = &imgs[0];
+        assert_eq!(i.status, Status::Active);
+        assert_eq!(i.size, Some(0));
+        assert_eq!(i.updated_at, i.created_at);
+        assert!(!i.is_public && !i.protected && !i.deleted);
+        assert!(i.checksum.is_none());
+    }
+
+    #[test]
+    fn data_fills_size_and_checksum() {
+        let (imgs, w) = parse(r#"{"id": "a", "data": {"repeat": "ab", "size": 5}}"#).unwrap();
+        assert!(w.is_empty());
+        assert_eq!(imgs[0].size, Some(5));
+        assert_eq!(imgs[0].checksum.as_deref(), Some(hex_md5(b"ababa").as_str()));
+    }
+
+    #[test]
+    fn mismatch_loads_with_warning() {
+        let (imgs, w) = parse(r#"[{"id": "a", "size": 9, "data": {"base64": "aGk="}}]"#).unwrap();
+        assert!(imgs[0].data_mismatch);
+        assert!(w[0].contains("t.json") && w[0].contains("image a"), "{w:?}");
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = parse(r#"{"images": [{"id": "a"}, {"id": "b", "size": "big"}]}"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.json: images[1].size: invalid type: string \"big\", expected u64"
+        );
+        let e = parse(r#"{"id": "a", "colour": 1}"#).unwrap_err().to_string();
+        assert!(e.starts_with("t.json: colour: unknown field `colour`"), "{e}");
+        let e = parse(r#"{"id": "a", "created_at": "soon"}"#).unwrap_err().to_string();
+        assert!(e.starts_with("t.json: created_at: invalid timestamp 'soon'"), "{e}");
+        let e = parse("{\"id\": \"a\",\n  \"name\": }").unwrap_err().to_string();
+        assert!(e.starts_with("t.json: invalid JSON at line 2, column 11"), "{e}");
+        let e = parse(r#"[{"id": "a", "status": "ACTIVE"}]"#).unwrap_err().to_string();
+        assert!(e.starts_with("t.json: [0].status: unknown status 'ACTIVE'"), "{e}");
+    }
+
+    #[test]
+    fn deleted_status_implies_deleted_flag() {
+        let (imgs, _) = parse(r#"{"id": "a", "status": "deleted", "updated_at": "2017-01-01T00:00:00"}"#).unwrap();
+        assert!(imgs[0].deleted);
+        assert_eq!(imgs[0].deleted_at.unwrap().glance(), "2017-01-01T00:00:00.000000");
+    }
+}

@@ -1,0 +1,32 @@
+//! glance-emu: a byte-exact stand-in for the legacy OpenStack Glance v1 image API.
+//!
+//! # Layout
+//! - [`model`]: what an image is (the registry record, statuses, timestamps).
+//! - [`fixtures`]: loading records from `data/*.json`, with errors naming file and field.
+//! - [`store`]: where images live; the single writer path and the durable log.
+//! - [`auth`]: who is asking, and Glance's visibility rules.
+//! - [`headers`]: an image as `X-Image-Meta-*` headers (pure).
+//! - [`api`] / [`pyjson`]: an image as Glance's JSON, written like Python's `json.dumps`.
+//! - [`error`]: request failures rendered as WebOb rendered them.
+//! - [`service`]: routing and response assembly; [`v1`]: the v1 handlers.
+//! - [`body`]: response bodies (whole or streamed).
+//! - [`server`]: sockets, timeouts, graceful shutdown.
+
+pub mod api;
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod fixtures;
+pub mod headers;
+pub mod model;
+pub mod pyjson;
+pub mod server;
+pub mod service;
+pub mod store;
+pub mod v1;
+
+pub use service::{App, Config, GlanceService};
+pub use store::Store;
+
+/// Glance's API port.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9292";

@@ -1,0 +1,370 @@
+//! What an image *is*: the Glance v1 record (the 18 registry fields plus members and
+//! the bytes behind it), its status values and timestamp format. No HTTP types here.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::NaiveDateTime;
+
+/// Glance's timestamp: naive UTC with microseconds (`2016-05-22T06:04:20.425843`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub NaiveDateTime);
+
+impl Timestamp {
+    /// The current UTC time, truncated to microseconds as the Glance DB stored it.
+    pub fn now() -> Self {
+        let now = chrono::Utc::now().naive_utc();
+        let micros = now.and_utc().timestamp_micros();
+        Timestamp(
+            chrono::DateTime::from_timestamp_micros(micros)
+                .map(|d| d.naive_utc())
+                .unwrap_or(now),
+        )
+    }
+
+    /// Parses the forms Glance accepted and showed: `YYYY-MM-DDTHH:MM:SS[.ffffff]`, with an
+    /// optional trailing `Z` or `+00:00`, or a space instead of `T`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let t = s.trim();
+        let t = t
+            .strip_suffix('Z')
+            .or_else(|| t.strip_suffix("+00:00"))
+            .unwrap_or(t);
+        for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+            if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
+                return Some(Timestamp(dt));
+            }
+        }
+        if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+            return d.and_hms_opt(0, 0, 0).map(Timestamp);
+        }
+        None
+    }
+
+    /// Microseconds since the Unix epoch (for cheap comparisons and sorting).
+    pub fn micros(&self) -> i64 {
+        self.0.and_utc().timestamp_micros()
+    }
+
+    /// Writes `YYYY-MM-DDTHH:MM:SS.ffffff` (always six fractional digits, no zone).
+    pub fn write_glance(&self, out: &mut Vec<u8>) {
+        use chrono::{Datelike, Timelike};
+        let d = &self.0;
+        push_padded(out, d.year().max(0) as u32, 4);
+        out.push(b'-');
+        push_padded(out, d.month(), 2);
+        out.push(b'-');
+        push_padded(out, d.day(), 2);
+        out.push(b'T');
+        push_padded(out, d.hour(), 2);
+        out.push(b':');
+        push_padded(out, d.minute(), 2);
+        out.push(b':');
+        push_padded(out, d.second(), 2);
+        out.push(b'.');
+        push_padded(out, (d.nanosecond() / 1000) % 1_000_000, 6);
+    }
+
+    /// The Glance text form as a `String`.
+    pub fn glance(&self) -> String {
+        let mut v = Vec::with_capacity(26);
+        self.write_glance(&mut v);
+        String::from_utf8(v).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.glance())
+    }
+}
+
+fn push_padded(out: &mut Vec<u8>, mut v: u32, width: usize) {
+    let mut buf = [b'0'; 10];
+    let mut i = buf.len();
+    while v > 0 && i > 0 {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    let digits = buf.len() - i;
+    let start = if digits >= width {
+        i
+    } else {
+        buf.len() - width
+    };
+    out.extend_from_slice(&buf[start..]);
+}
+
+/// Image status values Glance v1 could report (v2's `importing`/`uploading` included, since a
+/// v1 HEAD shows whatever the registry holds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Reserved, no data yet.
+    Queued,
+    /// Data upload in progress.
+    Saving,
+    /// Usable.
+    Active,
+    /// Upload failed.
+    Killed,
+    /// Admin-disabled download (v2 action, v1 only reports it).
+    Deactivated,
+    /// Deleted with `delayed_delete`, data not yet scrubbed.
+    PendingDelete,
+    /// Soft-deleted.
+    Deleted,
+    /// v2 interoperable import in progress.
+    Importing,
+    /// v2 staging upload in progress.
+    Uploading,
+}
+
+impl Status {
+    /// Every status, for messages listing the allowed values.
+    pub const ALL: [Status; 9] = [
+        Status::Queued,
+        Status::Saving,
+        Status::Active,
+        Status::Killed,
+        Status::Deactivated,
+        Status::PendingDelete,
+        Status::Deleted,
+        Status::Importing,
+        Status::Uploading,
+    ];
+
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Saving => "saving",
+            Status::Active => "active",
+            Status::Killed => "killed",
+            Status::Deactivated => "deactivated",
+            Status::PendingDelete => "pending_delete",
+            Status::Deleted => "deleted",
+            Status::Importing => "importing",
+            Status::Uploading => "uploading",
+        }
+    }
+
+    /// Parses the wire spelling (exact, lower case).
+    pub fn parse(s: &str) -> Option<Self> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One image membership (`{"member_id": ..., "can_share": ...}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The tenant the image is shared with.
+    pub member_id: String,
+    /// Whether that tenant may share it further.
+    pub can_share: bool,
+}
+
+/// Where an image's bytes come from.
+#[derive(Debug, Clone, Default)]
+pub enum ImageData {
+    /// No data (queued images, or records that never had bytes).
+    #[default]
+    None,
+    /// Bytes held in memory (small fixture data given as base64).
+    Bytes(Bytes),
+    /// `text` repeated and cut to `len` bytes, generated while streaming so that a fixture
+    /// can describe a multi-GiB image without holding it.
+    Repeat {
+        /// The repeated unit (never empty).
+        unit: Bytes,
+        /// Total length.
+        len: u64,
+    },
+    /// A file on disk (fixture `{"file": ...}` or an uploaded image).
+    File {
+        /// Absolute path.
+        path: Arc<PathBuf>,
+        /// Length when the record was loaded or written.
+        len: u64,
+    },
+}
+
+impl ImageData {
+    /// The length the data had when it was attached to the record.
+    pub fn len(&self) -> Option<u64> {
+        match self {
+            ImageData::None => None,
+            ImageData::Bytes(b) => Some(b.len() as u64),
+            ImageData::Repeat { len, .. } => Some(*len),
+            ImageData::File { len, .. } => Some(*len),
+        }
+    }
+
+    /// True when there are no bytes at all.
+    pub fn is_none(&self) -> bool {
+        matches!(self, ImageData::None)
+    }
+}
+
+/// A Glance v1 image record as the registry held it.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// Image id (normally a UUID, but any string up to 36 characters works in Glance).
+    pub id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Lifecycle status.
+    pub status: Status,
+    /// Size in bytes as recorded (null only for v2-created images).
+    pub size: Option<u64>,
+    /// Virtual size (practically never set in v1).
+    pub virtual_size: Option<u64>,
+    /// MD5 hex digest of the data.
+    pub checksum: Option<String>,
+    /// Disk format (`raw`, `qcow2`, ...).
+    pub disk_format: Option<String>,
+    /// Container format (`bare`, `ovf`, ...).
+    pub container_format: Option<String>,
+    /// Minimum disk in GiB.
+    pub min_disk: u32,
+    /// Minimum RAM in MiB.
+    pub min_ram: u32,
+    /// Owning tenant.
+    pub owner: Option<String>,
+    /// `visibility == public`.
+    pub is_public: bool,
+    /// Delete protection.
+    pub protected: bool,
+    /// Soft-delete flag.
+    pub deleted: bool,
+    /// When it was deleted.
+    pub deleted_at: Option<Timestamp>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last update time.
+    pub updated_at: Timestamp,
+    /// Custom properties, sorted by key. A `None` value is a property stored as null.
+    pub properties: Vec<(String, Option<String>)>,
+    /// Tenants the image is shared with, in the order they were added.
+    pub members: Vec<Member>,
+    /// The image bytes.
+    pub data: ImageData,
+    /// Set at load time when `data` disagrees with `size` or `checksum`.
+    pub data_mismatch: bool,
+}
+
+impl Image {
+    /// A fresh record with Glance's defaults.
+    pub fn new(id: String, now: Timestamp) -> Self {
+        Image {
+            id,
+            name: None,
+            status: Status::Queued,
+            size: Some(0),
+            virtual_size: None,
+            checksum: None,
+            disk_format: None,
+            container_format: None,
+            min_disk: 0,
+            min_ram: 0,
+            owner: None,
+            is_public: false,
+            protected: false,
+            deleted: false,
+            deleted_at: None,
+            created_at: now,
+            updated_at: now,
+            properties: Vec::new(),
+            members: Vec::new(),
+            data: ImageData::None,
+            data_mismatch: false,
+        }
+    }
+
+    /// Looks up a property value by exact key.
+    pub fn property(&self, key: &str) -> Option<&str> {
+        self.properties
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v.as_deref())
+    }
+
+    /// Sets (or, with `None` value, sets to null) a property, keeping keys sorted.
+    pub fn set_property(&mut self, key: String, value: Option<String>) {
+        match self.properties.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
+            Ok(i) => self.properties[i].1 = value,
+            Err(i) => self.properties.insert(i, (key, value)),
+        }
+    }
+
+    /// Removes a property; returns whether it existed.
+    pub fn remove_property(&mut self, key: &str) -> bool {
+        match self.properties.binary_search_by(|(k, _)| k.as_str().cmp(key)) {
+            Ok(i) => {
+                self.properties.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// The recognised disk formats (Glance defaults).
+pub const DISK_FORMATS: &[&str] = &[
+    "ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop",
+];
+
+/// The recognised container formats (Glance defaults).
+pub const CONTAINER_FORMATS: &[&str] = &["ami", "ari", "aki", "bare", "ovf", "ova", "docker"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_has_six_fraction_digits_and_no_zone() {
+        let t = Timestamp::parse("2016-05-22T06:04:20.425843").unwrap();
+        assert_eq!(t.glance(), "2016-05-22T06:04:20.425843");
+        let t = Timestamp::parse("2016-01-06T03:22:20").unwrap();
+        assert_eq!(t.glance(), "2016-01-06T03:22:20.000000");
+        let t = Timestamp::parse("2016-01-06T03:22:20.5Z").unwrap();
+        assert_eq!(t.glance(), "2016-01-06T03:22:20.500000");
+        let t = Timestamp::parse("0999-01-02 03:04:05.000001").unwrap();
+        assert_eq!(t.glance(), "0999-01-02T03:04:05.000001");
+        assert!(Timestamp::parse("yesterday").is_none());
+        assert!(Timestamp::parse("2016-13-01T00:00:00").is_none());
+    }
+
+    #[test]
+    fn status_round_trips() {
+        for s in Status::ALL {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Status::parse("ACTIVE"), None);
+    }
+
+    #[test]
+    fn properties_stay_sorted() {
+        let mut img = Image::new("x".into(), Timestamp::parse("2020-01-01").unwrap());
+        img.set_property("b".into(), Some("2".into()));
+        img.set_property("a".into(), Some("1".into()));
+        img.set_property("b".into(), Some("3".into()));
+        assert_eq!(
+            img.properties,
+            vec![
+                ("a".to_string(), Some("1".to_string())),
+                ("b".to_string(), Some("3".to_string()))
+            ]
+        );
+        assert!(img.remove_property("a"));
+        assert!(!img.remove_property("a"));
+    }
+}

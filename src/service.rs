@@ -1,0 +1,447 @@
+//! The HTTP contract: method + path to a handler, handler to a `Response`, in the shape real
+//! Glance v1 (WebOb + eventlet) gave it. Knows nothing about sockets.
+//!
+//! Header order is part of the contract: handlers insert headers in Glance's order into a
+//! fresh `HeaderMap`, which hyper writes in insertion order, then appends `Date`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+
+use crate::auth::Caller;
+use crate::body::Body;
+use crate::error::{ApiError, BodyKind};
+use crate::headers;
+use crate::model::{Image, ImageData, Status};
+use crate::store::Store;
+
+/// Behaviour switches of the emulator.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Strictly-real mode: HEAD never answers 409 (no size/data mismatch checks).
+    pub glance_compat: bool,
+    /// `image_property_quota` (Glance default 128).
+    pub property_quota: usize,
+    /// `image_member_quota` (Glance default 128).
+    pub member_quota: usize,
+    /// `image_size_cap` (Glance default 1 TiB).
+    pub image_size_cap: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            glance_compat: false,
+            property_quota: 128,
+            member_quota: 128,
+            image_size_cap: 1 << 40,
+        }
+    }
+}
+
+/// Everything a request handler needs.
+#[derive(Debug)]
+pub struct App {
+    /// The images.
+    pub store: Arc<Store>,
+    /// Behaviour switches.
+    pub config: Config,
+}
+
+/// Per-request facts every handler uses.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Request method.
+    pub method: Method,
+    /// Error body format chosen from `Accept`.
+    pub accept: BodyKind,
+    /// `X-Openstack-Request-Id` value for this request.
+    pub request_id: HeaderValue,
+    /// Who is asking.
+    pub caller: Caller,
+    /// `http://<Host>` as WebOb's `host_url` built it.
+    pub host_url: String,
+}
+
+impl Ctx {
+    /// True for HEAD requests (no body is ever sent).
+    pub fn is_head(&self) -> bool {
+        self.method == Method::HEAD
+    }
+}
+
+/// `req-` + a fresh lower-case UUID4, as oslo.context made it.
+pub fn new_request_id() -> HeaderValue {
+    let mut buf = [0u8; 40];
+    buf[..4].copy_from_slice(b"req-");
+    uuid::Uuid::new_v4()
+        .hyphenated()
+        .encode_lower(&mut buf[4..]);
+    HeaderValue::from_bytes(&buf).unwrap_or(HeaderValue::from_static("req-"))
+}
+
+/// The hyper service: cheap to clone per connection.
+#[derive(Debug, Clone)]
+pub struct GlanceService {
+    app: Arc<App>,
+}
+
+impl GlanceService {
+    /// Wraps the shared application state.
+    pub fn new(app: Arc<App>) -> Self {
+        GlanceService { app }
+    }
+
+    /// The shared application state.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+}
+
+/// The response future: ready at once for the synchronous handlers (HEAD, lists), boxed for
+/// the ones that read bodies or files.
+pub enum RespFuture {
+    /// Already computed.
+    Ready(Option<Response<Body>>),
+    /// Still running.
+    Boxed(Pin<Box<dyn Future<Output = Response<Body>> + Send>>),
+}
+
+impl std::fmt::Debug for RespFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RespFuture")
+    }
+}
+
+impl Future for RespFuture {
+    type Output = Result<Response<Body>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut *self {
+            RespFuture::Ready(r) => Poll::Ready(Ok(r.take().unwrap_or_else(|| {
+                Response::new(Body::empty())
+            }))),
+            RespFuture::Boxed(f) => f.as_mut().poll(cx).map(Ok),
+        }
+    }
+}
+
+impl<B> hyper::service::Service<Request<B>> for GlanceService
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = RespFuture;
+
+    fn call(&self, req: Request<B>) -> RespFuture {
+        route(&self.app, req)
+    }
+}
+
+/// Path segments of the request path after percent-decoding (`None` if not UTF-8).
+fn decode(seg: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(seg)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
+}
+
+fn route<B>(app: &Arc<App>, req: Request<B>) -> RespFuture
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
+    let path = req.uri().path().to_string();
+    let host_url = host_url(req.headers());
+    let close = wants_close(&req);
+    let mut fut = route_inner(app, req, path, host_url);
+    if close {
+        // eventlet ended an HTTP/1.0 exchange with `Date` then `Connection: close`; hyper
+        // would add neither (nor in that order), so both are written here.
+        fut = match fut {
+            RespFuture::Ready(r) => RespFuture::Ready(r.map(add_close)),
+            RespFuture::Boxed(f) => RespFuture::Boxed(Box::pin(async move { add_close(f.await) })),
+        };
+    }
+    fut
+}
+
+fn wants_close<B>(req: &Request<B>) -> bool {
+    req.version() == http::Version::HTTP_10
+        && !req
+            .headers()
+            .get(header::CONNECTION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains("keep-alive"))
+}
+
+fn add_close(mut resp: Response<Body>) -> Response<Body> {
+    let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&date) {
+        h.append(header::DATE, v);
+    }
+    h.append(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+fn route_inner<B>(app: &Arc<App>, req: Request<B>, path: String, host_url: String) -> RespFuture
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
+
+    if path == "/versions" {
+        return ready(versions(StatusCode::OK, &host_url));
+    }
+    let rest = match version_prefix(&path) {
+        Some(rest) => rest,
+        None => return ready(versions(StatusCode::MULTIPLE_CHOICES, &host_url)),
+    };
+    let ctx = Ctx {
+        method: req.method().clone(),
+        accept: BodyKind::from_accept(req.headers().get(header::ACCEPT).map(|v| v.as_bytes())),
+        request_id: new_request_id(),
+        caller: Caller::noauth(),
+        host_url,
+    };
+    let segs: Vec<&str> = if rest.is_empty() {
+        Vec::new()
+    } else {
+        rest[1..].split('/').collect()
+    };
+    let m = &ctx.method;
+    let result: Result<Response<Body>, ApiError> = match segs.as_slice() {
+        [] | [""] => crate::v1::index(app, &ctx, req.uri().query(), false),
+        ["images"] => match *m {
+            Method::GET => crate::v1::index(app, &ctx, req.uri().query(), false),
+            Method::POST => return boxed(app, ctx, |app, ctx| crate::v1::create(app, ctx, req)),
+            _ => Err(ApiError::method_not_allowed(Some("GET, POST"))),
+        },
+        ["images", "detail"] => match *m {
+            Method::GET => crate::v1::index(app, &ctx, req.uri().query(), true),
+            Method::HEAD => Err(ApiError::method_not_allowed(Some("GET"))),
+            _ => Err(ApiError::method_not_allowed(Some("GET, HEAD"))),
+        },
+        ["images", id] if !id.is_empty() => {
+            let Some(id) = decode(id) else {
+                return ready(error_response(&ctx, ApiError::new(StatusCode::BAD_REQUEST)));
+            };
+            match *m {
+                Method::HEAD => crate::v1::meta(app, &ctx, &id, req.headers()),
+                Method::GET => {
+                    return boxed(app, ctx, move |app, ctx| crate::v1::show(app, ctx, id))
+                }
+                Method::PUT => {
+                    return boxed(app, ctx, move |app, ctx| crate::v1::update(app, ctx, id, req))
+                }
+                Method::DELETE => {
+                    return boxed(app, ctx, move |app, ctx| crate::v1::delete(app, ctx, id))
+                }
+                _ => Err(ApiError::method_not_allowed(Some("GET, HEAD, PUT, DELETE"))),
+            }
+        }
+        ["images", id, "members"] if !id.is_empty() => {
+            let id = decode(id).unwrap_or_default();
+            match *m {
+                Method::GET => crate::v1::members_index(app, &ctx, &id),
+                Method::PUT => {
+                    return boxed(app, ctx, move |app, ctx| {
+                        crate::v1::members_replace(app, ctx, id, req)
+                    })
+                }
+                _ => Err(ApiError::method_not_allowed(Some("GET, PUT"))),
+            }
+        }
+        ["images", id, "members", member] if !id.is_empty() && !member.is_empty() => {
+            let id = decode(id).unwrap_or_default();
+            let member = decode(member).unwrap_or_default();
+            match *m {
+                Method::PUT => {
+                    return boxed(app, ctx, move |app, ctx| {
+                        crate::v1::member_add(app, ctx, id, member, req)
+                    })
+                }
+                Method::DELETE => {
+                    return boxed(app, ctx, move |app, ctx| {
+                        crate::v1::member_delete(app, ctx, id, member)
+                    })
+                }
+                Method::GET => Err(ApiError::method_not_allowed(None)),
+                _ => Err(ApiError::method_not_allowed(Some("GET, PUT, DELETE"))),
+            }
+        }
+        ["shared-images", member] if !member.is_empty() => {
+            let member = decode(member).unwrap_or_default();
+            crate::v1::shared_images(app, &ctx, &member)
+        }
+        _ => Err(ApiError::new(StatusCode::NOT_FOUND)),
+    };
+    ready(finish(&ctx, result))
+}
+
+fn ready(resp: Response<Body>) -> RespFuture {
+    RespFuture::Ready(Some(resp))
+}
+
+fn boxed<F, Fut>(app: &Arc<App>, ctx: Ctx, f: F) -> RespFuture
+where
+    F: FnOnce(Arc<App>, Arc<Ctx>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Response<Body>, ApiError>> + Send + 'static,
+{
+    let app = Arc::clone(app);
+    RespFuture::Boxed(Box::pin(async move {
+        let ctx = Arc::new(ctx);
+        let r = f(app, Arc::clone(&ctx)).await;
+        finish(&ctx, r)
+    }))
+}
+
+/// Turns a handler result into the final response, adding the request id last (the
+/// context middleware did this on the way out, errors included).
+pub fn finish(ctx: &Ctx, result: Result<Response<Body>, ApiError>) -> Response<Body> {
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => error_response(ctx, e),
+    };
+    resp.headers_mut()
+        .append(headers::REQUEST_ID.clone(), ctx.request_id.clone());
+    resp
+}
+
+/// Renders an [`ApiError`] as WebOb did: HEAD gets an empty body with Content-Type first;
+/// other methods get a generated body with Content-Length first.
+pub fn error_response(ctx: &Ctx, e: ApiError) -> Response<Body> {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = e.status;
+    let h = resp.headers_mut();
+    if ctx.is_head() {
+        let ct = if e.plain {
+            "text/plain; charset=UTF-8"
+        } else {
+            "text/html; charset=UTF-8"
+        };
+        h.append(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        h.append(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    } else {
+        let (kind, ct) = if e.literal.is_some() {
+            (BodyKind::Plain, "text/plain; charset=UTF-8")
+        } else {
+            (ctx.accept, ctx.accept.content_type())
+        };
+        let body = e.body(kind, ctx.method.as_str());
+        h.append(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        h.append(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        *resp.body_mut() = Body::full(body);
+    }
+    if let Some(allow) = e.allow {
+        resp.headers_mut()
+            .append(header::ALLOW, HeaderValue::from_static(allow));
+    }
+    resp
+}
+
+/// `http://<Host>` (WebOb `host_url`); falls back to the listen-less `http://localhost`.
+fn host_url(h: &HeaderMap) -> String {
+    let host = h
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty())
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+/// Strips a v1 version prefix (`/v1`, `/v1.0`, `/v1.1`); `None` means "not v1".
+fn version_prefix(path: &str) -> Option<&str> {
+    for p in ["/v1.0", "/v1.1", "/v1"] {
+        if let Some(rest) = path.strip_prefix(p) {
+            if rest.is_empty() || rest.starts_with('/') {
+                return Some(rest);
+            }
+        }
+    }
+    None
+}
+
+/// The version document: 300 for negotiation misses, 200 for `/versions`. These never
+/// passed the context middleware, so they carry no request id.
+fn versions(status: StatusCode, host_url: &str) -> Response<Body> {
+    let body = crate::api::versions_body(host_url);
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.append(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.append(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    *resp.body_mut() = Body::full(body);
+    resp
+}
+
+/// A JSON response (`Content-Type: application/json`, then `Content-Length`).
+pub fn json_response(status: StatusCode, body: String) -> Response<Body> {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.append(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.append(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    *resp.body_mut() = Body::full(body);
+    resp
+}
+
+/// WebOb's fresh `Response()`: 200, `text/html; charset=UTF-8`, `Content-Length: 0`.
+pub fn empty_html(status: StatusCode) -> Response<Body> {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.append(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=UTF-8"),
+    );
+    h.append(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    resp
+}
+
+/// 204 as `webob.exc.HTTPNoContent()`: no Content-Type, no Content-Length.
+pub fn no_content() -> Response<Body> {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
+}
+
+/// Finds the image `id` as the caller may see it, or Glance's 404.
+pub fn visible_image(app: &App, ctx: &Ctx, id: &str) -> Result<Arc<Image>, ApiError> {
+    match app.store.get(id) {
+        Some(img) if ctx.caller.can_see(&img) => Ok(img),
+        _ => Err(ApiError::image_not_found(id)),
+    }
+}
+
+/// Whether the stored bytes disagree with the record (the emulator's detected mismatch).
+pub fn data_mismatch(img: &Image) -> bool {
+    if img.data_mismatch {
+        return true;
+    }
+    if let ImageData::File { path, len } = &img.data {
+        // A file changed on disk after it was loaded: compare with what the record says.
+        return match std::fs::metadata(path.as_ref()) {
+            Ok(m) => m.len() != *len || Some(m.len()) != img.size,
+            Err(_) => true,
+        };
+    }
+    false
+}
+
+/// Header name of `x-image-meta-size` in requests.
+pub static REQ_SIZE: HeaderName = HeaderName::from_static("x-image-meta-size");
+
+/// True when `status` lets the data be downloaded.
+pub fn downloadable(status: Status) -> bool {
+    status == Status::Active
+}

@@ -1,0 +1,469 @@
+//! Where images live: the in-memory map read by every request, the single writer path that
+//! serialises mutations, the directory uploaded bytes go to, and the optional durable log
+//! (`--persist DIR`) replayed at start-up.
+//!
+//! Readers take a `std::sync::RwLock` read guard just long enough to clone an `Arc<Image>`;
+//! no lock is ever held across an `.await`. Writers go through [`Store::write`], which holds
+//! a writer mutex for the whole read-modify-write so concurrent updates cannot be lost, and
+//! makes the change durable (append + fsync) before it becomes visible or is acknowledged.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use base64::Engine;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::model::{Image, ImageData, Member, Status, Timestamp};
+
+/// A pending set of changes built inside [`Store::write`].
+#[derive(Debug, Default)]
+pub struct Tx {
+    puts: Vec<Image>,
+    removes: Vec<String>,
+}
+
+impl Tx {
+    /// Stores (inserts or replaces) a record.
+    pub fn put(&mut self, img: Image) {
+        self.puts.push(img);
+    }
+
+    /// Removes a record entirely (control API only; Glance itself soft-deletes).
+    pub fn remove(&mut self, id: String) {
+        self.removes.push(id);
+    }
+}
+
+/// One line of the durable log.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum LogEntry {
+    Put(Box<PImage>),
+    Remove(String),
+}
+
+/// The persisted form of an [`Image`].
+#[derive(Serialize, Deserialize)]
+struct PImage {
+    id: String,
+    name: Option<String>,
+    status: String,
+    size: Option<u64>,
+    virtual_size: Option<u64>,
+    checksum: Option<String>,
+    disk_format: Option<String>,
+    container_format: Option<String>,
+    min_disk: u32,
+    min_ram: u32,
+    owner: Option<String>,
+    is_public: bool,
+    protected: bool,
+    deleted: bool,
+    deleted_at: Option<String>,
+    created_at: String,
+    updated_at: String,
+    properties: Vec<(String, Option<String>)>,
+    members: Vec<(String, bool)>,
+    data: PData,
+    data_mismatch: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum PData {
+    None,
+    Base64(String),
+    Repeat { unit: String, len: u64 },
+    File { path: PathBuf, len: u64 },
+}
+
+impl From<&Image> for PImage {
+    fn from(i: &Image) -> Self {
+        PImage {
+            id: i.id.clone(),
+            name: i.name.clone(),
+            status: i.status.as_str().to_string(),
+            size: i.size,
+            virtual_size: i.virtual_size,
+            checksum: i.checksum.clone(),
+            disk_format: i.disk_format.clone(),
+            container_format: i.container_format.clone(),
+            min_disk: i.min_disk,
+            min_ram: i.min_ram,
+            owner: i.owner.clone(),
+            is_public: i.is_public,
+            protected: i.protected,
+            deleted: i.deleted,
+            deleted_at: i.deleted_at.map(|t| t.glance()),
+            created_at: i.created_at.glance(),
+            updated_at: i.updated_at.glance(),
+            properties: i.properties.clone(),
+            members: i
+                .members
+                .iter()
+                .map(|m| (m.member_id.clone(), m.can_share))
+                .collect(),
+            data: match &i.data {
+                ImageData::None => PData::None,
+                ImageData::Bytes(b) => {
+                    PData::Base64(base64::engine::general_purpose::STANDARD.encode(b))
+                }
+                ImageData::Repeat { unit, len } => PData::Repeat {
+                    unit: String::from_utf8_lossy(unit).into_owned(),
+                    len: *len,
+                },
+                ImageData::File { path, len } => PData::File {
+                    path: path.to_path_buf(),
+                    len: *len,
+                },
+            },
+            data_mismatch: i.data_mismatch,
+        }
+    }
+}
+
+impl PImage {
+    fn into_image(self) -> Option<Image> {
+        let ts = |s: &str| Timestamp::parse(s);
+        let mut img = Image::new(self.id, ts(&self.created_at)?);
+        img.name = self.name;
+        img.status = Status::parse(&self.status)?;
+        img.size = self.size;
+        img.virtual_size = self.virtual_size;
+        img.checksum = self.checksum;
+        img.disk_format = self.disk_format;
+        img.container_format = self.container_format;
+        img.min_disk = self.min_disk;
+        img.min_ram = self.min_ram;
+        img.owner = self.owner;
+        img.is_public = self.is_public;
+        img.protected = self.protected;
+        img.deleted = self.deleted;
+        img.deleted_at = match self.deleted_at {
+            Some(s) => Some(ts(&s)?),
+            None => None,
+        };
+        img.updated_at = ts(&self.updated_at)?;
+        img.properties = self.properties;
+        img.members = self
+            .members
+            .into_iter()
+            .map(|(member_id, can_share)| Member {
+                member_id,
+                can_share,
+            })
+            .collect();
+        img.data = match self.data {
+            PData::None => ImageData::None,
+            PData::Base64(s) => ImageData::Bytes(Bytes::from(
+                base64::engine::general_purpose::STANDARD.decode(s).ok()?,
+            )),
+            PData::Repeat { unit, len } => ImageData::Repeat {
+                unit: Bytes::from(unit.into_bytes()),
+                len,
+            },
+            PData::File { path, len } => ImageData::File {
+                path: Arc::new(path),
+                len,
+            },
+        };
+        img.data_mismatch = self.data_mismatch;
+        Some(img)
+    }
+}
+
+/// Errors opening the persistence directory or replaying its log.
+#[derive(Debug, thiserror::Error)]
+pub enum PersistError {
+    /// I/O on the state directory.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A log line that is neither valid nor the torn tail of an interrupted write.
+    #[error("{path}: line {line}: corrupt log entry: {msg}")]
+    Corrupt {
+        /// The log file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What failed.
+        msg: String,
+    },
+}
+
+struct Writer {
+    log: Option<(PathBuf, File)>,
+}
+
+/// The image store: a cheap-to-share handle (`Arc<Store>`).
+pub struct Store {
+    /// Every record by id, deleted ones included (Glance soft-deletes).
+    images: RwLock<HashMap<String, Arc<Image>>>,
+    /// Serialises mutations and owns the durable log, so a read-modify-write is atomic
+    /// with respect to other writers and reaches the disk before it is visible.
+    writer: Mutex<Writer>,
+    /// Directory for uploaded image bytes.
+    blob_dir: PathBuf,
+    /// Keeps the temporary blob directory alive when not persisting.
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("images", &self.len())
+            .field("blob_dir", &self.blob_dir)
+            .finish()
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PersistError + '_ {
+    move |source| PersistError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Store {
+    /// An in-memory store holding `images`; uploads go to a private temporary directory.
+    pub fn new(images: Vec<Image>) -> std::io::Result<Self> {
+        let tmp = tempfile::Builder::new().prefix("glance-emu-").tempdir()?;
+        Ok(Store {
+            images: RwLock::new(Self::index(images)),
+            writer: Mutex::new(Writer { log: None }),
+            blob_dir: tmp.path().to_path_buf(),
+            _tmp: Some(tmp),
+        })
+    }
+
+    /// A durable store: `images` (the fixtures) overlaid with every change logged in `dir`
+    /// by earlier runs. Later writes are appended and fsynced before they are acknowledged.
+    pub fn persistent(images: Vec<Image>, dir: &Path) -> Result<Self, PersistError> {
+        let blobs = dir.join("blobs");
+        std::fs::create_dir_all(&blobs).map_err(io_err(&blobs))?;
+        let log_path = dir.join("images.log");
+        let mut map = Self::index(images);
+        if log_path.exists() {
+            Self::replay(&log_path, &mut map)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(io_err(&log_path))?;
+        sync_dir(dir);
+        Ok(Store {
+            images: RwLock::new(map),
+            writer: Mutex::new(Writer {
+                log: Some((log_path, file)),
+            }),
+            blob_dir: blobs,
+            _tmp: None,
+        })
+    }
+
+    fn index(images: Vec<Image>) -> HashMap<String, Arc<Image>> {
+        images
+            .into_iter()
+            .map(|i| (i.id.clone(), Arc::new(i)))
+            .collect()
+    }
+
+    fn replay(path: &Path, map: &mut HashMap<String, Arc<Image>>) -> Result<(), PersistError> {
+        let reader = BufReader::new(File::open(path).map_err(io_err(path))?);
+        let mut lines = reader.split(b'\n').enumerate().peekable();
+        let mut valid_len: u64 = 0;
+        let mut torn = false;
+        while let Some((n, line)) = lines.next() {
+            let line = line.map_err(io_err(path))?;
+            let is_last = lines.peek().is_none();
+            let parsed: Result<Option<Image>, String> = serde_json::from_slice::<LogEntry>(&line)
+                .map_err(|e| e.to_string())
+                .and_then(|e| match e {
+                    LogEntry::Put(p) => p
+                        .into_image()
+                        .map(Some)
+                        .ok_or_else(|| "invalid record".to_string()),
+                    LogEntry::Remove(id) => {
+                        map.remove(&id);
+                        Ok(None)
+                    }
+                });
+            match parsed {
+                Ok(Some(img)) => {
+                    map.insert(img.id.clone(), Arc::new(img));
+                }
+                Ok(None) => {}
+                // The tail of a write interrupted by a crash was never acknowledged.
+                Err(_) if is_last => {
+                    torn = true;
+                    break;
+                }
+                Err(msg) => {
+                    if line.iter().all(u8::is_ascii_whitespace) {
+                        valid_len += line.len() as u64 + 1;
+                        continue;
+                    }
+                    return Err(PersistError::Corrupt {
+                        path: path.to_path_buf(),
+                        line: n + 1,
+                        msg,
+                    });
+                }
+            }
+            valid_len += line.len() as u64 + 1;
+        }
+        if torn {
+            // Cut the torn tail so the next append starts on a clean line.
+            let f = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
+            f.set_len(valid_len).map_err(io_err(path))?;
+            f.sync_all().map_err(io_err(path))?;
+        }
+        Ok(())
+    }
+
+    /// Whether writes are durable.
+    pub fn is_persistent(&self) -> bool {
+        self.writer.lock().map(|w| w.log.is_some()).unwrap_or(false)
+    }
+
+    /// The directory uploads are written to.
+    pub fn blob_dir(&self) -> &Path {
+        &self.blob_dir
+    }
+
+    /// Number of records (deleted ones included).
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// True when there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Image>>> {
+        // A poisoned lock only means a writer panicked after its change was complete.
+        self.images.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The record with this id, whatever its status.
+    pub fn get(&self, id: &str) -> Option<Arc<Image>> {
+        self.read().get(id).cloned()
+    }
+
+    /// A snapshot of every record (unordered).
+    pub fn all(&self) -> Vec<Arc<Image>> {
+        self.read().values().cloned().collect()
+    }
+
+    /// Runs `f` with exclusive write access; its changes are logged durably (when
+    /// persisting) and then published atomically. Blocking: call from `spawn_blocking` or
+    /// through [`Store::write`].
+    pub fn write_blocking<R>(
+        &self,
+        f: impl FnOnce(&Snapshot<'_>, &mut Tx) -> Result<R, ApiError>,
+    ) -> Result<R, ApiError> {
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut tx = Tx::default();
+        let result = f(&Snapshot { store: self }, &mut tx)?;
+        if tx.puts.is_empty() && tx.removes.is_empty() {
+            return Ok(result);
+        }
+        if let Some((path, file)) = writer.log.as_mut() {
+            let mut buf = Vec::new();
+            for img in &tx.puts {
+                let entry = LogEntry::Put(Box::new(PImage::from(img)));
+                serde_json::to_writer(&mut buf, &entry).map_err(|_| internal())?;
+                buf.push(b'\n');
+            }
+            for id in &tx.removes {
+                serde_json::to_writer(&mut buf, &LogEntry::Remove(id.clone()))
+                    .map_err(|_| internal())?;
+                buf.push(b'\n');
+            }
+            if let Err(e) = file.write_all(&buf).and_then(|_| file.sync_data()) {
+                tracing::error!("cannot persist to {}: {e}", path.display());
+                return Err(internal());
+            }
+        }
+        let mut map = self.images.write().unwrap_or_else(|e| e.into_inner());
+        for id in tx.removes {
+            map.remove(&id);
+        }
+        for img in tx.puts {
+            map.insert(img.id.clone(), Arc::new(img));
+        }
+        Ok(result)
+    }
+
+    /// Async wrapper over [`Store::write_blocking`] that keeps fsync off the reactor.
+    pub async fn write<R, F>(self: &Arc<Self>, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Snapshot<'_>, &mut Tx) -> Result<R, ApiError> + Send + 'static,
+    {
+        if !self.is_persistent() {
+            return self.write_blocking(f);
+        }
+        let store = Arc::clone(self);
+        tokio::task::spawn_blocking(move || store.write_blocking(f))
+            .await
+            .unwrap_or_else(|_| Err(internal()))
+    }
+
+    /// A fresh path in the blob directory for an upload.
+    pub fn new_blob_path(&self, id: &str) -> PathBuf {
+        let safe: String = id
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .collect();
+        self.blob_dir
+            .join(format!("{safe}.{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    /// Makes a finished upload durable (file contents and its directory entry).
+    pub fn sync_blob(&self, path: &Path) -> std::io::Result<()> {
+        if self.is_persistent() {
+            File::open(path)?.sync_all()?;
+            sync_dir(&self.blob_dir);
+        }
+        Ok(())
+    }
+}
+
+/// Read access to the current records inside a write.
+pub struct Snapshot<'a> {
+    store: &'a Store,
+}
+
+impl Snapshot<'_> {
+    /// The current record with this id.
+    pub fn get(&self, id: &str) -> Option<Arc<Image>> {
+        self.store.get(id)
+    }
+
+    /// Every current record.
+    pub fn all(&self) -> Vec<Arc<Image>> {
+        self.store.all()
+    }
+}
+
+fn internal() -> ApiError {
+    ApiError::new(http::StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}

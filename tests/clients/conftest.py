@@ -1,0 +1,250 @@
+"""Shared fixtures for the legacy-client suite.
+
+Endpoint: $GLANCE_URL (e.g. http://127.0.0.1:19292) if set, else the suite
+starts glance-emu itself ($GLANCE_EMU_BIN, default <repo>/target/release/glance-emu)
+with an empty data dir on 127.0.0.1:0 and stops it (SIGTERM by PID) at the end.
+Token: $GLANCE_TOKEN (default "emu-token"; noauth servers ignore it).
+
+Every test creates the images it needs through POST /v1/images and deletes
+them again afterwards, so the suite runs against an empty real Glance and an
+empty emulator alike.  All names carry a uuid suffix.
+"""
+import hashlib
+import os
+import pty
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent.parent
+DEFAULT_EMU_BIN = REPO_ROOT / "target" / "release" / "glance-emu"
+URL_RE = re.compile(r"http://[0-9.]+:[0-9]+")
+
+
+def unique(prefix="img"):
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:12])
+
+
+def md5(data):
+    return hashlib.md5(data).hexdigest()
+
+
+# --------------------------------------------------------------------------
+# endpoint
+# --------------------------------------------------------------------------
+
+def _start_emulator(tmp_root):
+    binary = Path(os.environ.get("GLANCE_EMU_BIN", str(DEFAULT_EMU_BIN)))
+    if not binary.is_file() or not os.access(str(binary), os.X_OK):
+        raise RuntimeError(
+            "GLANCE_URL is not set and the emulator binary %s does not exist "
+            "(build it with `cargo build --release` or set GLANCE_EMU_BIN)" % binary)
+    data_dir = tmp_root / "data"
+    data_dir.mkdir()
+    log_path = tmp_root / "glance-emu.stderr"
+    log = open(str(log_path), "wb")
+    proc = subprocess.Popen(
+        [str(binary), "--listen", "127.0.0.1:0", "--data", str(data_dir)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
+    log.close()
+
+    first_line = {}
+
+    def reader():
+        # first line carries the URL; keep draining afterwards so the
+        # emulator can never block on a full stdout pipe.
+        line = proc.stdout.readline()
+        first_line["line"] = line.decode("utf-8", "replace")
+        for _ in iter(proc.stdout.readline, b""):
+            pass
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    t.join(30)
+    line = first_line.get("line", "")
+    m = URL_RE.search(line)
+    if not m:
+        _stop(proc)
+        raise RuntimeError("glance-emu did not announce its URL; stdout %r, stderr:\n%s"
+                           % (line, log_path.read_text(errors="replace")[-3000:]))
+    return proc, m.group(0)
+
+
+def _stop(proc):
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def glance_url():
+    url = os.environ.get("GLANCE_URL")
+    if url:
+        yield url.rstrip("/")
+        return
+    tmp_root = Path(tempfile.mkdtemp(prefix="glance-emu-clients-"))
+    proc, url = _start_emulator(tmp_root)
+    try:
+        yield url
+    finally:
+        _stop(proc)
+        shutil.rmtree(str(tmp_root), ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def token():
+    return os.environ.get("GLANCE_TOKEN", "emu-token")
+
+
+# --------------------------------------------------------------------------
+# python-glanceclient
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def gc(glance_url, token):
+    import glanceclient
+    return glanceclient.Client("1", endpoint=glance_url, token=token)
+
+
+class ImageFactory(object):
+    """Creates images through the v1 API and removes them at teardown."""
+
+    def __init__(self, gc):
+        self.gc = gc
+        self.ids = []
+
+    def create(self, **fields):
+        fields.setdefault("name", unique())
+        img = self.gc.images.create(**fields)
+        self.ids.append(img.id)
+        return img
+
+    def track(self, image_id):
+        self.ids.append(image_id)
+
+    def cleanup(self):
+        from glanceclient import exc
+        for image_id in reversed(self.ids):
+            try:
+                img = self.gc.images.get(image_id)
+                info = img.to_dict()
+                if info.get("status") in ("deleted", "pending_delete"):
+                    continue
+                if info.get("protected"):
+                    self.gc.images.update(image_id, protected=False)
+                self.gc.images.delete(image_id)
+            except exc.HTTPException:
+                pass
+
+
+@pytest.fixture
+def images(gc):
+    factory = ImageFactory(gc)
+    yield factory
+    factory.cleanup()
+
+
+@pytest.fixture
+def tag():
+    """A unique property value that marks the images of one test."""
+    return uuid.uuid4().hex
+
+
+# --------------------------------------------------------------------------
+# the `glance` CLI
+# --------------------------------------------------------------------------
+
+def _glance_exe():
+    exe = Path(sys.executable).parent / "glance"
+    if exe.exists():
+        return str(exe)
+    found = shutil.which("glance")
+    if not found:
+        pytest.skip("no `glance` executable next to %s" % sys.executable)
+    return found
+
+
+class GlanceCLI(object):
+    def __init__(self, url, token):
+        self.base = [_glance_exe(), "--os-image-api-version", "1",
+                     "--os-image-url", url, "--os-auth-token", token]
+        # keep the caller's OS_* settings (keystone etc.) out of the way
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+        self.env["PYTHONWARNINGS"] = "ignore"
+        self.env["COLUMNS"] = "200"
+
+    def __call__(self, *args, **kw):
+        """Run `glance ... args`.
+
+        stdin: "tty" (default) gives the process a pseudo-terminal as stdin,
+        like an interactive shell (image-create then does not read stdin as
+        image data, and image-update is allowed on active images); bytes are
+        piped in; None means /dev/null.
+        """
+        stdin = kw.pop("stdin", "tty")
+        timeout = kw.pop("timeout", 120)
+        assert not kw, kw
+        cmd = self.base + [str(a) for a in args]
+        master = slave = None
+        if stdin == "tty":
+            master, slave = pty.openpty()
+            run_kw = {"stdin": slave}
+        elif stdin is None:
+            run_kw = {"stdin": subprocess.DEVNULL}
+        else:
+            run_kw = {"input": stdin}
+        try:
+            res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 env=self.env, timeout=timeout, **run_kw)
+        finally:
+            if slave is not None:
+                os.close(slave)
+                os.close(master)
+        res.stdout = res.stdout.decode("utf-8", "replace")
+        res.stderr = res.stderr.decode("utf-8", "replace")
+        return res
+
+
+@pytest.fixture(scope="session")
+def glance_cli(glance_url, token):
+    return GlanceCLI(glance_url, token)
+
+
+def parse_property_table(text):
+    """`| Property | Value |` table -> dict (first column -> second)."""
+    rows = {}
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and cells[0] not in ("Property",):
+            rows[cells[0]] = cells[1]
+    return rows
+
+
+def parse_list_table(text):
+    """A prettytable listing -> list of dicts keyed by the header cells."""
+    header = None
+    out = []
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if header is None:
+            header = cells
+            continue
+        out.append(dict(zip(header, cells)))
+    return out
