@@ -54,6 +54,13 @@ pub struct App {
     pub config: Config,
 }
 
+impl App {
+    /// The caller context for a request (Glance's context middleware).
+    pub fn caller_for(&self, _headers: &HeaderMap) -> Caller {
+        Caller::noauth()
+    }
+}
+
 /// Per-request facts every handler uses.
 #[derive(Debug)]
 pub struct Ctx {
@@ -159,6 +166,10 @@ where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
 {
+    let req = match crate::compute::route(app, req) {
+        Ok(fut) => return fut,
+        Err(req) => req,
+    };
     let path = req.uri().path().to_string();
     let host_url = host_url(req.headers());
     let close = wants_close(&req);
@@ -210,7 +221,7 @@ where
         method: req.method().clone(),
         accept: BodyKind::from_accept(req.headers().get(header::ACCEPT).map(|v| v.as_bytes())),
         request_id: new_request_id(),
-        caller: Caller::noauth(),
+        caller: app.caller_for(req.headers()),
         host_url,
     };
     let segs: Vec<&str> = if rest.is_empty() {
@@ -350,7 +361,7 @@ pub fn error_response(ctx: &Ctx, e: ApiError) -> Response<Body> {
 }
 
 /// `http://<Host>` (WebOb `host_url`); falls back to the listen-less `http://localhost`.
-fn host_url(h: &HeaderMap) -> String {
+pub fn host_url(h: &HeaderMap) -> String {
     let host = h
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())

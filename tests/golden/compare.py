@@ -218,7 +218,7 @@ def as_python_json(b):
         return None
     if json.dumps(v).encode("ascii") != b:
         return None
-    return v
+    return json.loads(b.decode("utf-8"))   # plain dicts: equality ignores key order
 
 
 def load_known(path):
