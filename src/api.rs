@@ -31,7 +31,10 @@ pub fn image_record(img: &Image) -> Value {
     m.insert("is_public".into(), json!(img.is_public));
     m.insert("size".into(), json!(img.size));
     m.insert("updated_at".into(), json!(img.updated_at.glance()));
-    m.insert("deleted_at".into(), json!(img.deleted_at.map(|t| t.glance())));
+    m.insert(
+        "deleted_at".into(),
+        json!(img.deleted_at.map(|t| t.glance())),
+    );
     m.insert("properties".into(), Value::Object(props));
     Value::Object(m)
 }

@@ -62,10 +62,8 @@ impl Caller {
         if self.admin || self.owns(img) {
             return true;
         }
-        self.tenant.as_deref().is_some_and(|t| {
-            img.members
-                .iter()
-                .any(|m| m.member_id == t && m.can_share)
-        })
+        self.tenant
+            .as_deref()
+            .is_some_and(|t| img.members.iter().any(|m| m.member_id == t && m.can_share))
     }
 }

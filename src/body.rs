@@ -6,8 +6,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http_body::{Frame, SizeHint};
 use bytes::BytesMut;
+use http_body::{Frame, SizeHint};
 use tokio::io::AsyncRead;
 
 /// Chunk size for streamed image data.
@@ -20,7 +20,10 @@ pub struct Body {
 
 enum Kind {
     Full(Option<Bytes>),
-    Repeat { block: Bytes, remaining: u64 },
+    Repeat {
+        block: Bytes,
+        remaining: u64,
+    },
     Reader {
         reader: Pin<Box<dyn AsyncRead + Send>>,
         buf: BytesMut,
@@ -41,6 +44,14 @@ impl Body {
         }
     }
 
+    /// A zero-length body that still counts as a body, so hyper keeps an explicit
+    /// `Content-Length: 0` where the handler put it instead of re-adding it at the end.
+    pub fn empty_sized() -> Self {
+        Body {
+            kind: Kind::Full(Some(Bytes::new())),
+        }
+    }
+
     /// A whole buffer.
     pub fn full(b: impl Into<Bytes>) -> Self {
         let b = b.into();
@@ -55,7 +66,12 @@ impl Body {
             return Body::empty();
         }
         let reps = CHUNK.div_ceil(unit.len()).max(1);
-        let block: Vec<u8> = unit.iter().copied().cycle().take(reps * unit.len()).collect();
+        let block: Vec<u8> = unit
+            .iter()
+            .copied()
+            .cycle()
+            .take(reps * unit.len())
+            .collect();
         Body {
             kind: Kind::Repeat {
                 block: Bytes::from(block),

@@ -114,7 +114,10 @@ impl BodyKind {
             return BodyKind::Plain;
         };
         let mut best: (f32, BodyKind) = (0.0, BodyKind::Plain);
-        for (offer, kind) in [("text/html", BodyKind::Html), ("application/json", BodyKind::Json)] {
+        for (offer, kind) in [
+            ("text/html", BodyKind::Html),
+            ("application/json", BodyKind::Json),
+        ] {
             let q = quality(accept, offer);
             if q > best.0 {
                 best = (q, kind);
@@ -335,12 +338,18 @@ mod tests {
     fn accept_negotiation() {
         assert_eq!(BodyKind::from_accept(None), BodyKind::Plain);
         assert_eq!(BodyKind::from_accept(Some(b"*/*")), BodyKind::Html);
-        assert_eq!(BodyKind::from_accept(Some(b"application/json")), BodyKind::Json);
+        assert_eq!(
+            BodyKind::from_accept(Some(b"application/json")),
+            BodyKind::Json
+        );
         assert_eq!(
             BodyKind::from_accept(Some(b"text/html;q=0.5, application/json")),
             BodyKind::Json
         );
         assert_eq!(BodyKind::from_accept(Some(b"text/plain")), BodyKind::Plain);
-        assert_eq!(BodyKind::from_accept(Some(b"application/*")), BodyKind::Json);
+        assert_eq!(
+            BodyKind::from_accept(Some(b"application/*")),
+            BodyKind::Json
+        );
     }
 }

@@ -211,12 +211,22 @@ pub fn parse_document(
         serde_json::Value::Array(items) => ("", items),
         serde_json::Value::Object(mut map) if map.contains_key("images") => {
             if map.len() != 1 {
-                let extra = map.keys().find(|k| *k != "images").cloned().unwrap_or_default();
+                let extra = map
+                    .keys()
+                    .find(|k| *k != "images")
+                    .cloned()
+                    .unwrap_or_default();
                 return Err(field_err(path, &extra, "unknown key beside \"images\""));
             }
             match map.remove("images") {
                 Some(serde_json::Value::Array(items)) => ("images", items),
-                _ => return Err(field_err(path, "images", "expected a list of image records")),
+                _ => {
+                    return Err(field_err(
+                        path,
+                        "images",
+                        "expected a list of image records",
+                    ))
+                }
             }
         }
         obj @ serde_json::Value::Object(_) => ("", vec![obj]),
@@ -312,9 +322,8 @@ pub fn header_value_ok(s: &str) -> bool {
 /// True for a property key that can become `X-Image-Meta-Property-<key>`.
 pub fn property_key_ok(k: &str) -> bool {
     !k.is_empty()
-        && k.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 fn parse_ts(path: &Path, field: &str, v: Option<String>) -> Result<Option<Timestamp>, LoadError> {
@@ -385,11 +394,14 @@ fn build(
     }
     let created_at = parse_ts(path, &f("created_at"), raw.created_at)?.unwrap_or(now);
     let updated_at = parse_ts(path, &f("updated_at"), raw.updated_at)?.unwrap_or(created_at);
-    let deleted =
-        raw.deleted
-            .unwrap_or(matches!(status, Status::Deleted | Status::PendingDelete));
-    let deleted_at = parse_ts(path, &f("deleted_at"), raw.deleted_at)?
-        .or(if deleted { Some(updated_at) } else { None });
+    let deleted = raw
+        .deleted
+        .unwrap_or(matches!(status, Status::Deleted | Status::PendingDelete));
+    let deleted_at = parse_ts(path, &f("deleted_at"), raw.deleted_at)?.or(if deleted {
+        Some(updated_at)
+    } else {
+        None
+    });
 
     let mut img = Image::new(raw.id, created_at);
     img.name = raw.name;
@@ -485,11 +497,7 @@ fn build(
     Ok((img, warning))
 }
 
-fn build_data(
-    path: &Path,
-    field: &str,
-    d: RawData,
-) -> Result<(ImageData, u64, String), LoadError> {
+fn build_data(path: &Path, field: &str, d: RawData) -> Result<(ImageData, u64, String), LoadError> {
     let given = [d.repeat.is_some(), d.base64.is_some(), d.file.is_some()]
         .iter()
         .filter(|b| **b)
@@ -530,7 +538,13 @@ fn build_data(
     if let Some(b64) = d.base64 {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(b64.trim())
-            .map_err(|e| field_err(path, &format!("{field}.base64"), &format!("not base64: {e}")))?;
+            .map_err(|e| {
+                field_err(
+                    path,
+                    &format!("{field}.base64"),
+                    &format!("not base64: {e}"),
+                )
+            })?;
         let md5 = hex_md5(&bytes);
         let len = bytes.len() as u64;
         return Ok((ImageData::Bytes(Bytes::from(bytes)), len, md5));
@@ -582,7 +596,12 @@ fn repeat_md5(unit: &Bytes, len: u64) -> String {
     if !unit.is_empty() {
         // Hash a block of whole units at a time: far fewer update calls for tiny units.
         let reps = (65536 / unit.len()).max(1);
-        let block: Vec<u8> = unit.iter().copied().cycle().take(reps * unit.len()).collect();
+        let block: Vec<u8> = unit
+            .iter()
+            .copied()
+            .cycle()
+            .take(reps * unit.len())
+            .collect();
         let mut left = len;
         while left > 0 {
             let n = left.min(block.len() as u64) as usize;
@@ -623,7 +642,8 @@ mod tests {
 
     #[test]
     fn defaults_follow_glance() {
-        let (imgs, w) = parse(r#"{"id": "abc", "created_at": "2016-05-22T06:04:20.425843"}"#).unwrap();
+        let (imgs, w) =
+            parse(r#"{"id": "abc", "created_at": "2016-05-22T06:04:20.425843"}"#).unwrap();
         assert!(w.is_empty());
         let i = &imgs[0];
         assert_eq!(i.status, Status::Active);
@@ -638,7 +658,10 @@ mod tests {
         let (imgs, w) = parse(r#"{"id": "a", "data": {"repeat": "ab", "size": 5}}"#).unwrap();
         assert!(w.is_empty());
         assert_eq!(imgs[0].size, Some(5));
-        assert_eq!(imgs[0].checksum.as_deref(), Some(hex_md5(b"ababa").as_str()));
+        assert_eq!(
+            imgs[0].checksum.as_deref(),
+            Some(hex_md5(b"ababa").as_str())
+        );
     }
 
     #[test]
@@ -655,20 +678,45 @@ mod tests {
             e.to_string(),
             "t.json: images[1].size: invalid type: string \"big\", expected u64"
         );
-        let e = parse(r#"{"id": "a", "colour": 1}"#).unwrap_err().to_string();
-        assert!(e.starts_with("t.json: colour: unknown field `colour`"), "{e}");
-        let e = parse(r#"{"id": "a", "created_at": "soon"}"#).unwrap_err().to_string();
-        assert!(e.starts_with("t.json: created_at: invalid timestamp 'soon'"), "{e}");
-        let e = parse("{\"id\": \"a\",\n  \"name\": }").unwrap_err().to_string();
-        assert!(e.starts_with("t.json: invalid JSON at line 2, column 11"), "{e}");
-        let e = parse(r#"[{"id": "a", "status": "ACTIVE"}]"#).unwrap_err().to_string();
-        assert!(e.starts_with("t.json: [0].status: unknown status 'ACTIVE'"), "{e}");
+        let e = parse(r#"{"id": "a", "colour": 1}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("t.json: colour: unknown field `colour`"),
+            "{e}"
+        );
+        let e = parse(r#"{"id": "a", "created_at": "soon"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("t.json: created_at: invalid timestamp 'soon'"),
+            "{e}"
+        );
+        let e = parse("{\"id\": \"a\",\n  \"name\": }")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("t.json: invalid JSON at line 2, column 11"),
+            "{e}"
+        );
+        let e = parse(r#"[{"id": "a", "status": "ACTIVE"}]"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("t.json: [0].status: unknown status 'ACTIVE'"),
+            "{e}"
+        );
     }
 
     #[test]
     fn deleted_status_implies_deleted_flag() {
-        let (imgs, _) = parse(r#"{"id": "a", "status": "deleted", "updated_at": "2017-01-01T00:00:00"}"#).unwrap();
+        let (imgs, _) =
+            parse(r#"{"id": "a", "status": "deleted", "updated_at": "2017-01-01T00:00:00"}"#)
+                .unwrap();
         assert!(imgs[0].deleted);
-        assert_eq!(imgs[0].deleted_at.unwrap().glance(), "2017-01-01T00:00:00.000000");
+        assert_eq!(
+            imgs[0].deleted_at.unwrap().glance(),
+            "2017-01-01T00:00:00.000000"
+        );
     }
 }

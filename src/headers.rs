@@ -68,7 +68,10 @@ fn text(s: &str) -> Option<HeaderValue> {
 ///
 /// `size` overrides the recorded size (GET reports the size of the stored data).
 pub fn image_meta(img: &Image, size: Option<u64>, out: &mut HeaderMap) {
-    out.append(ID.clone(), text(&img.id).unwrap_or(HeaderValue::from_static("")));
+    out.append(
+        ID.clone(),
+        text(&img.id).unwrap_or(HeaderValue::from_static("")),
+    );
     out.append(DELETED.clone(), py_bool(img.deleted));
     if let Some(v) = img.container_format.as_deref().and_then(text) {
         out.append(CONTAINER_FORMAT.clone(), v);
@@ -85,7 +88,10 @@ pub fn image_meta(img: &Image, size: Option<u64>, out: &mut HeaderMap) {
     if let Some(s) = size.or(img.size) {
         out.append(SIZE.clone(), HeaderValue::from(s));
     }
-    out.append(STATUS.clone(), HeaderValue::from_static(img.status.as_str()));
+    out.append(
+        STATUS.clone(),
+        HeaderValue::from_static(img.status.as_str()),
+    );
     if let Some(v) = img.virtual_size {
         out.append(VIRTUAL_SIZE.clone(), HeaderValue::from(v));
     }
@@ -204,7 +210,9 @@ mod tests {
         assert!(l.contains(&"x-image-meta-owner: t1".to_string()));
         assert!(l.contains(&"x-image-meta-virtual_size: 7".to_string()));
         assert!(!l.iter().any(|h| h.starts_with("x-image-meta-property")));
-        assert!(!l.iter().any(|h| h.starts_with("etag") || h.contains("checksum")));
+        assert!(!l
+            .iter()
+            .any(|h| h.starts_with("etag") || h.contains("checksum")));
         // Deleted_at sits between Min_disk and Created_at.
         let pos = |p: &str| l.iter().position(|h| h.starts_with(p)).unwrap();
         assert!(pos("x-image-meta-min_disk") < pos("x-image-meta-deleted_at"));

@@ -16,6 +16,7 @@ pub mod api;
 pub mod auth;
 pub mod body;
 pub mod compute;
+pub mod embed;
 pub mod error;
 pub mod fixtures;
 pub mod headers;

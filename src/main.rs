@@ -52,7 +52,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("glance-emu: cannot start the runtime: {e}");
@@ -86,7 +89,8 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
     let store = match &cli.persist {
         Some(dir) => Store::persistent(loaded.images, dir).map_err(|e| e.to_string())?,
-        None => Store::new(loaded.images).map_err(|e| format!("cannot create a temporary directory: {e}"))?,
+        None => Store::new(loaded.images)
+            .map_err(|e| format!("cannot create a temporary directory: {e}"))?,
     };
     let count = store.len();
     let app = Arc::new(App {
@@ -100,33 +104,32 @@ async fn run(cli: Cli) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // Register for signals before announcing readiness, so an early SIGTERM is handled.
+    let shutdown = shutdown_signal()?;
     println!("glance-emu listening on http://{addr} ({count} images loaded)");
     let options = ServerOptions {
         header_read_timeout: std::time::Duration::from_secs(cli.header_timeout.max(1)),
         ..ServerOptions::default()
     };
-    server::run(listener, GlanceService::new(app), options, shutdown_signal()).await;
+    server::run(listener, GlanceService::new(app), options, shutdown).await;
     eprintln!("glance-emu: stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot install the SIGTERM handler: {e}"))?;
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| format!("cannot install the SIGINT handler: {e}"))?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

@@ -208,6 +208,11 @@ impl ImageData {
         }
     }
 
+    /// True when the data is zero bytes long or absent.
+    pub fn is_empty(&self) -> bool {
+        self.len().unwrap_or(0) == 0
+    }
+
     /// True when there are no bytes at all.
     pub fn is_none(&self) -> bool {
         matches!(self, ImageData::None)
@@ -299,7 +304,10 @@ impl Image {
 
     /// Sets (or, with `None` value, sets to null) a property, keeping keys sorted.
     pub fn set_property(&mut self, key: String, value: Option<String>) {
-        match self.properties.binary_search_by(|(k, _)| k.as_str().cmp(&key)) {
+        match self
+            .properties
+            .binary_search_by(|(k, _)| k.as_str().cmp(&key))
+        {
             Ok(i) => self.properties[i].1 = value,
             Err(i) => self.properties.insert(i, (key, value)),
         }
@@ -307,7 +315,10 @@ impl Image {
 
     /// Removes a property; returns whether it existed.
     pub fn remove_property(&mut self, key: &str) -> bool {
-        match self.properties.binary_search_by(|(k, _)| k.as_str().cmp(key)) {
+        match self
+            .properties
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+        {
             Ok(i) => {
                 self.properties.remove(i);
                 true

@@ -12,7 +12,11 @@ use serde_json::ser::Formatter;
 pub struct PyFormatter;
 
 impl Formatter for PyFormatter {
-    fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         if first {
             Ok(())
         } else {
@@ -20,7 +24,11 @@ impl Formatter for PyFormatter {
         }
     }
 
-    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         if first {
             Ok(())
         } else {
@@ -32,7 +40,11 @@ impl Formatter for PyFormatter {
         w.write_all(b": ")
     }
 
-    fn write_string_fragment<W: ?Sized + io::Write>(&mut self, w: &mut W, fragment: &str) -> io::Result<()> {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
         if fragment.bytes().all(|b| b < 0x7f) {
             return w.write_all(fragment.as_bytes());
         }
@@ -68,11 +80,17 @@ mod tests {
 
     #[test]
     fn matches_python_dumps() {
-        assert_eq!(super::to_string(&json!({"images": []})), r#"{"images": []}"#);
+        assert_eq!(
+            super::to_string(&json!({"images": []})),
+            r#"{"images": []}"#
+        );
         assert_eq!(
             super::to_string(&json!({"a": 1, "b": [true, null, "x"]})),
             r#"{"a": 1, "b": [true, null, "x"]}"#
         );
-        assert_eq!(super::to_string(&json!("caf\u{e9} \u{1F600}\u{7f}\n")), r#""caf\u00e9 \ud83d\ude00\u007f\n""#);
+        assert_eq!(
+            super::to_string(&json!("caf\u{e9} \u{1F600}\u{7f}\n")),
+            r#""caf\u00e9 \ud83d\ude00\u007f\n""#
+        );
     }
 }

@@ -131,9 +131,9 @@ impl Future for RespFuture {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut *self {
-            RespFuture::Ready(r) => Poll::Ready(Ok(r.take().unwrap_or_else(|| {
-                Response::new(Body::empty())
-            }))),
+            RespFuture::Ready(r) => {
+                Poll::Ready(Ok(r.take().unwrap_or_else(|| Response::new(Body::empty()))))
+            }
             RespFuture::Boxed(f) => f.as_mut().poll(cx).map(Ok),
         }
     }
@@ -195,7 +195,9 @@ fn wants_close<B>(req: &Request<B>) -> bool {
 }
 
 fn add_close(mut resp: Response<Body>) -> Response<Body> {
-    let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let date = chrono::Utc::now()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&date) {
         h.append(header::DATE, v);
@@ -209,7 +211,6 @@ where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
 {
-
     if path == "/versions" {
         return ready(versions(StatusCode::OK, &host_url));
     }
@@ -252,7 +253,9 @@ where
                     return boxed(app, ctx, move |app, ctx| crate::v1::show(app, ctx, id))
                 }
                 Method::PUT => {
-                    return boxed(app, ctx, move |app, ctx| crate::v1::update(app, ctx, id, req))
+                    return boxed(app, ctx, move |app, ctx| {
+                        crate::v1::update(app, ctx, id, req)
+                    })
                 }
                 Method::DELETE => {
                     return boxed(app, ctx, move |app, ctx| crate::v1::delete(app, ctx, id))
@@ -325,7 +328,19 @@ pub fn finish(ctx: &Ctx, result: Result<Response<Body>, ApiError>) -> Response<B
     };
     resp.headers_mut()
         .append(headers::REQUEST_ID.clone(), ctx.request_id.clone());
+    webob_reason(&mut resp);
     resp
+}
+
+/// Uses WebOb's reason phrase where it differs from hyper's (e.g. `413 Request Entity Too
+/// Large`).
+pub fn webob_reason(resp: &mut Response<Body>) {
+    let status = resp.status();
+    let title = crate::error::title_and_explanation(status).0;
+    if Some(title) != status.canonical_reason() {
+        resp.extensions_mut()
+            .insert(hyper::ext::ReasonPhrase::from_static(title.as_bytes()));
+    }
 }
 
 /// Renders an [`ApiError`] as WebOb did: HEAD gets an empty body with Content-Type first;
@@ -389,7 +404,10 @@ fn versions(status: StatusCode, host_url: &str) -> Response<Body> {
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.append(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.append(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     h.append(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     *resp.body_mut() = Body::full(body);
     resp
@@ -400,7 +418,10 @@ pub fn json_response(status: StatusCode, body: String) -> Response<Body> {
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.append(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.append(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     h.append(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     *resp.body_mut() = Body::full(body);
     resp
@@ -408,7 +429,7 @@ pub fn json_response(status: StatusCode, body: String) -> Response<Body> {
 
 /// WebOb's fresh `Response()`: 200, `text/html; charset=UTF-8`, `Content-Length: 0`.
 pub fn empty_html(status: StatusCode) -> Response<Body> {
-    let mut resp = Response::new(Body::empty());
+    let mut resp = Response::new(Body::empty_sized());
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.append(

@@ -324,7 +324,10 @@ impl Store {
         }
         if torn {
             // Cut the torn tail so the next append starts on a clean line.
-            let f = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
+            let f = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(io_err(path))?;
             f.set_len(valid_len).map_err(io_err(path))?;
             f.sync_all().map_err(io_err(path))?;
         }
@@ -425,7 +428,13 @@ impl Store {
     pub fn new_blob_path(&self, id: &str) -> PathBuf {
         let safe: String = id
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         self.blob_dir
             .join(format!("{safe}.{}", uuid::Uuid::new_v4().simple()))

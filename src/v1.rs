@@ -192,7 +192,9 @@ pub fn index(
     // API-level filter validation (glance/api/v1/filters.py).
     for (k, v) in &params {
         let bad = match k.as_str() {
-            "size_min" | "size_max" | "min_ram" => v.trim().parse::<i64>().map_or(true, |n| n < 0),
+            "size_min" | "size_max" | "min_ram" => {
+                v.trim().parse::<i64>().is_ok_and(|n| n < 0) || v.trim().parse::<i64>().is_err()
+            }
             "is_public" | "protected" => py_bool_filter(v).is_none(),
             _ => false,
         };
@@ -267,10 +269,7 @@ pub fn index(
     let size_min = param(&params, "size_min").and_then(|v| v.trim().parse::<u64>().ok());
     let size_max = param(&params, "size_max").and_then(|v| v.trim().parse::<u64>().ok());
     let min_ram = param(&params, "min_ram").and_then(|v| v.trim().parse::<u32>().ok());
-    let min_disk = match param(&params, "min_disk") {
-        None => None,
-        Some(v) => Some(v.trim().parse::<u32>().ok()),
-    };
+    let min_disk = param(&params, "min_disk").map(|v| v.trim().parse::<u32>().ok());
     let props: Vec<(&str, &str)> = params
         .iter()
         .filter_map(|(k, v)| k.strip_prefix("property-").map(|p| (p, v.as_str())))
@@ -542,7 +541,9 @@ fn validate_meta(meta: &mut MetaIn) -> Result<(), ApiError> {
     let amazon = ["aki", "ari", "ami"];
     let d = disk.clone().flatten();
     let c = container.clone().flatten();
-    if d.as_deref().is_some_and(|d| amazon.contains(&d)) || c.as_deref().is_some_and(|c| amazon.contains(&c)) {
+    if d.as_deref().is_some_and(|d| amazon.contains(&d))
+        || c.as_deref().is_some_and(|c| amazon.contains(&c))
+    {
         match (&d, &c) {
             (None, Some(c)) => meta.fields.push(("disk_format".into(), Some(c.clone()))),
             (Some(d), None) => meta.fields.push(("container_format".into(), Some(d.clone()))),
@@ -565,7 +566,9 @@ fn validate_meta(meta: &mut MetaIn) -> Result<(), ApiError> {
         if let Some(Some(v)) = meta.raw(key) {
             let ok = Timestamp::parse(v).is_some_and(|t| chrono::Datelike::year(&t.0) >= 1900);
             if !ok {
-                return Err(ApiError::bad_request(format!("Invalid time format for {key}.")));
+                return Err(ApiError::bad_request(format!(
+                    "Invalid time format for {key}."
+                )));
             }
         }
     }
@@ -574,8 +577,7 @@ fn validate_meta(meta: &mut MetaIn) -> Result<(), ApiError> {
 
 fn has_body(h: &HeaderMap) -> bool {
     h.contains_key(header::TRANSFER_ENCODING)
-        || h
-            .get(header::CONTENT_LENGTH)
+        || h.get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .is_some_and(|n| n > 0)
@@ -624,7 +626,10 @@ fn apply_meta(img: &mut Image, meta: &MetaIn, admin: bool) -> Result<(), ApiErro
     if let Some(v) = meta.int("virtual_size", true)? {
         img.virtual_size = v;
     }
-    for (key, slot) in [("min_disk", &mut img.min_disk), ("min_ram", &mut img.min_ram)] {
+    for (key, slot) in [
+        ("min_disk", &mut img.min_disk),
+        ("min_ram", &mut img.min_ram),
+    ] {
         if let Some(Some(v)) = meta.int(key, false)? {
             if v > i32::MAX as u64 {
                 return Err(ApiError::bad_request(format!(
@@ -645,7 +650,10 @@ fn apply_meta(img: &mut Image, meta: &MetaIn, admin: bool) -> Result<(), ApiErro
             img.owner = v;
         }
     }
-    for (key, slot) in [("created_at", &mut img.created_at), ("updated_at", &mut img.updated_at)] {
+    for (key, slot) in [
+        ("created_at", &mut img.created_at),
+        ("updated_at", &mut img.updated_at),
+    ] {
         if let Some(Some(v)) = meta.raw(key) {
             if let Some(t) = Timestamp::parse(v) {
                 *slot = t;
@@ -671,8 +679,7 @@ fn property_quota(app: &App, count: usize) -> Result<(), ApiError> {
 fn publicize_check(ctx: &Ctx, meta: &MetaIn) -> Result<(), ApiError> {
     // Stock policy `publicize_image: role:admin` needs the role, not just an admin context:
     // the noauth context has no roles, so real Glance refused it there too.
-    if meta.boolean("is_public") == Some(true) && !ctx.caller.roles.iter().any(|r| r == "admin")
-    {
+    if meta.boolean("is_public") == Some(true) && !ctx.caller.roles.iter().any(|r| r == "admin") {
         return Err(ApiError::new(StatusCode::FORBIDDEN));
     }
     Ok(())
@@ -685,7 +692,11 @@ fn image_response(status: StatusCode, img: &Image, location: Option<String>) -> 
     if let Some(loc) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         h.append(header::LOCATION, loc);
     }
-    if let Some(c) = img.checksum.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+    if let Some(c) = img
+        .checksum
+        .as_deref()
+        .and_then(|c| HeaderValue::from_str(c).ok())
+    {
         h.append(headers::ETAG.clone(), c);
     }
     resp
@@ -713,7 +724,9 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let path = app.store.new_blob_path(id);
-    let mut file = tokio::fs::File::create(&path).await.map_err(|_| UploadFail::Io)?;
+    let mut file = tokio::fs::File::create(&path)
+        .await
+        .map_err(|_| UploadFail::Io)?;
     let mut md5 = Md5::new();
     let mut len = 0u64;
     let result = loop {
@@ -793,9 +806,14 @@ where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let ct = req_headers
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.as_bytes().split(|b| *b == b';').next().unwrap_or(b"").trim_ascii().to_vec());
+    let ct = req_headers.get(header::CONTENT_TYPE).map(|v| {
+        v.as_bytes()
+            .split(|b| *b == b';')
+            .next()
+            .unwrap_or(b"")
+            .trim_ascii()
+            .to_vec()
+    });
     if ct.as_deref() != Some(b"application/octet-stream".as_slice()) {
         set_status(app, id, Status::Killed, None).await?;
         return Err(ApiError::bad_request(
@@ -803,7 +821,7 @@ where
         ));
     }
     set_status(app, id, Status::Saving, None).await?;
-    let up = match receive(app, id, body).await {
+    let up = match Box::pin(receive(app, id, body)).await {
         Ok(u) => u,
         Err(fail) => {
             set_status(app, id, Status::Killed, Some(Status::Saving)).await?;
@@ -812,9 +830,9 @@ where
                     "Denying attempt to upload image larger than {} bytes.",
                     app.config.image_size_cap
                 )),
-                UploadFail::Disconnected => ApiError::bad_request(
-                    "Client disconnected before sending all data to backend",
-                ),
+                UploadFail::Disconnected => {
+                    ApiError::bad_request("Client disconnected before sending all data to backend")
+                }
                 UploadFail::Io => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR),
             });
         }
@@ -883,7 +901,11 @@ fn gone_during_upload(id: &str) -> ApiError {
 // ---------------------------------------------------------------------------------------
 
 /// `POST /v1/images`: reserve a record from the headers, then upload the body if any.
-pub async fn create<B>(app: Arc<App>, ctx: Arc<Ctx>, req: Request<B>) -> Result<Response<Body>, ApiError>
+pub async fn create<B>(
+    app: Arc<App>,
+    ctx: Arc<Ctx>,
+    req: Request<B>,
+) -> Result<Response<Body>, ApiError>
 where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -892,8 +914,8 @@ where
     let mut meta = parse_meta_headers(&parts.headers)?;
     validate_meta(&mut meta)?;
     let with_data = has_body(&parts.headers);
-    if let Some(n) = content_length(&parts.headers)
-        .or_else(|| meta.int("size", false).ok().flatten().flatten())
+    if let Some(n) =
+        content_length(&parts.headers).or_else(|| meta.int("size", false).ok().flatten().flatten())
     {
         if n > app.config.image_size_cap {
             return Err(ApiError::bad_request(format!(
@@ -906,7 +928,9 @@ where
     property_quota(&app, meta.properties.len())?;
     if let Some(Some(store)) = meta.raw("store") {
         if store != "file" {
-            return Err(ApiError::bad_request(format!("Required store {store} is invalid")));
+            return Err(ApiError::bad_request(format!(
+                "Required store {store} is invalid"
+            )));
         }
     }
     external_source(&meta, &parts.headers)?;
@@ -950,7 +974,10 @@ where
         return Ok(image_response(StatusCode::CREATED, &img, Some(location)));
     }
     if img.disk_format.is_none() {
-        return Err(ApiError::explained(StatusCode::BAD_REQUEST, "Disk format is not specified."));
+        return Err(ApiError::explained(
+            StatusCode::BAD_REQUEST,
+            "Disk format is not specified.",
+        ));
     }
     if img.container_format.is_none() {
         return Err(ApiError::explained(
@@ -958,7 +985,7 @@ where
             "Container format is not specified.",
         ));
     }
-    let img = upload_and_activate(&app, &id, &parts.headers, body).await?;
+    let img = Box::pin(upload_and_activate(&app, &id, &parts.headers, body)).await?;
     Ok(image_response(StatusCode::CREATED, &img, Some(location)))
 }
 
@@ -1016,7 +1043,9 @@ where
     }
     if let Some(v) = meta.raw("status") {
         if v != Some(orig.status.as_str()) {
-            return Err(ApiError::forbidden("Forbidden to modify 'status' of image."));
+            return Err(ApiError::forbidden(
+                "Forbidden to modify 'status' of image.",
+            ));
         }
     }
     if let Some(v) = meta.raw("id") {
@@ -1027,7 +1056,7 @@ where
     let purge = parts
         .headers
         .get("x-glance-registry-purge-props")
-        .map_or(true, |v| bool_from_string(&String::from_utf8_lossy(v.as_bytes())))
+        .is_none_or(|v| bool_from_string(&String::from_utf8_lossy(v.as_bytes())))
         && !with_data;
     if with_data && orig.status != Status::Queued {
         return Err(ApiError::detailed(
@@ -1083,7 +1112,10 @@ where
         .await?;
     if with_data && updated.status == Status::Queued {
         if updated.disk_format.is_none() {
-            return Err(ApiError::explained(StatusCode::BAD_REQUEST, "Disk format is not specified."));
+            return Err(ApiError::explained(
+                StatusCode::BAD_REQUEST,
+                "Disk format is not specified.",
+            ));
         }
         if updated.container_format.is_none() {
             return Err(ApiError::explained(
@@ -1091,7 +1123,7 @@ where
                 "Container format is not specified.",
             ));
         }
-        let img = upload_and_activate(&app, &id, &parts.headers, body).await?;
+        let img = Box::pin(upload_and_activate(&app, &id, &parts.headers, body)).await?;
         return Ok(image_response(StatusCode::OK, &img, None));
     }
     Ok(image_response(StatusCode::OK, &updated, None))
@@ -1166,7 +1198,10 @@ fn image_for_members(app: &App, ctx: &Ctx, id: &str) -> Result<Arc<Image>, ApiEr
 
 fn check_member_access(ctx: &Ctx) -> Result<(), ApiError> {
     if ctx.caller.tenant.is_none() && !ctx.caller.admin {
-        return Err(ApiError::detailed(StatusCode::UNAUTHORIZED, "No authenticated user"));
+        return Err(ApiError::detailed(
+            StatusCode::UNAUTHORIZED,
+            "No authenticated user",
+        ));
     }
     Ok(())
 }
@@ -1201,14 +1236,16 @@ where
     let bytes = limited
         .collect()
         .await
-        .map_err(|_| ApiError::explained(StatusCode::BAD_REQUEST, "Malformed JSON in request body."))?
+        .map_err(|_| {
+            ApiError::explained(StatusCode::BAD_REQUEST, "Malformed JSON in request body.")
+        })?
         .to_bytes();
     if bytes.is_empty() {
         return Ok(None);
     }
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|_| ApiError::explained(StatusCode::BAD_REQUEST, "Malformed JSON in request body."))
+    serde_json::from_slice(&bytes).map(Some).map_err(|_| {
+        ApiError::explained(StatusCode::BAD_REQUEST, "Malformed JSON in request body.")
+    })
 }
 
 /// `PUT /v1/images/{id}/members` with `{"memberships": [...]}`: replace all.
@@ -1257,7 +1294,9 @@ where
     let caller = ctx.caller.clone();
     app.store
         .write(move |snap, tx| {
-            let cur = snap.get(&id).ok_or_else(|| ApiError::image_not_found(&id))?;
+            let cur = snap
+                .get(&id)
+                .ok_or_else(|| ApiError::image_not_found(&id))?;
             if !caller.can_share(&cur) {
                 return Err(ApiError::detailed(
                     StatusCode::FORBIDDEN,
@@ -1308,7 +1347,9 @@ where
     let caller = ctx.caller.clone();
     app.store
         .write(move |snap, tx| {
-            let cur = snap.get(&id).ok_or_else(|| ApiError::image_not_found(&id))?;
+            let cur = snap
+                .get(&id)
+                .ok_or_else(|| ApiError::image_not_found(&id))?;
             if !caller.can_share(&cur) {
                 return Err(ApiError::detailed(
                     StatusCode::FORBIDDEN,
@@ -1346,7 +1387,9 @@ pub async fn member_delete(
     let caller = ctx.caller.clone();
     app.store
         .write(move |snap, tx| {
-            let cur = snap.get(&id).ok_or_else(|| ApiError::image_not_found(&id))?;
+            let cur = snap
+                .get(&id)
+                .ok_or_else(|| ApiError::image_not_found(&id))?;
             if !caller.can_share(&cur) {
                 return Err(ApiError::detailed(
                     StatusCode::FORBIDDEN,
@@ -1384,5 +1427,8 @@ pub fn shared_images(app: &App, ctx: &Ctx, member: &str) -> Result<Response<Body
         .collect();
     entries.sort();
     let list: Vec<(String, bool)> = entries.into_iter().map(|(_, id, cs)| (id, cs)).collect();
-    Ok(json_response(StatusCode::OK, api::shared_images_body(&list)))
+    Ok(json_response(
+        StatusCode::OK,
+        api::shared_images_body(&list),
+    ))
 }

@@ -58,24 +58,28 @@ def _start_emulator(tmp_root):
     log.close()
 
     first_line = {}
+    got_line = threading.Event()
 
     def reader():
         # first line carries the URL; keep draining afterwards so the
         # emulator can never block on a full stdout pipe.
         line = proc.stdout.readline()
         first_line["line"] = line.decode("utf-8", "replace")
+        got_line.set()
         for _ in iter(proc.stdout.readline, b""):
             pass
 
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
-    t.join(30)
+    threading.Thread(target=reader, daemon=True).start()
+    got_line.wait(30)
     line = first_line.get("line", "")
     m = URL_RE.search(line)
     if not m:
+        status = proc.poll()
         _stop(proc)
-        raise RuntimeError("glance-emu did not announce its URL; stdout %r, stderr:\n%s"
-                           % (line, log_path.read_text(errors="replace")[-3000:]))
+        raise RuntimeError("%s did not announce its URL (%s); first stdout line %r, stderr:\n%s"
+                           % (binary, "exited with %s" % status if status is not None
+                              else "still running after 30 s", line,
+                              log_path.read_text(errors="replace")[-3000:]))
     return proc, m.group(0)
 
 

@@ -15,6 +15,11 @@ from glanceclient import exc
 
 from conftest import md5, unique
 
+# the JSON image record of POST/PUT responses and of /images/detail items
+RECORD_KEYS = {"id", "name", "status", "size", "virtual_size", "disk_format",
+               "container_format", "checksum", "min_disk", "min_ram", "owner",
+               "protected", "is_public", "created_at", "updated_at", "deleted_at",
+               "deleted", "properties"}
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$")
 
 
@@ -59,9 +64,11 @@ def test_create_with_data_then_head(gc, images):
     img = images.create(name=name, disk_format="qcow2", container_format="bare",
                         min_ram=512, min_disk=2, data=io.BytesIO(data),
                         properties={"os_distro": "debian", "hw_disk_bus": "virtio"})
+    assert set(img.to_dict()) == RECORD_KEYS   # nulls included
     assert img.status == "active"
     assert img.size == len(data)
     assert img.checksum == md5(data)
+    assert img.owner is None and img.deleted_at is None
     assert img.properties == {"os_distro": "debian", "hw_disk_bus": "virtio"}
 
     got = gc.images.get(img.id)
@@ -237,6 +244,7 @@ def test_list_filter_by_name(gc, images):
     found = all_images(gc, name=a.name)
     assert [i.id for i in found] == [a.id]
     item = found[0]
+    assert set(item.to_dict()) == RECORD_KEYS
     # list items are used as the JSON gives them: real types needed
     assert item.size == 3 and isinstance(item.size, int)
     assert item.is_public is False

@@ -1,0 +1,6 @@
+//! Integration tests over real TCP against an in-process server on port 0 (one test binary).
+
+mod cli;
+mod head;
+mod support;
+mod v1;
