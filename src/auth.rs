@@ -53,7 +53,12 @@ impl Caller {
     /// List visibility for the "normal user view": public, own, or shared with the caller
     /// (owner-less private images are not listed, unlike `can_see`).
     pub fn lists(&self, img: &Image) -> bool {
-        img.is_public || self.owns(img) || self.is_member(img)
+        if img.is_public || self.owns(img) || self.is_member(img) {
+            return true;
+        }
+        // A context without a tenant matched every membership row in the registry's
+        // outer join, so real Glance listed any shared image to noauth callers.
+        self.tenant.is_none() && !img.members.is_empty()
     }
 
     /// Whether the caller may change the members of `img` (owner, admin, or a member with

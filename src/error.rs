@@ -88,6 +88,13 @@ impl ApiError {
         }
     }
 
+    /// An error glance-registry raised and glance-api re-raised as 400 with the registry's
+    /// whole plain-text error page as its explanation (list parameter checks and the like).
+    pub fn from_registry(inner: ApiError, prefix: &str) -> Self {
+        let page = inner.body(BodyKind::Plain, "GET");
+        ApiError::explained(inner.status, format!("{prefix}{page}")).plain()
+    }
+
     /// Marks the error as raised with `content_type="text/plain"`.
     pub fn plain(mut self) -> Self {
         self.plain = true;
@@ -172,11 +179,11 @@ pub fn title_and_explanation(status: StatusCode) -> (&'static str, &'static str)
         300 => ("Multiple Choices", "The resource has been moved to"),
         400 => (
             "Bad Request",
-            "The server could not comply with the request since\r\nit is either malformed or otherwise incorrect.\r\n",
+            "The server could not comply with the request since it is either malformed or otherwise incorrect.",
         ),
         401 => (
             "Unauthorized",
-            "This server could not verify that you are authorized to\r\naccess the document you requested.  Either you supplied the\r\nwrong credentials (e.g., bad password), or your browser\r\ndoes not understand how to supply the credentials required.\r\n",
+            "This server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required.",
         ),
         403 => ("Forbidden", "Access was denied to this resource."),
         404 => ("Not Found", "The resource could not be found."),
@@ -194,7 +201,7 @@ pub fn title_and_explanation(status: StatusCode) -> (&'static str, &'static str)
         415 => ("Unsupported Media Type", ""),
         500 => (
             "Internal Server Error",
-            "The server has either erred or is incapable of performing\r\nthe requested operation.\r\n",
+            "The server has either erred or is incapable of performing the requested operation.",
         ),
         501 => ("Not Implemented", ""),
         503 => (

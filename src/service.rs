@@ -172,29 +172,35 @@ where
     };
     let path = req.uri().path().to_string();
     let host_url = host_url(req.headers());
-    let close = wants_close(&req);
+    let conn = http10_connection(&req);
     let mut fut = route_inner(app, req, path, host_url);
-    if close {
-        // eventlet ended an HTTP/1.0 exchange with `Date` then `Connection: close`; hyper
-        // would add neither (nor in that order), so both are written here.
+    if let Some(value) = conn {
+        // eventlet ended an HTTP/1.0 exchange with `Date` then `Connection`; hyper would put
+        // them the other way round (or omit `Connection: close`), so both are written here.
         fut = match fut {
-            RespFuture::Ready(r) => RespFuture::Ready(r.map(add_close)),
-            RespFuture::Boxed(f) => RespFuture::Boxed(Box::pin(async move { add_close(f.await) })),
+            RespFuture::Ready(r) => RespFuture::Ready(r.map(|r| add_connection(r, value))),
+            RespFuture::Boxed(f) => {
+                RespFuture::Boxed(Box::pin(async move { add_connection(f.await, value) }))
+            }
         };
     }
     fut
 }
 
-fn wants_close<B>(req: &Request<B>) -> bool {
-    req.version() == http::Version::HTTP_10
-        && !req
-            .headers()
-            .get(header::CONNECTION)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().contains("keep-alive"))
+/// For HTTP/1.0 requests: the `Connection` value eventlet ended the response with.
+fn http10_connection<B>(req: &Request<B>) -> Option<&'static str> {
+    if req.version() != http::Version::HTTP_10 {
+        return None;
+    }
+    let keep = req
+        .headers()
+        .get(header::CONNECTION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("keep-alive"));
+    Some(if keep { "keep-alive" } else { "close" })
 }
 
-fn add_close(mut resp: Response<Body>) -> Response<Body> {
+fn add_connection(mut resp: Response<Body>, value: &'static str) -> Response<Body> {
     let date = chrono::Utc::now()
         .format("%a, %d %b %Y %H:%M:%S GMT")
         .to_string();
@@ -202,7 +208,7 @@ fn add_close(mut resp: Response<Body>) -> Response<Body> {
     if let Ok(v) = HeaderValue::from_str(&date) {
         h.append(header::DATE, v);
     }
-    h.append(header::CONNECTION, HeaderValue::from_static("close"));
+    h.append(header::CONNECTION, HeaderValue::from_static(value));
     resp
 }
 
@@ -225,6 +231,20 @@ where
         caller: app.caller_for(req.headers()),
         host_url,
     };
+    if rest.is_empty() {
+        // Routes redirected the bare version prefix to its slash form.
+        let mut resp = Response::new(Body::empty());
+        *resp.status_mut() = StatusCode::FOUND;
+        let h = resp.headers_mut();
+        h.append(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf8"),
+        );
+        if let Ok(loc) = HeaderValue::from_str(&format!("{}{}/", ctx.host_url, path)) {
+            h.append(header::LOCATION, loc);
+        }
+        return ready(finish(&ctx, Ok(resp)));
+    }
     let segs: Vec<&str> = if rest.is_empty() {
         Vec::new()
     } else {
@@ -358,6 +378,9 @@ pub fn error_response(ctx: &Ctx, e: ApiError) -> Response<Body> {
         h.append(header::CONTENT_TYPE, HeaderValue::from_static(ct));
         h.append(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
     } else {
+        if let Some(allow) = e.allow {
+            h.append(header::ALLOW, HeaderValue::from_static(allow));
+        }
         let (kind, ct) = if e.literal.is_some() {
             (BodyKind::Plain, "text/plain; charset=UTF-8")
         } else {
@@ -368,7 +391,7 @@ pub fn error_response(ctx: &Ctx, e: ApiError) -> Response<Body> {
         h.append(header::CONTENT_TYPE, HeaderValue::from_static(ct));
         *resp.body_mut() = Body::full(body);
     }
-    if let Some(allow) = e.allow {
+    if let (true, Some(allow)) = (ctx.is_head(), e.allow) {
         resp.headers_mut()
             .append(header::ALLOW, HeaderValue::from_static(allow));
     }

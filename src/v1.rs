@@ -89,7 +89,7 @@ pub async fn show(app: Arc<App>, ctx: Arc<Ctx>, id: String) -> Result<Response<B
     let db_size = img.size.unwrap_or(0);
     let (body, size) = if db_size == 0 {
         // Glance never touches the store for a zero-size image.
-        (Body::empty(), 0)
+        (Body::empty_sized(), 0)
     } else {
         match &img.data {
             ImageData::None => return Err(not_in_store()),
@@ -200,21 +200,27 @@ pub fn index(
         };
         if bad {
             let v = param(&params, k).unwrap_or(v);
-            return Err(ApiError::bad_request(format!(
-                "Bad value passed to filter {k} got {v}"
-            )));
+            return Err(ApiError::detailed(
+                StatusCode::BAD_REQUEST,
+                format!("Bad value passed to filter {k} got {v}"),
+            ));
         }
     }
     // Registry-level parameters.
     let limit = match param(&params, "limit") {
         None => 25,
         Some(v) => {
-            let n: i64 = v
-                .trim()
-                .parse()
-                .map_err(|_| ApiError::bad_request("limit param must be an integer"))?;
+            let n: i64 = v.trim().parse().map_err(|_| {
+                ApiError::from_registry(
+                    ApiError::detailed(StatusCode::BAD_REQUEST, "limit param must be an integer"),
+                    "",
+                )
+            })?;
             if n < 0 {
-                return Err(ApiError::bad_request("limit param must be positive"));
+                return Err(ApiError::from_registry(
+                    ApiError::detailed(StatusCode::BAD_REQUEST, "limit param must be positive"),
+                    "",
+                ));
             }
             n.min(1000) as usize
         }
@@ -222,38 +228,58 @@ pub fn index(
     let marker = param(&params, "marker").filter(|m| !m.is_empty());
     if let Some(m) = marker {
         if !uuid_like(m) {
-            return Err(ApiError::bad_request("Invalid marker format"));
+            return Err(ApiError::from_registry(
+                ApiError::explained(StatusCode::BAD_REQUEST, "Invalid marker format"),
+                "",
+            ));
         }
     }
     let sort_key = param(&params, "sort_key").unwrap_or("created_at");
     if !SORT_KEYS.contains(&sort_key) {
-        return Err(ApiError::bad_request(format!(
-            "Unsupported sort_key. Acceptable values: {}",
-            SORT_KEYS.join(", ")
-        )));
+        return Err(ApiError::from_registry(
+            ApiError::explained(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "Unsupported sort_key. Acceptable values: {}",
+                    SORT_KEYS.join(", ")
+                ),
+            ),
+            "",
+        ));
     }
     let sort_dir = param(&params, "sort_dir").unwrap_or("desc");
     let desc = match sort_dir {
         "asc" => false,
         "desc" => true,
         _ => {
-            return Err(ApiError::bad_request(
-                "Unsupported sort_dir. Acceptable values: asc, desc",
+            return Err(ApiError::from_registry(
+                ApiError::explained(
+                    StatusCode::BAD_REQUEST,
+                    "Unsupported sort_dir. Acceptable values: asc, desc",
+                ),
+                "",
             ))
         }
     };
     let changes_since = match param(&params, "changes-since") {
         None => None,
-        Some(v) => Some(
-            Timestamp::parse(v)
-                .ok_or_else(|| ApiError::bad_request("Unrecognized changes-since value"))?,
-        ),
+        Some(v) => Some(Timestamp::parse(v).ok_or_else(|| {
+            ApiError::from_registry(
+                ApiError::detailed(StatusCode::BAD_REQUEST, "Unrecognized changes-since value"),
+                "",
+            )
+        })?),
     };
     let protected = match param(&params, "protected") {
         None => None,
         Some(v) => match py_bool_filter(v) {
             Some(Some(b)) => Some(b),
-            _ => return Err(ApiError::bad_request("protected must be True, or False")),
+            _ => {
+                return Err(ApiError::from_registry(
+                    ApiError::detailed(StatusCode::BAD_REQUEST, "protected must be True, or False"),
+                    "",
+                ))
+            }
         },
     };
     // Admins choose the view with is_public (absent = the normal-user view); non-admins
@@ -351,8 +377,12 @@ pub fn index(
             None => {
                 let visible = app.store.get(m).is_some_and(|i| caller.can_see(&i));
                 if !visible {
-                    return Err(ApiError::bad_request(
-                        "Invalid marker. Image could not be found.",
+                    return Err(ApiError::from_registry(
+                        ApiError::explained(
+                            StatusCode::BAD_REQUEST,
+                            "Invalid marker. Image could not be found.",
+                        ),
+                        "",
                     ));
                 }
                 // The marker exists but was filtered out: page from where it would sort.
@@ -687,7 +717,20 @@ fn publicize_check(ctx: &Ctx, meta: &MetaIn) -> Result<(), ApiError> {
 
 /// A JSON `{"image": ...}` response with `Etag` when a checksum exists.
 fn image_response(status: StatusCode, img: &Image, location: Option<String>) -> Response<Body> {
-    let mut resp = json_response(status, api::image_body(img));
+    let mut resp = if status == StatusCode::OK {
+        // The update serializer set the body before the content type.
+        let body = api::image_body(img);
+        let mut r = Response::new(Body::full(body.clone()));
+        let h = r.headers_mut();
+        h.append(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        h.append(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        r
+    } else {
+        json_response(status, api::image_body(img))
+    };
     let h = resp.headers_mut();
     if let Some(loc) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         h.append(header::LOCATION, loc);
@@ -938,8 +981,9 @@ where
     let id = match meta.raw("id") {
         Some(Some(id)) => {
             if !uuid_like(id) {
-                return Err(ApiError::bad_request(
-                    "Failed to reserve image. Got error: Invalid image id format",
+                return Err(ApiError::from_registry(
+                    ApiError::explained(StatusCode::BAD_REQUEST, "Invalid image id format"),
+                    "Failed to reserve image. Got error: ",
                 ));
             }
             id.to_string()
@@ -991,9 +1035,10 @@ where
 
 fn reserve_error(e: ApiError, prefix: &str) -> ApiError {
     match (&e.explanation, e.status) {
-        (Some(msg), StatusCode::BAD_REQUEST) if msg.starts_with('\'') => {
-            ApiError::bad_request(format!("{prefix}{msg}"))
-        }
+        (Some(msg), StatusCode::BAD_REQUEST) if msg.starts_with('\'') => ApiError::from_registry(
+            ApiError::explained(StatusCode::BAD_REQUEST, msg.to_string()),
+            prefix,
+        ),
         _ => e,
     }
 }
@@ -1263,9 +1308,12 @@ where
     image_for_members(&app, &ctx, &id)?;
     let body = read_json(req.into_body()).await?;
     let invalid = || {
-        ApiError::detailed(
-            StatusCode::BAD_REQUEST,
-            "Invalid membership association specified for image",
+        ApiError::from_registry(
+            ApiError::explained(
+                StatusCode::BAD_REQUEST,
+                "Invalid membership association: 'member_id'",
+            ),
+            "",
         )
     };
     let list = body
@@ -1304,7 +1352,24 @@ where
                 ));
             }
             let mut img = (*cur).clone();
-            img.members = members;
+            // Rows that stay keep their place (the registry updates them in place); new
+            // memberships follow in request order.
+            let mut next: Vec<Member> = img
+                .members
+                .iter()
+                .filter_map(|old| {
+                    members
+                        .iter()
+                        .find(|m| m.member_id == old.member_id)
+                        .cloned()
+                })
+                .collect();
+            for m in members {
+                if !next.iter().any(|x| x.member_id == m.member_id) {
+                    next.push(m);
+                }
+            }
+            img.members = next;
             tx.put(img);
             Ok(())
         })
@@ -1397,9 +1462,9 @@ pub async fn member_delete(
                 ));
             }
             let Some(pos) = cur.members.iter().position(|m| m.member_id == member) else {
-                return Err(ApiError::explained(
-                    StatusCode::NOT_FOUND,
-                    format!("{member} is not a member of image {id}"),
+                return Err(ApiError::from_registry(
+                    ApiError::explained(StatusCode::NOT_FOUND, "Membership could not be found."),
+                    "",
                 ));
             };
             let mut img = (*cur).clone();
