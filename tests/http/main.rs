@@ -2,5 +2,6 @@
 
 mod cli;
 mod head;
+mod persist;
 mod support;
 mod v1;
