@@ -1,7 +1,112 @@
 //! Who is asking: the caller context (admin or not, tenant, roles) and Glance's visibility
 //! rules that depend on it. Pure; the service builds a [`Caller`] per request.
 
+use std::collections::HashMap;
+use std::path::Path;
+
+use http::HeaderMap;
+use serde::Deserialize;
+
 use crate::model::Image;
+
+/// How callers are identified (`--auth`).
+#[derive(Debug, Clone, Default)]
+pub enum AuthMode {
+    /// Glance's default `unauthenticated-context`: everyone is an admin without a tenant.
+    #[default]
+    NoAuth,
+    /// Static Keystone-style tokens: `X-Auth-Token` looked up in a table.
+    Tokens(HashMap<String, Caller>),
+    /// keystonemiddleware's headers (`X-Identity-Status: Confirmed`, `X-Tenant-Id`, ...)
+    /// trusted as Glance's trusted-auth flavour did.
+    TrustedHeaders,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenEntry {
+    #[serde(default)]
+    tenant: Option<String>,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+impl AuthMode {
+    /// Parses `noauth`, `trusted-headers` or `tokens:FILE`.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        match spec {
+            "noauth" => Ok(AuthMode::NoAuth),
+            "trusted-headers" => Ok(AuthMode::TrustedHeaders),
+            _ => match spec.strip_prefix("tokens:") {
+                Some(file) => Self::load_tokens(Path::new(file)),
+                None => Err(format!(
+                    "unknown auth mode '{spec}' (expected noauth, trusted-headers or tokens:FILE)"
+                )),
+            },
+        }
+    }
+
+    fn load_tokens(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let de = &mut serde_json::Deserializer::from_str(&text);
+        let table: HashMap<String, TokenEntry> = serde_path_to_error::deserialize(de)
+            .map_err(|e| format!("{}: {}: {}", path.display(), e.path(), e.inner()))?;
+        let map = table
+            .into_iter()
+            .map(|(token, e)| {
+                let roles: Vec<String> = e.roles.iter().map(|r| r.to_lowercase()).collect();
+                let caller = Caller {
+                    admin: roles.iter().any(|r| r == "admin"),
+                    tenant: e.tenant,
+                    user: e.user,
+                    roles,
+                };
+                (token, caller)
+            })
+            .collect();
+        Ok(AuthMode::Tokens(map))
+    }
+
+    /// Whether an incoming `X-Openstack-Request-Id` is reused (keystone context only).
+    pub fn echoes_request_id(&self) -> bool {
+        !matches!(self, AuthMode::NoAuth)
+    }
+
+    /// The caller for a request, or `None` for Glance's 401.
+    pub fn caller(&self, h: &HeaderMap) -> Option<Caller> {
+        match self {
+            AuthMode::NoAuth => Some(Caller::noauth()),
+            AuthMode::Tokens(table) => {
+                let token = h.get("x-auth-token")?.to_str().ok()?;
+                table.get(token).cloned()
+            }
+            AuthMode::TrustedHeaders => {
+                let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
+                if get("x-identity-status") != Some("Confirmed") {
+                    return None;
+                }
+                let roles: Vec<String> = get("x-roles")
+                    .unwrap_or("")
+                    .split(',')
+                    .map(|r| r.trim().to_lowercase())
+                    .filter(|r| !r.is_empty())
+                    .collect();
+                Some(Caller {
+                    admin: roles.iter().any(|r| r == "admin"),
+                    tenant: get("x-tenant-id")
+                        .or_else(|| get("x-project-id"))
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_string),
+                    user: get("x-user-id").map(str::to_string),
+                    roles,
+                })
+            }
+        }
+    }
+}
 
 /// The request context Glance's context middleware built.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

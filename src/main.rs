@@ -37,6 +37,17 @@ struct Cli {
     #[arg(long, env = "GLANCE_EMU_GLANCE_COMPAT")]
     glance_compat: bool,
 
+    /// Who is asking: `noauth` (Glance's default: everyone is admin, no tenant),
+    /// `tokens:FILE` (static tokens: {"<token>": {"tenant": .., "user": .., "roles": [..]}},
+    /// X-Auth-Token required) or `trusted-headers` (X-Identity-Status: Confirmed,
+    /// X-Tenant-Id, X-User-Id, X-Roles as keystonemiddleware set them).
+    #[arg(long, env = "GLANCE_EMU_AUTH", default_value = "noauth", value_name = "MODE")]
+    auth: String,
+
+    /// Keystone URI advertised in `Www-Authenticate` on 401s in tokens mode.
+    #[arg(long, env = "GLANCE_EMU_AUTH_URI", default_value = "http://127.0.0.1:5000")]
+    auth_uri: String,
+
     /// Seconds a client may take to send a request's headers before the connection is
     /// closed.
     #[arg(long, default_value_t = 30, value_name = "SECS")]
@@ -93,10 +104,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             .map_err(|e| format!("cannot create a temporary directory: {e}"))?,
     };
     let count = store.len();
+    let auth = glance_emu::auth::AuthMode::parse(&cli.auth).map_err(|e| format!("--auth: {e}"))?;
     let app = Arc::new(App {
         store: Arc::new(store),
         config: Config {
             glance_compat: cli.glance_compat,
+            auth,
+            auth_uri: cli.auth_uri.clone(),
             ..Config::default()
         },
     });

@@ -32,6 +32,10 @@ pub struct Config {
     pub member_quota: usize,
     /// `image_size_cap` (Glance default 1 TiB).
     pub image_size_cap: u64,
+    /// How callers are identified.
+    pub auth: crate::auth::AuthMode,
+    /// `uri` in keystonemiddleware's `Www-Authenticate: Keystone uri='...'` (tokens mode).
+    pub auth_uri: String,
 }
 
 impl Default for Config {
@@ -41,6 +45,8 @@ impl Default for Config {
             property_quota: 128,
             member_quota: 128,
             image_size_cap: 1 << 40,
+            auth: crate::auth::AuthMode::NoAuth,
+            auth_uri: "http://127.0.0.1:5000".to_string(),
         }
     }
 }
@@ -55,9 +61,49 @@ pub struct App {
 }
 
 impl App {
-    /// The caller context for a request (Glance's context middleware).
-    pub fn caller_for(&self, _headers: &HeaderMap) -> Caller {
-        Caller::noauth()
+    /// The caller context for a request (Glance's context middleware); `None` means 401.
+    pub fn caller_for(&self, headers: &HeaderMap) -> Option<Caller> {
+        self.config.auth.caller(headers)
+    }
+
+    /// The request id: fresh, or (in the authenticated modes) the caller's own, `req-`
+    /// prefixed when missing, as Glance's keystone context did.
+    pub fn request_id_for(&self, headers: &HeaderMap) -> HeaderValue {
+        if self.config.auth.echoes_request_id() {
+            if let Some(v) = headers
+                .get("x-openstack-request-id")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty())
+            {
+                let id = if v.starts_with("req-") {
+                    v.to_string()
+                } else {
+                    format!("req-{v}")
+                };
+                if let Ok(h) = HeaderValue::from_str(&id) {
+                    return h;
+                }
+            }
+        }
+        new_request_id()
+    }
+
+    /// The 401 keystonemiddleware/Glance's context sent: WebOb's page, no request id.
+    pub fn unauthorized(&self, method: &Method, accept: BodyKind) -> Response<Body> {
+        let ctx = Ctx {
+            method: method.clone(),
+            accept,
+            request_id: HeaderValue::from_static(""),
+            caller: Caller::default(),
+            host_url: String::new(),
+        };
+        let mut resp = error_response(&ctx, ApiError::new(StatusCode::UNAUTHORIZED));
+        if let crate::auth::AuthMode::Tokens(_) = self.config.auth {
+            if let Ok(v) = HeaderValue::from_str(&format!("Keystone uri='{}'", self.config.auth_uri)) {
+                resp.headers_mut().append(header::WWW_AUTHENTICATE, v);
+            }
+        }
+        resp
     }
 }
 
@@ -224,11 +270,15 @@ where
         Some(rest) => rest,
         None => return ready(versions(StatusCode::MULTIPLE_CHOICES, &host_url)),
     };
+    let accept = BodyKind::from_accept(req.headers().get(header::ACCEPT).map(|v| v.as_bytes()));
+    let Some(caller) = app.caller_for(req.headers()) else {
+        return ready(app.unauthorized(req.method(), accept));
+    };
     let ctx = Ctx {
         method: req.method().clone(),
-        accept: BodyKind::from_accept(req.headers().get(header::ACCEPT).map(|v| v.as_bytes())),
-        request_id: new_request_id(),
-        caller: app.caller_for(req.headers()),
+        accept,
+        request_id: app.request_id_for(req.headers()),
+        caller,
         host_url,
     };
     if rest.is_empty() {

@@ -1140,6 +1140,12 @@ where
                 Some(c) if caller.can_see(&c) => c,
                 _ => return Err(ApiError::image_not_found(&idc)),
             };
+            if !caller.admin && !caller.owns(&cur) && cur.owner.is_some() {
+                if cur.is_public {
+                    return Err(not_mutable("Forbidden to update image: "));
+                }
+                return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
+            }
             let mut img = (*cur).clone();
             if purge {
                 img.properties.clear();
@@ -1207,10 +1213,9 @@ pub async fn delete(app: Arc<App>, ctx: Arc<Ctx>, id: String) -> Result<Response
             }
             if !caller.admin && !caller.owns(&cur) {
                 if cur.is_public {
-                    return Err(ApiError::forbidden(format!(
-                        "Forbidden to delete image: Image {id} is not mutable by the caller."
-                    )));
+                    return Err(not_mutable("Forbidden to delete image: "));
                 }
+                // A mere member: the registry's 404 was not mapped by the API.
                 return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
             }
             let now = Timestamp::now();
@@ -1262,6 +1267,22 @@ fn member_quota(app: &App, attempted: usize) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+/// The registry's 403 for a caller without sharing rights, which glance-api turned into a
+/// 404 carrying the registry's page.
+fn no_share_permission() -> ApiError {
+    let inner = ApiError::detailed(StatusCode::FORBIDDEN, "No permission to share that image");
+    let mut e = ApiError::from_registry(inner, "");
+    e.status = StatusCode::NOT_FOUND;
+    e
+}
+
+/// The registry refusing a write to an image the caller may see but not change.
+fn not_mutable(prefix: &str) -> ApiError {
+    let mut e = ApiError::from_registry(ApiError::new(StatusCode::FORBIDDEN), prefix);
+    e.status = StatusCode::FORBIDDEN;
+    e
 }
 
 /// `GET /v1/images/{id}/members`.
@@ -1346,10 +1367,7 @@ where
                 .get(&id)
                 .ok_or_else(|| ApiError::image_not_found(&id))?;
             if !caller.can_share(&cur) {
-                return Err(ApiError::detailed(
-                    StatusCode::FORBIDDEN,
-                    "No permission to share that image",
-                ));
+                return Err(no_share_permission());
             }
             let mut img = (*cur).clone();
             // Rows that stay keep their place (the registry updates them in place); new
@@ -1416,10 +1434,7 @@ where
                 .get(&id)
                 .ok_or_else(|| ApiError::image_not_found(&id))?;
             if !caller.can_share(&cur) {
-                return Err(ApiError::detailed(
-                    StatusCode::FORBIDDEN,
-                    "No permission to share that image",
-                ));
+                return Err(no_share_permission());
             }
             let mut img = (*cur).clone();
             match img.members.iter_mut().find(|m| m.member_id == member) {
@@ -1456,10 +1471,7 @@ pub async fn member_delete(
                 .get(&id)
                 .ok_or_else(|| ApiError::image_not_found(&id))?;
             if !caller.can_share(&cur) {
-                return Err(ApiError::detailed(
-                    StatusCode::FORBIDDEN,
-                    "No permission to share that image",
-                ));
+                return Err(no_share_permission());
             }
             let Some(pos) = cur.members.iter().position(|m| m.member_id == member) else {
                 return Err(ApiError::from_registry(

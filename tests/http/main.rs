@@ -1,5 +1,6 @@
 //! Integration tests over real TCP against an in-process server on port 0 (one test binary).
 
+mod auth;
 mod cli;
 mod head;
 mod persist;
