@@ -266,6 +266,17 @@ where
     if path == "/versions" {
         return ready(versions(StatusCode::OK, &host_url));
     }
+    if path == "/healthcheck" {
+        // oslo.middleware's healthcheck sat before the context middleware: no request id.
+        let mut resp = Response::new(Body::full("OK"));
+        let h = resp.headers_mut();
+        h.append(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=UTF-8"),
+        );
+        h.append(header::CONTENT_LENGTH, HeaderValue::from_static("2"));
+        return ready(resp);
+    }
     let rest = match version_prefix(&path) {
         Some(rest) => rest,
         None => return ready(versions(StatusCode::MULTIPLE_CHOICES, &host_url)),
