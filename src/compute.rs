@@ -9,6 +9,8 @@ use http::Request;
 use crate::service::{App, RespFuture};
 
 /// Handles a compute-API path, or gives the request back when the path is not one.
+// Handing the request back by value is a move, not a copy worth boxing.
+#[allow(clippy::result_large_err)]
 pub fn route<B>(app: &Arc<App>, req: Request<B>) -> Result<RespFuture, Request<B>>
 where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,

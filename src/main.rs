@@ -41,11 +41,20 @@ struct Cli {
     /// `tokens:FILE` (static tokens: {"<token>": {"tenant": .., "user": .., "roles": [..]}},
     /// X-Auth-Token required) or `trusted-headers` (X-Identity-Status: Confirmed,
     /// X-Tenant-Id, X-User-Id, X-Roles as keystonemiddleware set them).
-    #[arg(long, env = "GLANCE_EMU_AUTH", default_value = "noauth", value_name = "MODE")]
+    #[arg(
+        long,
+        env = "GLANCE_EMU_AUTH",
+        default_value = "noauth",
+        value_name = "MODE"
+    )]
     auth: String,
 
     /// Keystone URI advertised in `Www-Authenticate` on 401s in tokens mode.
-    #[arg(long, env = "GLANCE_EMU_AUTH_URI", default_value = "http://127.0.0.1:5000")]
+    #[arg(
+        long,
+        env = "GLANCE_EMU_AUTH_URI",
+        default_value = "http://127.0.0.1:5000"
+    )]
     auth_uri: String,
 
     /// Seconds a client may take to send a request's headers before the connection is

@@ -99,7 +99,9 @@ impl App {
         };
         let mut resp = error_response(&ctx, ApiError::new(StatusCode::UNAUTHORIZED));
         if let crate::auth::AuthMode::Tokens(_) = self.config.auth {
-            if let Ok(v) = HeaderValue::from_str(&format!("Keystone uri='{}'", self.config.auth_uri)) {
+            if let Ok(v) =
+                HeaderValue::from_str(&format!("Keystone uri='{}'", self.config.auth_uri))
+            {
                 resp.headers_mut().append(header::WWW_AUTHENTICATE, v);
             }
         }

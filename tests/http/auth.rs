@@ -21,7 +21,11 @@ fn tokens() -> Config {
         admin,
         tenant: Some(tenant.to_string()),
         user: Some("u".to_string()),
-        roles: if admin { vec!["admin".into()] } else { vec!["member".into()] },
+        roles: if admin {
+            vec!["admin".into()]
+        } else {
+            vec!["member".into()]
+        },
     };
     t.insert("tok-a".to_string(), caller("ta", false));
     t.insert("tok-b".to_string(), caller("tb", false));
@@ -34,10 +38,17 @@ fn tokens() -> Config {
     }
 }
 
-async fn as_token(emu: &glance_emu::embed::Emulator, method: &str, path: &str, token: &str) -> Resp {
+async fn as_token(
+    emu: &glance_emu::embed::Emulator,
+    method: &str,
+    path: &str,
+    token: &str,
+) -> Resp {
     request(
         emu,
-        &format!("{method} {path} HTTP/1.1\r\nHost: h\r\nAccept: */*\r\nX-Auth-Token: {token}\r\n\r\n"),
+        &format!(
+            "{method} {path} HTTP/1.1\r\nHost: h\r\nAccept: */*\r\nX-Auth-Token: {token}\r\n\r\n"
+        ),
     )
     .await
 }
@@ -59,7 +70,9 @@ async fn unknown_token_is_401() {
     );
     let r = as_token(&emu, "GET", "/v1/images", "nope").await;
     assert_eq!(r.status_line, "HTTP/1.1 401 Unauthorized");
-    assert!(r.body_str().contains("This server could not verify that you are authorized"));
+    assert!(r
+        .body_str()
+        .contains("This server could not verify that you are authorized"));
     // The version document needs no token.
     let r = get(&emu, "/").await;
     assert_eq!(r.status_line, "HTTP/1.1 300 Multiple Choices");
@@ -72,20 +85,49 @@ async fn visibility_rules() {
     let private = "/v1/images/eeeeeeee-0000-4000-8000-000000000001";
     let shared = "/v1/images/eeeeeeee-0000-4000-8000-000000000003";
     let deleted = "/v1/images/eeeeeeee-0000-4000-8000-000000000004";
-    assert_eq!(as_token(&emu, "HEAD", private, "tok-a").await.status_line, "HTTP/1.1 200 OK");
-    assert_eq!(as_token(&emu, "HEAD", private, "tok-b").await.status_line, "HTTP/1.1 404 Not Found");
-    assert_eq!(as_token(&emu, "GET", private, "tok-c").await.status_line, "HTTP/1.1 404 Not Found");
-    assert_eq!(as_token(&emu, "HEAD", private, "tok-admin").await.status_line, "HTTP/1.1 200 OK");
-    assert_eq!(as_token(&emu, "HEAD", shared, "tok-b").await.status_line, "HTTP/1.1 200 OK");
-    assert_eq!(as_token(&emu, "HEAD", shared, "tok-c").await.status_line, "HTTP/1.1 404 Not Found");
-    assert_eq!(as_token(&emu, "HEAD", deleted, "tok-a").await.status_line, "HTTP/1.1 404 Not Found");
+    assert_eq!(
+        as_token(&emu, "HEAD", private, "tok-a").await.status_line,
+        "HTTP/1.1 200 OK"
+    );
+    assert_eq!(
+        as_token(&emu, "HEAD", private, "tok-b").await.status_line,
+        "HTTP/1.1 404 Not Found"
+    );
+    assert_eq!(
+        as_token(&emu, "GET", private, "tok-c").await.status_line,
+        "HTTP/1.1 404 Not Found"
+    );
+    assert_eq!(
+        as_token(&emu, "HEAD", private, "tok-admin")
+            .await
+            .status_line,
+        "HTTP/1.1 200 OK"
+    );
+    assert_eq!(
+        as_token(&emu, "HEAD", shared, "tok-b").await.status_line,
+        "HTTP/1.1 200 OK"
+    );
+    assert_eq!(
+        as_token(&emu, "HEAD", shared, "tok-c").await.status_line,
+        "HTTP/1.1 404 Not Found"
+    );
+    assert_eq!(
+        as_token(&emu, "HEAD", deleted, "tok-a").await.status_line,
+        "HTTP/1.1 404 Not Found"
+    );
     let r = as_token(&emu, "HEAD", deleted, "tok-admin").await;
     assert_eq!(r.header("X-Image-Meta-Deleted"), Some("True"));
     // Lists never reveal another tenant's private image; is_public is ignored for non-admins.
     for token in ["tok-b", "tok-c"] {
         let r = as_token(&emu, "GET", "/v1/images/detail?is_public=None", token).await;
         assert!(!r.body_str().contains("a-private"), "{token}");
-        let r = as_token(&emu, "GET", "/v1/images/eeeeeeee-0000-4000-8000-000000000001/members", token).await;
+        let r = as_token(
+            &emu,
+            "GET",
+            "/v1/images/eeeeeeee-0000-4000-8000-000000000001/members",
+            token,
+        )
+        .await;
         assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
     }
     let r = as_token(&emu, "GET", "/v1/images/detail", "tok-b").await;
@@ -99,25 +141,74 @@ async fn visibility_rules() {
 #[tokio::test]
 async fn non_admin_writes() {
     let emu = spawn_with(FIXTURE, tokens()).await;
-    let r = call(&emu, "POST", "/v1/images", "X-Auth-Token: tok-b\r\nx-image-meta-owner: ta\r\nX-Openstack-Request-Id: abc\r\n", b"").await;
+    let r = call(
+        &emu,
+        "POST",
+        "/v1/images",
+        "X-Auth-Token: tok-b\r\nx-image-meta-owner: ta\r\nX-Openstack-Request-Id: abc\r\n",
+        b"",
+    )
+    .await;
     assert_eq!(r.status_line, "HTTP/1.1 201 Created");
     assert_eq!(r.header("X-Openstack-Request-Id"), Some("req-abc"));
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(v["image"]["owner"], "tb");
-    let r = call(&emu, "POST", "/v1/images", "X-Auth-Token: tok-b\r\nx-image-meta-is_public: True\r\n", b"").await;
+    let r = call(
+        &emu,
+        "POST",
+        "/v1/images",
+        "X-Auth-Token: tok-b\r\nx-image-meta-is_public: True\r\n",
+        b"",
+    )
+    .await;
     assert_eq!(r.status_line, "HTTP/1.1 403 Forbidden");
-    let r = call(&emu, "POST", "/v1/images", "X-Auth-Token: tok-admin\r\nx-image-meta-is_public: True\r\nx-image-meta-owner: ta\r\n", b"").await;
+    let r = call(
+        &emu,
+        "POST",
+        "/v1/images",
+        "X-Auth-Token: tok-admin\r\nx-image-meta-is_public: True\r\nx-image-meta-owner: ta\r\n",
+        b"",
+    )
+    .await;
     assert_eq!(r.status_line, "HTTP/1.1 201 Created");
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(v["image"]["owner"], "ta");
-    let r = call(&emu, "DELETE", "/v1/images/eeeeeeee-0000-4000-8000-000000000002", "X-Auth-Token: tok-b\r\n", b"").await;
+    let r = call(
+        &emu,
+        "DELETE",
+        "/v1/images/eeeeeeee-0000-4000-8000-000000000002",
+        "X-Auth-Token: tok-b\r\n",
+        b"",
+    )
+    .await;
     assert_eq!(r.status_line, "HTTP/1.1 403 Forbidden");
-    let r = call(&emu, "DELETE", "/v1/images/eeeeeeee-0000-4000-8000-000000000001", "X-Auth-Token: tok-b\r\n", b"").await;
+    let r = call(
+        &emu,
+        "DELETE",
+        "/v1/images/eeeeeeee-0000-4000-8000-000000000001",
+        "X-Auth-Token: tok-b\r\n",
+        b"",
+    )
+    .await;
     assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
-    let r = call(&emu, "PUT", "/v1/images/eeeeeeee-0000-4000-8000-000000000003/members/tc", "X-Auth-Token: tok-b\r\n", b"").await;
+    let r = call(
+        &emu,
+        "PUT",
+        "/v1/images/eeeeeeee-0000-4000-8000-000000000003/members/tc",
+        "X-Auth-Token: tok-b\r\n",
+        b"",
+    )
+    .await;
     assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
     assert!(r.body_str().contains("No permission to share that image"));
-    let r = call(&emu, "DELETE", "/v1/images/eeeeeeee-0000-4000-8000-000000000001", "X-Auth-Token: tok-a\r\n", b"").await;
+    let r = call(
+        &emu,
+        "DELETE",
+        "/v1/images/eeeeeeee-0000-4000-8000-000000000001",
+        "X-Auth-Token: tok-a\r\n",
+        b"",
+    )
+    .await;
     assert_eq!(r.status_line, "HTTP/1.1 200 OK");
 }
 

@@ -81,12 +81,20 @@ fn writes_survive_kill_9() {
     assert!(get.ends_with("\r\n\r\npersisted image bytes\n"), "{get}");
     let fixture = http(&addr, b"HEAD /v1/images/cccccccc-0000-4000-8000-000000000001 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
     assert!(fixture.contains("X-Image-Meta-Name: renamed"));
-    assert!(!fixture.contains("X-Image-Meta-Property-P"), "purged by the PUT");
+    assert!(
+        !fixture.contains("X-Image-Meta-Property-P"),
+        "purged by the PUT"
+    );
     let members = http(&addr, b"GET /v1/images/cccccccc-0000-4000-8000-000000000002/members HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
-    assert!(members.ends_with(r#"{"members": [{"member_id": "t9", "can_share": false}]}"#), "{members}");
+    assert!(
+        members.ends_with(r#"{"members": [{"member_id": "t9", "can_share": false}]}"#),
+        "{members}"
+    );
     kill9(&mut child);
     // The fixture file itself was never modified.
-    assert!(std::fs::read_to_string(data.path().join("a.json")).unwrap().contains("\"fixture\""));
+    assert!(std::fs::read_to_string(data.path().join("a.json"))
+        .unwrap()
+        .contains("\"fixture\""));
 }
 
 /// A half-written last log line (a crash mid-append) is dropped; earlier entries load.

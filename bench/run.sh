@@ -1,0 +1,314 @@
+#!/usr/bin/env bash
+# The glance-emu HEAD benchmark (issue 7): glance-emu against nginx serving the same static
+# Glance headers, in one run, on this machine. Prints markdown tables.
+#
+#   bench/run.sh [--duration SECS] [--quick] [--with-real] [--out FILE]
+#
+#   --duration SECS  measured seconds per load run (default 10; each run has a 2 s warm-up)
+#   --quick          3 s runs, 1 s warm-ups (a smoke test of the script itself)
+#   --with-real      also measure the real Glance 15 v1 API from ../shared/glance-real
+#                    (copied to a temp dir; its setup takes about a minute)
+#   --out FILE       also write the tables to FILE
+#
+# Environment: CARGO_TARGET_DIR (default ./target) is where the release binary is built and
+# where generated fixtures are cached (bench-data/); CONNS (default 64).
+#
+# What it does: installs wrk/nginx if missing (apt-get), `cargo build --release --locked`,
+# generates 10,000 and 1,000,000 typical records (bench/gen_fixtures.py, cached), then for
+# each server: the server pinned to CPU 0, wrk pinned to CPU 1 (one thread, CONNS keep-alive
+# connections, a random id per request via bench/head.lua), for a bounded duration.
+# Server CPU per request = (utime+stime of the server PID, from /proc/PID/stat, over the
+# measured run) / requests. Only 127.0.0.1 is contacted; only processes this script started
+# are stopped, by PID.
+set -euo pipefail
+
+DURATION=10
+WARMUP=2
+WITH_REAL=0
+OUT=""
+CONNS="${CONNS:-64}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) DURATION="$2"; shift 2 ;;
+    --quick) DURATION=3; WARMUP=1; shift ;;
+    --with-real) WITH_REAL=1; shift ;;
+    --out) OUT="$2"; shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BENCH="$ROOT/bench"
+cd "$ROOT"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+case "$TARGET" in /*) ;; *) TARGET="$ROOT/$TARGET" ;; esac
+BIN="$TARGET/release/glance-emu"
+DATA="$TARGET/bench-data"
+
+log() { echo "[bench] $*" >&2; }
+die() { echo "[bench] error: $*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------
+# Tools
+# ---------------------------------------------------------------------------------------
+need_pkgs=()
+command -v wrk >/dev/null || need_pkgs+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_pkgs+=(nginx)
+command -v curl >/dev/null || need_pkgs+=(curl)
+command -v taskset >/dev/null || need_pkgs+=(util-linux)
+command -v python3 >/dev/null || need_pkgs+=(python3)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  log "installing ${need_pkgs[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null 2>&1; then
+    $SUDO apt-get update -qq >/dev/null
+    $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  fi
+fi
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+command -v cargo >/dev/null || die "cargo not found (install Rust first)"
+
+NCPU="$(nproc)"
+if [ "$NCPU" -ge 2 ]; then
+  SERVER_CPU=0; LOAD_CPU=1
+else
+  log "warning: only one CPU; server and load generator share it"
+  SERVER_CPU=0; LOAD_CPU=0
+fi
+TCK="$(getconf CLK_TCK)"
+
+# ---------------------------------------------------------------------------------------
+# Build and fixtures
+# ---------------------------------------------------------------------------------------
+log "cargo build --release --locked (target: $TARGET)"
+cargo build --release --locked --bin glance-emu >&2
+[ -x "$BIN" ] || die "no binary at $BIN"
+
+mkdir -p "$DATA"
+GEN_TAG="$(cksum < "$BENCH/gen_fixtures.py" | cut -d' ' -f1)"
+fixture() {  # N -> generates $DATA/images-N.json and $DATA/ids-N.txt once per generator version
+  local n="$1" f="$DATA/images-$1.json" stamp="$DATA/images-$1.stamp"
+  if [ ! -s "$f" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$GEN_TAG" ]; then
+    log "generating $n records"
+    python3 "$BENCH/gen_fixtures.py" "$n" "$f.tmp" --ids "$DATA/ids-$n.txt"
+    mv "$f.tmp" "$f"
+    echo "$GEN_TAG" > "$stamp"
+  fi
+}
+fixture 0
+fixture 10000
+fixture 1000000
+
+# ---------------------------------------------------------------------------------------
+# Process helpers (everything started here is recorded and stopped by PID)
+# ---------------------------------------------------------------------------------------
+TMP="$(mktemp -d -t glance-bench.XXXXXX)"
+STARTED=()
+REAL_DIR=""
+cleanup() {
+  local p
+  for p in "${STARTED[@]+"${STARTED[@]}"}"; do
+    kill -0 "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null || true
+  done
+  for p in "${STARTED[@]+"${STARTED[@]}"}"; do
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true
+  done
+  if [ -n "$REAL_DIR" ] && [ -x "$REAL_DIR/stop.sh" ]; then "$REAL_DIR/stop.sh" >/dev/null 2>&1 || true; fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+stop_pid() {  # PID: SIGTERM, then SIGKILL after 5 s
+  local p="$1"
+  kill -TERM "$p" 2>/dev/null || return 0
+  for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
+  wait "$p" 2>/dev/null || true
+  local keep=() q
+  for q in "${STARTED[@]+"${STARTED[@]}"}"; do [ "$q" = "$p" ] || keep+=("$q"); done
+  STARTED=("${keep[@]+"${keep[@]}"}")
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+now_ns() { date +%s%N; }
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }  # utime+stime of the whole process
+cpu_ticks_tree() {  # PIDs...: sum over the processes and their direct children
+  local t=0 p c
+  for p in "$@"; do
+    for c in "$p" $(cat "/proc/$p/task/"*/children 2>/dev/null); do
+      [ -r "/proc/$c/stat" ] && t=$((t + $(cpu_ticks "$c")))
+    done
+  done
+  echo "$t"
+}
+status_kb() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; }
+
+wait_answer() {  # URL PID TIMEOUT_S: until any HTTP answer to HEAD URL; prints elapsed ns since $T0
+  local url="$1" pid="$2" limit=$(( $3 * 1000000000 )) code
+  while :; do
+    code="$(curl -s -o /dev/null -I -w '%{http_code}' --max-time 2 "$url" || true)"
+    if [ "$code" != "000" ] && [ -n "$code" ]; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    [ $(( $(now_ns) - T0 )) -lt "$limit" ] || return 1
+    sleep 0.005
+  done
+}
+
+# run_wrk PORT IDS UNKNOWN_PCT SECS PIDS... -> sets W_REQ W_P50 W_P99 W_ERR W_STATUS W_RPS W_CPU_US
+run_wrk() {
+  local port="$1" ids="$2" unknown="$3" secs="$4"; shift 4
+  local c0 c1 out
+  c0="$(cpu_ticks_tree "$@")"
+  out="$(BENCH_IDS="$ids" BENCH_UNKNOWN="$unknown" timeout $((secs + 30)) \
+        taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${secs}s" --timeout 5s \
+        -s "$BENCH/head.lua" "http://127.0.0.1:$port/" 2>&1)" || { echo "$out" >&2; die "wrk failed"; }
+  c1="$(cpu_ticks_tree "$@")"
+  local line
+  line="$(echo "$out" | grep '^BENCH ' || true)"
+  [ -n "$line" ] || { echo "$out" >&2; die "no result from wrk"; }
+  kv() { echo "$line" | tr ' ' '\n' | awk -F= -v k="$1" '$1==k {print $2}'; }
+  W_REQ="$(kv requests)"
+  W_P50="$(kv p50_us)"; W_P99="$(kv p99_us)"
+  W_ERR=$(( $(kv connect) + $(kv read) + $(kv write) + $(kv timeout) ))
+  W_STATUS="$(kv status)"
+  W_RPS="$(awk -v r="$W_REQ" -v d="$(kv duration_us)" 'BEGIN {printf "%.0f", r / (d / 1e6)}')"
+  W_CPU_US="$(awk -v t=$((c1 - c0)) -v hz="$TCK" -v r="$W_REQ" 'BEGIN {printf "%.2f", r ? t / hz * 1e6 / r : 0}')"
+}
+
+ROWS=()
+NGINX_CPU=""
+# measure LABEL RECORDS IDS UNKNOWN PORT PIDS...: warm-up, measured run, one table row
+measure() {
+  local label="$1" records="$2" ids="$3" unknown="$4" port="$5"; shift 5
+  log "$label: warm-up ${WARMUP}s, then ${DURATION}s"
+  run_wrk "$port" "$ids" "$unknown" "$WARMUP" "$@"
+  run_wrk "$port" "$ids" "$unknown" "$DURATION" "$@"
+  local ratio="—" non2xx="$W_STATUS"
+  if [ -z "$NGINX_CPU" ]; then NGINX_CPU="$W_CPU_US"; ratio="1.00"; else
+    ratio="$(awk -v a="$W_CPU_US" -v b="$NGINX_CPU" 'BEGIN {printf "%.2f", a / b}')"; fi
+  [ "$unknown" -gt 0 ] && non2xx="$W_STATUS (404s expected)"
+  ROWS+=("| $label | $records | $W_RPS | $(awk -v u="$W_P50" 'BEGIN{printf "%.2f", u/1000}') | $(awk -v u="$W_P99" 'BEGIN{printf "%.2f", u/1000}') | $W_ERR | $non2xx | $W_CPU_US | $ratio |")
+}
+
+MEMROWS=()
+# start_emu N -> EMU_PID EMU_PORT EMU_START_MS
+start_emu() {
+  local n="$1"
+  EMU_PORT="$(free_port)"
+  local probe="00000000-0000-4000-8000-000000000000"
+  [ "$n" -gt 0 ] && probe="$(head -n1 "$DATA/ids-$n.txt")"
+  T0="$(now_ns)"
+  taskset -c "$SERVER_CPU" "$BIN" --listen "127.0.0.1:$EMU_PORT" --data "$DATA/images-$n.json" \
+    >"$TMP/emu-$n.out" 2>"$TMP/emu-$n.err" &
+  EMU_PID=$!
+  STARTED+=("$EMU_PID")
+  wait_answer "http://127.0.0.1:$EMU_PORT/v1/images/$probe" "$EMU_PID" 180 \
+    || { cat "$TMP/emu-$n.err" >&2; die "glance-emu with $n records did not answer"; }
+  EMU_START_MS="$(awk -v d=$(( $(now_ns) - T0 )) 'BEGIN {printf "%.0f", d / 1e6}')"
+  log "glance-emu ($n records) pid $EMU_PID port $EMU_PORT answered after ${EMU_START_MS} ms"
+}
+
+IDS_1M="$DATA/ids-1000000.txt"
+
+# ---------------------------------------------------------------------------------------
+# 1. nginx, the anchor
+# ---------------------------------------------------------------------------------------
+NGINX_PORT="$(free_port)"
+mkdir -p "$TMP/nginx"
+sed -e "s#@DIR@#$TMP/nginx#g" -e "s#@PORT@#$NGINX_PORT#g" "$BENCH/nginx.conf.in" > "$TMP/nginx/nginx.conf"
+T0="$(now_ns)"
+taskset -c "$SERVER_CPU" "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/nginx-error.log" &
+NGINX_PID=$!
+STARTED+=("$NGINX_PID")
+wait_answer "http://127.0.0.1:$NGINX_PORT/v1/images/x" "$NGINX_PID" 20 \
+  || { cat "$TMP/nginx/nginx-error.log" >&2; die "nginx did not start"; }
+measure "nginx (static headers)" "—" "$IDS_1M" 0 "$NGINX_PORT" "$NGINX_PID"
+stop_pid "$NGINX_PID"
+
+# ---------------------------------------------------------------------------------------
+# 2. glance-emu: 0 records (memory baseline), 10,000 and 1,000,000
+# ---------------------------------------------------------------------------------------
+start_emu 0
+run_wrk "$EMU_PORT" "$IDS_1M" 100 "$WARMUP" "$EMU_PID"   # same traffic shape, all 404
+RSS0="$(status_kb "$EMU_PID" VmRSS)"; HWM0="$(status_kb "$EMU_PID" VmHWM)"
+MEMROWS+=("| 0 | $EMU_START_MS ms | $((RSS0 / 1024)) MiB | $((HWM0 / 1024)) MiB | — | — |")
+stop_pid "$EMU_PID"
+
+start_emu 10000
+measure "glance-emu, 200" 10000 "$DATA/ids-10000.txt" 0 "$EMU_PORT" "$EMU_PID"
+RSS="$(status_kb "$EMU_PID" VmRSS)"; HWM="$(status_kb "$EMU_PID" VmHWM)"
+MEMROWS+=("| 10,000 | $EMU_START_MS ms | $((RSS / 1024)) MiB | $((HWM / 1024)) MiB | $(awk -v a="$HWM" -v b="$RSS" 'BEGIN{printf "%.2f", a/b}') | $(( (RSS - RSS0) * 1024 / 10000 )) |")
+stop_pid "$EMU_PID"
+
+start_emu 1000000
+START_1M="$EMU_START_MS"
+measure "glance-emu, 200" 1000000 "$IDS_1M" 0 "$EMU_PORT" "$EMU_PID"
+measure "glance-emu, 404 (unknown ids)" 1000000 "$IDS_1M" 100 "$EMU_PORT" "$EMU_PID"
+RSS1M="$(status_kb "$EMU_PID" VmRSS)"; HWM1M="$(status_kb "$EMU_PID" VmHWM)"
+BPR=$(( (RSS1M - RSS0) * 1024 / 1000000 ))
+MEMROWS+=("| 1,000,000 | $START_1M ms | $((RSS1M / 1024)) MiB | $((HWM1M / 1024)) MiB | $(awk -v a="$HWM1M" -v b="$RSS1M" 'BEGIN{printf "%.2f", a/b}') | $BPR |")
+stop_pid "$EMU_PID"
+
+# ---------------------------------------------------------------------------------------
+# 3. Optional: the real Glance 15 v1 API (api + registry, both pinned to the server CPU)
+# ---------------------------------------------------------------------------------------
+if [ "$WITH_REAL" = 1 ]; then
+  SRC="$ROOT/../shared/glance-real"
+  [ -d "$SRC" ] || SRC="/work/shared/glance-real"
+  [ -x "$SRC/setup.sh" ] || die "no glance-real at $SRC"
+  REAL_DIR="$TMP/glance-real"
+  cp -r "$SRC" "$REAL_DIR"
+  rm -rf "$REAL_DIR/state" "$REAL_DIR/.venv"
+  log "real Glance: setup (about a minute)"
+  (cd "$REAL_DIR" && ./setup.sh >"$TMP/real-setup.log" 2>&1) || { tail -20 "$TMP/real-setup.log" >&2; die "glance-real setup failed"; }
+  export API_PORT REGISTRY_PORT
+  API_PORT="$(free_port)"; REGISTRY_PORT="$(free_port)"
+  (cd "$REAL_DIR" && taskset -c "$SERVER_CPU" ./start.sh >"$TMP/real-start.log" 2>&1) || { cat "$TMP/real-start.log" >&2; die "glance-real start failed"; }
+  RPIDS=("$(cat "$REAL_DIR/state/glance-api.pid")" "$(cat "$REAL_DIR/state/glance-registry.pid")")
+  log "real Glance: creating 200 typical images"
+  : > "$TMP/ids-real.txt"
+  for i in $(seq 1 200); do
+    curl -s -o /dev/null -D "$TMP/real-h" -X POST --max-time 10 \
+      -H "Content-Type: application/octet-stream" \
+      -H "x-image-meta-name: image-$i" -H "x-image-meta-disk_format: qcow2" \
+      -H "x-image-meta-container_format: bare" -H "x-image-meta-min_disk: $((i % 40))" \
+      -H "x-image-meta-min_ram: 512" -H "x-image-meta-owner: 6513270e269e0d37f2a74de452e6b438" \
+      -H "x-image-meta-property-hw_disk_bus: virtio" -H "x-image-meta-property-os_distro: ubuntu" \
+      --data-binary "image-$i-data" "http://127.0.0.1:$API_PORT/v1/images"
+    tr -d '\r' < "$TMP/real-h" | awk -F': ' 'tolower($1)=="x-image-meta-id" {print $2}' >> "$TMP/ids-real.txt"
+  done
+  [ -s "$TMP/ids-real.txt" ] || die "could not create images in real Glance"
+  measure "real Glance 15 (api+registry)" "$(wc -l < "$TMP/ids-real.txt")" "$TMP/ids-real.txt" 0 "$API_PORT" "${RPIDS[@]}"
+  "$REAL_DIR/stop.sh" >/dev/null 2>&1 || true
+  REAL_DIR=""
+fi
+
+# ---------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------
+{
+  echo "## HEAD /v1/images/<random id>, $CONNS keep-alive connections, ${DURATION} s per row"
+  echo
+  echo "Server on CPU $SERVER_CPU, wrk (1 thread) on CPU $LOAD_CPU; $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs, $(uname -r)."
+  echo
+  echo "| server | records | req/s | p50 ms | p99 ms | errors | non-2xx | server CPU µs/req | CPU ratio to nginx |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${ROWS[@]}"
+  echo
+  echo "## glance-emu start-up and memory"
+  echo
+  echo "| records | start-up to first answer | RSS steady (after load) | peak (VmHWM) | peak / steady | bytes per record |"
+  echo "|---:|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${MEMROWS[@]}"
+  echo
+  echo "bytes per record = (VmRSS with N records - VmRSS with 0 records) / N. Targets (issue 7):"
+  echo "CPU ratio ≤ 1.00, start-up ≤ 1 s and ≤ 350 bytes/record with 1,000,000 records, peak ≤ 1.2 × steady,"
+  echo "p99 ≤ 1 ms, no errors, 404 as cheap as 200."
+} | tee "${OUT:-/dev/null}"
