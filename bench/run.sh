@@ -138,16 +138,22 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 now_ns() { date +%s%N; }
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }  # utime+stime of the whole process
-cpu_ticks_tree() {  # PIDs...: sum over the processes and their direct children
-  local t=0 p c
+# utime and stime (clock ticks) of a whole process: fields 14 and 15 of /proc/PID/stat, read
+# after the ")" that ends the command name (which may contain spaces).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12, $13}'; }
+cpu_ticks_tree() {  # PIDs... -> "utime stime" summed over the processes and their children
+  local u=0 s=0 p c t
   for p in "$@"; do
     for c in "$p" $(cat "/proc/$p/task/"*/children 2>/dev/null); do
-      [ -r "/proc/$c/stat" ] && t=$((t + $(cpu_ticks "$c")))
+      if [ -r "/proc/$c/stat" ]; then
+        t=($(cpu_ticks "$c")); u=$((u + t[0])); s=$((s + t[1]))
+      fi
     done
   done
-  echo "$t"
+  echo "$u $s"
 }
+# busy ticks of one CPU (user+nice+system+irq+softirq+steal) from /proc/stat
+cpu_busy() { awk -v c="cpu$1" '$1==c {print $2+$3+$4+$7+$8+$9}' /proc/stat; }
 status_kb() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; }
 
 wait_answer() {  # URL PID TIMEOUT_S: until any HTTP answer to HEAD URL; prints elapsed ns since $T0
@@ -161,15 +167,17 @@ wait_answer() {  # URL PID TIMEOUT_S: until any HTTP answer to HEAD URL; prints 
   done
 }
 
-# run_wrk PORT IDS UNKNOWN_PCT SECS PIDS... -> sets W_REQ W_P50 W_P99 W_ERR W_STATUS W_RPS W_CPU_US
+# run_wrk PORT IDS UNKNOWN_PCT SECS PIDS... -> sets W_REQ W_P50 W_P99 W_ERR W_STATUS W_RPS
+# W_CPU_US (server user+sys µs per request) W_USR_US W_SYS_US W_OTHER (% of the server CPU
+# busy with anything but the server: other processes, interrupts; noise indicator)
 run_wrk() {
   local port="$1" ids="$2" unknown="$3" secs="$4"; shift 4
-  local c0 c1 out
-  c0="$(cpu_ticks_tree "$@")"
+  local c0 c1 b0 b1 out t0 t1
+  c0=($(cpu_ticks_tree "$@")); b0="$(cpu_busy "$SERVER_CPU")"; t0="$(now_ns)"
   out="$(BENCH_IDS="$ids" BENCH_UNKNOWN="$unknown" timeout $((secs + 30)) \
         taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${secs}s" --timeout 5s \
         -s "$BENCH/head.lua" "http://127.0.0.1:$port/" 2>&1)" || { echo "$out" >&2; die "wrk failed"; }
-  c1="$(cpu_ticks_tree "$@")"
+  c1=($(cpu_ticks_tree "$@")); b1="$(cpu_busy "$SERVER_CPU")"; t1="$(now_ns)"
   local line
   line="$(echo "$out" | grep '^BENCH ' || true)"
   [ -n "$line" ] || { echo "$out" >&2; die "no result from wrk"; }
@@ -179,7 +187,11 @@ run_wrk() {
   W_ERR=$(( $(kv connect) + $(kv read) + $(kv write) + $(kv timeout) ))
   W_STATUS="$(kv status)"
   W_RPS="$(awk -v r="$W_REQ" -v d="$(kv duration_us)" 'BEGIN {printf "%.0f", r / (d / 1e6)}')"
-  W_CPU_US="$(awk -v t=$((c1 - c0)) -v hz="$TCK" -v r="$W_REQ" 'BEGIN {printf "%.2f", r ? t / hz * 1e6 / r : 0}')"
+  local du=$((c1[0] - c0[0])) ds=$((c1[1] - c0[1]))
+  W_CPU_US="$(awk -v t=$((du + ds)) -v hz="$TCK" -v r="$W_REQ" 'BEGIN {printf "%.2f", r ? t / hz * 1e6 / r : 0}')"
+  W_USR_US="$(awk -v t=$du -v hz="$TCK" -v r="$W_REQ" 'BEGIN {printf "%.1f", r ? t / hz * 1e6 / r : 0}')"
+  W_SYS_US="$(awk -v t=$ds -v hz="$TCK" -v r="$W_REQ" 'BEGIN {printf "%.1f", r ? t / hz * 1e6 / r : 0}')"
+  W_OTHER="$(awk -v o=$((b1 - b0 - du - ds)) -v hz="$TCK" -v ns=$((t1 - t0)) 'BEGIN {v = o / hz / (ns / 1e9) * 100; if (v < 0) v = 0; printf "%.0f", v}')"
 }
 
 ROWS=()
@@ -194,7 +206,7 @@ measure() {
   if [ -z "$NGINX_CPU" ]; then NGINX_CPU="$W_CPU_US"; ratio="1.00"; else
     ratio="$(awk -v a="$W_CPU_US" -v b="$NGINX_CPU" 'BEGIN {printf "%.2f", a / b}')"; fi
   [ "$unknown" -gt 0 ] && non2xx="$W_STATUS (404s expected)"
-  ROWS+=("| $label | $records | $W_RPS | $(awk -v u="$W_P50" 'BEGIN{printf "%.2f", u/1000}') | $(awk -v u="$W_P99" 'BEGIN{printf "%.2f", u/1000}') | $W_ERR | $non2xx | $W_CPU_US | $ratio |")
+  ROWS+=("| $label | $records | $W_RPS | $(awk -v u="$W_P50" 'BEGIN{printf "%.2f", u/1000}') | $(awk -v u="$W_P99" 'BEGIN{printf "%.2f", u/1000}') | $W_ERR | $non2xx | **$W_CPU_US** | $W_USR_US / $W_SYS_US | $ratio | $W_OTHER % |")
 }
 
 MEMROWS=()
@@ -298,8 +310,8 @@ fi
   echo
   echo "Server on CPU $SERVER_CPU, wrk (1 thread) on CPU $LOAD_CPU; $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs, $(uname -r)."
   echo
-  echo "| server | records | req/s | p50 ms | p99 ms | errors | non-2xx | server CPU µs/req | CPU ratio to nginx |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| server | records | req/s | p50 ms | p99 ms | errors | non-2xx | server CPU µs/req | user / sys | CPU ratio to nginx | other load on server CPU |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${ROWS[@]}"
   echo
   echo "## glance-emu start-up and memory"
@@ -308,6 +320,9 @@ fi
   echo "|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${MEMROWS[@]}"
   echo
+  echo "server CPU µs/req = (utime + stime of the server process over the measured run) / requests."
+  echo "\"other load\" is the share of the server's CPU used by anything else during the run (other"
+  echo "processes, interrupts); a few percent is normal, more means the figures are noisy."
   echo "bytes per record = (VmRSS with N records - VmRSS with 0 records) / N. Targets (issue 7):"
   echo "CPU ratio ≤ 1.00, start-up ≤ 1 s and ≤ 350 bytes/record with 1,000,000 records, peak ≤ 1.2 × steady,"
   echo "p99 ≤ 1 ms, no errors, 404 as cheap as 200."

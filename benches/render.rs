@@ -2,7 +2,8 @@
 //!
 //! - `head/render`: a typical record (15 core fields, two properties) → its `X-Image-Meta-*`
 //!   headers in a `HeaderMap` (`headers::image_meta`).
-//! - `head/lookup_hit`, `head/lookup_miss`: `Store::get` with 1,000,000 records, random ids.
+//! - `head/lookup_hit`, `head/lookup_miss`: `Store::get` with 1,000,000 records (or
+//!   `BENCH_RECORDS`), random ids.
 //! - `head/service_200`, `head/service_404`: the whole handler without sockets: a `HEAD
 //!   /v1/images/<random id>` request through `GlanceService` (routing, lookup, request id,
 //!   headers) to a ready `Response`, 1,000,000 records.
@@ -25,7 +26,15 @@ use http::{HeaderMap, Method, Request};
 use http_body_util::Empty;
 use hyper::service::Service;
 
-const N: usize = 1_000_000;
+/// Records in the store: `BENCH_RECORDS` (default 1,000,000; e.g. 10000 to see how much of the
+/// cost is cache misses that only a large store has).
+fn records() -> usize {
+    std::env::var("BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1_000_000)
+}
 
 /// A tiny deterministic generator (xorshift64*), so runs are comparable.
 struct Rng(u64);
@@ -86,7 +95,9 @@ fn world() -> &'static World {
     W.get_or_init(|| {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         let owner = rng.hex32();
-        let images: Vec<Image> = (0..N).map(|i| typical(&mut rng, i, &owner)).collect();
+        let images: Vec<Image> = (0..records())
+            .map(|i| typical(&mut rng, i, &owner))
+            .collect();
         let ids: Vec<String> = images.iter().map(|i| i.id.clone()).collect();
         let store = Arc::new(Store::new(images).expect("store"));
         let sample = store.get(&ids[0]).expect("sample");
@@ -122,7 +133,7 @@ fn bench_head(c: &mut Criterion) {
     let mut rng = Rng(42);
     g.bench_function("lookup_hit", |b| {
         b.iter(|| {
-            let id = &w.ids[(rng.next() % N as u64) as usize];
+            let id = &w.ids[(rng.next() % w.ids.len() as u64) as usize];
             black_box(w.store.get(black_box(id)))
         })
     });
@@ -145,7 +156,7 @@ fn bench_head(c: &mut Criterion) {
     };
     g.bench_function("service_200", |b| {
         b.iter_batched(
-            || head_request(&w.ids[(rng.next() % N as u64) as usize]),
+            || head_request(&w.ids[(rng.next() % w.ids.len() as u64) as usize]),
             |req| {
                 let resp = call(req);
                 assert_eq!(resp.status(), 200);

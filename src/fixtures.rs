@@ -10,7 +10,7 @@ use std::sync::Arc;
 use base64::Engine;
 use bytes::Bytes;
 use md5::{Digest, Md5};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer as _};
 
 use crate::model::{Image, ImageData, Member, Status, Timestamp};
 
@@ -196,7 +196,144 @@ fn list_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
 }
 
 /// Parses one fixture document (already read) into records. Exposed for runtime loading.
+///
+/// Records are deserialised straight from the text, one at a time, so a file with a million
+/// records never exists as a JSON tree in memory. Only when the text is invalid is it parsed
+/// a second, slower way that reports the exact field path.
 pub fn parse_document(
+    path: &Path,
+    text: &str,
+    now: Timestamp,
+) -> Result<(Vec<Image>, Vec<String>), LoadError> {
+    let mut failure = None;
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    let trimmed = text.trim_start();
+    let shape = if trimmed.starts_with('[') {
+        Shape::List
+    } else if trimmed.starts_with('{') && trimmed[1..].trim_start().starts_with("\"images\"") {
+        Shape::Wrapper
+    } else {
+        Shape::Single
+    };
+    let mut sink = Sink {
+        path,
+        now,
+        prefix: if shape == Shape::Wrapper {
+            "images"
+        } else {
+            ""
+        },
+        out: &mut out,
+        warnings: &mut warnings,
+        failure: &mut failure,
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = match shape {
+        Shape::List => serde::de::DeserializeSeed::deserialize(&mut sink, &mut de),
+        Shape::Wrapper => de.deserialize_map(WrapperVisitor(&mut sink)),
+        Shape::Single => RawRecord::deserialize(&mut de).and_then(|raw| {
+            sink.accept("", raw)
+                .map_err(|()| serde::de::Error::custom("invalid record"))
+        }),
+    }
+    .and_then(|()| de.end());
+    match parsed {
+        Ok(()) => Ok((out, warnings)),
+        Err(_) => match failure {
+            Some(e) => Err(e),
+            None => parse_document_slow(path, text, now),
+        },
+    }
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum Shape {
+    List,
+    Wrapper,
+    Single,
+}
+
+/// Receives records as they are deserialised.
+struct Sink<'a> {
+    path: &'a Path,
+    now: Timestamp,
+    prefix: &'a str,
+    out: &'a mut Vec<Image>,
+    warnings: &'a mut Vec<String>,
+    failure: &'a mut Option<LoadError>,
+}
+
+impl Sink<'_> {
+    fn accept(&mut self, at: &str, raw: RawRecord) -> Result<(), ()> {
+        match build(self.path, at, raw, self.now) {
+            Ok((img, warn)) => {
+                self.warnings.extend(warn);
+                self.out.push(img);
+                Ok(())
+            }
+            Err(e) => {
+                *self.failure = Some(e);
+                Err(())
+            }
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for &mut Sink<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for &mut Sink<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list of image records")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if let Some(n) = seq.size_hint() {
+            self.out.reserve(n);
+        }
+        let mut i = 0usize;
+        while let Some(raw) = seq.next_element::<RawRecord>()? {
+            let at = format!("{}[{i}]", self.prefix);
+            self.accept(&at, raw)
+                .map_err(|()| serde::de::Error::custom("invalid record"))?;
+            i += 1;
+        }
+        Ok(())
+    }
+}
+
+struct WrapperVisitor<'s, 'a>(&'s mut Sink<'a>);
+
+impl<'de> serde::de::Visitor<'de> for WrapperVisitor<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("{\"images\": [...]}")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = false;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key != "images" || seen {
+                return Err(serde::de::Error::custom("unexpected key"));
+            }
+            seen = true;
+            map.next_value_seed(&mut *self.0)?;
+        }
+        Ok(())
+    }
+}
+
+/// The slow, exact path: a JSON tree, then each record with its field path tracked.
+fn parse_document_slow(
     path: &Path,
     text: &str,
     now: Timestamp,
@@ -454,6 +591,9 @@ fn build(
         });
     }
 
+    // Records are read-mostly and numerous: drop the growth slack.
+    img.properties.shrink_to_fit();
+    img.members.shrink_to_fit();
     let mut computed: Option<(u64, String)> = None;
     if let Some(d) = raw.data {
         let (data, len, md5) = build_data(path, &f("data"), d)?;

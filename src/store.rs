@@ -7,7 +7,7 @@
 //! a writer mutex for the whole read-modify-write so concurrent updates cannot be lost, and
 //! makes the change durable (append + fsync) before it becomes visible or is acknowledged.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -19,6 +19,59 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::model::{Image, ImageData, Member, Status, Timestamp};
+
+/// The records keyed by their own id: a set of `Arc<Image>` looked up by `&str`, so the id
+/// is stored once instead of again as a map key.
+#[derive(Default)]
+struct Index(HashSet<Entry>);
+
+struct Entry(Arc<Image>);
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
+    }
+}
+
+impl Eq for Entry {}
+
+impl std::hash::Hash for Entry {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.id.as_str().hash(state)
+    }
+}
+
+impl std::borrow::Borrow<str> for Entry {
+    fn borrow(&self) -> &str {
+        &self.0.id
+    }
+}
+
+impl Index {
+    fn with_capacity(n: usize) -> Self {
+        Index(HashSet::with_capacity(n))
+    }
+
+    fn get(&self, id: &str) -> Option<&Arc<Image>> {
+        self.0.get(id).map(|e| &e.0)
+    }
+
+    fn insert(&mut self, img: Arc<Image>) {
+        self.0.replace(Entry(img));
+    }
+
+    fn remove(&mut self, id: &str) {
+        self.0.remove(id);
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Arc<Image>> {
+        self.0.iter().map(|e| &e.0)
+    }
+}
 
 /// A pending set of changes built inside [`Store::write`].
 #[derive(Debug, Default)]
@@ -207,7 +260,7 @@ struct Writer {
 /// The image store: a cheap-to-share handle (`Arc<Store>`).
 pub struct Store {
     /// Every record by id, deleted ones included (Glance soft-deletes).
-    images: RwLock<HashMap<String, Arc<Image>>>,
+    images: RwLock<Index>,
     /// Serialises mutations and owns the durable log, so a read-modify-write is atomic
     /// with respect to other writers and reaches the disk before it is visible.
     writer: Mutex<Writer>,
@@ -271,14 +324,15 @@ impl Store {
         })
     }
 
-    fn index(images: Vec<Image>) -> HashMap<String, Arc<Image>> {
-        images
-            .into_iter()
-            .map(|i| (i.id.clone(), Arc::new(i)))
-            .collect()
+    fn index(images: Vec<Image>) -> Index {
+        let mut index = Index::with_capacity(images.len());
+        for img in images {
+            index.insert(Arc::new(img));
+        }
+        index
     }
 
-    fn replay(path: &Path, map: &mut HashMap<String, Arc<Image>>) -> Result<(), PersistError> {
+    fn replay(path: &Path, map: &mut Index) -> Result<(), PersistError> {
         let reader = BufReader::new(File::open(path).map_err(io_err(path))?);
         let mut lines = reader.split(b'\n').enumerate().peekable();
         let mut valid_len: u64 = 0;
@@ -300,7 +354,7 @@ impl Store {
                 });
             match parsed {
                 Ok(Some(img)) => {
-                    map.insert(img.id.clone(), Arc::new(img));
+                    map.insert(Arc::new(img));
                 }
                 Ok(None) => {}
                 // The tail of a write interrupted by a crash was never acknowledged.
@@ -354,7 +408,7 @@ impl Store {
         self.len() == 0
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Image>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
         // A poisoned lock only means a writer panicked after its change was complete.
         self.images.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -404,7 +458,7 @@ impl Store {
             map.remove(&id);
         }
         for img in tx.puts {
-            map.insert(img.id.clone(), Arc::new(img));
+            map.insert(Arc::new(img));
         }
         Ok(result)
     }
