@@ -80,6 +80,18 @@ else
 fi
 TCK="$(getconf CLK_TCK)"
 
+# A busy machine makes every figure noisy: say so before starting.
+idle_check() {
+  local a b
+  a="$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)"
+  sleep 1
+  b="$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)"
+  awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " ");
+    d = y[2] - x[2]; if (d > 0) printf "%.0f", (y[1] - x[1]) / d * 100; else print 0}'
+}
+BUSY="$(idle_check)"
+[ "$BUSY" -le 10 ] || log "warning: the machine is already ${BUSY}% busy; figures will be noisy"
+
 # ---------------------------------------------------------------------------------------
 # Build and fixtures
 # ---------------------------------------------------------------------------------------

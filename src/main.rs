@@ -27,6 +27,11 @@ struct Cli {
     #[arg(long = "data", env = "GLANCE_EMU_DATA", value_delimiter = ':')]
     data: Vec<PathBuf>,
 
+    /// Also serve on this address (same routes, same store): lets Nova-style clients use
+    /// their own port, e.g. 127.0.0.1:8774.
+    #[arg(long, env = "GLANCE_EMU_COMPUTE_LISTEN", value_name = "ADDR:PORT")]
+    compute_listen: Option<SocketAddr>,
+
     /// Keep every acknowledged write durable in DIR (fsynced log + image files) and restore
     /// it on the next start with the same DIR. Without it, writes live in memory only.
     #[arg(long, env = "GLANCE_EMU_PERSIST", value_name = "DIR")]
@@ -134,7 +139,29 @@ async fn run(cli: Cli) -> Result<(), String> {
         header_read_timeout: std::time::Duration::from_secs(cli.header_timeout.max(1)),
         ..ServerOptions::default()
     };
-    server::run(listener, GlanceService::new(app), options, shutdown).await;
+    let service = GlanceService::new(app);
+    match cli.compute_listen {
+        None => server::run(listener, service, options, shutdown).await,
+        Some(addr) => {
+            let second = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let addr2 = second.local_addr().map_err(|e| e.to_string())?;
+            println!("glance-emu compute views also on http://{addr2}");
+            // One signal stops both listeners.
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            let stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+                let _ = rx.wait_for(|v| *v).await;
+            };
+            let a = server::run(listener, service.clone(), options.clone(), stop(rx.clone()));
+            let b = server::run(second, service, options, stop(rx));
+            let signal = async move {
+                shutdown.await;
+                let _ = tx.send(true);
+            };
+            tokio::join!(a, b, signal);
+        }
+    }
     eprintln!("glance-emu: stopped");
     Ok(())
 }
