@@ -132,7 +132,7 @@ impl Caller {
 
     /// Whether the caller owns `img`.
     pub fn owns(&self, img: &Image) -> bool {
-        matches!((&self.tenant, &img.owner), (Some(t), Some(o)) if t == o)
+        matches!((&self.tenant, &img.owner), (Some(t), Some(o)) if **t == **o)
     }
 
     /// Whether the caller is a member of `img`.

@@ -1239,7 +1239,7 @@ async fn write_properties(
             let mut img = (*cur).clone();
             img.properties.clear();
             for (k, v) in glance {
-                img.set_property(k, v);
+                img.set_property(k.into(), v.map(Into::into));
             }
             img.updated_at = Timestamp::now();
             let out = Arc::new(img.clone());

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Deserializer as _};
 
-use crate::model::{Image, ImageData, Member, Status, Timestamp};
+use crate::model::{Image, ImageData, Interner, Member, Status, Timestamp};
 
 /// Why fixtures could not be loaded. Every variant names the file; field errors name the
 /// record and field as a path such as `images[2].created_at`.
@@ -227,6 +227,7 @@ pub fn parse_document(
         out: &mut out,
         warnings: &mut warnings,
         failure: &mut failure,
+        interner: Interner::default(),
     };
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed = match shape {
@@ -262,11 +263,12 @@ struct Sink<'a> {
     out: &'a mut Vec<Image>,
     warnings: &'a mut Vec<String>,
     failure: &'a mut Option<LoadError>,
+    interner: Interner,
 }
 
 impl Sink<'_> {
     fn accept(&mut self, at: &str, raw: RawRecord) -> Result<(), ()> {
-        match build(self.path, at, raw, self.now) {
+        match build(self.path, at, raw, self.now, &mut self.interner) {
             Ok((img, warn)) => {
                 self.warnings.extend(warn);
                 self.out.push(img);
@@ -338,6 +340,7 @@ fn parse_document_slow(
     text: &str,
     now: Timestamp,
 ) -> Result<(Vec<Image>, Vec<String>), LoadError> {
+    let mut interner = Interner::default();
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| LoadError::Json {
         path: path.to_path_buf(),
         line: e.line(),
@@ -391,7 +394,7 @@ fn parse_document_slow(
             let field = join_path(&at, if inner == "." { "" } else { &inner });
             field_err(path, &field, &e.into_inner().to_string())
         })?;
-        let (img, warn) = build(path, &at, raw, now)?;
+        let (img, warn) = build(path, &at, raw, now, &mut interner)?;
         if let Some(w) = warn {
             warnings.push(w);
         }
@@ -481,6 +484,7 @@ fn build(
     at: &str,
     raw: RawRecord,
     now: Timestamp,
+    interner: &mut Interner,
 ) -> Result<(Image, Option<String>), LoadError> {
     let f = |name: &str| join_path(at, name);
     if raw.id.is_empty() || raw.id.len() > 36 {
@@ -544,11 +548,11 @@ fn build(
     img.name = raw.name;
     img.status = status;
     img.virtual_size = raw.virtual_size;
-    img.disk_format = raw.disk_format;
-    img.container_format = raw.container_format;
+    img.disk_format = raw.disk_format.map(|s| interner.get(&s));
+    img.container_format = raw.container_format.map(|s| interner.get(&s));
     img.min_disk = raw.min_disk.unwrap_or(0);
     img.min_ram = raw.min_ram.unwrap_or(0);
-    img.owner = raw.owner;
+    img.owner = raw.owner.map(|s| interner.get(&s));
     img.is_public = raw.is_public.unwrap_or(false);
     img.protected = raw.protected.unwrap_or(false);
     img.deleted = deleted;
@@ -568,7 +572,8 @@ fn build(
                 return Err(field_err(path, &field, "control characters"));
             }
         }
-        img.set_property(k, v);
+        let v = v.map(|v| interner.get(&v));
+        img.set_property(interner.get(&k), v);
     }
     for (i, m) in raw.members.unwrap_or_default().into_iter().enumerate() {
         if m.member_id.is_empty() {

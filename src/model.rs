@@ -234,16 +234,17 @@ pub struct Image {
     pub virtual_size: Option<u64>,
     /// MD5 hex digest of the data.
     pub checksum: Option<String>,
-    /// Disk format (`raw`, `qcow2`, ...).
-    pub disk_format: Option<String>,
+    /// Disk format (`raw`, `qcow2`, ...). Shared text: a handful of values repeat across
+    /// every record.
+    pub disk_format: Option<Arc<str>>,
     /// Container format (`bare`, `ovf`, ...).
-    pub container_format: Option<String>,
+    pub container_format: Option<Arc<str>>,
     /// Minimum disk in GiB.
     pub min_disk: u32,
     /// Minimum RAM in MiB.
     pub min_ram: u32,
-    /// Owning tenant.
-    pub owner: Option<String>,
+    /// Owning tenant (shared text: many images per tenant).
+    pub owner: Option<Arc<str>>,
     /// `visibility == public`.
     pub is_public: bool,
     /// Delete protection.
@@ -257,7 +258,8 @@ pub struct Image {
     /// Last update time.
     pub updated_at: Timestamp,
     /// Custom properties, sorted by key. A `None` value is a property stored as null.
-    pub properties: Vec<(String, Option<String>)>,
+    /// Keys and values are shared text (interned at load time).
+    pub properties: Vec<(Arc<str>, Option<Arc<str>>)>,
     /// Tenants the image is shared with, in the order they were added.
     pub members: Vec<Member>,
     /// The image bytes.
@@ -298,16 +300,13 @@ impl Image {
     pub fn property(&self, key: &str) -> Option<&str> {
         self.properties
             .iter()
-            .find(|(k, _)| k == key)
+            .find(|(k, _)| &**k == key)
             .and_then(|(_, v)| v.as_deref())
     }
 
     /// Sets (or, with `None` value, sets to null) a property, keeping keys sorted.
-    pub fn set_property(&mut self, key: String, value: Option<String>) {
-        match self
-            .properties
-            .binary_search_by(|(k, _)| k.as_str().cmp(&key))
-        {
+    pub fn set_property(&mut self, key: Arc<str>, value: Option<Arc<str>>) {
+        match self.properties.binary_search_by(|(k, _)| (**k).cmp(&*key)) {
             Ok(i) => self.properties[i].1 = value,
             Err(i) => self.properties.insert(i, (key, value)),
         }
@@ -315,16 +314,30 @@ impl Image {
 
     /// Removes a property; returns whether it existed.
     pub fn remove_property(&mut self, key: &str) -> bool {
-        match self
-            .properties
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
-        {
+        match self.properties.binary_search_by(|(k, _)| (**k).cmp(key)) {
             Ok(i) => {
                 self.properties.remove(i);
                 true
             }
             Err(_) => false,
         }
+    }
+}
+
+/// Hands out one shared copy of each distinct string (formats, owners, property keys and
+/// values repeat across thousands of records).
+#[derive(Debug, Default)]
+pub struct Interner(std::collections::HashSet<Arc<str>>);
+
+impl Interner {
+    /// The shared copy of `s`.
+    pub fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.0.get(s) {
+            return Arc::clone(a);
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.0.insert(Arc::clone(&a));
+        a
     }
 }
 
@@ -368,13 +381,9 @@ mod tests {
         img.set_property("b".into(), Some("2".into()));
         img.set_property("a".into(), Some("1".into()));
         img.set_property("b".into(), Some("3".into()));
-        assert_eq!(
-            img.properties,
-            vec![
-                ("a".to_string(), Some("1".to_string())),
-                ("b".to_string(), Some("3".to_string()))
-            ]
-        );
+        assert_eq!(img.property("a"), Some("1"));
+        assert_eq!(img.property("b"), Some("3"));
+        assert_eq!(img.properties.len(), 2);
         assert!(img.remove_property("a"));
         assert!(!img.remove_property("a"));
     }

@@ -642,10 +642,10 @@ fn apply_meta(img: &mut Image, meta: &MetaIn, admin: bool) -> Result<(), ApiErro
         img.name = v;
     }
     if let Some(v) = meta.string("disk_format") {
-        img.disk_format = v;
+        img.disk_format = v.map(Into::into);
     }
     if let Some(v) = meta.string("container_format") {
-        img.container_format = v;
+        img.container_format = v.map(Into::into);
     }
     if let Some(v) = meta.string("checksum") {
         img.checksum = v;
@@ -677,7 +677,7 @@ fn apply_meta(img: &mut Image, meta: &MetaIn, admin: bool) -> Result<(), ApiErro
     }
     if admin {
         if let Some(v) = meta.string("owner") {
-            img.owner = v;
+            img.owner = v.map(Into::into);
         }
     }
     for (key, slot) in [
@@ -691,7 +691,7 @@ fn apply_meta(img: &mut Image, meta: &MetaIn, admin: bool) -> Result<(), ApiErro
         }
     }
     for (k, v) in &meta.properties {
-        img.set_property(k.clone(), v.clone());
+        img.set_property(k.as_str().into(), v.as_deref().map(Into::into));
     }
     Ok(())
 }
@@ -992,7 +992,7 @@ where
     };
     let now = Timestamp::now();
     let mut img = Image::new(id.clone(), now);
-    img.owner = ctx.caller.tenant.clone();
+    img.owner = ctx.caller.tenant.as_deref().map(Into::into);
     apply_meta(&mut img, &meta, ctx.caller.admin)
         .map_err(|e| reserve_error(e, "Failed to reserve image. Got error: "))?;
     img.status = if img.size == Some(0) && meta.has("size") {
@@ -1120,7 +1120,7 @@ where
     let count = if purge {
         meta.properties.len()
     } else {
-        let mut keys: Vec<&str> = orig.properties.iter().map(|(k, _)| k.as_str()).collect();
+        let mut keys: Vec<&str> = orig.properties.iter().map(|(k, _)| &**k).collect();
         for (k, _) in &meta.properties {
             if !keys.contains(&k.as_str()) {
                 keys.push(k);
