@@ -81,7 +81,7 @@ echo
 # ---- 1. perf ------------------------------------------------------------------------------
 start_emu "$RECORDS"
 load "$PORT" 2 "$IDS" >/dev/null
-perf record -q -F 1999 -g -p "$PID" -o "$TMP/perf.data" >/dev/null 2>&1 &
+perf record -q -F 499 --call-graph dwarf,16384 -p "$PID" -o "$TMP/perf.data" >/dev/null 2>&1 &
 PERF=$!; STARTED+=("$PERF")
 sleep 0.3
 REQ="$(load "$PORT" "$SECS" "$IDS")"
@@ -89,17 +89,17 @@ kill -INT "$PERF"; wait "$PERF" 2>/dev/null || true
 echo "## perf: where glance-emu's CPU goes ($REQ requests in ${SECS} s)"
 echo
 echo '```'
-perf report -i "$TMP/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -6
+perf report -i "$TMP/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -6 || true
 echo
 echo "-- top symbols, self --"
 perf report -i "$TMP/perf.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null \
-  | grep -v '^#' | grep -v '^$' | head -25 | cut -c1-150
+  | grep -v '^#' | grep -v '^$' | head -25 | cut -c1-150 || true
 echo
 echo "-- inclusive (children), glance-emu and hyper frames --"
 perf report -i "$TMP/perf.data" --children --sort symbol --stdio -g none 2>/dev/null \
   | grep -v '^#' | grep -v '^$' \
   | grep -E 'glance_emu::(v1|headers|store|service)|hyper::proto::h1::(role::Server::encode|io::Buffered<T,B>::parse|io::Buffered<T,B>::poll_flush|conn::Conn<I,B,T>::poll_read_head)|\[k\] (do_writev|__sys_recvfrom|do_epoll_wait)|malloc$|free$' \
-  | head -25 | cut -c1-150
+  | head -25 | cut -c1-150 || true
 echo '```'
 echo
 

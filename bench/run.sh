@@ -306,7 +306,8 @@ if [ "$WITH_REAL" = 1 ]; then
       -H "x-image-meta-min_ram: 512" -H "x-image-meta-owner: 6513270e269e0d37f2a74de452e6b438" \
       -H "x-image-meta-property-hw_disk_bus: virtio" -H "x-image-meta-property-os_distro: ubuntu" \
       --data-binary "image-$i-data" "http://127.0.0.1:$API_PORT/v1/images"
-    tr -d '\r' < "$TMP/real-h" | awk -F': ' 'tolower($1)=="x-image-meta-id" {print $2}' >> "$TMP/ids-real.txt"
+    # 201 with a JSON body; the id is the last segment of Location
+    tr -d '\r' < "$TMP/real-h" | awk -F': ' 'tolower($1)=="location" {n = split($2, p, "/"); print p[n]}' >> "$TMP/ids-real.txt"
   done
   [ -s "$TMP/ids-real.txt" ] || die "could not create images in real Glance"
   measure "real Glance 15 (api+registry)" "$(wc -l < "$TMP/ids-real.txt")" "$TMP/ids-real.txt" 0 "$API_PORT" "${RPIDS[@]}"

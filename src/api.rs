@@ -11,7 +11,10 @@ pub fn image_record(img: &Image) -> Value {
     let mut props = Map::new();
     if !img.deleted {
         for (k, v) in &img.properties {
-            props.insert(k.to_string(), v.as_deref().map_or(Value::Null, |s| json!(s)));
+            props.insert(
+                k.to_string(),
+                v.as_deref().map_or(Value::Null, |s| json!(s)),
+            );
         }
     }
     let mut m = Map::with_capacity(18);

@@ -2,7 +2,9 @@
 //! defaults, validation with errors that name the file and the field, and the size/checksum
 //! cross-check of the bytes behind each record.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -72,7 +74,7 @@ pub enum LoadError {
 #[derive(Debug, Default)]
 pub struct Loaded {
     /// Records in file order.
-    pub images: Vec<Image>,
+    pub images: Vec<Arc<Image>>,
     /// Human-readable warnings, each naming the file and the image.
     pub warnings: Vec<String>,
 }
@@ -155,13 +157,38 @@ struct RawData {
 /// name; a file is read as is. Ids must be unique across all of them.
 pub fn load_paths(paths: &[PathBuf], now: Timestamp) -> Result<Loaded, LoadError> {
     let mut loaded = Loaded::default();
-    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    // Which file each record came from: (first record index, file), for duplicate errors.
+    let mut origins: Vec<(usize, PathBuf)> = Vec::new();
     for path in paths {
         for file in list_files(path)? {
-            load_file(&file, now, &mut loaded, &mut seen)?;
+            origins.push((loaded.images.len(), file.clone()));
+            load_file(&file, now, &mut loaded)?;
         }
     }
+    check_unique(&loaded.images, &origins)?;
     Ok(loaded)
+}
+
+/// Ids must be unique across all files; the error names both files.
+fn check_unique(images: &[Arc<Image>], origins: &[(usize, PathBuf)]) -> Result<(), LoadError> {
+    let mut seen: HashMap<&str, usize> =
+        HashMap::with_capacity_and_hasher(images.len(), Default::default());
+    let origin = |i: usize| {
+        let k = origins.partition_point(|(start, _)| *start <= i) - 1;
+        (i - origins[k].0, origins[k].1.clone())
+    };
+    for (i, img) in images.iter().enumerate() {
+        if let Some(first) = seen.insert(img.id.as_str(), i) {
+            let (n, path) = origin(i);
+            return Err(LoadError::Duplicate {
+                path,
+                field: format!("record {n} id"),
+                id: img.id.clone(),
+                first: origin(first).1,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn list_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
@@ -205,17 +232,56 @@ pub fn parse_document(
     text: &str,
     now: Timestamp,
 ) -> Result<(Vec<Image>, Vec<String>), LoadError> {
+    let shape = Shape::sniff(text.as_bytes());
+    let mut de = serde_json::Deserializer::from_str(text);
+    match parse_fast(path, &mut de, shape, now) {
+        Ok(Ok((arcs, warnings))) => Ok((
+            arcs.into_iter()
+                .map(|a| Arc::try_unwrap(a).unwrap_or_else(|a| (*a).clone()))
+                .collect(),
+            warnings,
+        )),
+        Ok(Err(e)) => Err(e),
+        Err(()) => parse_document_slow(path, text, now),
+    }
+}
+
+/// Reads a fixture file as a stream: the text is never held whole, so peak memory stays
+/// close to the records themselves. Invalid files are read again for an exact error.
+#[allow(clippy::type_complexity)]
+fn parse_file(path: &Path, now: Timestamp) -> Result<(Vec<Arc<Image>>, Vec<String>), LoadError> {
+    use std::io::BufRead;
+    let io = |e| LoadError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let shape = Shape::sniff(reader.fill_buf().map_err(io)?);
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    match parse_fast(path, &mut de, shape, now) {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(e)) => Err(e),
+        Err(()) => {
+            let text = std::fs::read_to_string(path).map_err(io)?;
+            parse_document_slow(path, &text, now)
+                .map(|(imgs, w)| (imgs.into_iter().map(Arc::new).collect(), w))
+        }
+    }
+}
+
+/// Deserialises records one by one into images. `Err(())` means "not valid; take the slow
+/// path for the message"; `Ok(Err(e))` is a record that parsed but failed validation.
+#[allow(clippy::type_complexity)]
+fn parse_fast<'de, R: serde_json::de::Read<'de>>(
+    path: &Path,
+    de: &mut serde_json::Deserializer<R>,
+    shape: Shape,
+    now: Timestamp,
+) -> Result<Result<(Vec<Arc<Image>>, Vec<String>), LoadError>, ()> {
     let mut failure = None;
     let mut out = Vec::new();
     let mut warnings = Vec::new();
-    let trimmed = text.trim_start();
-    let shape = if trimmed.starts_with('[') {
-        Shape::List
-    } else if trimmed.starts_with('{') && trimmed[1..].trim_start().starts_with("\"images\"") {
-        Shape::Wrapper
-    } else {
-        Shape::Single
-    };
     let mut sink = Sink {
         path,
         now,
@@ -229,22 +295,34 @@ pub fn parse_document(
         failure: &mut failure,
         interner: Interner::default(),
     };
-    let mut de = serde_json::Deserializer::from_str(text);
     let parsed = match shape {
-        Shape::List => serde::de::DeserializeSeed::deserialize(&mut sink, &mut de),
+        Shape::List => serde::de::DeserializeSeed::deserialize(&mut sink, &mut *de),
         Shape::Wrapper => de.deserialize_map(WrapperVisitor(&mut sink)),
-        Shape::Single => RawRecord::deserialize(&mut de).and_then(|raw| {
+        Shape::Single => RawRecord::deserialize(&mut *de).and_then(|raw| {
             sink.accept("", raw)
                 .map_err(|()| serde::de::Error::custom("invalid record"))
         }),
     }
     .and_then(|()| de.end());
-    match parsed {
-        Ok(()) => Ok((out, warnings)),
-        Err(_) => match failure {
-            Some(e) => Err(e),
-            None => parse_document_slow(path, text, now),
-        },
+    match (parsed, failure) {
+        (Ok(()), _) => Ok(Ok((out, warnings))),
+        (Err(_), Some(e)) => Ok(Err(e)),
+        (Err(_), None) => Err(()),
+    }
+}
+
+impl Shape {
+    /// Decides the document shape from its first bytes.
+    fn sniff(head: &[u8]) -> Shape {
+        let skip = |b: &[u8]| -> usize { b.iter().take_while(|c| c.is_ascii_whitespace()).count() };
+        let i = skip(head);
+        match head.get(i) {
+            Some(b'[') => Shape::List,
+            Some(b'{') if head[i + 1..][skip(&head[i + 1..])..].starts_with(b"\"images\"") => {
+                Shape::Wrapper
+            }
+            _ => Shape::Single,
+        }
     }
 }
 
@@ -260,7 +338,7 @@ struct Sink<'a> {
     path: &'a Path,
     now: Timestamp,
     prefix: &'a str,
-    out: &'a mut Vec<Image>,
+    out: &'a mut Vec<Arc<Image>>,
     warnings: &'a mut Vec<String>,
     failure: &'a mut Option<LoadError>,
     interner: Interner,
@@ -271,7 +349,8 @@ impl Sink<'_> {
         match build(self.path, at, raw, self.now, &mut self.interner) {
             Ok((img, warn)) => {
                 self.warnings.extend(warn);
-                self.out.push(img);
+                // Allocated once, in its final place: no second copy when indexed.
+                self.out.push(Arc::new(img));
                 Ok(())
             }
             Err(e) => {
@@ -403,28 +482,12 @@ fn parse_document_slow(
     Ok((images, warnings))
 }
 
-fn load_file(
-    path: &Path,
-    now: Timestamp,
-    loaded: &mut Loaded,
-    seen: &mut HashMap<String, PathBuf>,
-) -> Result<(), LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|e| LoadError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
-    let (images, warnings) = parse_document(path, &text, now)?;
-    for (i, img) in images.into_iter().enumerate() {
-        if let Some(first) = seen.get(&img.id) {
-            return Err(LoadError::Duplicate {
-                path: path.to_path_buf(),
-                field: format!("record {i} id"),
-                id: img.id,
-                first: first.clone(),
-            });
-        }
-        seen.insert(img.id.clone(), path.to_path_buf());
-        loaded.images.push(img);
+fn load_file(path: &Path, now: Timestamp, loaded: &mut Loaded) -> Result<(), LoadError> {
+    let (images, warnings) = parse_file(path, now)?;
+    if loaded.images.is_empty() {
+        loaded.images = images;
+    } else {
+        loaded.images.extend(images);
     }
     loaded.warnings.extend(warnings);
     Ok(())
@@ -466,13 +529,18 @@ pub fn property_key_ok(k: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-fn parse_ts(path: &Path, field: &str, v: Option<String>) -> Result<Option<Timestamp>, LoadError> {
+fn parse_ts(
+    path: &Path,
+    at: &str,
+    name: &str,
+    v: Option<String>,
+) -> Result<Option<Timestamp>, LoadError> {
     match v {
         None => Ok(None),
         Some(s) => Timestamp::parse(&s).map(Some).ok_or_else(|| {
             field_err(
                 path,
-                field,
+                &join_path(at, name),
                 &format!("invalid timestamp '{s}' (expected e.g. 2016-05-22T06:04:20.425843)"),
             )
         }),
@@ -533,12 +601,12 @@ fn build(
             return Err(field_err(path, &f("checksum"), "control characters"));
         }
     }
-    let created_at = parse_ts(path, &f("created_at"), raw.created_at)?.unwrap_or(now);
-    let updated_at = parse_ts(path, &f("updated_at"), raw.updated_at)?.unwrap_or(created_at);
+    let created_at = parse_ts(path, at, "created_at", raw.created_at)?.unwrap_or(now);
+    let updated_at = parse_ts(path, at, "updated_at", raw.updated_at)?.unwrap_or(created_at);
     let deleted = raw
         .deleted
         .unwrap_or(matches!(status, Status::Deleted | Status::PendingDelete));
-    let deleted_at = parse_ts(path, &f("deleted_at"), raw.deleted_at)?.or(if deleted {
+    let deleted_at = parse_ts(path, at, "deleted_at", raw.deleted_at)?.or(if deleted {
         Some(updated_at)
     } else {
         None
@@ -559,17 +627,17 @@ fn build(
     img.deleted_at = deleted_at;
     img.updated_at = updated_at;
     for (k, v) in raw.properties.unwrap_or_default() {
-        let field = f(&format!("properties.{k}"));
+        let field = || f(&format!("properties.{k}"));
         if !property_key_ok(&k) {
             return Err(field_err(
                 path,
-                &field,
+                &field(),
                 "property names must be HTTP header tokens (letters, digits, _ - . and the like)",
             ));
         }
         if let Some(v) = &v {
             if !header_value_ok(v) {
-                return Err(field_err(path, &field, "control characters"));
+                return Err(field_err(path, &field(), "control characters"));
             }
         }
         let v = v.map(|v| interner.get(&v));

@@ -23,7 +23,7 @@ use crate::model::{Image, ImageData, Member, Status, Timestamp};
 /// The records keyed by their own id: a set of `Arc<Image>` looked up by `&str`, so the id
 /// is stored once instead of again as a map key.
 #[derive(Default)]
-struct Index(HashSet<Entry>);
+struct Index(HashSet<Entry, foldhash::fast::RandomState>);
 
 struct Entry(Arc<Image>);
 
@@ -49,7 +49,7 @@ impl std::borrow::Borrow<str> for Entry {
 
 impl Index {
     fn with_capacity(n: usize) -> Self {
-        Index(HashSet::with_capacity(n))
+        Index(HashSet::with_capacity_and_hasher(n, Default::default()))
     }
 
     fn get(&self, id: &str) -> Option<&Arc<Image>> {
@@ -288,7 +288,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PersistError + '_ {
 
 impl Store {
     /// An in-memory store holding `images`; uploads go to a private temporary directory.
-    pub fn new(images: Vec<Image>) -> std::io::Result<Self> {
+    pub fn new<I: Into<Arc<Image>>>(images: impl IntoIterator<Item = I>) -> std::io::Result<Self> {
         let tmp = tempfile::Builder::new().prefix("glance-emu-").tempdir()?;
         Ok(Store {
             images: RwLock::new(Self::index(images)),
@@ -300,7 +300,10 @@ impl Store {
 
     /// A durable store: `images` (the fixtures) overlaid with every change logged in `dir`
     /// by earlier runs. Later writes are appended and fsynced before they are acknowledged.
-    pub fn persistent(images: Vec<Image>, dir: &Path) -> Result<Self, PersistError> {
+    pub fn persistent<I: Into<Arc<Image>>>(
+        images: impl IntoIterator<Item = I>,
+        dir: &Path,
+    ) -> Result<Self, PersistError> {
         let blobs = dir.join("blobs");
         std::fs::create_dir_all(&blobs).map_err(io_err(&blobs))?;
         let log_path = dir.join("images.log");
@@ -324,10 +327,11 @@ impl Store {
         })
     }
 
-    fn index(images: Vec<Image>) -> Index {
-        let mut index = Index::with_capacity(images.len());
+    fn index<I: Into<Arc<Image>>>(images: impl IntoIterator<Item = I>) -> Index {
+        let images = images.into_iter();
+        let mut index = Index::with_capacity(images.size_hint().0);
         for img in images {
-            index.insert(Arc::new(img));
+            index.insert(img.into());
         }
         index
     }
