@@ -76,7 +76,7 @@ fn typical(rng: &mut Rng, i: usize, owner: &str) -> Image {
     img.container_format = Some("bare".into());
     img.min_disk = (i % 40) as u32;
     img.min_ram = ((i % 8) * 512) as u32;
-    img.owner = Some(owner.to_string());
+    img.owner = Some(owner.into());
     img.is_public = i % 3 != 0;
     img.updated_at = Timestamp::parse("2016-06-01T00:00:00.594315").expect("timestamp");
     img.set_property("hw_disk_bus".into(), Some("virtio".into()));
