@@ -32,6 +32,9 @@ pub struct Config {
     pub member_quota: usize,
     /// `image_size_cap` (Glance default 1 TiB).
     pub image_size_cap: u64,
+    /// How long an upload may stall between body chunks before it is abandoned (the image
+    /// is killed, as when a client disconnects).
+    pub upload_idle_timeout: std::time::Duration,
     /// How callers are identified.
     pub auth: crate::auth::AuthMode,
     /// `uri` in keystonemiddleware's `Www-Authenticate: Keystone uri='...'` (tokens mode).
@@ -45,6 +48,7 @@ impl Default for Config {
             property_quota: 128,
             member_quota: 128,
             image_size_cap: 1 << 40,
+            upload_idle_timeout: std::time::Duration::from_secs(60),
             auth: crate::auth::AuthMode::NoAuth,
             auth_uri: "http://127.0.0.1:5000".to_string(),
         }

@@ -772,8 +772,13 @@ where
         .map_err(|_| UploadFail::Io)?;
     let mut md5 = Md5::new();
     let mut len = 0u64;
+    let idle = app.config.upload_idle_timeout;
     let result = loop {
-        match body.frame().await {
+        // A stalled sender must not hold an upload (and its file) open forever.
+        let Ok(next) = tokio::time::timeout(idle, body.frame()).await else {
+            break Err(UploadFail::Disconnected);
+        };
+        match next {
             None => break Ok(()),
             Some(Err(_)) => break Err(UploadFail::Disconnected),
             Some(Ok(frame)) => {

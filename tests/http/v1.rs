@@ -503,3 +503,26 @@ async fn concurrent_writers_lose_nothing() {
         .count();
     assert_eq!(props, 20);
 }
+
+/// An upload that stalls past the idle timeout is abandoned: 400 and the image is killed.
+#[tokio::test]
+async fn stalled_upload_is_killed() {
+    let emu = spawn_with(
+        "[]",
+        glance_emu::Config {
+            upload_idle_timeout: std::time::Duration::from_millis(200),
+            ..glance_emu::Config::default()
+        },
+    )
+    .await;
+    let mut c = Conn::open(&emu).await;
+    c.send_raw(b"POST /v1/images HTTP/1.1\r\nHost: h\r\nx-image-meta-id: 99999999-0000-4000-8000-000000000001\r\nx-image-meta-disk_format: raw\r\nx-image-meta-container_format: bare\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+        .await;
+    let r = c.read_response(false).await;
+    assert_eq!(r.status_line, "HTTP/1.1 400 Bad Request");
+    assert!(r
+        .body_str()
+        .contains("Client disconnected before sending all data to backend"));
+    let h = head(&emu, "/v1/images/99999999-0000-4000-8000-000000000001").await;
+    assert_eq!(h.header("X-Image-Meta-Status"), Some("killed"));
+}
