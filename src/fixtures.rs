@@ -299,7 +299,7 @@ fn parse_fast<'de, R: serde_json::de::Read<'de>>(
         Shape::List => serde::de::DeserializeSeed::deserialize(&mut sink, &mut *de),
         Shape::Wrapper => de.deserialize_map(WrapperVisitor(&mut sink)),
         Shape::Single => RawRecord::deserialize(&mut *de).and_then(|raw| {
-            sink.accept("", raw)
+            sink.accept(None, raw)
                 .map_err(|()| serde::de::Error::custom("invalid record"))
         }),
     }
@@ -345,8 +345,15 @@ struct Sink<'a> {
 }
 
 impl Sink<'_> {
-    fn accept(&mut self, at: &str, raw: RawRecord) -> Result<(), ()> {
-        match build(self.path, at, raw, self.now, &mut self.interner) {
+    /// Builds one record; `index` is its position in the list (None for a lone record).
+    fn accept(&mut self, index: Option<usize>, raw: RawRecord) -> Result<(), ()> {
+        // Field paths are only formatted when something is wrong, not once per record.
+        let built =
+            build(self.path, "", raw, self.now, &mut self.interner).map_err(|e| match index {
+                Some(i) => reroot(e, &format!("{}[{i}]", self.prefix)),
+                None => e,
+            });
+        match built {
             Ok((img, warn)) => {
                 self.warnings.extend(warn);
                 // Allocated once, in its final place: no second copy when indexed.
@@ -382,8 +389,7 @@ impl<'de> serde::de::Visitor<'de> for &mut Sink<'_> {
         }
         let mut i = 0usize;
         while let Some(raw) = seq.next_element::<RawRecord>()? {
-            let at = format!("{}[{i}]", self.prefix);
-            self.accept(&at, raw)
+            self.accept(Some(i), raw)
                 .map_err(|()| serde::de::Error::custom("invalid record"))?;
             i += 1;
         }
@@ -497,6 +503,22 @@ fn strip_position(msg: &str) -> String {
     match msg.rfind(" at line ") {
         Some(i) => msg[..i].to_string(),
         None => msg.to_string(),
+    }
+}
+
+/// Places a field error of a record under its position in the file (`images[3].size`).
+fn reroot(e: LoadError, at: &str) -> LoadError {
+    match e {
+        LoadError::Field { path, field, msg } => LoadError::Field {
+            path,
+            field: if field == "(record)" {
+                at.to_string()
+            } else {
+                format!("{at}.{field}")
+            },
+            msg,
+        },
+        other => other,
     }
 }
 
