@@ -1293,7 +1293,14 @@ fn not_mutable(prefix: &str) -> ApiError {
 /// `GET /v1/images/{id}/members`.
 pub fn members_index(app: &App, ctx: &Ctx, id: &str) -> Result<Response<Body>, ApiError> {
     let img = image_for_members(app, ctx, id)?;
-    Ok(json_response(StatusCode::OK, api::members_body(&img)))
+    if ctx.caller.admin || ctx.caller.owns(&img) {
+        return Ok(json_response(StatusCode::OK, api::members_body(&img)));
+    }
+    // The registry's member query showed a non-owner only the rows naming itself.
+    let mut own = (*img).clone();
+    own.members
+        .retain(|m| Some(m.member_id.as_str()) == ctx.caller.tenant.as_deref());
+    Ok(json_response(StatusCode::OK, api::members_body(&own)))
 }
 
 const MAX_JSON_BODY: usize = 1 << 20;
@@ -1500,6 +1507,12 @@ pub fn shared_images(app: &App, ctx: &Ctx, member: &str) -> Result<Response<Body
         .all()
         .iter()
         .filter(|i| !i.deleted && ctx.caller.can_see(i))
+        // Non-admins see rows of images they own, or rows naming themselves.
+        .filter(|i| {
+            ctx.caller.admin
+                || ctx.caller.owns(i)
+                || ctx.caller.tenant.as_deref() == Some(member)
+        })
         .filter_map(|i| {
             i.members
                 .iter()

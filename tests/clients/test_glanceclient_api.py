@@ -2,7 +2,11 @@
 Glance v1 endpoint.  Runs with both glanceclient 4.x and 2.17.1.
 
 Expectations were validated against a real Glance 15.0.2 (Pike) v1 server,
-noauth pipeline (every caller is an admin with no tenant and no roles).
+noauth pipeline (every caller is an admin with no tenant and no roles).  In
+the tokens modes (GLANCE_EMU_AUTH_MODE=tokens-member|tokens-admin, see
+conftest.Mode) the expectations that depend on the caller follow FACTS.md
+1.1, 3.1, 4.5, 4.6, 4.8 and 4.9; tests of the rules themselves are in
+test_tokens_auth.py.
 """
 import html
 import io
@@ -13,7 +17,7 @@ import uuid
 import pytest
 from glanceclient import exc
 
-from conftest import md5, unique
+from conftest import MODE, md5, unique
 
 # the JSON image record of POST/PUT responses and of /images/detail items
 RECORD_KEYS = {"id", "name", "status", "size", "virtual_size", "disk_format",
@@ -37,7 +41,9 @@ class UnseekableReader(object):
 def all_images(gc, **filters):
     # Real Glance: for an admin (noauth) caller a list WITHOUT is_public only
     # shows public images; is_public=None (sent as the string "None") shows
-    # every non-deleted, non-killed image.
+    # every non-deleted, non-killed image.  A non-admin's is_public is
+    # ignored (public + own + shared-with-me), which still covers every image
+    # the tests create themselves.
     filters.setdefault("is_public", None)
     return list(gc.images.list(filters=filters))
 
@@ -68,7 +74,7 @@ def test_create_with_data_then_head(gc, images):
     assert img.status == "active"
     assert img.size == len(data)
     assert img.checksum == md5(data)
-    assert img.owner is None and img.deleted_at is None
+    assert img.owner == MODE.tenant and img.deleted_at is None
     assert img.properties == {"os_distro": "debian", "hw_disk_bus": "virtio"}
 
     got = gc.images.get(img.id)
@@ -90,8 +96,12 @@ def test_create_with_data_then_head(gc, images):
     assert TS_RE.match(got.updated_at), got.updated_at
     # null fields are omitted from HEAD (noauth images have no owner), and the
     # store location is never revealed
-    for absent in ("location", "owner", "deleted_at", "virtual_size"):
+    for absent in ("location", "deleted_at", "virtual_size"):
         assert absent not in info, (absent, info)
+    if MODE.tenant is None:
+        assert "owner" not in info, info
+    else:
+        assert info["owner"] == MODE.tenant
 
 
 def test_create_with_unseekable_stream(gc, images):
@@ -173,11 +183,21 @@ def test_create_invalid_disk_format(gc):
     assert "Invalid disk format 'bogus' for image." in err(ei.value)
 
 
-def test_create_public_forbidden_in_noauth(gc):
+def test_create_public_needs_admin_role(gc, images):
     # Real Glance noauth: the context is admin but has no roles, and the stock
-    # policy publicize_image is "role:admin" -> 403.
-    with pytest.raises(exc.HTTPForbidden):
-        gc.images.create(name=unique("pub"), is_public=True)
+    # policy publicize_image is "role:admin" -> 403.  Same for a member; a
+    # caller with role admin may publicize.
+    name = unique("pub")
+    if MODE.can_publicize:
+        img = images.create(name=name, is_public=True)
+        assert img.is_public is True
+        assert gc.images.get(img.id).is_public is True
+        assert [i.id for i in gc.images.list(filters={"name": name, "is_public": True})] \
+            == [img.id]
+    else:
+        with pytest.raises(exc.HTTPForbidden):
+            gc.images.create(name=name, is_public=True)
+        assert all_images(gc, name=name) == []
 
 
 def test_property_names_normalised(gc, images):
@@ -259,12 +279,18 @@ def test_list_filter_by_name(gc, images):
 def test_list_default_visibility_is_public_only(gc, images):
     # Real Glance quirk: an admin (noauth) list without is_public returns only
     # public images, so freshly created (private) images are not listed.
+    # With a tenant (tokens modes) that "normal-user view" is public + own +
+    # shared, so the caller's own private image is listed: for a member
+    # because is_public is ignored, for an admin because is_public=true also
+    # means the normal-user view.
     img = images.create(name=unique("vis"))
-    assert [i.id for i in gc.images.list(filters={"name": img.name})] == []
+    own = [img.id] if MODE.lists_own_private else []
+    assert [i.id for i in gc.images.list(filters={"name": img.name})] == own
     assert [i.id for i in all_images(gc, name=img.name)] == [img.id]
     assert [i.id for i in gc.images.list(filters={"name": img.name, "is_public": False})] \
         == [img.id]
-    assert [i.id for i in gc.images.list(filters={"name": img.name, "is_public": True})] == []
+    assert [i.id for i in gc.images.list(filters={"name": img.name, "is_public": True})] \
+        == own
 
 
 def test_list_filter_by_property(gc, images, tag):
@@ -375,9 +401,16 @@ def test_upload_to_queued_image_via_update(gc, images):
 def test_upload_to_active_image_conflict(gc, images):
     img = images.create(name=unique("act"), disk_format="raw", container_format="bare",
                         data=io.BytesIO(b"first"))
-    with pytest.raises(exc.HTTPConflict) as ei:
-        gc.images.update(img.id, data=io.BytesIO(b"second"))
-    assert "Cannot upload to an unqueued image" in err(ei.value)
+    if MODE.is_admin:
+        with pytest.raises(exc.HTTPConflict) as ei:
+            gc.images.update(img.id, data=io.BytesIO(b"second"))
+        assert "Cannot upload to an unqueued image" in err(ei.value)
+    else:
+        # the client also sends x-image-meta-size: 6; for a non-admin the
+        # active-image size check (403) comes before the upload check (409)
+        with pytest.raises(exc.HTTPForbidden) as ei:
+            gc.images.update(img.id, data=io.BytesIO(b"second"))
+        assert "Forbidden to modify 'size' of active image." in err(ei.value)
     assert download(gc, img.id) == b"first"
 
 
@@ -394,30 +427,43 @@ def test_delete_then_get_shows_deleted(gc, images):
     img = images.create(name=unique("del"), disk_format="raw", container_format="bare",
                         properties={"p": "v"}, data=io.BytesIO(b"bye"))
     gc.images.delete(img.id)
-    # noauth = admin: HEAD still answers 200 with status deleted
-    got = gc.images.get(img.id)
-    info = got.to_dict()
-    assert got.status == "deleted"
-    assert got.deleted is True
-    assert TS_RE.match(info["deleted_at"]), info
-    assert got.properties == {}          # properties are soft-deleted too
-    assert got.checksum == md5(b"bye")   # checksum and size are kept
-    assert got.size == 3
+    if MODE.is_admin:
+        # noauth = admin: HEAD still answers 200 with status deleted
+        got = gc.images.get(img.id)
+        info = got.to_dict()
+        assert got.status == "deleted"
+        assert got.deleted is True
+        assert TS_RE.match(info["deleted_at"]), info
+        assert got.properties == {}          # properties are soft-deleted too
+        assert got.checksum == md5(b"bye")   # checksum and size are kept
+        assert got.size == 3
+    else:
+        # non-admins cannot see deleted images at all
+        with pytest.raises(exc.HTTPNotFound):
+            gc.images.get(img.id)
     # data is gone, a second delete is 404, and it is no longer listed
     with pytest.raises(exc.HTTPNotFound):
         download(gc, img.id)
     with pytest.raises(exc.HTTPNotFound):
         gc.images.delete(img.id)
     assert all_images(gc, name=img.name) == []
-    # an update of a deleted image is refused
-    with pytest.raises(exc.HTTPForbidden):
+    # an update of a deleted image is refused (non-admin: it is invisible)
+    with pytest.raises(exc.HTTPForbidden if MODE.is_admin else exc.HTTPNotFound):
         gc.images.update(img.id, name="zombie")
+
+
+def assert_deleted(gc, image_id):
+    if MODE.is_admin:
+        assert gc.images.get(image_id).status == "deleted"
+    else:
+        with pytest.raises(exc.HTTPNotFound):
+            gc.images.get(image_id)
 
 
 def test_delete_queued_image(gc, images):
     img = images.create(name=unique("delq"))
     gc.images.delete(img.id)
-    assert gc.images.get(img.id).status == "deleted"
+    assert_deleted(gc, img.id)
 
 
 def test_delete_protected_forbidden(gc, images):
@@ -428,7 +474,7 @@ def test_delete_protected_forbidden(gc, images):
     assert gc.images.get(img.id).status == "queued"
     gc.images.update(img.id, protected=False)
     gc.images.delete(img.id)
-    assert gc.images.get(img.id).status == "deleted"
+    assert_deleted(gc, img.id)
 
 
 def test_delete_unknown_not_found(gc):
