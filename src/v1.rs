@@ -1509,9 +1509,7 @@ pub fn shared_images(app: &App, ctx: &Ctx, member: &str) -> Result<Response<Body
         .filter(|i| !i.deleted && ctx.caller.can_see(i))
         // Non-admins see rows of images they own, or rows naming themselves.
         .filter(|i| {
-            ctx.caller.admin
-                || ctx.caller.owns(i)
-                || ctx.caller.tenant.as_deref() == Some(member)
+            ctx.caller.admin || ctx.caller.owns(i) || ctx.caller.tenant.as_deref() == Some(member)
         })
         .filter_map(|i| {
             i.members

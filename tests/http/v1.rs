@@ -526,3 +526,24 @@ async fn stalled_upload_is_killed() {
     let h = head(&emu, "/v1/images/99999999-0000-4000-8000-000000000001").await;
     assert_eq!(h.header("X-Image-Meta-Status"), Some("killed"));
 }
+
+/// A declared size above image_size_cap is refused before anything is reserved.
+#[tokio::test]
+async fn size_cap_from_header() {
+    let emu = spawn("[]").await;
+    let r = call(
+        &emu,
+        "POST",
+        "/v1/images",
+        "x-image-meta-size: 99999999999999999999999\r\n",
+        b"",
+    )
+    .await;
+    assert_eq!(r.status_line, "HTTP/1.1 400 Bad Request");
+    assert!(
+        r.body_str()
+            .contains("Denying attempt to upload image larger than 1099511627776 bytes."),
+        "{}",
+        r.body_str()
+    );
+}
