@@ -962,9 +962,11 @@ where
     let mut meta = parse_meta_headers(&parts.headers)?;
     validate_meta(&mut meta)?;
     let with_data = has_body(&parts.headers);
-    if let Some(n) =
-        content_length(&parts.headers).or_else(|| meta.int("size", false).ok().flatten().flatten())
-    {
+    // Python's `content_length or size`: a zero Content-Length falls through to the size.
+    let declared = content_length(&parts.headers)
+        .filter(|n| *n > 0)
+        .or_else(|| meta.int("size", false).ok().flatten().flatten());
+    if let Some(n) = declared {
         if n > app.config.image_size_cap {
             return Err(ApiError::bad_request(format!(
                 "Denying attempt to upload image larger than {} bytes.",
