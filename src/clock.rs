@@ -241,10 +241,8 @@ impl Ids {
     }
 
     fn update_active(&self, s: &IdState) {
-        self.active.store(
-            s.seed.is_some() || !s.queue.is_empty(),
-            Ordering::Release,
-        );
+        self.active
+            .store(s.seed.is_some() || !s.queue.is_empty(), Ordering::Release);
     }
 
     /// Seeds both sequences (the same seed always gives the same ids).

@@ -117,7 +117,7 @@ impl Rq {
         Ctx {
             method,
             accept: BodyKind::from_accept(Some(b"*/*")),
-            request_id: crate::service::new_request_id(),
+            request_id: self.request_id.clone(),
             caller: self.caller.clone(),
             host_url: self.host_url.clone(),
         }
@@ -212,7 +212,7 @@ where
         api,
         tenant,
         host_url: crate::service::host_url(req.headers()),
-        request_id: crate::service::new_request_id(),
+        request_id: app.new_request_id(),
         caller: caller.clone().unwrap_or_default(),
         method: req.method().clone(),
         accept: BodyKind::from_accept(req.headers().get(header::ACCEPT).map(|v| v.as_bytes())),
@@ -1214,6 +1214,7 @@ async fn write_properties(
     }
     let quota = app.config.property_quota;
     let caller = rq.caller.clone();
+    let now = app.now();
     let written = app
         .store
         .write(move |snap, tx| {
@@ -1241,7 +1242,7 @@ async fn write_properties(
             for (k, v) in glance {
                 img.set_property(k.into(), v.map(Into::into));
             }
-            img.updated_at = Timestamp::now();
+            img.updated_at = now;
             let out = Arc::new(img.clone());
             tx.put(img);
             Ok(Ok(out))

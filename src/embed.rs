@@ -1,33 +1,59 @@
 //! Running the emulator inside another program or a test: start on a loopback port chosen
-//! by the OS, get its URL, reach its store, and stop it (also on drop).
+//! by the OS with records given in code or read from fixture files, get its URL, drive it
+//! with the control calls ([`Emulator::control`]), and stop it (also on drop).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> std::io::Result<()> {
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use glance_emu::embed::Emulator;
+//! use glance_emu::faults::{Action, FaultRule};
 //! use glance_emu::fixtures::parse_document;
 //! use glance_emu::model::Timestamp;
 //!
 //! let (images, _warnings) = parse_document(
 //!     "inline.json".as_ref(),
-//!     r#"{"id": "11111111-2222-3333-4444-555555555555", "name": "demo"}"#,
+//!     r#"{"id": "11111111-2222-3333-4444-555555555555", "name": "demo",
+//!         "data": {"repeat": "x", "size": 10}}"#,
 //!     Timestamp::now(),
-//! )
-//! .expect("valid fixture");
+//! )?;
 //! let emu = Emulator::start(images).await?;
 //! assert!(emu.url().starts_with("http://127.0.0.1:"));
 //! assert!(emu.app().store.get("11111111-2222-3333-4444-555555555555").is_some());
+//!
+//! // The control calls, without HTTP.
+//! let ctl = emu.control();
+//! ctl.freeze_clock(Timestamp::parse("2016-05-22T06:04:20.425843").unwrap(), 0);
+//! ctl.seed_ids(42);
+//! let report = ctl
+//!     .load_json(r#"[{"id": "extra-1", "name": "more"}]"#, None)
+//!     .await?;
+//! assert_eq!(report.ids, ["extra-1"]);
+//! let rule = ctl.add_fault(
+//!     FaultRule::new(Action::Status { status: 503, message: None })
+//!         .method("GET")
+//!         .path("/v1/images/*")
+//!         .times(1),
+//! )?;
+//! assert_eq!(rule, "f1");
+//! // ... point the code under test at emu.url(), then inspect what it sent:
+//! assert!(ctl.journal().is_empty());
+//! let record = ctl.export_image("extra-1", false)?;
+//! assert_eq!(record["created_at"], "2016-05-22T06:04:20.425843");
+//! ctl.reset(glance_emu::control::ResetTo::Fixtures).await?;
+//! assert!(emu.app().store.get("extra-1").is_none());
 //! emu.stop().await;
 //! # Ok(())
 //! # }
 //! ```
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::control::{Baseline, Controller};
 use crate::model::Image;
 use crate::server::{self, ServerOptions};
 use crate::service::{App, Config, GlanceService};
@@ -43,11 +69,30 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Starts on `127.0.0.1:0` with these records and the default configuration.
+    /// Starts on `127.0.0.1:0` with these records and the default configuration (journal
+    /// on, HTTP control API off: use [`Emulator::control`]).
     pub async fn start(images: Vec<Image>) -> std::io::Result<Self> {
+        Self::start_with(images, Config::default()).await
+    }
+
+    /// Starts on `127.0.0.1:0` with these records and this configuration.
+    pub async fn start_with(images: Vec<Image>, config: Config) -> std::io::Result<Self> {
         let app = App {
             store: Arc::new(Store::new(images)?),
-            config: Config::default(),
+            config,
+        };
+        Self::start_app(app).await
+    }
+
+    /// Starts on `127.0.0.1:0` with the records of fixture files or directories (as
+    /// `--data` reads them); a reset through the control calls re-reads them.
+    pub async fn start_files(paths: &[PathBuf], config: Config) -> std::io::Result<Self> {
+        let loaded = crate::fixtures::load_paths(paths, config.control.clock().now())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+        config.control.set_baseline(Baseline::Paths(paths.to_vec()));
+        let app = App {
+            store: Arc::new(Store::new(loaded.images)?),
+            config,
         };
         Self::start_app(app).await
     }
@@ -86,6 +131,12 @@ impl Emulator {
     /// The shared state (store and configuration).
     pub fn app(&self) -> &Arc<App> {
         &self.app
+    }
+
+    /// The control calls (load, reset, export, clock, ids, journal, faults) for this
+    /// emulator; the same operations as the `/_emu/` HTTP API.
+    pub fn control(&self) -> Controller {
+        Controller::new(Arc::clone(&self.app))
     }
 
     /// Stops accepting, drains in-flight requests and waits for the server task.

@@ -341,7 +341,10 @@ mod tests {
         j.record(entry("/v1/images/a", 200));
         j.record(entry("/v1/images/b", 404));
         j.record(entry("/versions", 503));
-        let q = |s: &str| j.query(&JournalFilter::from_query(Some(s)).unwrap()).entries;
+        let q = |s: &str| {
+            j.query(&JournalFilter::from_query(Some(s)).unwrap())
+                .entries
+        };
         assert_eq!(q("status=4xx").len(), 1);
         assert_eq!(q("status=503")[0].path, "/versions");
         assert_eq!(q("path=/v1/*").len(), 2);

@@ -11,15 +11,23 @@
 //! - [`service`]: routing and response assembly; [`v1`]: the v1 handlers.
 //! - [`body`]: response bodies (whole or streamed).
 //! - [`server`]: sockets, timeouts, graceful shutdown.
+//! - [`embed`]: run it in-process (a test) and drive it with [`control::Controller`].
+//! - [`control`]: the `/_emu/` control API for test suites, with [`journal`] (what was
+//!   asked), [`faults`] (breaking requests on purpose) and [`clock`] (frozen time, seeded
+//!   ids).
 
 pub mod api;
 pub mod auth;
 pub mod body;
+pub mod clock;
 pub mod compute;
+pub mod control;
 pub mod embed;
 pub mod error;
+pub mod faults;
 pub mod fixtures;
 pub mod headers;
+pub mod journal;
 pub mod model;
 pub mod pyjson;
 pub mod server;

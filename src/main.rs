@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use glance_emu::control::{Baseline, Control, ControlSettings};
 use glance_emu::model::Timestamp;
 use glance_emu::server::{self, ServerOptions};
 use glance_emu::{fixtures, App, Config, GlanceService, Store};
@@ -66,10 +67,67 @@ struct Cli {
     /// closed.
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     header_timeout: u64,
+
+    /// Enable the control API under /_emu/ (load/reset/export images, clock, ids, request
+    /// journal, fault rules; see docs/testing.md). Answers loopback peers only on the Glance
+    /// port, unless --control-listen gives it a listener of its own.
+    #[arg(
+        long,
+        env = "GLANCE_EMU_CONTROL",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    control: bool,
+
+    /// Serve the control API on this address instead (from any peer that can reach it),
+    /// e.g. 0.0.0.0:9393 inside a container. The Glance port then never answers /_emu/.
+    #[arg(
+        long,
+        env = "GLANCE_EMU_CONTROL_LISTEN",
+        value_name = "ADDR:PORT",
+        requires = "control"
+    )]
+    control_listen: Option<SocketAddr>,
+
+    /// Require this value in X-Emu-Token on every control call (never a Glance token).
+    #[arg(
+        long,
+        env = "GLANCE_EMU_CONTROL_TOKEN",
+        value_name = "TOKEN",
+        requires = "control",
+        hide_env_values = true
+    )]
+    control_token: Option<String>,
+
+    /// Request journal size (entries kept; the oldest are dropped). Recorded only with
+    /// --control.
+    #[arg(
+        long,
+        env = "GLANCE_EMU_JOURNAL_CAP",
+        default_value_t = 1000,
+        value_name = "N"
+    )]
+    journal_cap: usize,
+
+    /// Start with the clock frozen at this time (e.g. 2016-05-22T06:04:20.425843): all
+    /// created_at/updated_at values and Date headers use it.
+    #[arg(long, env = "GLANCE_EMU_FREEZE_CLOCK", value_name = "TIME")]
+    freeze_clock: Option<String>,
+
+    /// Seed request ids and image ids (the same seed gives the same ids every run).
+    #[arg(long, env = "GLANCE_EMU_ID_SEED", value_name = "N")]
+    id_seed: Option<u64>,
+
+    /// Health probe for containers: GET /healthcheck on the --listen address (0.0.0.0 is
+    /// probed as 127.0.0.1); exit status 0 when it answers 200, 1 otherwise.
+    #[arg(long)]
+    probe: bool,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.probe {
+        return probe(cli.listen);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -108,7 +166,35 @@ async fn run(cli: Cli) -> Result<(), String> {
     } else {
         cli.data.clone()
     };
-    let loaded = fixtures::load_paths(&paths, Timestamp::now()).map_err(|e| e.to_string())?;
+    if cli.control_token.as_deref() == Some("") {
+        return Err("--control-token must not be empty".to_string());
+    }
+    let control = Control::new(ControlSettings {
+        http: cli.control,
+        token: cli.control_token.clone(),
+        // Nobody could read the journal without the control API: record nothing.
+        journal_cap: if cli.control { cli.journal_cap } else { 0 },
+        separate_listener: cli.control_listen.is_some(),
+    });
+    if cli.journal_cap > glance_emu::control::MAX_JOURNAL_CAP {
+        return Err(format!(
+            "--journal-cap: at most {}",
+            glance_emu::control::MAX_JOURNAL_CAP
+        ));
+    }
+    if let Some(t) = &cli.freeze_clock {
+        let t = Timestamp::parse(t).ok_or_else(|| {
+            format!("--freeze-clock: invalid timestamp '{t}' (expected e.g. 2016-05-22T06:04:20.425843)")
+        })?;
+        control.clock().freeze(t, 0);
+    }
+    if let Some(seed) = cli.id_seed {
+        control.ids().seed(seed);
+        control.faults().seed(seed);
+    }
+    // Reset re-reads the fixture files (no second copy of the records is kept).
+    control.set_baseline(Baseline::Paths(paths.clone()));
+    let loaded = fixtures::load_paths(&paths, control.clock().now()).map_err(|e| e.to_string())?;
     for w in &loaded.warnings {
         eprintln!("glance-emu: warning: {w}");
     }
@@ -125,6 +211,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             glance_compat: cli.glance_compat,
             auth,
             auth_uri: cli.auth_uri.clone(),
+            control,
             ..Config::default()
         },
     });
@@ -139,31 +226,91 @@ async fn run(cli: Cli) -> Result<(), String> {
         header_read_timeout: std::time::Duration::from_secs(cli.header_timeout.max(1)),
         ..ServerOptions::default()
     };
-    let service = GlanceService::new(app);
-    match cli.compute_listen {
-        None => server::run(listener, service, options, shutdown).await,
-        Some(addr) => {
-            let second = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-            let addr2 = second.local_addr().map_err(|e| e.to_string())?;
-            println!("glance-emu compute views also on http://{addr2}");
-            // One signal stops both listeners.
-            let (tx, rx) = tokio::sync::watch::channel(false);
-            let stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-                let _ = rx.wait_for(|v| *v).await;
-            };
-            let a = server::run(listener, service.clone(), options.clone(), stop(rx.clone()));
-            let b = server::run(second, service, options, stop(rx));
-            let signal = async move {
-                shutdown.await;
-                let _ = tx.send(true);
-            };
-            tokio::join!(a, b, signal);
+    let service = GlanceService::new(Arc::clone(&app));
+    let mut servers = vec![(listener, service.clone())];
+    if let Some(addr) = cli.compute_listen {
+        let second = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let addr2 = second.local_addr().map_err(|e| e.to_string())?;
+        println!("glance-emu compute views also on http://{addr2}");
+        servers.push((second, service));
+    }
+    if cli.control {
+        match cli.control_listen {
+            Some(addr) => {
+                let l = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+                let a = l.local_addr().map_err(|e| e.to_string())?;
+                println!("glance-emu control API on http://{a}/_emu/");
+                servers.push((l, GlanceService::control_only(app)));
+            }
+            None => println!("glance-emu control API on http://{addr}/_emu/ (loopback peers only)"),
+        }
+    }
+    if servers.len() == 1 {
+        let (listener, service) = servers.remove(0);
+        server::run(listener, service, options, shutdown).await;
+    } else {
+        // One signal stops every listener.
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let mut tasks = Vec::new();
+        for (listener, service) in servers {
+            let mut rx = rx.clone();
+            let options = options.clone();
+            tasks.push(tokio::spawn(async move {
+                server::run(listener, service, options, async move {
+                    let _ = rx.wait_for(|v| *v).await;
+                })
+                .await;
+            }));
+        }
+        shutdown.await;
+        let _ = tx.send(true);
+        for t in tasks {
+            let _ = t.await;
         }
     }
     eprintln!("glance-emu: stopped");
     Ok(())
+}
+
+/// `--probe`: one GET /healthcheck, for container health checks (no curl needed).
+fn probe(listen: SocketAddr) -> ExitCode {
+    use std::io::{Read, Write};
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let timeout = std::time::Duration::from_secs(3);
+    let result = (|| -> std::io::Result<bool> {
+        let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+        s.set_read_timeout(Some(timeout))?;
+        s.set_write_timeout(Some(timeout))?;
+        s.write_all(
+            format!("GET /healthcheck HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )?;
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head)?;
+        Ok(head.starts_with(b"HTTP/1.1 200"))
+    })();
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("glance-emu: probe: {addr}/healthcheck did not answer 200");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("glance-emu: probe: {addr}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {

@@ -3,14 +3,19 @@
 //! in-flight requests for a bounded time.
 
 use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 
-use crate::service::GlanceService;
+use crate::service::{ConnInfo, GlanceService};
 
 /// Connection-level settings.
 #[derive(Debug, Clone)]
@@ -50,8 +55,8 @@ pub async fn run(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
                     Err(e) => {
                         if !is_transient(&e) {
                             // e.g. EMFILE: back off instead of spinning.
@@ -62,7 +67,9 @@ pub async fn run(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let conn = builder.serve_connection(TokioIo::new(stream), service.clone());
+                let info = Arc::new(ConnInfo::new(Some(peer)));
+                let io = TokioIo::new(Conn { stream, info: Arc::clone(&info) });
+                let conn = builder.serve_connection(io, service.for_connection(info));
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
@@ -79,6 +86,65 @@ pub async fn run(
         _ = tokio::time::sleep(options.drain_timeout) => {
             tracing::warn!("drain timeout reached; closing remaining connections");
         }
+    }
+}
+
+/// A client connection that can end with a TCP reset when the service asks for one (the
+/// `reset` fault): on drop, `SO_LINGER` 0 makes the close send RST instead of FIN.
+struct Conn {
+    stream: TcpStream,
+    info: Arc<ConnInfo>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if self.info.reset_requested() {
+            let _ = self.stream.set_zero_linger();
+        }
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.info.reset_requested() {
+            // A graceful shutdown would send FIN before the reset.
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
 

@@ -4,9 +4,10 @@
 //! Header order is part of the contract: handlers insert headers in Glance's order into a
 //! fresh `HeaderMap`, which hyper writes in insertion order, then appends `Date`.
 
-use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -39,6 +40,9 @@ pub struct Config {
     pub auth: crate::auth::AuthMode,
     /// `uri` in keystonemiddleware's `Www-Authenticate: Keystone uri='...'` (tokens mode).
     pub auth_uri: String,
+    /// Test-suite controls: control API settings plus the clock, ids, journal and fault
+    /// rules of this emulator (see [`crate::control`]).
+    pub control: crate::control::Control,
 }
 
 impl Default for Config {
@@ -51,6 +55,7 @@ impl Default for Config {
             upload_idle_timeout: std::time::Duration::from_secs(60),
             auth: crate::auth::AuthMode::NoAuth,
             auth_uri: "http://127.0.0.1:5000".to_string(),
+            control: crate::control::Control::default(),
         }
     }
 }
@@ -65,6 +70,25 @@ pub struct App {
 }
 
 impl App {
+    /// A timestamp for `created_at`/`updated_at`: the emulator's clock (real unless a test
+    /// froze or set it).
+    pub fn now(&self) -> crate::model::Timestamp {
+        self.config.control.clock().now()
+    }
+
+    /// The id for a new image: random UUID4, or queued/seeded for deterministic runs.
+    pub fn new_image_id(&self) -> String {
+        self.config.control.ids().next_image_id()
+    }
+
+    /// A fresh `req-<uuid4>` request id (seeded for deterministic runs).
+    pub fn new_request_id(&self) -> HeaderValue {
+        match self.config.control.ids().next_request_uuid() {
+            None => new_request_id(),
+            Some(u) => request_id_from(u),
+        }
+    }
+
     /// The caller context for a request (Glance's context middleware); `None` means 401.
     pub fn caller_for(&self, headers: &HeaderMap) -> Option<Caller> {
         self.config.auth.caller(headers)
@@ -89,7 +113,7 @@ impl App {
                 }
             }
         }
-        new_request_id()
+        self.new_request_id()
     }
 
     /// The 401 keystonemiddleware/Glance's context sent: WebOb's page, no request id.
@@ -135,31 +159,115 @@ impl Ctx {
     }
 }
 
-/// `req-` + a fresh lower-case UUID4, as oslo.context made it.
+/// `req-` + a fresh lower-case UUID4, as oslo.context made it. Ignores the emulator's
+/// seeded ids: prefer [`App::new_request_id`].
 pub fn new_request_id() -> HeaderValue {
+    request_id_from(uuid::Uuid::new_v4())
+}
+
+fn request_id_from(u: uuid::Uuid) -> HeaderValue {
     let mut buf = [0u8; 40];
     buf[..4].copy_from_slice(b"req-");
-    uuid::Uuid::new_v4()
-        .hyphenated()
-        .encode_lower(&mut buf[4..]);
+    u.hyphenated().encode_lower(&mut buf[4..]);
     HeaderValue::from_bytes(&buf).unwrap_or(HeaderValue::from_static("req-"))
 }
+
+/// One client connection as the service sees it: the peer (for the control API's
+/// loopback rule and the journal) and the request to reset it (fault injection).
+#[derive(Debug, Default)]
+pub struct ConnInfo {
+    peer: Option<SocketAddr>,
+    reset: AtomicBool,
+}
+
+impl ConnInfo {
+    /// A connection from `peer`.
+    pub fn new(peer: Option<SocketAddr>) -> Self {
+        ConnInfo {
+            peer,
+            reset: AtomicBool::new(false),
+        }
+    }
+
+    /// The client's address.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    /// Asks the server to close this connection with a TCP reset.
+    pub fn request_reset(&self) {
+        self.reset.store(true, Ordering::Release);
+    }
+
+    /// Whether a reset was asked for.
+    pub fn reset_requested(&self) -> bool {
+        self.reset.load(Ordering::Acquire)
+    }
+}
+
+/// The service ended the connection instead of answering (a `reset` fault). hyper closes
+/// the connection when the service fails.
+#[derive(Debug, Clone, Copy)]
+pub struct Abort(pub &'static str);
+
+impl std::fmt::Display for Abort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Abort {}
 
 /// The hyper service: cheap to clone per connection.
 #[derive(Debug, Clone)]
 pub struct GlanceService {
     app: Arc<App>,
+    conn: Option<Arc<ConnInfo>>,
+    control_only: bool,
 }
 
 impl GlanceService {
-    /// Wraps the shared application state.
+    /// Wraps the shared application state (and records the store's records as the
+    /// baseline for the control API's reset, unless one was set).
     pub fn new(app: Arc<App>) -> Self {
-        GlanceService { app }
+        app.config.control.capture_baseline(&app.store);
+        GlanceService {
+            app,
+            conn: None,
+            control_only: false,
+        }
+    }
+
+    /// A service for the control API's own listener (`--control-listen`): `/_emu/` from
+    /// any peer, nothing else.
+    pub fn control_only(app: Arc<App>) -> Self {
+        GlanceService {
+            control_only: true,
+            ..GlanceService::new(app)
+        }
+    }
+
+    /// This service for one accepted connection.
+    pub fn for_connection(&self, conn: Arc<ConnInfo>) -> Self {
+        GlanceService {
+            app: Arc::clone(&self.app),
+            conn: Some(conn),
+            control_only: self.control_only,
+        }
     }
 
     /// The shared application state.
     pub fn app(&self) -> &Arc<App> {
         &self.app
+    }
+
+    /// In-process calls (no connection) and loopback peers may use the control API on the
+    /// Glance port.
+    fn peer_is_local(&self) -> bool {
+        match self.conn.as_ref().and_then(|c| c.peer()) {
+            None => true,
+            Some(p) => p.ip().to_canonical().is_loopback(),
+        }
     }
 }
 
@@ -170,6 +278,8 @@ pub enum RespFuture {
     Ready(Option<Response<Body>>),
     /// Still running.
     Boxed(Pin<Box<dyn Future<Output = Response<Body>> + Send>>),
+    /// Still running, and may end the connection instead of answering (fault injection).
+    Fallible(Pin<Box<dyn Future<Output = Result<Response<Body>, Abort>> + Send>>),
 }
 
 impl std::fmt::Debug for RespFuture {
@@ -179,7 +289,7 @@ impl std::fmt::Debug for RespFuture {
 }
 
 impl Future for RespFuture {
-    type Output = Result<Response<Body>, Infallible>;
+    type Output = Result<Response<Body>, Abort>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut *self {
@@ -187,6 +297,7 @@ impl Future for RespFuture {
                 Poll::Ready(Ok(r.take().unwrap_or_else(|| Response::new(Body::empty()))))
             }
             RespFuture::Boxed(f) => f.as_mut().poll(cx).map(Ok),
+            RespFuture::Fallible(f) => f.as_mut().poll(cx),
         }
     }
 }
@@ -197,11 +308,29 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
 {
     type Response = Response<Body>;
-    type Error = Infallible;
+    type Error = Abort;
     type Future = RespFuture;
 
     fn call(&self, req: Request<B>) -> RespFuture {
-        route(&self.app, req)
+        let control = &self.app.config.control;
+        if control.settings().http {
+            let path = req.uri().path();
+            let is_control = path == "/_emu" || path.starts_with("/_emu/");
+            if self.control_only {
+                return if is_control {
+                    crate::control::handle(&self.app, req)
+                } else {
+                    crate::control::not_control()
+                };
+            }
+            if is_control && !control.settings().separate_listener && self.peer_is_local() {
+                return crate::control::handle(&self.app, req);
+            }
+        }
+        if control.is_quiet() {
+            return route(&self.app, req);
+        }
+        crate::control::intercept(&self.app, self.conn.as_ref(), req, route::<B>)
     }
 }
 
@@ -230,9 +359,18 @@ where
         // eventlet ended an HTTP/1.0 exchange with `Date` then `Connection`; hyper would put
         // them the other way round (or omit `Connection: close`), so both are written here.
         fut = match fut {
-            RespFuture::Ready(r) => RespFuture::Ready(r.map(|r| add_connection(r, value))),
+            RespFuture::Ready(r) => RespFuture::Ready(r.map(|r| add_connection(app, r, value))),
             RespFuture::Boxed(f) => {
-                RespFuture::Boxed(Box::pin(async move { add_connection(f.await, value) }))
+                let app = Arc::clone(app);
+                RespFuture::Boxed(Box::pin(
+                    async move { add_connection(&app, f.await, value) },
+                ))
+            }
+            RespFuture::Fallible(f) => {
+                let app = Arc::clone(app);
+                RespFuture::Fallible(Box::pin(async move {
+                    f.await.map(|r| add_connection(&app, r, value))
+                }))
             }
         };
     }
@@ -252,10 +390,8 @@ fn http10_connection<B>(req: &Request<B>) -> Option<&'static str> {
     Some(if keep { "keep-alive" } else { "close" })
 }
 
-fn add_connection(mut resp: Response<Body>, value: &'static str) -> Response<Body> {
-    let date = chrono::Utc::now()
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string();
+fn add_connection(app: &App, mut resp: Response<Body>, value: &'static str) -> Response<Body> {
+    let date = crate::control::http_date(app.config.control.clock().peek());
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&date) {
         h.append(header::DATE, v);

@@ -828,13 +828,14 @@ where
 /// Sets the status of `id` if it is still `from` (or any status when `from` is None).
 async fn set_status(app: &App, id: &str, to: Status, from: Option<Status>) -> Result<(), ApiError> {
     let id = id.to_string();
+    let now = app.now();
     app.store
         .write(move |snap, tx| {
             if let Some(cur) = snap.get(&id) {
                 if from.is_none_or(|f| cur.status == f) {
                     let mut img = (*cur).clone();
                     img.status = to;
-                    img.updated_at = Timestamp::now();
+                    img.updated_at = now;
                     tx.put(img);
                 }
             }
@@ -887,6 +888,7 @@ where
     };
     let idc = id.to_string();
     let path = Arc::new(up.path.clone());
+    let now = app.now();
     let outcome = app
         .store
         .write(move |snap, tx| {
@@ -897,7 +899,7 @@ where
                 return Ok(Err(gone_during_upload(&idc)));
             }
             let mut img = (*cur).clone();
-            img.updated_at = Timestamp::now();
+            img.updated_at = now;
             let supplied_size = img.size.filter(|s| *s != 0);
             if let Some(s) = supplied_size.filter(|s| *s != up.len) {
                 img.status = Status::Killed;
@@ -995,9 +997,9 @@ where
             }
             id.to_string()
         }
-        _ => uuid::Uuid::new_v4().to_string(),
+        _ => app.new_image_id(),
     };
-    let now = Timestamp::now();
+    let now = app.now();
     let mut img = Image::new(id.clone(), now);
     img.owner = ctx.caller.tenant.as_deref().map(Into::into);
     apply_meta(&mut img, &meta, ctx.caller.admin)
@@ -1140,6 +1142,7 @@ where
     let admin = ctx.caller.admin;
     let caller = ctx.caller.clone();
     let idc = id.clone();
+    let now = app.now();
     let updated = app
         .store
         .write(move |snap, tx| {
@@ -1161,7 +1164,7 @@ where
             apply_meta(&mut img, &meta, admin)
                 .map_err(|e| reserve_error(e, "Failed to update image metadata. Got error: "))?;
             if img.updated_at == before {
-                img.updated_at = Timestamp::now();
+                img.updated_at = now;
             }
             let out = Arc::new(img.clone());
             tx.put(img);
@@ -1193,6 +1196,7 @@ where
 
 /// `DELETE /v1/images/{id}`: soft delete; 200 with an empty body.
 pub async fn delete(app: Arc<App>, ctx: Arc<Ctx>, id: String) -> Result<Response<Body>, ApiError> {
+    let now = app.now();
     let caller = ctx.caller.clone();
     app.store
         .write(move |snap, tx| {
@@ -1225,7 +1229,6 @@ pub async fn delete(app: Arc<App>, ctx: Arc<Ctx>, id: String) -> Result<Response
                 // A mere member: the registry's 404 was not mapped by the API.
                 return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
             }
-            let now = Timestamp::now();
             let mut img = (*cur).clone();
             img.status = Status::Deleted;
             img.deleted = true;

@@ -59,8 +59,9 @@ trap 'rm -f "$TMPLOG"' EXIT
 for m in $MODES; do
   case "$m" in
     noauth)
-      run noauth .venv4 test_glanceclient_api.py test_glance_cli.py test_openstacksdk.py "$@"
-      run noauth .venv2 test_glanceclient_api.py test_glance_cli.py "$@"
+      run noauth .venv4 test_glanceclient_api.py test_glance_cli.py test_openstacksdk.py \
+        test_faults.py "$@"
+      run noauth .venv2 test_glanceclient_api.py test_glance_cli.py test_faults.py "$@"
       ;;
     tokens-*)
       if [ -n "${GLANCE_URL:-}" ]; then
