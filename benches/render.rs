@@ -145,9 +145,16 @@ fn bench_head(c: &mut Criterion) {
         })
     });
 
+    // As the binary runs without --control: no journal.
     let app = Arc::new(App {
         store: Arc::clone(&w.store),
-        config: Config::default(),
+        config: Config {
+            control: glance_emu::control::Control::new(glance_emu::control::ControlSettings {
+                journal_cap: 0,
+                ..Default::default()
+            }),
+            ..Config::default()
+        },
     });
     let svc = GlanceService::new(app);
     let call = |req: Request<Empty<Bytes>>| match svc.call(req) {

@@ -92,9 +92,23 @@ pub fn image_meta(img: &Image, size: Option<u64>, out: &mut HeaderMap) {
         w.text(&NAME, v);
     }
     if !img.deleted {
-        for (key, value) in sorted_properties(img) {
-            if let (Some(value), Some(name)) = (value, property_name(&key)) {
-                w.text(&name, value);
+        if img
+            .properties
+            .iter()
+            .all(|(k, _)| !k.bytes().any(|b| b.is_ascii_uppercase()))
+        {
+            // Stored keys are kept sorted; already lower case (everything v1 writes is),
+            // they are the wire order as they stand.
+            for (key, value) in &img.properties {
+                if let (Some(value), Some(name)) = (value.as_deref(), property_name(key)) {
+                    w.text(&name, value);
+                }
+            }
+        } else {
+            for (key, value) in sorted_properties(img) {
+                if let (Some(value), Some(name)) = (value, property_name(&key)) {
+                    w.text(&name, value);
+                }
             }
         }
     }

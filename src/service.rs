@@ -334,12 +334,10 @@ where
     }
 }
 
-/// Path segments of the request path after percent-decoding (`None` if not UTF-8).
-fn decode(seg: &str) -> Option<String> {
-    percent_encoding::percent_decode_str(seg)
-        .decode_utf8()
-        .ok()
-        .map(|c| c.into_owned())
+/// A path segment after percent-decoding (`None` if not UTF-8); borrowed when it has no
+/// escapes, which is the common case.
+fn decode(seg: &str) -> Option<std::borrow::Cow<'_, str>> {
+    percent_encoding::percent_decode_str(seg).decode_utf8().ok()
 }
 
 fn route<B>(app: &Arc<App>, req: Request<B>) -> RespFuture
@@ -351,10 +349,11 @@ where
         Ok(fut) => return fut,
         Err(req) => req,
     };
-    let path = req.uri().path().to_string();
+    // A `Uri` clone shares the request's bytes: no copy of the path.
+    let uri = req.uri().clone();
     let host_url = host_url(req.headers());
     let conn = http10_connection(&req);
-    let mut fut = route_inner(app, req, path, host_url);
+    let mut fut = route_inner(app, req, uri.path(), host_url);
     if let Some(value) = conn {
         // eventlet ended an HTTP/1.0 exchange with `Date` then `Connection`; hyper would put
         // them the other way round (or omit `Connection: close`), so both are written here.
@@ -400,7 +399,7 @@ fn add_connection(app: &App, mut resp: Response<Body>, value: &'static str) -> R
     resp
 }
 
-fn route_inner<B>(app: &Arc<App>, req: Request<B>, path: String, host_url: String) -> RespFuture
+fn route_inner<B>(app: &Arc<App>, req: Request<B>, path: &str, host_url: String) -> RespFuture
 where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
@@ -419,7 +418,7 @@ where
         h.append(header::CONTENT_LENGTH, HeaderValue::from_static("2"));
         return ready(resp);
     }
-    let rest = match version_prefix(&path) {
+    let rest = match version_prefix(path) {
         Some(rest) => rest,
         None => return ready(versions(StatusCode::MULTIPLE_CHOICES, &host_url)),
     };
@@ -448,13 +447,23 @@ where
         }
         return ready(finish(&ctx, Ok(resp)));
     }
-    let segs: Vec<&str> = if rest.is_empty() {
-        Vec::new()
+    // At most four segments are ever routed; a fifth marks the path as unroutable.
+    let mut buf = [""; 5];
+    let mut n = 0;
+    for seg in rest[1..].split('/') {
+        if n == buf.len() {
+            break;
+        }
+        buf[n] = seg;
+        n += 1;
+    }
+    let segs: &[&str] = if n == buf.len() {
+        &["", "", "", "", ""]
     } else {
-        rest[1..].split('/').collect()
+        &buf[..n]
     };
     let m = &ctx.method;
-    let result: Result<Response<Body>, ApiError> = match segs.as_slice() {
+    let result: Result<Response<Body>, ApiError> = match segs {
         [] | [""] => crate::v1::index(app, &ctx, req.uri().query(), false),
         ["images"] => match *m {
             Method::GET => crate::v1::index(app, &ctx, req.uri().query(), false),
@@ -470,8 +479,12 @@ where
             let Some(id) = decode(id) else {
                 return ready(error_response(&ctx, ApiError::new(StatusCode::BAD_REQUEST)));
             };
+            if *m == Method::HEAD {
+                let r = crate::v1::meta(app, &ctx, &id, req.headers());
+                return ready(finish(&ctx, r));
+            }
+            let id = id.into_owned();
             match *m {
-                Method::HEAD => crate::v1::meta(app, &ctx, &id, req.headers()),
                 Method::GET => {
                     return boxed(app, ctx, move |app, ctx| crate::v1::show(app, ctx, id))
                 }
@@ -487,7 +500,7 @@ where
             }
         }
         ["images", id, "members"] if !id.is_empty() => {
-            let id = decode(id).unwrap_or_default();
+            let id = decode(id).unwrap_or_default().into_owned();
             match *m {
                 Method::GET => crate::v1::members_index(app, &ctx, &id),
                 Method::PUT => {
@@ -499,8 +512,8 @@ where
             }
         }
         ["images", id, "members", member] if !id.is_empty() && !member.is_empty() => {
-            let id = decode(id).unwrap_or_default();
-            let member = decode(member).unwrap_or_default();
+            let id = decode(id).unwrap_or_default().into_owned();
+            let member = decode(member).unwrap_or_default().into_owned();
             match *m {
                 Method::PUT => {
                     return boxed(app, ctx, move |app, ctx| {
