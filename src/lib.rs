@@ -29,6 +29,7 @@ pub mod fixtures;
 pub mod headers;
 pub mod journal;
 pub mod model;
+pub mod policy;
 pub mod pyjson;
 pub mod server;
 pub mod service;

@@ -55,6 +55,13 @@ struct Cli {
     )]
     auth: String,
 
+    /// A Glance `policy.json` laid over the stock rules (`get_image`, `download_image`,
+    /// `add_image`, `modify_image`, `delete_image`, `publicize_image`, `get_images`,
+    /// `get_members`, `modify_member`, `delete_member`, ...). Rules: "" or "@" (allow), "!"
+    /// (deny), "role:NAME", "rule:NAME", joined with " or "; anything else is an error.
+    #[arg(long, env = "GLANCE_EMU_POLICY", value_name = "FILE")]
+    policy: Option<PathBuf>,
+
     /// Keystone URI advertised in `Www-Authenticate` on 401s in tokens mode.
     #[arg(
         long,
@@ -205,12 +212,17 @@ async fn run(cli: Cli) -> Result<(), String> {
     };
     let count = store.len();
     let auth = glance_emu::auth::AuthMode::parse(&cli.auth).map_err(|e| format!("--auth: {e}"))?;
+    let policy = match &cli.policy {
+        Some(f) => glance_emu::policy::Policy::load(f).map_err(|e| format!("--policy: {e}"))?,
+        None => glance_emu::policy::Policy::stock(),
+    };
     let app = Arc::new(App {
         store: Arc::new(store),
         config: Config {
             glance_compat: cli.glance_compat,
             auth,
             auth_uri: cli.auth_uri.clone(),
+            policy,
             control,
             ..Config::default()
         },

@@ -38,6 +38,8 @@ pub struct Config {
     pub upload_idle_timeout: std::time::Duration,
     /// How callers are identified.
     pub auth: crate::auth::AuthMode,
+    /// The policy rules (`--policy`, over Glance's stock `policy.json`).
+    pub policy: crate::policy::Policy,
     /// `uri` in keystonemiddleware's `Www-Authenticate: Keystone uri='...'` (tokens mode).
     pub auth_uri: String,
     /// Test-suite controls: control API settings plus the clock, ids, journal and fault
@@ -54,6 +56,7 @@ impl Default for Config {
             image_size_cap: 1 << 40,
             upload_idle_timeout: std::time::Duration::from_secs(60),
             auth: crate::auth::AuthMode::NoAuth,
+            policy: crate::policy::Policy::stock(),
             auth_uri: "http://127.0.0.1:5000".to_string(),
             control: crate::control::Control::default(),
         }

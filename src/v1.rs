@@ -29,6 +29,7 @@ use crate::service::{
 /// Beyond real Glance (unless `--glance-compat`): a request `X-Image-Meta-Size` that differs
 /// from the record, or stored bytes that disagree with the record, answer 409.
 pub fn meta(app: &App, ctx: &Ctx, id: &str, req: &HeaderMap) -> Result<Response<Body>, ApiError> {
+    enforce(app, ctx, "get_image")?;
     let img = visible_image(app, ctx, id)?;
     if !app.config.glance_compat {
         if let Some(v) = req.get(&REQ_SIZE) {
@@ -67,6 +68,9 @@ pub fn meta(app: &App, ctx: &Ctx, id: &str, req: &HeaderMap) -> Result<Response<
 
 /// `GET /v1/images/{id}`: the image bytes, streamed, with the HEAD header set.
 pub async fn show(app: Arc<App>, ctx: Arc<Ctx>, id: String) -> Result<Response<Body>, ApiError> {
+    // Both rules are checked before the image is even looked up, as in Glance.
+    enforce(&app, &ctx, "get_image")?;
+    enforce(&app, &ctx, "download_image")?;
     let img = visible_image(&app, &ctx, &id)?;
     if img.status == Status::Deactivated {
         return Err(ApiError::detailed(
@@ -188,6 +192,7 @@ pub fn index(
     query: Option<&str>,
     detail: bool,
 ) -> Result<Response<Body>, ApiError> {
+    enforce(app, ctx, "get_images")?;
     let params = query_params(query);
     // API-level filter validation (glance/api/v1/filters.py).
     for (k, v) in &params {
@@ -706,11 +711,18 @@ fn property_quota(app: &App, count: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn publicize_check(ctx: &Ctx, meta: &MetaIn) -> Result<(), ApiError> {
-    // Stock policy `publicize_image: role:admin` needs the role, not just an admin context:
-    // the noauth context has no roles, so real Glance refused it there too.
-    if meta.boolean("is_public") == Some(true) && !ctx.caller.roles.iter().any(|r| r == "admin") {
-        return Err(ApiError::new(StatusCode::FORBIDDEN));
+/// Glance's `_enforce`: a denied policy rule is a bare 403.
+fn enforce(app: &App, ctx: &Ctx, action: &str) -> Result<(), ApiError> {
+    if app.config.policy.allows(action, &ctx.caller) {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::FORBIDDEN))
+    }
+}
+
+fn publicize_check(app: &App, ctx: &Ctx, meta: &MetaIn) -> Result<(), ApiError> {
+    if meta.boolean("is_public") == Some(true) {
+        enforce(app, ctx, "publicize_image")?;
     }
     Ok(())
 }
@@ -976,7 +988,11 @@ where
             )));
         }
     }
-    publicize_check(&ctx, &meta)?;
+    enforce(&app, &ctx, "add_image")?;
+    publicize_check(&app, &ctx, &meta)?;
+    if with_data {
+        enforce(&app, &ctx, "upload_image")?;
+    }
     property_quota(&app, meta.properties.len())?;
     if let Some(Some(store)) = meta.raw("store") {
         if store != "file" {
@@ -1072,7 +1088,11 @@ where
     let mut meta = parse_meta_headers(&parts.headers)?;
     validate_meta(&mut meta)?;
     let with_data = has_body(&parts.headers);
-    publicize_check(&ctx, &meta)?;
+    enforce(&app, &ctx, "modify_image")?;
+    publicize_check(&app, &ctx, &meta)?;
+    if with_data {
+        enforce(&app, &ctx, "upload_image")?;
+    }
     let orig = visible_image(&app, &ctx, &id)?;
     if orig.status == Status::Deleted {
         return Err(ApiError::forbidden("Forbidden to update deleted image."));
@@ -1196,6 +1216,7 @@ where
 
 /// `DELETE /v1/images/{id}`: soft delete; 200 with an empty body.
 pub async fn delete(app: Arc<App>, ctx: Arc<Ctx>, id: String) -> Result<Response<Body>, ApiError> {
+    enforce(&app, &ctx, "delete_image")?;
     let now = app.now();
     let caller = ctx.caller.clone();
     app.store
@@ -1297,6 +1318,7 @@ fn not_mutable(prefix: &str) -> ApiError {
 
 /// `GET /v1/images/{id}/members`.
 pub fn members_index(app: &App, ctx: &Ctx, id: &str) -> Result<Response<Body>, ApiError> {
+    enforce(app, ctx, "get_members")?;
     let img = image_for_members(app, ctx, id)?;
     if ctx.caller.admin || ctx.caller.owns(&img) {
         return Ok(json_response(StatusCode::OK, api::members_body(&img)));
@@ -1343,6 +1365,7 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     check_member_access(&ctx)?;
+    enforce(&app, &ctx, "modify_member")?;
     image_for_members(&app, &ctx, &id)?;
     let body = read_json(req.into_body()).await?;
     let invalid = || {
@@ -1436,6 +1459,7 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     check_member_access(&ctx)?;
+    enforce(&app, &ctx, "modify_member")?;
     let img = image_for_members(&app, &ctx, &id)?;
     member_quota(&app, img.members.len() + 1)?;
     let body = read_json(req.into_body()).await?;
@@ -1480,6 +1504,7 @@ pub async fn member_delete(
     member: String,
 ) -> Result<Response<Body>, ApiError> {
     check_member_access(&ctx)?;
+    enforce(&app, &ctx, "delete_member")?;
     image_for_members(&app, &ctx, &id)?;
     let caller = ctx.caller.clone();
     app.store

@@ -243,3 +243,60 @@ fn tokens_file_errors() {
     assert!(e.contains("tokens.json") && e.contains("t1.roles"), "{e}");
     assert!(AuthMode::parse("keystone").is_err());
 }
+
+/// A policy file: denied rules answer Glance's bare 403; HEAD and download are separate.
+#[tokio::test]
+async fn policy_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("policy.json");
+    std::fs::write(
+        &f,
+        r#"{"download_image": "!", "get_images": "role:lister", "publicize_image": ""}"#,
+    )
+    .unwrap();
+    let emu = spawn_with(
+        FIXTURE,
+        Config {
+            policy: glance_emu::policy::Policy::load(&f).unwrap(),
+            ..Config::default()
+        },
+    )
+    .await;
+    let public = "/v1/images/eeeeeeee-0000-4000-8000-000000000002";
+    assert_eq!(head(&emu, public).await.status_line, "HTTP/1.1 200 OK");
+    let r = get(&emu, public).await;
+    assert_eq!(r.status_line, "HTTP/1.1 403 Forbidden");
+    assert!(r.body_str().contains("Access was denied to this resource."));
+    // Checked before the lookup: unknown ids are 403 too.
+    assert_eq!(
+        get(&emu, "/v1/images/nope").await.status_line,
+        "HTTP/1.1 403 Forbidden"
+    );
+    assert_eq!(
+        get(&emu, "/v1/images").await.status_line,
+        "HTTP/1.1 403 Forbidden"
+    );
+    let r = call(
+        &emu,
+        "POST",
+        "/v1/images",
+        "x-image-meta-is_public: true\r\n",
+        b"",
+    )
+    .await;
+    assert_eq!(r.status_line, "HTTP/1.1 201 Created");
+
+    std::fs::write(&f, r#"{"get_image": "!"}"#).unwrap();
+    let emu = spawn_with(
+        FIXTURE,
+        Config {
+            policy: glance_emu::policy::Policy::load(&f).unwrap(),
+            ..Config::default()
+        },
+    )
+    .await;
+    let r = head(&emu, public).await;
+    assert_eq!(r.status_line, "HTTP/1.1 403 Forbidden");
+    assert_eq!(r.header("Content-Type"), Some("text/html; charset=UTF-8"));
+    assert_eq!(r.header("Content-Length"), Some("0"));
+}

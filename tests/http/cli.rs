@@ -144,3 +144,19 @@ fn bundled_data_loads() {
         extra.warnings
     );
 }
+
+/// An unsupported policy rule is a start-up error naming the file and the rule.
+#[test]
+fn bad_policy_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("policy.json");
+    std::fs::write(&f, r#"{"get_image": "tenant:%(tenant)s"}"#).unwrap();
+    let err = run_expect_fail(
+        &["--listen", "127.0.0.1:0", "--policy", f.to_str().unwrap()],
+        dir.path(),
+    );
+    assert!(
+        err.contains("policy.json: get_image: unsupported rule syntax"),
+        "{err}"
+    );
+}
