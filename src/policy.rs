@@ -39,9 +39,11 @@ impl Rule {
             "" | "@" => Ok(Rule::Allow),
             "!" => Ok(Rule::Deny),
             _ => {
-                if let Some(r) = t.strip_prefix("role:").filter(|r| !r.is_empty()) {
+                // A name never holds whitespace: "role:a and role:b" is `and`, not a role.
+                let name_ok = |r: &&str| !r.is_empty() && !r.contains(char::is_whitespace);
+                if let Some(r) = t.strip_prefix("role:").filter(name_ok) {
                     Ok(Rule::Role(r.to_lowercase()))
-                } else if let Some(r) = t.strip_prefix("rule:").filter(|r| !r.is_empty()) {
+                } else if let Some(r) = t.strip_prefix("rule:").filter(name_ok) {
                     Ok(Rule::Ref(r.to_string()))
                 } else {
                     Err(format!(
