@@ -67,11 +67,14 @@ impl Rng {
 /// A typical record, as bench/gen_fixtures.py writes it.
 fn typical(rng: &mut Rng, i: usize, owner: &str) -> Image {
     let created = Timestamp::parse("2016-05-22T06:04:20.425843").expect("timestamp");
-    let mut img = Image::new(rng.uuid(), created);
-    img.name = Some(format!("image-{i}"));
+    let mut img = Image::new(
+        glance_emu::model::ImageId::new(&rng.uuid()).expect("a UUID fits"),
+        created,
+    );
+    img.name = Some(format!("image-{i}").into());
     img.status = Status::Active;
     img.size = Some(1_000_000 + rng.next() % (1 << 30));
-    img.checksum = Some(rng.hex32());
+    img.checksum = glance_emu::model::Checksum::new(&rng.hex32());
     img.disk_format = Some("qcow2".into());
     img.container_format = Some("bare".into());
     img.min_disk = (i % 40) as u32;
@@ -98,7 +101,7 @@ fn world() -> &'static World {
         let images: Vec<Image> = (0..records())
             .map(|i| typical(&mut rng, i, &owner))
             .collect();
-        let ids: Vec<String> = images.iter().map(|i| i.id.clone()).collect();
+        let ids: Vec<String> = images.iter().map(|i| i.id.to_string()).collect();
         let store = Arc::new(Store::new(images).expect("store"));
         let sample = store.get(&ids[0]).expect("sample");
         World { store, ids, sample }

@@ -103,7 +103,10 @@ mod tests {
 
     #[test]
     fn record_has_18_keys_and_nulls() {
-        let img = Image::new("a".into(), Timestamp::parse("2020-01-01").unwrap());
+        let img = Image::new(
+            crate::model::ImageId::new("a").unwrap(),
+            Timestamp::parse("2020-01-01").unwrap(),
+        );
         let v = image_record(&img);
         assert_eq!(v.as_object().unwrap().len(), 18);
         assert_eq!(v["deleted_at"], Value::Null);

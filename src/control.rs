@@ -292,14 +292,14 @@ impl Controller {
     pub async fn load(&self, images: Vec<Image>) -> Result<LoadReport, ControlError> {
         let mut seen = HashSet::new();
         for img in &images {
-            if !seen.insert(img.id.clone()) {
+            if !seen.insert(img.id) {
                 return Err(ControlError::invalid(format!(
                     "duplicate image id '{}' in the document",
                     img.id
                 )));
             }
         }
-        let ids: Vec<String> = images.iter().map(|i| i.id.clone()).collect();
+        let ids: Vec<String> = images.iter().map(|i| i.id.to_string()).collect();
         let replaced = self
             .app
             .store
@@ -360,7 +360,7 @@ impl Controller {
             .store
             .write(move |snap, tx| {
                 for img in snap.all() {
-                    tx.remove(img.id.clone());
+                    tx.remove(img.id.to_string());
                 }
                 for img in images {
                     tx.put(img);
@@ -388,7 +388,7 @@ impl Controller {
     /// by absolute path, or inline as base64 with `inline_files`.
     pub fn export(&self, inline_files: bool) -> Result<Value, ControlError> {
         let mut all = self.app.store.all();
-        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all.sort_by_key(|a| a.id);
         let images = all
             .iter()
             .map(|i| record_json(i, inline_files))

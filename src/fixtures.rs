@@ -14,7 +14,7 @@ use bytes::Bytes;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Deserializer as _};
 
-use crate::model::{Image, ImageData, Interner, Member, Status, Timestamp};
+use crate::model::{Checksum, Image, ImageData, ImageId, Interner, Member, Status, Timestamp};
 
 /// Why fixtures could not be loaded. Every variant names the file; field errors name the
 /// record and field as a path such as `images[2].created_at`.
@@ -183,7 +183,7 @@ fn check_unique(images: &[Arc<Image>], origins: &[(usize, PathBuf)]) -> Result<(
             return Err(LoadError::Duplicate {
                 path,
                 field: format!("record {n} id"),
-                id: img.id.clone(),
+                id: img.id.to_string(),
                 first: origin(first).1,
             });
         }
@@ -619,6 +619,13 @@ fn build(
         }
     }
     if let Some(Some(c)) = &raw.checksum {
+        if c.len() > 32 {
+            return Err(field_err(
+                path,
+                &f("checksum"),
+                "at most 32 characters (an MD5 hex digest)",
+            ));
+        }
         if !header_value_ok(c) {
             return Err(field_err(path, &f("checksum"), "control characters"));
         }
@@ -634,8 +641,10 @@ fn build(
         None
     });
 
-    let mut img = Image::new(raw.id, created_at);
-    img.name = raw.name;
+    // Length checked above, so the inline id always fits.
+    let id = ImageId::new(&raw.id).ok_or_else(|| field_err(path, &f("id"), "too long"))?;
+    let mut img = Image::new(id, created_at);
+    img.name = raw.name.map(String::into_boxed_str);
     img.status = status;
     img.virtual_size = raw.virtual_size;
     img.disk_format = raw.disk_format.map(|s| interner.get(&s));
@@ -701,8 +710,8 @@ fn build(
         (None, None) => Some(0),
     };
     img.checksum = match (raw.checksum, &computed) {
-        (Some(c), _) => c,
-        (None, Some((_, md5))) => Some(md5.clone()),
+        (Some(c), _) => c.as_deref().and_then(Checksum::new),
+        (None, Some((_, md5))) => Checksum::new(md5),
         (None, None) => None,
     };
     let mut warning = None;
@@ -768,7 +777,14 @@ fn build_data(path: &Path, field: &str, d: RawData) -> Result<(ImageData, u64, S
         }
         let unit = Bytes::from(text.into_bytes());
         let md5 = repeat_md5(&unit, len);
-        return Ok((ImageData::Repeat { unit, len }, len, md5));
+        return Ok((
+            ImageData::Repeat {
+                unit: Box::new(unit),
+                len,
+            },
+            len,
+            md5,
+        ));
     }
     if let Some(b64) = d.base64 {
         let bytes = base64::engine::general_purpose::STANDARD
@@ -782,7 +798,7 @@ fn build_data(path: &Path, field: &str, d: RawData) -> Result<(ImageData, u64, S
             })?;
         let md5 = hex_md5(&bytes);
         let len = bytes.len() as u64;
-        return Ok((ImageData::Bytes(Bytes::from(bytes)), len, md5));
+        return Ok((ImageData::Bytes(Box::new(Bytes::from(bytes))), len, md5));
     }
     let rel = d.file.unwrap_or_default();
     let full = path.parent().unwrap_or(Path::new(".")).join(&rel);

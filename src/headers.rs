@@ -252,13 +252,13 @@ mod tests {
 
     fn sample() -> Image {
         let mut img = Image::new(
-            "3c3d1d01-b48a-4639-8a88-08be3b9b5d78".into(),
+            crate::model::ImageId::new("3c3d1d01-b48a-4639-8a88-08be3b9b5d78").unwrap(),
             Timestamp::parse("2016-05-22T06:04:20.425843").unwrap(),
         );
         img.status = Status::Active;
         img.name = Some("cirros".into());
         img.size = Some(13287936);
-        img.checksum = Some("ee1eca47dc88f4879d8a229cc70a07c6".into());
+        img.checksum = crate::model::Checksum::new("ee1eca47dc88f4879d8a229cc70a07c6");
         img.disk_format = Some("qcow2".into());
         img.container_format = Some("bare".into());
         img.updated_at = Timestamp::parse("2016-05-22T06:04:21").unwrap();

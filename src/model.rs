@@ -8,6 +8,91 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::NaiveDateTime;
 
+/// Text of at most `N` bytes stored inline: no heap block for fields that are short and
+/// present on nearly every record (the id, the checksum).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InlineStr<const N: usize> {
+    len: u8,
+    buf: [u8; N],
+}
+
+impl<const N: usize> InlineStr<N> {
+    /// `None` when `s` is longer than `N` bytes.
+    pub fn new(s: &str) -> Option<Self> {
+        if s.len() > N || N > u8::MAX as usize {
+            return None;
+        }
+        let mut buf = [0u8; N];
+        buf[..s.len()].copy_from_slice(s.as_bytes());
+        Some(InlineStr {
+            len: s.len() as u8,
+            buf,
+        })
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Built only from a `&str` cut at its own length, so always valid UTF-8.
+        std::str::from_utf8(&self.buf[..self.len as usize]).unwrap_or_default()
+    }
+}
+
+impl<const N: usize> std::ops::Deref for InlineStr<N> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl<const N: usize> std::borrow::Borrow<str> for InlineStr<N> {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl<const N: usize> fmt::Debug for InlineStr<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl<const N: usize> fmt::Display for InlineStr<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<const N: usize> PartialEq<str> for InlineStr<N> {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl<const N: usize> PartialEq<&str> for InlineStr<N> {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl<const N: usize> PartialEq<String> for InlineStr<N> {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl<const N: usize> serde::Serialize for InlineStr<N> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// An image id: Glance never finds ids longer than 36 characters.
+pub type ImageId = InlineStr<36>;
+
+/// An MD5 checksum as Glance stored it (at most 32 characters).
+pub type Checksum = InlineStr<32>;
+
 /// Glance's timestamp: naive UTC with microseconds (`2016-05-22T06:04:20.425843`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub NaiveDateTime);
@@ -216,13 +301,14 @@ pub enum ImageData {
     /// No data (queued images, or records that never had bytes).
     #[default]
     None,
-    /// Bytes held in memory (small fixture data given as base64).
-    Bytes(Bytes),
+    /// Bytes held in memory (small fixture data given as base64). Boxed, like the other
+    /// payloads, so that the common no-data record pays for a pointer, not a buffer handle.
+    Bytes(Box<Bytes>),
     /// `text` repeated and cut to `len` bytes, generated while streaming so that a fixture
     /// can describe a multi-GiB image without holding it.
     Repeat {
         /// The repeated unit (never empty).
-        unit: Bytes,
+        unit: Box<Bytes>,
         /// Total length.
         len: u64,
     },
@@ -261,17 +347,17 @@ impl ImageData {
 #[derive(Debug, Clone)]
 pub struct Image {
     /// Image id (normally a UUID, but any string up to 36 characters works in Glance).
-    pub id: String,
+    pub id: ImageId,
     /// Display name.
-    pub name: Option<String>,
+    pub name: Option<Box<str>>,
     /// Lifecycle status.
     pub status: Status,
     /// Size in bytes as recorded (null only for v2-created images).
     pub size: Option<u64>,
     /// Virtual size (practically never set in v1).
     pub virtual_size: Option<u64>,
-    /// MD5 hex digest of the data.
-    pub checksum: Option<String>,
+    /// MD5 hex digest of the data (at most 32 characters, as Glance enforced).
+    pub checksum: Option<Checksum>,
     /// Disk format (`raw`, `qcow2`, ...). Shared text: a handful of values repeat across
     /// every record.
     pub disk_format: Option<Arc<str>>,
@@ -308,7 +394,7 @@ pub struct Image {
 
 impl Image {
     /// A fresh record with Glance's defaults.
-    pub fn new(id: String, now: Timestamp) -> Self {
+    pub fn new(id: ImageId, now: Timestamp) -> Self {
         Image {
             id,
             name: None,
@@ -415,7 +501,10 @@ mod tests {
 
     #[test]
     fn properties_stay_sorted() {
-        let mut img = Image::new("x".into(), Timestamp::parse("2020-01-01").unwrap());
+        let mut img = Image::new(
+            ImageId::new("x").unwrap(),
+            Timestamp::parse("2020-01-01").unwrap(),
+        );
         img.set_property("b".into(), Some("2".into()));
         img.set_property("a".into(), Some("1".into()));
         img.set_property("b".into(), Some("3".into()));

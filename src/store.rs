@@ -18,7 +18,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::model::{Image, ImageData, Member, Status, Timestamp};
+use crate::model::{Checksum, Image, ImageData, ImageId, Member, Status, Timestamp};
 
 /// The records keyed by their own id: a set of `Arc<Image>` looked up by `&str`, so the id
 /// is stored once instead of again as a map key.
@@ -138,12 +138,12 @@ enum PData {
 impl From<&Image> for PImage {
     fn from(i: &Image) -> Self {
         PImage {
-            id: i.id.clone(),
-            name: i.name.clone(),
+            id: i.id.to_string(),
+            name: i.name.as_deref().map(str::to_string),
             status: i.status.as_str().to_string(),
             size: i.size,
             virtual_size: i.virtual_size,
-            checksum: i.checksum.clone(),
+            checksum: i.checksum.map(|c| c.to_string()),
             disk_format: i.disk_format.clone(),
             container_format: i.container_format.clone(),
             min_disk: i.min_disk,
@@ -164,7 +164,7 @@ impl From<&Image> for PImage {
             data: match &i.data {
                 ImageData::None => PData::None,
                 ImageData::Bytes(b) => {
-                    PData::Base64(base64::engine::general_purpose::STANDARD.encode(b))
+                    PData::Base64(base64::engine::general_purpose::STANDARD.encode(&***b))
                 }
                 ImageData::Repeat { unit, len } => PData::Repeat {
                     unit: String::from_utf8_lossy(unit).into_owned(),
@@ -183,12 +183,12 @@ impl From<&Image> for PImage {
 impl PImage {
     fn into_image(self) -> Option<Image> {
         let ts = |s: &str| Timestamp::parse(s);
-        let mut img = Image::new(self.id, ts(&self.created_at)?);
-        img.name = self.name;
+        let mut img = Image::new(ImageId::new(&self.id)?, ts(&self.created_at)?);
+        img.name = self.name.map(String::into_boxed_str);
         img.status = Status::parse(&self.status)?;
         img.size = self.size;
         img.virtual_size = self.virtual_size;
-        img.checksum = self.checksum;
+        img.checksum = self.checksum.as_deref().and_then(Checksum::new);
         img.disk_format = self.disk_format;
         img.container_format = self.container_format;
         img.min_disk = self.min_disk;
@@ -213,11 +213,11 @@ impl PImage {
             .collect();
         img.data = match self.data {
             PData::None => ImageData::None,
-            PData::Base64(s) => ImageData::Bytes(Bytes::from(
+            PData::Base64(s) => ImageData::Bytes(Box::new(Bytes::from(
                 base64::engine::general_purpose::STANDARD.decode(s).ok()?,
-            )),
+            ))),
             PData::Repeat { unit, len } => ImageData::Repeat {
-                unit: Bytes::from(unit.into_bytes()),
+                unit: Box::new(Bytes::from(unit.into_bytes())),
                 len,
             },
             PData::File { path, len } => ImageData::File {

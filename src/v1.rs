@@ -14,7 +14,9 @@ use crate::api;
 use crate::body::Body;
 use crate::error::ApiError;
 use crate::headers;
-use crate::model::{Image, ImageData, Member, Status, Timestamp, CONTAINER_FORMATS, DISK_FORMATS};
+use crate::model::{
+    Checksum, Image, ImageData, ImageId, Member, Status, Timestamp, CONTAINER_FORMATS, DISK_FORMATS,
+};
 use crate::service::{
     data_mismatch, downloadable, empty_html, json_response, no_content, visible_image, App, Ctx,
     REQ_SIZE,
@@ -97,7 +99,7 @@ pub async fn show(app: Arc<App>, ctx: Arc<Ctx>, id: String) -> Result<Response<B
     } else {
         match &img.data {
             ImageData::None => return Err(not_in_store()),
-            ImageData::Bytes(b) => (Body::full(b.clone()), b.len() as u64),
+            ImageData::Bytes(b) => (Body::full((**b).clone()), b.len() as u64),
             ImageData::Repeat { unit, len } => (Body::repeat(unit, *len), *len),
             ImageData::File { path, .. } => {
                 let file = tokio::fs::File::open(path.as_ref())
@@ -644,7 +646,7 @@ fn external_source(meta: &MetaIn, h: &HeaderMap) -> Result<(), ApiError> {
 /// Applies parsed metadata to a record (registry `image_create` / `image_update`).
 fn apply_meta(img: &mut Image, meta: &MetaIn, admin: bool) -> Result<(), ApiError> {
     if let Some(v) = meta.string("name") {
-        img.name = v;
+        img.name = v.map(String::into_boxed_str);
     }
     if let Some(v) = meta.string("disk_format") {
         img.disk_format = v.map(Into::into);
@@ -653,7 +655,7 @@ fn apply_meta(img: &mut Image, meta: &MetaIn, admin: bool) -> Result<(), ApiErro
         img.container_format = v.map(Into::into);
     }
     if let Some(v) = meta.string("checksum") {
-        img.checksum = v;
+        img.checksum = v.as_deref().and_then(Checksum::new);
     }
     if let Some(v) = meta.int("size", false)? {
         img.size = v;
@@ -921,7 +923,7 @@ where
                     up.len
                 ))));
             }
-            if let Some(c) = img.checksum.clone().filter(|c| *c != up.md5) {
+            if let Some(c) = img.checksum.filter(|c| *c != up.md5) {
                 img.status = Status::Killed;
                 tx.put(img);
                 return Ok(Err(ApiError::bad_request(format!(
@@ -931,7 +933,7 @@ where
             }
             img.status = Status::Active;
             img.size = Some(up.len);
-            img.checksum = Some(up.md5.clone());
+            img.checksum = Checksum::new(&up.md5);
             img.data = ImageData::File {
                 path,
                 len: up.len,
@@ -1016,7 +1018,13 @@ where
         _ => app.new_image_id(),
     };
     let now = app.now();
-    let mut img = Image::new(id.clone(), now);
+    let image_id = ImageId::new(&id).ok_or_else(|| {
+        ApiError::from_registry(
+            ApiError::explained(StatusCode::BAD_REQUEST, "Invalid image id format"),
+            "Failed to reserve image. Got error: ",
+        )
+    })?;
+    let mut img = Image::new(image_id, now);
     img.owner = ctx.caller.tenant.as_deref().map(Into::into);
     apply_meta(&mut img, &meta, ctx.caller.admin)
         .map_err(|e| reserve_error(e, "Failed to reserve image. Got error: "))?;
@@ -1107,7 +1115,7 @@ where
             }
         }
         if let Some(v) = meta.string("checksum") {
-            if v != orig.checksum {
+            if v.as_deref() != orig.checksum.as_deref() {
                 return Err(ApiError::forbidden(format!(
                     "Forbidden to modify 'checksum' of {} image.",
                     orig.status
@@ -1545,7 +1553,7 @@ pub fn shared_images(app: &App, ctx: &Ctx, member: &str) -> Result<Response<Body
             i.members
                 .iter()
                 .find(|m| m.member_id == member)
-                .map(|m| (i.created_at, i.id.clone(), m.can_share))
+                .map(|m| (i.created_at, i.id.to_string(), m.can_share))
         })
         .collect();
     entries.sort();
