@@ -104,13 +104,7 @@ impl Body {
         if unit.is_empty() || len == 0 {
             return Body::empty();
         }
-        let reps = CHUNK.div_ceil(unit.len()).max(1);
-        let block: Vec<u8> = unit
-            .iter()
-            .copied()
-            .cycle()
-            .take(reps * unit.len())
-            .collect();
+        let block = crate::model::repeat_block(unit, CHUNK);
         Body {
             kind: Kind::Repeat {
                 block: Bytes::from(block),

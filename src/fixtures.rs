@@ -846,13 +846,7 @@ fn repeat_md5(unit: &Bytes, len: u64) -> String {
     let mut h = Md5::new();
     if !unit.is_empty() {
         // Hash a block of whole units at a time: far fewer update calls for tiny units.
-        let reps = (65536 / unit.len()).max(1);
-        let block: Vec<u8> = unit
-            .iter()
-            .copied()
-            .cycle()
-            .take(reps * unit.len())
-            .collect();
+        let block = crate::model::repeat_block(unit, 1 << 16);
         let mut left = len;
         while left > 0 {
             let n = left.min(block.len() as u64) as usize;

@@ -321,6 +321,17 @@ pub enum ImageData {
     },
 }
 
+/// Whole repetitions of `unit` making at least `at_least` bytes (one, if `unit` is longer):
+/// a block that can be emitted or hashed again and again and stay aligned to the pattern.
+pub fn repeat_block(unit: &[u8], at_least: usize) -> Vec<u8> {
+    let reps = at_least.div_ceil(unit.len().max(1)).max(1);
+    unit.iter()
+        .copied()
+        .cycle()
+        .take(reps * unit.len())
+        .collect()
+}
+
 impl ImageData {
     /// The length the data had when it was attached to the record.
     pub fn len(&self) -> Option<u64> {
