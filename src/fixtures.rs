@@ -2,6 +2,7 @@
 //! defaults, validation with errors that name the file and the field, and the size/checksum
 //! cross-check of the bytes behind each record.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
@@ -79,44 +80,47 @@ pub struct Loaded {
     pub warnings: Vec<String>,
 }
 
+/// One record as written in a fixture. Text fields borrow from the input when it is held in
+/// memory and has no escapes, so loading allocates only what the record keeps.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawRecord {
-    id: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    status: Option<String>,
+struct RawRecord<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    status: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "present")]
     size: Option<Option<u64>>,
     #[serde(default)]
     virtual_size: Option<u64>,
-    #[serde(default, deserialize_with = "present")]
-    checksum: Option<Option<String>>,
-    #[serde(default)]
-    disk_format: Option<String>,
-    #[serde(default)]
-    container_format: Option<String>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    checksum: Option<Option<Cow<'a, str>>>,
+    #[serde(default, borrow)]
+    disk_format: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    container_format: Option<Cow<'a, str>>,
     #[serde(default)]
     min_disk: Option<u32>,
     #[serde(default)]
     min_ram: Option<u32>,
-    #[serde(default)]
-    owner: Option<String>,
+    #[serde(default, borrow)]
+    owner: Option<Cow<'a, str>>,
     #[serde(default)]
     is_public: Option<bool>,
     #[serde(default)]
     protected: Option<bool>,
     #[serde(default)]
     deleted: Option<bool>,
-    #[serde(default)]
-    deleted_at: Option<String>,
-    #[serde(default)]
-    created_at: Option<String>,
-    #[serde(default)]
-    updated_at: Option<String>,
-    #[serde(default)]
-    properties: Option<BTreeMap<String, Option<String>>>,
+    #[serde(default, borrow)]
+    deleted_at: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    created_at: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    updated_at: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    properties: Option<BTreeMap<Cow<'a, str>, Option<Cow<'a, str>>>>,
     #[serde(default)]
     members: Option<Vec<RawMember>>,
     #[serde(default)]
@@ -258,8 +262,13 @@ fn parse_file(path: &Path, now: Timestamp) -> Result<(Vec<Arc<Image>>, Vec<Strin
     let file = std::fs::File::open(path).map_err(io)?;
     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
     let shape = Shape::sniff(reader.fill_buf().map_err(io)?);
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    match parse_fast(path, &mut de, shape, now) {
+    let parsed = if shape == Shape::Single {
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        parse_fast(path, &mut de, shape, now)
+    } else {
+        parse_windows(path, reader, shape, now, WINDOW)
+    };
+    match parsed {
         Ok(Ok(done)) => Ok(done),
         Ok(Err(e)) => Err(e),
         Err(()) => {
@@ -268,6 +277,181 @@ fn parse_file(path: &Path, now: Timestamp) -> Result<(Vec<Arc<Image>>, Vec<Strin
                 .map(|(imgs, w)| (imgs.into_iter().map(Arc::new).collect(), w))
         }
     }
+}
+
+/// Bytes read per step by [`parse_windows`]; a record longer than this just grows the window.
+const WINDOW: usize = 8 << 20;
+
+/// Where the scanner of [`parse_windows`] is in the document.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// Before the records array opens.
+    Open,
+    /// Right after `[`: a record or `]`.
+    FirstOrEnd,
+    /// After a record: `,` or `]`.
+    CommaOrEnd,
+    /// After `,`: a record.
+    Record,
+    /// Inside a record (from its `{`).
+    InRecord,
+    /// After the array's `]`.
+    Closed,
+}
+
+/// Loads a list (or `{"images": [...]}`) file a window at a time: a byte scanner finds each
+/// record's extent and the record is parsed from that slice, borrowing its text. Peak memory
+/// stays at the records plus one window, and parsing a slice is faster than parsing from a
+/// reader. Anything unexpected outside the records returns `Err(())` for the exact slow path.
+#[allow(clippy::type_complexity)]
+fn parse_windows(
+    path: &Path,
+    mut reader: impl std::io::Read,
+    shape: Shape,
+    now: Timestamp,
+    window: usize,
+) -> Result<Result<(Vec<Arc<Image>>, Vec<String>), LoadError>, ()> {
+    let mut failure = None;
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    let mut sink = Sink {
+        path,
+        now,
+        prefix: if shape == Shape::Wrapper {
+            "images"
+        } else {
+            ""
+        },
+        out: &mut out,
+        warnings: &mut warnings,
+        failure: &mut failure,
+        interner: Interner::default(),
+    };
+    // Depth at which records sit: inside `[` (list) or inside `{ "images": [` (wrapper).
+    let arr_depth: u32 = if shape == Shape::Wrapper { 2 } else { 1 };
+    let mut buf: Vec<u8> = Vec::with_capacity(window + 4096);
+    let mut pos = 0usize; // next byte to scan
+    let mut depth = 0u32;
+    let mut in_str = false;
+    let mut esc = false;
+    let mut expect = Expect::Open;
+    let mut rec_start = 0usize;
+    let mut index = 0usize;
+    let mut eof = false;
+    loop {
+        if pos == buf.len() {
+            if eof {
+                break;
+            }
+            // Keep only the unfinished record (if any), then read the next window.
+            let keep = if expect == Expect::InRecord {
+                rec_start
+            } else {
+                pos
+            };
+            buf.drain(..keep);
+            pos -= keep;
+            rec_start -= keep.min(rec_start);
+            let old = buf.len();
+            buf.resize(old + window, 0);
+            let n = loop {
+                match reader.read(&mut buf[old..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => return Err(()),
+                }
+            };
+            buf.truncate(old + n);
+            if n == 0 {
+                eof = true;
+            }
+            continue;
+        }
+        if esc {
+            // The character after a backslash (possibly at the start of a new window).
+            esc = false;
+            pos += 1;
+            continue;
+        }
+        if in_str {
+            // Jump to the next quote or backslash.
+            match memchr::memchr2(b'"', b'\\', &buf[pos..]) {
+                None => pos = buf.len(),
+                Some(k) => {
+                    let at = pos + k;
+                    if buf[at] == b'\\' {
+                        esc = true;
+                        pos = at + 1;
+                    } else {
+                        in_str = false;
+                        pos = at + 1;
+                    }
+                }
+            }
+            continue;
+        }
+        let b = buf[pos];
+        pos += 1;
+        if b.is_ascii_whitespace() {
+            continue;
+        }
+        match expect {
+            Expect::InRecord => match b {
+                b'"' => in_str = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == arr_depth {
+                        if b != b'}' {
+                            return Err(());
+                        }
+                        let raw: RawRecord<'_> = match serde_json::from_slice(&buf[rec_start..pos])
+                        {
+                            Ok(r) => r,
+                            Err(_) => return Err(()),
+                        };
+                        if sink.accept(Some(index), raw).is_err() {
+                            return Ok(Err(failure.take().ok_or(())?));
+                        }
+                        index += 1;
+                        expect = Expect::CommaOrEnd;
+                    }
+                }
+                _ => {}
+            },
+            Expect::Open => match (b, depth) {
+                (b'{', 0) if arr_depth == 2 => depth = 1,
+                (b'"', 1) if arr_depth == 2 => in_str = true,
+                (b':', 1) if arr_depth == 2 => {}
+                (b'[', d) if d + 1 == arr_depth => {
+                    depth = arr_depth;
+                    expect = Expect::FirstOrEnd;
+                }
+                _ => return Err(()),
+            },
+            Expect::FirstOrEnd | Expect::Record | Expect::CommaOrEnd => match (b, expect) {
+                (b'{', Expect::FirstOrEnd | Expect::Record) => {
+                    rec_start = pos - 1;
+                    depth += 1;
+                    expect = Expect::InRecord;
+                }
+                (b',', Expect::CommaOrEnd) => expect = Expect::Record,
+                (b']', Expect::FirstOrEnd | Expect::CommaOrEnd) => {
+                    depth -= 1;
+                    expect = Expect::Closed;
+                }
+                _ => return Err(()),
+            },
+            Expect::Closed => match (b, depth) {
+                (b'}', 1) if arr_depth == 2 => depth = 0,
+                _ => return Err(()),
+            },
+        }
+    }
+    if expect != Expect::Closed || depth != 0 || in_str {
+        return Err(());
+    }
+    Ok(Ok((out, warnings)))
 }
 
 /// Deserialises records one by one into images. `Err(())` means "not valid; take the slow
@@ -555,7 +739,7 @@ fn parse_ts(
     path: &Path,
     at: &str,
     name: &str,
-    v: Option<String>,
+    v: Option<Cow<'_, str>>,
 ) -> Result<Option<Timestamp>, LoadError> {
     match v {
         None => Ok(None),
@@ -644,7 +828,7 @@ fn build(
     // Length checked above, so the inline id always fits.
     let id = ImageId::new(&raw.id).ok_or_else(|| field_err(path, &f("id"), "too long"))?;
     let mut img = Image::new(id, created_at);
-    img.name = raw.name.map(String::into_boxed_str);
+    img.name = raw.name.map(|n| n.into_owned().into_boxed_str());
     img.status = status;
     img.virtual_size = raw.virtual_size;
     img.disk_format = raw.disk_format.map(|s| interner.get(&s));
@@ -950,6 +1134,58 @@ mod tests {
         assert!(
             e.starts_with("t.json: [0].status: unknown status 'ACTIVE'"),
             "{e}"
+        );
+    }
+
+    fn windows(text: &str, window: usize) -> Result<Vec<String>, ()> {
+        let shape = Shape::sniff(text.as_bytes());
+        match parse_windows(Path::new("t.json"), text.as_bytes(), shape, now(), window)? {
+            Ok((imgs, _)) => Ok(imgs
+                .iter()
+                .map(|i| format!("{}|{:?}|{:?}", i.id, i.name, i.properties))
+                .collect()),
+            Err(e) => Ok(vec![format!("ERR {e}")]),
+        }
+    }
+
+    #[test]
+    fn windowed_loader_matches_whole_document_parse() {
+        let list = r#" [ {"id": "a", "name": "q\"u{o}[te]\\", "properties": {"k": "}{", "x": null}},
+            {"id": "b", "name": "\u00e9t\u00e9", "members": [{"member_id": "m"}]} ,{"id":"c"} ]  "#;
+        let wrapper = format!("{{ \"images\" :{} }}\n", list.trim());
+        for text in [list.to_string(), wrapper] {
+            let (imgs, _) = parse_document(Path::new("t.json"), &text, now()).unwrap();
+            let expected: Vec<String> = imgs
+                .iter()
+                .map(|i| format!("{}|{:?}|{:?}", i.id, i.name, i.properties))
+                .collect();
+            for window in [1, 2, 3, 5, 7, 16, 64, 4096] {
+                assert_eq!(
+                    windows(&text, window),
+                    Ok(expected.clone()),
+                    "window {window}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn windowed_loader_refuses_what_is_not_plain_json() {
+        for bad in [
+            r#"[{"id": "a"} {"id": "b"}]"#,
+            r#"[{"id": "a"},]"#,
+            r#"[{"id": "a"}] x"#,
+            r#"[{"id": "a"}, 3]"#,
+            r#"{"images": [{"id": "a"}], "more": 1}"#,
+            r#"[{"id": "a"}"#,
+            r#"[{"id": "a", "name": "open]"#,
+        ] {
+            assert_eq!(windows(bad, 4), Err(()), "{bad}");
+        }
+        // Record-level problems come back as the usual field errors.
+        assert_eq!(
+            windows(r#"[{"id": "a"}, {"id": "b", "created_at": "soon"}]"#, 4),
+            Ok(vec!["ERR t.json: [1].created_at: invalid timestamp 'soon' (expected e.g. 2016-05-22T06:04:20.425843)".to_string()])
         );
     }
 
