@@ -354,9 +354,8 @@ where
     };
     // A `Uri` clone shares the request's bytes: no copy of the path.
     let uri = req.uri().clone();
-    let host_url = host_url(req.headers());
     let conn = http10_connection(&req);
-    let mut fut = route_inner(app, req, uri.path(), host_url);
+    let mut fut = route_inner(app, req, uri.path());
     if let Some(value) = conn {
         // eventlet ended an HTTP/1.0 exchange with `Date` then `Connection`; hyper would put
         // them the other way round (or omit `Connection: close`), so both are written here.
@@ -402,13 +401,13 @@ fn add_connection(app: &App, mut resp: Response<Body>, value: &'static str) -> R
     resp
 }
 
-fn route_inner<B>(app: &Arc<App>, req: Request<B>, path: &str, host_url: String) -> RespFuture
+fn route_inner<B>(app: &Arc<App>, req: Request<B>, path: &str) -> RespFuture
 where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
 {
     if path == "/versions" {
-        return ready(versions(StatusCode::OK, &host_url));
+        return ready(versions(StatusCode::OK, &host_url(req.headers())));
     }
     if path == "/healthcheck" {
         // oslo.middleware's healthcheck sat before the context middleware: no request id.
@@ -423,7 +422,12 @@ where
     }
     let rest = match version_prefix(path) {
         Some(rest) => rest,
-        None => return ready(versions(StatusCode::MULTIPLE_CHOICES, &host_url)),
+        None => {
+            return ready(versions(
+                StatusCode::MULTIPLE_CHOICES,
+                &host_url(req.headers()),
+            ))
+        }
     };
     let accept = BodyKind::from_accept(req.headers().get(header::ACCEPT).map(|v| v.as_bytes()));
     let Some(caller) = app.caller_for(req.headers()) else {
@@ -434,7 +438,12 @@ where
         accept,
         request_id: app.request_id_for(req.headers()),
         caller,
-        host_url,
+        // Only a create (its `Location`) needs the host URL: skip the allocation elsewhere.
+        host_url: if req.method() == Method::POST {
+            host_url(req.headers())
+        } else {
+            String::new()
+        },
     };
     if rest.is_empty() {
         // Routes redirected the bare version prefix to its slash form.
@@ -445,7 +454,7 @@ where
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf8"),
         );
-        if let Ok(loc) = HeaderValue::from_str(&format!("{}{}/", ctx.host_url, path)) {
+        if let Ok(loc) = HeaderValue::from_str(&format!("{}{}/", host_url(req.headers()), path)) {
             h.append(header::LOCATION, loc);
         }
         return ready(finish(&ctx, Ok(resp)));
@@ -484,7 +493,7 @@ where
             };
             if *m == Method::HEAD {
                 let r = crate::v1::meta(app, &ctx, &id, req.headers());
-                return ready(finish(&ctx, r));
+                return ready(finish_owned(ctx, r));
             }
             let id = id.into_owned();
             match *m {
@@ -561,12 +570,27 @@ where
 /// Turns a handler result into the final response, adding the request id last (the
 /// context middleware did this on the way out, errors included).
 pub fn finish(ctx: &Ctx, result: Result<Response<Body>, ApiError>) -> Response<Body> {
+    finish_with(ctx, ctx.request_id.clone(), result)
+}
+
+/// [`finish`] for a context that is no longer needed: the request id is moved, not cloned
+/// (a clone of a fresh `HeaderValue` costs an allocation).
+pub fn finish_owned(mut ctx: Ctx, result: Result<Response<Body>, ApiError>) -> Response<Body> {
+    let id = std::mem::replace(&mut ctx.request_id, HeaderValue::from_static(""));
+    finish_with(&ctx, id, result)
+}
+
+fn finish_with(
+    ctx: &Ctx,
+    request_id: HeaderValue,
+    result: Result<Response<Body>, ApiError>,
+) -> Response<Body> {
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => error_response(ctx, e),
     };
     resp.headers_mut()
-        .append(headers::REQUEST_ID.clone(), ctx.request_id.clone());
+        .append(headers::REQUEST_ID.clone(), request_id);
     webob_reason(&mut resp);
     resp
 }
