@@ -266,7 +266,10 @@ fn parse_file(path: &Path, now: Timestamp) -> Result<(Vec<Arc<Image>>, Vec<Strin
         let mut de = serde_json::Deserializer::from_reader(reader);
         parse_fast(path, &mut de, shape, now)
     } else {
-        parse_windows(path, reader, shape, now, WINDOW)
+        // Small files need no full-size buffer: it would add to their peak memory.
+        let size = std::fs::metadata(path).map_or(WINDOW as u64, |m| m.len());
+        let window = (size as usize).saturating_add(1).clamp(4096, WINDOW);
+        parse_windows(path, reader, shape, now, window)
     };
     match parsed {
         Ok(Ok(done)) => Ok(done),
@@ -280,7 +283,7 @@ fn parse_file(path: &Path, now: Timestamp) -> Result<(Vec<Arc<Image>>, Vec<Strin
 }
 
 /// Bytes read per step by [`parse_windows`]; a record longer than this just grows the window.
-const WINDOW: usize = 8 << 20;
+const WINDOW: usize = 1 << 20;
 
 /// Where the scanner of [`parse_windows`] is in the document.
 #[derive(Clone, Copy, PartialEq, Eq)]
