@@ -242,7 +242,7 @@ fn strip_tags(v: &str) -> String {
         match after.find('>') {
             Some(end) => {
                 let tag = &after[..=end];
-                if tag.len() >= 3 && tag[1..3].eq_ignore_ascii_case("br") {
+                if tag.get(1..3).is_some_and(|t| t.eq_ignore_ascii_case("br")) {
                     out.push('\n');
                 }
                 rest = &after[end + 1..];
@@ -338,6 +338,17 @@ mod tests {
         assert_eq!(
             e.body(BodyKind::Json, "GET"),
             r#"{"message": "The resource could not be found.<br /><br />\nImage with identifier x not found\n\n", "code": "404 Not Found", "title": "Not Found"}"#
+        );
+    }
+
+    #[test]
+    fn plain_body_survives_any_text() {
+        // Client-supplied values end up in messages; odd markup must never panic.
+        let e = ApiError::bad_request("Invalid disk format '<a\u{e9}>' for image. <br><\u{e9}");
+        let body = e.body(BodyKind::Plain, "POST");
+        assert!(
+            body.starts_with("400 Bad Request\n\nInvalid disk format '' for image. \n"),
+            "{body}"
         );
     }
 
