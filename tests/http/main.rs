@@ -4,5 +4,6 @@ mod auth;
 mod cli;
 mod head;
 mod persist;
+mod robust;
 mod support;
 mod v1;
