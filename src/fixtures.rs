@@ -314,22 +314,7 @@ fn parse_windows(
     now: Timestamp,
     window: usize,
 ) -> Result<Result<(Vec<Arc<Image>>, Vec<String>), LoadError>, ()> {
-    let mut failure = None;
-    let mut out = Vec::new();
-    let mut warnings = Vec::new();
-    let mut sink = Sink {
-        path,
-        now,
-        prefix: if shape == Shape::Wrapper {
-            "images"
-        } else {
-            ""
-        },
-        out: &mut out,
-        warnings: &mut warnings,
-        failure: &mut failure,
-        interner: Interner::default(),
-    };
+    let mut sink = Sink::new(path, now, shape);
     // Depth at which records sit: inside `[` (list) or inside `{ "images": [` (wrapper).
     let arr_depth: u32 = if shape == Shape::Wrapper { 2 } else { 1 };
     let mut buf: Vec<u8> = Vec::with_capacity(window + 4096);
@@ -414,7 +399,7 @@ fn parse_windows(
                             Err(_) => return Err(()),
                         };
                         if sink.accept(Some(index), raw).is_err() {
-                            return Ok(Err(failure.take().ok_or(())?));
+                            return Ok(Err(sink.failure.take().ok_or(())?));
                         }
                         index += 1;
                         expect = Expect::CommaOrEnd;
@@ -451,10 +436,7 @@ fn parse_windows(
             },
         }
     }
-    if expect != Expect::Closed || depth != 0 || in_str {
-        return Err(());
-    }
-    Ok(Ok((out, warnings)))
+    sink.finish(expect == Expect::Closed && depth == 0 && !in_str)
 }
 
 /// Deserialises records one by one into images. `Err(())` means "not valid; take the slow
@@ -466,22 +448,7 @@ fn parse_fast<'de, R: serde_json::de::Read<'de>>(
     shape: Shape,
     now: Timestamp,
 ) -> Result<Result<(Vec<Arc<Image>>, Vec<String>), LoadError>, ()> {
-    let mut failure = None;
-    let mut out = Vec::new();
-    let mut warnings = Vec::new();
-    let mut sink = Sink {
-        path,
-        now,
-        prefix: if shape == Shape::Wrapper {
-            "images"
-        } else {
-            ""
-        },
-        out: &mut out,
-        warnings: &mut warnings,
-        failure: &mut failure,
-        interner: Interner::default(),
-    };
+    let mut sink = Sink::new(path, now, shape);
     let parsed = match shape {
         Shape::List => serde::de::DeserializeSeed::deserialize(&mut sink, &mut *de),
         Shape::Wrapper => de.deserialize_map(WrapperVisitor(&mut sink)),
@@ -491,11 +458,7 @@ fn parse_fast<'de, R: serde_json::de::Read<'de>>(
         }),
     }
     .and_then(|()| de.end());
-    match (parsed, failure) {
-        (Ok(()), _) => Ok(Ok((out, warnings))),
-        (Err(_), Some(e)) => Ok(Err(e)),
-        (Err(_), None) => Err(()),
-    }
+    sink.finish(parsed.is_ok())
 }
 
 impl Shape {
@@ -524,14 +487,42 @@ enum Shape {
 struct Sink<'a> {
     path: &'a Path,
     now: Timestamp,
-    prefix: &'a str,
-    out: &'a mut Vec<Arc<Image>>,
-    warnings: &'a mut Vec<String>,
-    failure: &'a mut Option<LoadError>,
+    prefix: &'static str,
+    out: Vec<Arc<Image>>,
+    warnings: Vec<String>,
+    /// The validation error of the record that stopped the parse, if one did.
+    failure: Option<LoadError>,
     interner: Interner,
 }
 
-impl Sink<'_> {
+impl<'a> Sink<'a> {
+    fn new(path: &'a Path, now: Timestamp, shape: Shape) -> Self {
+        Sink {
+            path,
+            now,
+            prefix: if shape == Shape::Wrapper {
+                "images"
+            } else {
+                ""
+            },
+            out: Vec::new(),
+            warnings: Vec::new(),
+            failure: None,
+            interner: Interner::default(),
+        }
+    }
+
+    /// The outcome of a fast parse: the records, a record's validation error, or `Err(())`
+    /// (the document itself is off: take the slow path for the exact message).
+    #[allow(clippy::type_complexity)]
+    fn finish(self, parsed: bool) -> Result<Result<(Vec<Arc<Image>>, Vec<String>), LoadError>, ()> {
+        match (parsed, self.failure) {
+            (true, _) => Ok(Ok((self.out, self.warnings))),
+            (false, Some(e)) => Ok(Err(e)),
+            (false, None) => Err(()),
+        }
+    }
+
     /// Builds one record; `index` is its position in the list (None for a lone record).
     fn accept(&mut self, index: Option<usize>, raw: RawRecord) -> Result<(), ()> {
         // Field paths are only formatted when something is wrong, not once per record.
@@ -548,7 +539,7 @@ impl Sink<'_> {
                 Ok(())
             }
             Err(e) => {
-                *self.failure = Some(e);
+                self.failure = Some(e);
                 Err(())
             }
         }
