@@ -99,13 +99,19 @@ impl Emulator {
 
     /// Starts on `127.0.0.1:0` with a prepared application.
     pub async fn start_app(app: App) -> std::io::Result<Self> {
+        Self::start_app_with(app, ServerOptions::default()).await
+    }
+
+    /// Starts on `127.0.0.1:0` with a prepared application and connection settings (e.g.
+    /// `fast_head: false` to send every request through hyper).
+    pub async fn start_app_with(app: App, options: ServerOptions) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let app = Arc::new(app);
         let (tx, rx) = oneshot::channel::<()>();
         let service = GlanceService::new(Arc::clone(&app));
         let task = tokio::spawn(async move {
-            server::run(listener, service, ServerOptions::default(), async {
+            server::run(listener, service, options, async {
                 let _ = rx.await;
             })
             .await;

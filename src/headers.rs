@@ -13,34 +13,47 @@ use crate::model::{Image, Timestamp};
 pub const PROPERTY_PREFIX: &str = "x-image-meta-property-";
 
 macro_rules! names {
-    ($($id:ident = $s:literal;)*) => {
+    ($($id:ident, $field:ident = $s:literal, $title:literal;)*) => {
         $(
             #[doc = concat!("`", $s, "`")]
             pub static $id: HeaderName = HeaderName::from_static($s);
+            static $field: Field = Field { name: &$id, title: $title };
         )*
+        /// Every field of the block, for the test that checks the spellings.
+        #[cfg(test)]
+        static ALL_FIELDS: &[&Field] = &[$(&$field),*];
     };
 }
 
+/// A header of the image block: the lower-case name a `HeaderMap` holds and the name as
+/// hyper's title-case writer puts it on the wire (checked against that writer in a test),
+/// so the wire writer need not capitalise byte by byte.
+pub struct Field {
+    name: &'static HeaderName,
+    title: &'static str,
+}
+
 names! {
-    ID = "x-image-meta-id";
-    DELETED = "x-image-meta-deleted";
-    CONTAINER_FORMAT = "x-image-meta-container_format";
-    CHECKSUM = "x-image-meta-checksum";
-    PROTECTED = "x-image-meta-protected";
-    MIN_DISK = "x-image-meta-min_disk";
-    DELETED_AT = "x-image-meta-deleted_at";
-    CREATED_AT = "x-image-meta-created_at";
-    SIZE = "x-image-meta-size";
-    STATUS = "x-image-meta-status";
-    VIRTUAL_SIZE = "x-image-meta-virtual_size";
-    IS_PUBLIC = "x-image-meta-is_public";
-    MIN_RAM = "x-image-meta-min_ram";
-    OWNER = "x-image-meta-owner";
-    UPDATED_AT = "x-image-meta-updated_at";
-    DISK_FORMAT = "x-image-meta-disk_format";
-    NAME = "x-image-meta-name";
-    ETAG = "etag";
-    REQUEST_ID = "x-openstack-request-id";
+    ID, F_ID = "x-image-meta-id", "X-Image-Meta-Id";
+    DELETED, F_DELETED = "x-image-meta-deleted", "X-Image-Meta-Deleted";
+    CONTAINER_FORMAT, F_CONTAINER_FORMAT =
+        "x-image-meta-container_format", "X-Image-Meta-Container_format";
+    CHECKSUM, F_CHECKSUM = "x-image-meta-checksum", "X-Image-Meta-Checksum";
+    PROTECTED, F_PROTECTED = "x-image-meta-protected", "X-Image-Meta-Protected";
+    MIN_DISK, F_MIN_DISK = "x-image-meta-min_disk", "X-Image-Meta-Min_disk";
+    DELETED_AT, F_DELETED_AT = "x-image-meta-deleted_at", "X-Image-Meta-Deleted_at";
+    CREATED_AT, F_CREATED_AT = "x-image-meta-created_at", "X-Image-Meta-Created_at";
+    SIZE, F_SIZE = "x-image-meta-size", "X-Image-Meta-Size";
+    STATUS, F_STATUS = "x-image-meta-status", "X-Image-Meta-Status";
+    VIRTUAL_SIZE, F_VIRTUAL_SIZE = "x-image-meta-virtual_size", "X-Image-Meta-Virtual_size";
+    IS_PUBLIC, F_IS_PUBLIC = "x-image-meta-is_public", "X-Image-Meta-Is_public";
+    MIN_RAM, F_MIN_RAM = "x-image-meta-min_ram", "X-Image-Meta-Min_ram";
+    OWNER, F_OWNER = "x-image-meta-owner", "X-Image-Meta-Owner";
+    UPDATED_AT, F_UPDATED_AT = "x-image-meta-updated_at", "X-Image-Meta-Updated_at";
+    DISK_FORMAT, F_DISK_FORMAT = "x-image-meta-disk_format", "X-Image-Meta-Disk_format";
+    NAME, F_NAME = "x-image-meta-name", "X-Image-Meta-Name";
+    ETAG, F_ETAG = "etag", "Etag";
+    REQUEST_ID, F_REQUEST_ID = "x-openstack-request-id", "X-Openstack-Request-Id";
 }
 
 /// Python's `str(bool)`.
@@ -54,70 +67,110 @@ pub fn py_bool(b: bool) -> HeaderValue {
 ///
 /// `size` overrides the recorded size (GET reports the size of the stored data).
 ///
-/// This is the hot path of HEAD: every value is written into one buffer and each header
-/// value is a slice of it, so a response costs two allocations instead of one per header.
+/// This is the hot path of HEAD through hyper: every value is written into one buffer and
+/// each header value is a slice of it, so a response costs two allocations instead of one
+/// per header.
 pub fn image_meta(img: &Image, size: Option<u64>, out: &mut HeaderMap) {
     let mut w = Writer::new(img.properties.len());
-    w.text(&ID, &img.id);
-    w.fixed(&DELETED, py_bool_str(img.deleted));
+    walk(img, size, &mut w);
+    w.finish(out);
+}
+
+/// Writes the same block as [`image_meta`] as wire bytes (`Name: value\r\n` lines, names
+/// capitalised as hyper's title-case writer does), for the HEAD fast path. Returns `false`,
+/// having written nothing, when the record has property keys that differ only by case:
+/// those collapse into one header the way a `HeaderMap` collapses them, so such records go
+/// through [`image_meta`].
+pub fn write_image_meta(img: &Image, out: &mut Vec<u8>) -> bool {
+    if !keys_lower_case(img) {
+        return false;
+    }
+    walk(img, None, &mut Wire(out));
+    true
+}
+
+/// The header `X-Openstack-Request-Id: <id>` as wire bytes.
+pub fn write_request_id(id: &[u8], out: &mut Vec<u8>) {
+    Wire(out).line(&F_REQUEST_ID, id);
+}
+
+fn keys_lower_case(img: &Image) -> bool {
+    img.properties
+        .iter()
+        .all(|(k, _)| !k.bytes().any(|b| b.is_ascii_uppercase()))
+}
+
+/// One walk over the record, shared by the `HeaderMap` writer and the wire writer, so the
+/// two cannot disagree on order or spelling.
+fn walk<S: Sink>(img: &Image, size: Option<u64>, w: &mut S) {
+    w.fixed(&F_ID, &img.id);
+    w.fixed(&F_DELETED, py_bool_str(img.deleted));
     if let Some(v) = img.container_format.as_deref() {
-        w.text(&CONTAINER_FORMAT, v);
+        w.fixed(&F_CONTAINER_FORMAT, v);
     }
     if let Some(v) = img.checksum.as_deref() {
-        w.text(&CHECKSUM, v);
+        w.fixed(&F_CHECKSUM, v);
     }
-    w.fixed(&PROTECTED, py_bool_str(img.protected));
-    w.number(&MIN_DISK, u64::from(img.min_disk));
+    w.fixed(&F_PROTECTED, py_bool_str(img.protected));
+    w.number(&F_MIN_DISK, u64::from(img.min_disk));
     if let Some(t) = img.deleted_at {
-        w.time(&DELETED_AT, t);
+        w.time(&F_DELETED_AT, t);
     }
-    w.time(&CREATED_AT, img.created_at);
+    w.time(&F_CREATED_AT, img.created_at);
     if let Some(s) = size.or(img.size) {
-        w.number(&SIZE, s);
+        w.number(&F_SIZE, s);
     }
-    w.fixed(&STATUS, img.status.as_str());
+    w.fixed(&F_STATUS, img.status.as_str());
     if let Some(v) = img.virtual_size {
-        w.number(&VIRTUAL_SIZE, v);
+        w.number(&F_VIRTUAL_SIZE, v);
     }
-    w.fixed(&IS_PUBLIC, py_bool_str(img.is_public));
-    w.number(&MIN_RAM, u64::from(img.min_ram));
+    w.fixed(&F_IS_PUBLIC, py_bool_str(img.is_public));
+    w.number(&F_MIN_RAM, u64::from(img.min_ram));
     if let Some(v) = img.owner.as_deref() {
-        w.text(&OWNER, v);
+        w.fixed(&F_OWNER, v);
     }
-    w.time(&UPDATED_AT, img.updated_at);
+    w.time(&F_UPDATED_AT, img.updated_at);
     if let Some(v) = img.disk_format.as_deref() {
-        w.text(&DISK_FORMAT, v);
+        w.fixed(&F_DISK_FORMAT, v);
     }
     if let Some(v) = img.name.as_deref() {
-        w.text(&NAME, v);
+        w.fixed(&F_NAME, v);
     }
     if !img.deleted {
-        if img
-            .properties
-            .iter()
-            .all(|(k, _)| !k.bytes().any(|b| b.is_ascii_uppercase()))
-        {
+        if keys_lower_case(img) {
             // Stored keys are kept sorted; already lower case (everything v1 writes is),
             // they are the wire order as they stand.
-            for (key, value) in &img.properties {
-                if let (Some(value), Some(name)) = (value.as_deref(), property_name(key)) {
-                    w.text(&name, value);
+            for (key, value) in img.properties.iter() {
+                if let Some(value) = value.as_deref() {
+                    w.property(key, value);
                 }
             }
         } else {
             for (key, value) in sorted_properties(img) {
-                if let (Some(value), Some(name)) = (value, property_name(&key)) {
-                    w.text(&name, value);
+                if let Some(value) = value {
+                    w.property(&key, value);
                 }
             }
         }
     }
     if let Some(v) = img.checksum.as_deref() {
-        w.text(&ETAG, v);
+        w.fixed(&F_ETAG, v);
     }
-    w.finish(out);
 }
 
+/// Where the walk puts each header.
+trait Sink {
+    /// A text value (copied).
+    fn fixed(&mut self, f: &'static Field, v: &str);
+    /// A decimal number.
+    fn number(&mut self, f: &'static Field, v: u64);
+    /// A Glance timestamp.
+    fn time(&mut self, f: &'static Field, t: Timestamp);
+    /// `x-image-meta-property-<key>` (key lower case); skipped when not a valid name.
+    fn property(&mut self, key: &str, v: &str);
+}
+
+/// Python's `str(bool)`.
 fn py_bool_str(b: bool) -> &'static str {
     if b {
         "True"
@@ -126,15 +179,97 @@ fn py_bool_str(b: bool) -> &'static str {
     }
 }
 
-enum Val {
-    Static(&'static str),
-    Range(usize, usize),
+/// `v` as decimal digits, in the tail of `tmp`.
+fn decimal(v: u64, tmp: &mut [u8; 20]) -> &[u8] {
+    let mut i = tmp.len();
+    let mut n = v;
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &tmp[i..]
+}
+
+/// What `HeaderValue` accepts: visible ASCII, space, tab and obs-text.
+fn value_ok(v: &[u8]) -> bool {
+    v.iter().all(|&b| (b >= 32 && b != 127) || b == b'\t')
+}
+
+/// Writes `name` as hyper's title-case writer does (for heads written without hyper).
+pub fn write_title_case(name: &[u8], out: &mut Vec<u8>) {
+    title_case(out, name);
+}
+
+/// hyper's title-case writer: upper-case the first byte and every byte after a `-`.
+fn title_case(dst: &mut Vec<u8>, name: &[u8]) {
+    let mut prev = b'-';
+    for &c in name {
+        dst.push(if prev == b'-' {
+            c.to_ascii_uppercase()
+        } else {
+            c
+        });
+        prev = c;
+    }
+}
+
+/// Wire lines straight into the response buffer.
+struct Wire<'a>(&'a mut Vec<u8>);
+
+impl Wire<'_> {
+    fn line(&mut self, f: &Field, v: &[u8]) {
+        // A value a `HeaderMap` would refuse is left out on both paths.
+        if value_ok(v) {
+            self.0.extend_from_slice(f.title.as_bytes());
+            self.0.extend_from_slice(b": ");
+            self.0.extend_from_slice(v);
+            self.0.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+impl Sink for Wire<'_> {
+    fn fixed(&mut self, f: &'static Field, v: &str) {
+        self.line(f, v.as_bytes());
+    }
+
+    fn number(&mut self, f: &'static Field, v: u64) {
+        let mut tmp = [0u8; 20];
+        self.line(f, decimal(v, &mut tmp));
+    }
+
+    fn time(&mut self, f: &'static Field, t: Timestamp) {
+        let out = &mut *self.0;
+        out.extend_from_slice(f.title.as_bytes());
+        out.extend_from_slice(b": ");
+        t.write_glance(out);
+        out.extend_from_slice(b"\r\n");
+    }
+
+    fn property(&mut self, key: &str, v: &str) {
+        if !value_ok(v.as_bytes()) {
+            return;
+        }
+        with_property_name(key, |p| {
+            if let Some(p) = p {
+                let out = &mut *self.0;
+                out.extend_from_slice(&p.title);
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(v.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+        });
+    }
 }
 
 /// Collects header values into one buffer, then hands out slices of it.
 struct Writer {
     buf: Vec<u8>,
-    entries: Vec<(HeaderName, Val)>,
+    entries: Vec<(HeaderName, usize, usize)>,
 }
 
 impl Writer {
@@ -145,55 +280,19 @@ impl Writer {
         }
     }
 
-    fn fixed(&mut self, name: &HeaderName, v: &'static str) {
-        self.entries.push((name.clone(), Val::Static(v)));
-    }
-
-    fn range(&mut self, name: &HeaderName, start: usize) {
-        self.entries
-            .push((name.clone(), Val::Range(start, self.buf.len())));
-    }
-
-    fn text(&mut self, name: &HeaderName, v: &str) {
+    fn push(&mut self, name: HeaderName, v: &[u8]) {
         let start = self.buf.len();
-        self.buf.extend_from_slice(v.as_bytes());
-        self.range(name, start);
-    }
-
-    fn number(&mut self, name: &HeaderName, v: u64) {
-        let start = self.buf.len();
-        let mut tmp = [0u8; 20];
-        let mut i = tmp.len();
-        let mut n = v;
-        loop {
-            i -= 1;
-            tmp[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.buf.extend_from_slice(&tmp[i..]);
-        self.range(name, start);
-    }
-
-    fn time(&mut self, name: &HeaderName, t: Timestamp) {
-        let start = self.buf.len();
-        t.write_glance(&mut self.buf);
-        self.range(name, start);
+        self.buf.extend_from_slice(v);
+        self.entries.push((name, start, self.buf.len()));
     }
 
     fn finish(self, out: &mut HeaderMap) {
         let shared = bytes::Bytes::from(self.buf);
-        for (name, v) in self.entries {
-            let value = match v {
-                Val::Static(s) => HeaderValue::from_static(s),
-                // Fixtures and request parsing admit only header-safe text, so a slice that
-                // fails validation cannot happen; it would be omitted rather than sent.
-                Val::Range(a, b) => match HeaderValue::from_maybe_shared(shared.slice(a..b)) {
-                    Ok(v) => v,
-                    Err(_) => continue,
-                },
+        for (name, a, b) in self.entries {
+            // Fixtures and request parsing admit only header-safe text, so a slice that
+            // fails validation cannot happen; it would be omitted rather than sent.
+            let Ok(value) = HeaderValue::from_maybe_shared(shared.slice(a..b)) else {
+                continue;
             };
             if name.as_str().starts_with(PROPERTY_PREFIX) {
                 // Two keys differing only by case collapse into one header, as in Glance.
@@ -205,31 +304,71 @@ impl Writer {
     }
 }
 
-thread_local! {
-    /// Property header names already built on this thread: a custom `HeaderName` costs an
-    /// allocation, a cached one only a reference-count increment.
-    static PROPERTY_NAMES: std::cell::RefCell<std::collections::HashMap<String, HeaderName>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+impl Sink for Writer {
+    fn fixed(&mut self, f: &'static Field, v: &str) {
+        self.push(f.name.clone(), v.as_bytes());
+    }
+
+    fn number(&mut self, f: &'static Field, v: u64) {
+        let mut tmp = [0u8; 20];
+        self.push(f.name.clone(), decimal(v, &mut tmp));
+    }
+
+    fn time(&mut self, f: &'static Field, t: Timestamp) {
+        let start = self.buf.len();
+        t.write_glance(&mut self.buf);
+        self.entries.push((f.name.clone(), start, self.buf.len()));
+    }
+
+    fn property(&mut self, key: &str, v: &str) {
+        if let Some(name) = with_property_name(key, |p| p.map(|p| p.name.clone())) {
+            self.push(name, v.as_bytes());
+        }
+    }
 }
 
-/// `x-image-meta-property-<key>` (key already lower-cased), or `None` if not a valid name.
-fn property_name(key: &str) -> Option<HeaderName> {
+/// A property header name in both spellings.
+struct PropertyName {
+    name: HeaderName,
+    title: Box<[u8]>,
+}
+
+thread_local! {
+    /// Property header names already built on this thread: a custom `HeaderName` costs an
+    /// allocation, a cached one only a reference-count increment. `None` marks a key that
+    /// makes no valid header name.
+    static PROPERTY_NAMES: std::cell::RefCell<
+        std::collections::HashMap<Box<str>, Option<PropertyName>, foldhash::fast::RandomState>,
+    > = std::cell::RefCell::new(Default::default());
+}
+
+/// Calls `f` with the names of `x-image-meta-property-<key>` (key already lower-cased), or
+/// with `None` if that is not a valid header name.
+fn with_property_name<R>(key: &str, f: impl FnOnce(Option<&PropertyName>) -> R) -> R {
     PROPERTY_NAMES.with(|cache| {
         let mut cache = cache.borrow_mut();
         if let Some(n) = cache.get(key) {
-            return Some(n.clone());
+            return f(n.as_ref());
         }
         let mut full = String::with_capacity(PROPERTY_PREFIX.len() + key.len());
         full.push_str(PROPERTY_PREFIX);
         full.push_str(key);
-        let name = HeaderName::from_bytes(full.as_bytes()).ok()?;
+        let entry = HeaderName::from_bytes(full.as_bytes()).ok().map(|name| {
+            let mut title = Vec::with_capacity(full.len());
+            title_case(&mut title, name.as_str().as_bytes());
+            PropertyName {
+                name,
+                title: title.into(),
+            }
+        });
+        let r = f(entry.as_ref());
         // Bounded: property names come from fixtures and clients, not from the hot path's
         // adversaries, but a cap keeps memory flat whatever they send.
         if cache.len() >= 4096 {
             cache.clear();
         }
-        cache.insert(key.to_string(), name.clone());
-        Some(name)
+        cache.insert(key.into(), entry);
+        r
     })
 }
 
@@ -324,6 +463,56 @@ mod tests {
         let pos = |p: &str| l.iter().position(|h| h.starts_with(p)).unwrap();
         assert!(pos("x-image-meta-min_disk") < pos("x-image-meta-deleted_at"));
         assert!(pos("x-image-meta-deleted_at") < pos("x-image-meta-created_at"));
+    }
+
+    #[test]
+    fn field_titles_are_what_hyper_writes() {
+        for f in ALL_FIELDS {
+            let mut t = Vec::new();
+            title_case(&mut t, f.name.as_str().as_bytes());
+            assert_eq!(std::str::from_utf8(&t).unwrap(), f.title);
+        }
+    }
+
+    /// The wire writer and the `HeaderMap` writer give the same lines, in the same order.
+    #[test]
+    fn wire_block_matches_header_map() {
+        let mut lower = sample();
+        lower.remove_property("Hw_Disk_Bus");
+        lower.remove_property("empty");
+        lower.set_property("hw_disk_bus".into(), Some("virtio".into()));
+        lower.set_property("os-distro".into(), Some("ubuntu".into()));
+        lower.set_property("bad key".into(), Some("x".into()));
+        lower.set_property("nul".into(), None);
+        lower.set_property("ctl".into(), Some("a\u{1}b".into()));
+        let mut deleted = lower.clone();
+        deleted.deleted = true;
+        deleted.deleted_at = Some(Timestamp::parse("2017-01-01T00:00:00").unwrap());
+        deleted.virtual_size = Some(12);
+        deleted.owner = Some("t1".into());
+        for img in [lower, deleted] {
+            let mut map = HeaderMap::new();
+            image_meta(&img, None, &mut map);
+            let mut expected = Vec::new();
+            for (name, value) in &map {
+                title_case(&mut expected, name.as_str().as_bytes());
+                expected.extend_from_slice(b": ");
+                expected.extend_from_slice(value.as_bytes());
+                expected.extend_from_slice(b"\r\n");
+            }
+            let mut wire = Vec::new();
+            assert!(write_image_meta(&img, &mut wire));
+            assert_eq!(
+                String::from_utf8_lossy(&wire),
+                String::from_utf8_lossy(&expected)
+            );
+        }
+        // Keys that collapse by case are left to the HeaderMap writer.
+        let mut mixed = sample();
+        mixed.set_property("hw_disk_bus".into(), Some("ide".into()));
+        let mut wire = Vec::new();
+        assert!(!write_image_meta(&mixed, &mut wire));
+        assert!(wire.is_empty());
     }
 
     #[test]

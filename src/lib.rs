@@ -10,7 +10,8 @@
 //! - [`error`]: request failures rendered as WebOb rendered them.
 //! - [`service`]: routing and response assembly; [`v1`]: the v1 handlers.
 //! - [`body`]: response bodies (whole or streamed).
-//! - [`server`]: sockets, timeouts, graceful shutdown.
+//! - [`server`]: sockets, timeouts, graceful shutdown; [`fasthead`]: plain HEADs answered
+//!   in front of hyper.
 //! - [`embed`]: run it in-process (a test) and drive it with [`control::Controller`].
 //! - [`control`]: the `/_emu/` control API for test suites, with [`journal`] (what was
 //!   asked), [`faults`] (breaking requests on purpose) and [`clock`] (frozen time, seeded
@@ -24,6 +25,7 @@ pub mod compute;
 pub mod control;
 pub mod embed;
 pub mod error;
+pub mod fasthead;
 pub mod faults;
 pub mod fixtures;
 pub mod headers;

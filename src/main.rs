@@ -75,6 +75,12 @@ struct Cli {
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     header_timeout: u64,
 
+    /// Send every request through hyper, including the plain `HEAD /v1/images/<id>`
+    /// requests the fast path otherwise answers (same bytes on the wire; for comparison
+    /// and as a safety switch).
+    #[arg(long)]
+    no_fast_head: bool,
+
     /// Enable the control API under /_emu/ (load/reset/export images, clock, ids, request
     /// journal, fault rules; see docs/testing.md). Answers loopback peers only on the Glance
     /// port, unless --control-listen gives it a listener of its own.
@@ -236,6 +242,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     println!("glance-emu listening on http://{addr} ({count} images loaded)");
     let options = ServerOptions {
         header_read_timeout: std::time::Duration::from_secs(cli.header_timeout.max(1)),
+        fast_head: !cli.no_fast_head,
         ..ServerOptions::default()
     };
     let service = GlanceService::new(Arc::clone(&app));

@@ -1,6 +1,7 @@
-//! Sockets, connections, timeouts and shutdown. Knows nothing about Glance: it serves any
-//! [`GlanceService`] on a bound listener until the shutdown future resolves, then drains
-//! in-flight requests for a bounded time.
+//! Sockets, connections, timeouts and shutdown: serves a [`GlanceService`] on a bound
+//! listener until the shutdown future resolves, then drains in-flight requests for a
+//! bounded time. Each connection starts on the [`fasthead`](crate::fasthead) path when the
+//! service allows it and moves to hyper at the first request that path does not answer.
 
 use std::future::Future;
 use std::io;
@@ -9,12 +10,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::{Buf, Bytes};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::fasthead::Outcome;
 use crate::service::{ConnInfo, GlanceService};
 
 /// Connection-level settings.
@@ -24,6 +27,9 @@ pub struct ServerOptions {
     pub header_read_timeout: Duration,
     /// How long shutdown waits for in-flight requests before giving up on them.
     pub drain_timeout: Duration,
+    /// Answer plain `HEAD /v1/images/<id>` requests on the fast path (same bytes, about
+    /// half the CPU); `false` sends every request through hyper.
+    pub fast_head: bool,
 }
 
 impl Default for ServerOptions {
@@ -31,6 +37,7 @@ impl Default for ServerOptions {
         ServerOptions {
             header_read_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
+            fast_head: true,
         }
     }
 }
@@ -50,7 +57,15 @@ pub async fn run(
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_read_timeout)
         .keep_alive(true);
+    let builder = Arc::new(builder);
+    let fast = if options.fast_head {
+        service.fast_head().map(Arc::new)
+    } else {
+        None
+    };
     let graceful = GracefulShutdown::new();
+    // Connections still on the fast path are not hyper's yet: they hear of shutdown here.
+    let (stop_fast, fast_stopped) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -68,11 +83,24 @@ pub async fn run(
                 };
                 let _ = stream.set_nodelay(true);
                 let info = Arc::new(ConnInfo::new(Some(peer)));
-                let io = TokioIo::new(Conn { stream, info: Arc::clone(&info) });
-                let conn = builder.serve_connection(io, service.for_connection(info));
-                let conn = graceful.watch(conn);
+                let conn = Conn { stream, info: Arc::clone(&info), prefix: Bytes::new() };
+                let service = service.for_connection(info);
+                let builder = Arc::clone(&builder);
+                // Subscribed now, so a shutdown that comes later always reaches it.
+                let watcher = graceful.watcher();
+                let fast = fast.clone();
+                let mut stopped = fast_stopped.clone();
+                let header_timeout = options.header_read_timeout;
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
+                    let mut conn = conn;
+                    if let Some(fast) = fast {
+                        match fast.serve(&mut conn, header_timeout, &mut stopped).await {
+                            Outcome::Closed => return,
+                            Outcome::Handoff(rest) => conn.prefix = rest,
+                        }
+                    }
+                    let conn = builder.serve_connection(TokioIo::new(conn), service);
+                    if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!("connection ended with an error: {e}");
                     }
                 });
@@ -81,6 +109,7 @@ pub async fn run(
         }
     }
     drop(listener);
+    let _ = stop_fast.send(true);
     tokio::select! {
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(options.drain_timeout) => {
@@ -90,10 +119,12 @@ pub async fn run(
 }
 
 /// A client connection that can end with a TCP reset when the service asks for one (the
-/// `reset` fault): on drop, `SO_LINGER` 0 makes the close send RST instead of FIN.
+/// `reset` fault): on drop, `SO_LINGER` 0 makes the close send RST instead of FIN. Reads
+/// first return `prefix`: bytes the fast path read but left for hyper.
 struct Conn {
     stream: TcpStream,
     info: Arc<ConnInfo>,
+    prefix: Bytes,
 }
 
 impl Drop for Conn {
@@ -110,6 +141,12 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix[..n]);
+            self.prefix.advance(n);
+            return Poll::Ready(Ok(()));
+        }
         Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }

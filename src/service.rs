@@ -86,10 +86,16 @@ impl App {
 
     /// A fresh `req-<uuid4>` request id (seeded for deterministic runs).
     pub fn new_request_id(&self) -> HeaderValue {
-        match self.config.control.ids().next_request_uuid() {
-            None => new_request_id(),
-            Some(u) => request_id_from(u),
-        }
+        request_id_from(self.new_request_uuid())
+    }
+
+    /// The UUID of a fresh request id (seeded for deterministic runs).
+    pub fn new_request_uuid(&self) -> uuid::Uuid {
+        self.config
+            .control
+            .ids()
+            .next_request_uuid()
+            .unwrap_or_else(uuid::Uuid::new_v4)
     }
 
     /// The caller context for a request (Glance's context middleware); `None` means 401.
@@ -257,6 +263,15 @@ impl GlanceService {
             conn: Some(conn),
             control_only: self.control_only,
         }
+    }
+
+    /// The HEAD fast path for connections of this service, when it can have one (never on
+    /// the control API's own listener).
+    pub fn fast_head(&self) -> Option<crate::fasthead::FastHead> {
+        if self.control_only {
+            return None;
+        }
+        crate::fasthead::FastHead::new(Arc::clone(&self.app))
     }
 
     /// The shared application state.

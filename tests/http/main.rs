@@ -2,6 +2,7 @@
 
 mod auth;
 mod cli;
+mod fast;
 mod head;
 mod persist;
 mod robust;

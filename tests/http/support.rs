@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
+use glance_emu::control::{Control, ControlSettings};
 use glance_emu::embed::Emulator;
 use glance_emu::fixtures::parse_document;
 use glance_emu::model::Timestamp;
+use glance_emu::server::ServerOptions;
 use glance_emu::{App, Config, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -77,14 +79,34 @@ pub async fn spawn(fixture: &str) -> Emulator {
     spawn_with(fixture, Config::default()).await
 }
 
-/// Starts an emulator with a fixture document and a configuration.
+/// Starts an emulator with a fixture document and a configuration. Like the binary, it keeps
+/// a request journal only when the control API is on, so plain HEADs take the fast path.
 pub async fn spawn_with(fixture: &str, config: Config) -> Emulator {
+    spawn_options(fixture, config, ServerOptions::default()).await
+}
+
+/// [`spawn_with`] with every request going through hyper (no HEAD fast path).
+pub async fn spawn_hyper_only(fixture: &str, config: Config) -> Emulator {
+    let options = ServerOptions {
+        fast_head: false,
+        ..ServerOptions::default()
+    };
+    spawn_options(fixture, config, options).await
+}
+
+async fn spawn_options(fixture: &str, mut config: Config, options: ServerOptions) -> Emulator {
+    if !config.control.settings().http {
+        config.control = Control::new(ControlSettings {
+            journal_cap: 0,
+            ..ControlSettings::default()
+        });
+    }
     let (images, _) = parse_document("test.json".as_ref(), fixture, Timestamp::now()).unwrap();
     let app = App {
         store: Arc::new(Store::new(images).unwrap()),
         config,
     };
-    Emulator::start_app(app).await.unwrap()
+    Emulator::start_app_with(app, options).await.unwrap()
 }
 
 /// A keep-alive client connection.

@@ -1,0 +1,422 @@
+//! The HEAD fast path: the one request shape load generators and health probes repeat
+//! millions of times, a plain keep-alive `HEAD /v1/images/<id>`, answered straight from the
+//! store into the connection's write buffer, without building a `Request`, a `HeaderMap` or
+//! hyper's response head (together about half the CPU of such a request).
+//!
+//! It sits in front of hyper on each connection and only ever answers leading requests
+//! that it fully understands: HTTP/1.1 `HEAD`, the path `/v1/images/` plus an id of URL-safe
+//! characters, and request headers that cannot change the answer (`Host`, `User-Agent`,
+//! `Accept*`, `Connection: keep-alive`, ...). The first request that is anything else (or
+//! that arrives while the control API journals, injects faults or holds the clock), and
+//! every byte after it, goes to hyper: the connection is handed over with the bytes already
+//! read and hyper serves it to the end. Heads are parsed with `httparse`, the parser hyper
+//! itself uses.
+//!
+//! The bytes written are the ones hyper writes for the same request: the header block comes
+//! from the same walk over the record as hyper's ([`headers::write_image_meta`]), answers
+//! other than 200 are rendered by the ordinary handler and serialised here as hyper would,
+//! and the integration tests compare both paths byte for byte. `--no-fast-head` turns it off.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{self, HeaderMap};
+use http::{Method, Response};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+
+use crate::body::Body;
+use crate::error::BodyKind;
+use crate::headers;
+use crate::service::{data_mismatch, finish_owned, App, Ctx};
+
+/// Requests answered on the fast path since start (all listeners): the one way to see,
+/// from outside, that it is in use.
+static ANSWERED: AtomicU64 = AtomicU64::new(0);
+
+/// How many requests the fast path has answered in this process.
+pub fn answered_total() -> u64 {
+    ANSWERED.load(Ordering::Relaxed)
+}
+
+/// Longest request head the fast path waits for; a longer one is hyper's to judge.
+pub const MAX_HEAD: usize = 8 * 1024;
+
+/// Most request headers the fast path looks at; more, and hyper takes the request.
+const MAX_HEADERS: usize = 24;
+
+/// What one look at the buffered bytes decided.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A request was answered: this many bytes of input are consumed and the response is
+    /// appended to the output.
+    Answered(usize),
+    /// The buffer holds the start of a request head only: read more.
+    NeedMore,
+    /// Not a request for the fast path: hyper takes the connection from here, input
+    /// untouched.
+    Handoff,
+}
+
+/// How a fast-path connection ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Closed by the peer, an I/O error, the header-read timeout or shutdown.
+    Closed,
+    /// hyper serves the rest; these bytes were read but not consumed.
+    Handoff(Bytes),
+}
+
+/// The fast path for one listener.
+#[derive(Debug)]
+pub struct FastHead {
+    app: Arc<App>,
+    ctx: Ctx,
+}
+
+impl FastHead {
+    /// The fast path for `app`, when its answers depend on nothing but the id: Glance's
+    /// unauthenticated context (every caller the same admin) and a policy that lets that
+    /// caller `get_image`. Otherwise `None`, and hyper answers everything.
+    pub fn new(app: Arc<App>) -> Option<Self> {
+        if !matches!(app.config.auth, crate::auth::AuthMode::NoAuth) {
+            return None;
+        }
+        let caller = app.caller_for(&HeaderMap::new())?;
+        if !app.config.policy.allows("get_image", &caller) {
+            return None;
+        }
+        let ctx = Ctx {
+            method: Method::HEAD,
+            accept: BodyKind::Html,
+            request_id: http::HeaderValue::from_static(""),
+            caller,
+            host_url: String::new(),
+        };
+        Some(FastHead { app, ctx })
+    }
+
+    /// Looks at the start of `input`: answers one request into `out`, or says why not.
+    pub fn step(&self, input: &[u8], out: &mut Vec<u8>) -> Step {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut headers);
+        let used = match req.parse(input) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) if input.len() <= MAX_HEAD => return Step::NeedMore,
+            _ => return Step::Handoff,
+        };
+        if req.method != Some("HEAD") || req.version != Some(1) {
+            return Step::Handoff;
+        }
+        let Some(id) = req.path.and_then(|p| p.strip_prefix("/v1/images/")) else {
+            return Step::Handoff;
+        };
+        if id.is_empty() || id == "detail" || !id.bytes().all(url_safe) {
+            return Step::Handoff;
+        }
+        if !req.headers.iter().all(harmless) || !self.app.config.control.is_quiet() {
+            return Step::Handoff;
+        }
+        if self.answer(id, out) {
+            ANSWERED.fetch_add(1, Ordering::Relaxed);
+            Step::Answered(used)
+        } else {
+            Step::Handoff
+        }
+    }
+
+    fn answer(&self, id: &str, out: &mut Vec<u8>) -> bool {
+        let app = &self.app;
+        if let Some(img) = app.store.get(id) {
+            if self.ctx.caller.can_see(&img) && (app.config.glance_compat || !data_mismatch(&img)) {
+                let start = out.len();
+                // What `v1::meta` puts first.
+                out.extend_from_slice(
+                    b"HTTP/1.1 200 OK\r\n\
+                      Content-Type: text/html; charset=UTF-8\r\n\
+                      Content-Length: 0\r\n",
+                );
+                if headers::write_image_meta(&img, out) {
+                    let mut rid = [0u8; 40];
+                    rid[..4].copy_from_slice(b"req-");
+                    app.new_request_uuid()
+                        .hyphenated()
+                        .encode_lower(&mut rid[4..]);
+                    headers::write_request_id(&rid, out);
+                    write_date(out);
+                    out.extend_from_slice(b"\r\n");
+                    return true;
+                }
+                out.truncate(start);
+            }
+        }
+        // 404, 409 and the rare records whose property keys collapse by case: the
+        // handler's own response, serialised as hyper would.
+        let ctx = Ctx {
+            method: Method::HEAD,
+            accept: BodyKind::Html,
+            request_id: app.new_request_id(),
+            caller: self.ctx.caller.clone(),
+            host_url: String::new(),
+        };
+        let result = crate::v1::meta(app, &ctx, id, &HeaderMap::new());
+        write_head(&finish_owned(ctx, result), out)
+    }
+
+    /// Serves `io` until it closes or needs hyper. `header_timeout` is hyper's
+    /// header-read timeout (counted from the end of the previous answer, as hyper counts
+    /// it); `shutdown` turning true closes an idle connection.
+    pub async fn serve<S>(
+        &self,
+        io: &mut S,
+        header_timeout: Duration,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Outcome
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let mut buf = BytesMut::with_capacity(4096);
+        let mut out = Vec::with_capacity(2048);
+        let deadline = tokio::time::sleep(header_timeout);
+        tokio::pin!(deadline);
+        // One registration for the connection's life, not one per request.
+        let changed = shutdown.changed();
+        tokio::pin!(changed);
+        loop {
+            let mut answered = false;
+            loop {
+                match self.step(&buf, &mut out) {
+                    Step::Answered(n) => {
+                        buf.advance(n);
+                        answered = true;
+                    }
+                    Step::NeedMore => break,
+                    Step::Handoff => {
+                        // Earlier pipelined answers go out first: hyper answers the rest
+                        // in order after them.
+                        if !out.is_empty() && io.write_all(&out).await.is_err() {
+                            return Outcome::Closed;
+                        }
+                        return Outcome::Handoff(buf.freeze());
+                    }
+                }
+            }
+            if !out.is_empty() {
+                if io.write_all(&out).await.is_err() {
+                    return Outcome::Closed;
+                }
+                out.clear();
+            }
+            if answered {
+                deadline
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + header_timeout);
+            }
+            if buf.is_empty() {
+                // Reuse the whole allocation rather than creeping along it.
+                buf.clear();
+            }
+            buf.reserve(2048);
+            tokio::select! {
+                biased;
+                r = io.read_buf(&mut buf) => match r {
+                    Ok(0) | Err(_) => return Outcome::Closed,
+                    Ok(_) => {}
+                },
+                _ = &mut deadline => return Outcome::Closed,
+                _ = &mut changed => return Outcome::Closed,
+            }
+        }
+    }
+}
+
+/// Characters an id may have for the fast path: RFC 3986 unreserved (a UUID, a name).
+/// Anything else (escapes, a query) is routed by hyper's path.
+fn url_safe(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// Request headers that change nothing in a noauth HEAD answer.
+fn harmless(h: &httparse::Header<'_>) -> bool {
+    let n = h.name;
+    if n.eq_ignore_ascii_case("connection") {
+        return h.value.eq_ignore_ascii_case(b"keep-alive");
+    }
+    [
+        "host",
+        "user-agent",
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "x-auth-token",
+    ]
+    .iter()
+    .any(|k| n.eq_ignore_ascii_case(k))
+}
+
+/// A response head as hyper 1.x writes it with title-case names: status line, the headers
+/// in map order, then `Date` unless the response has one. Only for answers with an explicit
+/// `Content-Length` and no body (HEAD); for anything else it writes nothing and returns
+/// `false`.
+pub fn write_head(resp: &Response<Body>, out: &mut Vec<u8>) -> bool {
+    let status = resp.status();
+    let reason = match resp.extensions().get::<hyper::ext::ReasonPhrase>() {
+        Some(r) => r.as_bytes(),
+        None => match status.canonical_reason() {
+            Some(r) => r.as_bytes(),
+            None => return false,
+        },
+    };
+    if !resp.headers().contains_key(header::CONTENT_LENGTH) {
+        return false;
+    }
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason);
+    out.extend_from_slice(b"\r\n");
+    let mut dated = false;
+    for (name, value) in resp.headers() {
+        dated |= name == header::DATE;
+        headers::write_title_case(name.as_str().as_bytes(), out);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !dated {
+        write_date(out);
+    }
+    out.extend_from_slice(b"\r\n");
+    true
+}
+
+thread_local! {
+    /// The `Date` line of the current second (hyper caches its date the same way).
+    static DATE: RefCell<(u64, Vec<u8>)> = const { RefCell::new((u64::MAX, Vec::new())) };
+}
+
+/// `Date: <IMF-fixdate>\r\n` for now.
+fn write_date(out: &mut Vec<u8>) {
+    let now = SystemTime::now();
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    DATE.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.0 != secs {
+            d.1.clear();
+            d.1.extend_from_slice(b"Date: ");
+            d.1.extend_from_slice(httpdate::fmt_http_date(now).as_bytes());
+            d.1.extend_from_slice(b"\r\n");
+            d.0 = secs;
+        }
+        out.extend_from_slice(&d.1);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Image, ImageId, Status, Timestamp};
+    use crate::service::Config;
+    use crate::store::Store;
+
+    fn app(config: Config) -> Arc<App> {
+        let mut img = Image::new(
+            ImageId::new("abc").unwrap(),
+            Timestamp::parse("2016-05-22T06:04:20").unwrap(),
+        );
+        img.status = Status::Active;
+        Arc::new(App {
+            store: Arc::new(Store::new([img]).unwrap()),
+            config,
+        })
+    }
+
+    /// The binary's configuration without `--control`: no journal.
+    fn quiet() -> Config {
+        Config {
+            control: crate::control::Control::new(crate::control::ControlSettings {
+                journal_cap: 0,
+                ..Default::default()
+            }),
+            ..Config::default()
+        }
+    }
+
+    fn step(raw: &str) -> (Step, String) {
+        let fast = FastHead::new(app(quiet())).unwrap();
+        let mut out = Vec::new();
+        let s = fast.step(raw.as_bytes(), &mut out);
+        (s, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn answers_plain_heads_and_counts_the_bytes() {
+        let raw = "HEAD /v1/images/abc HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n";
+        let (s, out) = step(&format!("{raw}GET /"));
+        assert_eq!(s, Step::Answered(raw.len()));
+        assert!(out.starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=UTF-8\r\n"));
+        assert!(out.contains("\r\nX-Image-Meta-Id: abc\r\n"));
+        assert!(out.ends_with(" GMT\r\n\r\n"));
+        let (s, out) = step("HEAD /v1/images/nope HTTP/1.1\r\n\r\n");
+        assert_eq!(s, Step::Answered(33));
+        assert!(out.starts_with("HTTP/1.1 404 Not Found\r\nContent-Type: text/plain;"));
+    }
+
+    #[test]
+    fn waits_for_a_whole_head_but_not_forever() {
+        assert_eq!(step("HEAD /v1/images/abc HTTP/1.1\r\nHo").0, Step::NeedMore);
+        assert_eq!(step("").0, Step::NeedMore);
+        let long = format!(
+            "HEAD /v1/images/abc HTTP/1.1\r\nHost: {}",
+            "x".repeat(MAX_HEAD)
+        );
+        assert_eq!(step(&long).0, Step::Handoff);
+    }
+
+    #[test]
+    fn everything_else_goes_to_hyper() {
+        for raw in [
+            "GET /v1/images/abc HTTP/1.1\r\n\r\n",
+            "HEAD /v1/images/abc HTTP/1.0\r\n\r\n",
+            "HEAD /v1/images/a%62c HTTP/1.1\r\n\r\n",
+            "HEAD /v1/images/abc?x=1 HTTP/1.1\r\n\r\n",
+            "HEAD /v1/images/detail HTTP/1.1\r\n\r\n",
+            "HEAD /v1/images/ HTTP/1.1\r\n\r\n",
+            "HEAD /v1/images/abc/members HTTP/1.1\r\n\r\n",
+            "HEAD /images/abc HTTP/1.1\r\n\r\n",
+            "HEAD /v1/images/abc HTTP/1.1\r\nConnection: close\r\n\r\n",
+            "HEAD /v1/images/abc HTTP/1.1\r\nX-Image-Meta-Size: 1\r\n\r\n",
+            "HEAD /v1/images/abc HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+            "HEAD /v1/images/abc HTTP/1.1\r\nExpect: 100-continue\r\n\r\n",
+            "HEAD  /v1/images/abc HTTP/1.1\r\n\r\n",
+            "\u{1}garbage\r\n\r\n",
+        ] {
+            let (s, out) = step(raw);
+            assert_eq!(s, Step::Handoff, "{raw:?}");
+            assert!(out.is_empty());
+        }
+    }
+
+    #[test]
+    fn journalling_sends_requests_to_hyper() {
+        let fast = FastHead::new(app(Config::default())).unwrap();
+        let mut out = Vec::new();
+        let raw = b"HEAD /v1/images/abc HTTP/1.1\r\n\r\n";
+        assert_eq!(fast.step(raw, &mut out), Step::Handoff);
+    }
+
+    #[test]
+    fn only_for_the_unauthenticated_context() {
+        let config = Config {
+            auth: crate::auth::AuthMode::TrustedHeaders,
+            ..Config::default()
+        };
+        assert!(FastHead::new(app(config)).is_none());
+    }
+}
