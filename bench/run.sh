@@ -221,14 +221,14 @@ measure() {
 }
 
 MEMROWS=()
-# start_emu N -> EMU_PID EMU_PORT EMU_START_MS
+# start_emu N [ARGS...] -> EMU_PID EMU_PORT EMU_START_MS
 start_emu() {
-  local n="$1"
+  local n="$1"; shift
   EMU_PORT="$(free_port)"
   local probe="00000000-0000-4000-8000-000000000000"
   [ "$n" -gt 0 ] && probe="$(head -n1 "$DATA/ids-$n.txt")"
   T0="$(now_ns)"
-  taskset -c "$SERVER_CPU" "$BIN" --listen "127.0.0.1:$EMU_PORT" --data "$DATA/images-$n.json" \
+  taskset -c "$SERVER_CPU" "$BIN" --listen "127.0.0.1:$EMU_PORT" --data "$DATA/images-$n.json" "$@" \
     >"$TMP/emu-$n.out" 2>"$TMP/emu-$n.err" &
   EMU_PID=$!
   STARTED+=("$EMU_PID")
@@ -277,6 +277,11 @@ measure "glance-emu, 404 (unknown ids)" 1000000 "$IDS_1M" 100 "$EMU_PORT" "$EMU_
 RSS1M="$(status_kb "$EMU_PID" VmRSS)"; HWM1M="$(status_kb "$EMU_PID" VmHWM)"
 BPR=$(( (RSS1M - RSS0) * 1024 / 1000000 ))
 MEMROWS+=("| 1,000,000 | $START_1M ms | $((RSS1M / 1024)) MiB | $((HWM1M / 1024)) MiB | $(awk -v a="$HWM1M" -v b="$RSS1M" 'BEGIN{printf "%.2f", a/b}') | $BPR |")
+stop_pid "$EMU_PID"
+
+# The same binary with the HEAD fast path off: every request through hyper, for comparison.
+start_emu 1000000 --no-fast-head
+measure "glance-emu, 200, through hyper (--no-fast-head)" 1000000 "$IDS_1M" 0 "$EMU_PORT" "$EMU_PID"
 stop_pid "$EMU_PID"
 
 measure "nginx (static headers), again" "—" "$IDS_1M" 0 "$NGINX_PORT" "$NGINX_PID"

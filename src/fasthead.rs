@@ -180,6 +180,9 @@ impl FastHead {
     {
         let mut buf = BytesMut::with_capacity(4096);
         let mut out = Vec::with_capacity(2048);
+        // The timer is moved only when it fires early (lazily): re-arming it for every
+        // request would take the timer driver's lock each time.
+        let mut idle_since = tokio::time::Instant::now();
         let deadline = tokio::time::sleep(header_timeout);
         tokio::pin!(deadline);
         // One registration for the connection's life, not one per request.
@@ -211,9 +214,7 @@ impl FastHead {
                 out.clear();
             }
             if answered {
-                deadline
-                    .as_mut()
-                    .reset(tokio::time::Instant::now() + header_timeout);
+                idle_since = tokio::time::Instant::now();
             }
             if buf.is_empty() {
                 // Reuse the whole allocation rather than creeping along it.
@@ -226,7 +227,13 @@ impl FastHead {
                     Ok(0) | Err(_) => return Outcome::Closed,
                     Ok(_) => {}
                 },
-                _ = &mut deadline => return Outcome::Closed,
+                _ = &mut deadline => {
+                    let due = idle_since + header_timeout;
+                    if due <= tokio::time::Instant::now() {
+                        return Outcome::Closed;
+                    }
+                    deadline.as_mut().reset(due);
+                }
                 _ = &mut changed => return Outcome::Closed,
             }
         }

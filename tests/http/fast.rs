@@ -224,3 +224,43 @@ async fn shutdown_closes_idle_fast_connections() {
         .expect("shutdown waited for an idle connection")
         .unwrap();
 }
+
+/// hyper's header-read timeout holds on the fast path too: an idle keep-alive connection
+/// and one dribbling a request head byte by byte are both closed when it runs out.
+#[tokio::test]
+async fn header_read_timeout_applies_on_the_fast_path() {
+    let options = glance_emu::server::ServerOptions {
+        header_read_timeout: std::time::Duration::from_millis(300),
+        ..Default::default()
+    };
+    let emu = spawn_options(FIXTURE, Config::default(), options).await;
+    let mut idle = Conn::open(&emu).await;
+    let r = idle.roundtrip(head_req(IDS[0], "").as_bytes()).await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+    let started = std::time::Instant::now();
+    assert!(idle.closed().await);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+
+    // Written on a bare socket: the server may close it mid-dribble, failing a write.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut slow = tokio::net::TcpStream::connect(emu.addr()).await.unwrap();
+    let started = std::time::Instant::now();
+    let raw = head_req(IDS[0], "User-Agent: slowloris\r\n");
+    for b in raw.as_bytes()[..raw.len() - 1].iter() {
+        if slow.write_all(&[*b]).await.is_err()
+            || started.elapsed() > std::time::Duration::from_millis(1500)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        slow.read_to_end(&mut rest),
+    )
+    .await
+    .expect("the dribbling connection was left open");
+    assert!(read.is_err() || rest.is_empty(), "answered: {rest:?}");
+    assert!(started.elapsed() < std::time::Duration::from_millis(1500));
+}

@@ -94,7 +94,7 @@ pub async fn spawn_hyper_only(fixture: &str, config: Config) -> Emulator {
     spawn_options(fixture, config, options).await
 }
 
-async fn spawn_options(fixture: &str, mut config: Config, options: ServerOptions) -> Emulator {
+pub async fn spawn_options(fixture: &str, mut config: Config, options: ServerOptions) -> Emulator {
     if !config.control.settings().http {
         config.control = Control::new(ControlSettings {
             journal_cap: 0,
