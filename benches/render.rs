@@ -7,6 +7,10 @@
 //! - `head/service_200`, `head/service_404`: the whole handler without sockets: a `HEAD
 //!   /v1/images/<random id>` request through `GlanceService` (routing, lookup, request id,
 //!   headers) to a ready `Response`, 1,000,000 records.
+//! - `head/render_wire`: the same record → wire bytes (`headers::write_image_meta`), what
+//!   the fast path writes.
+//! - `head/fast_200`, `head/fast_404`: the whole fast path without sockets: a raw `HEAD
+//!   /v1/images/<random id>` request through `FastHead::step` to the response bytes.
 //! - `load/parse_10k`: `fixtures::parse_document` on 10,000 generated records (start-up cost).
 //!
 //! Run: `cargo bench --bench render` (about a minute; the sample times are kept short).
@@ -133,6 +137,14 @@ fn bench_head(c: &mut Criterion) {
         )
     });
 
+    g.bench_function("render_wire", |b| {
+        b.iter_batched_ref(
+            || Vec::with_capacity(1024),
+            |out| headers::write_image_meta(black_box(&w.sample), out),
+            BatchSize::SmallInput,
+        )
+    });
+
     let mut rng = Rng(42);
     g.bench_function("lookup_hit", |b| {
         b.iter(|| {
@@ -158,6 +170,33 @@ fn bench_head(c: &mut Criterion) {
             }),
             ..Config::default()
         },
+    });
+    let fast = glance_emu::fasthead::FastHead::new(Arc::clone(&app)).expect("noauth");
+    let raw = |id: &str| format!("HEAD /v1/images/{id} HTTP/1.1\r\nHost: 127.0.0.1:9292\r\n\r\n");
+    let mut out = Vec::with_capacity(2048);
+    g.bench_function("fast_200", |b| {
+        b.iter_batched_ref(
+            || raw(&w.ids[(rng.next() % w.ids.len() as u64) as usize]),
+            |req| {
+                out.clear();
+                let step = fast.step(req.as_bytes(), &mut out);
+                assert!(matches!(step, glance_emu::fasthead::Step::Answered(_)));
+                assert!(out.starts_with(b"HTTP/1.1 200 OK"));
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("fast_404", |b| {
+        b.iter_batched_ref(
+            || raw(&misses[(rng.next() % misses.len() as u64) as usize]),
+            |req| {
+                out.clear();
+                let step = fast.step(req.as_bytes(), &mut out);
+                assert!(matches!(step, glance_emu::fasthead::Step::Answered(_)));
+                assert!(out.starts_with(b"HTTP/1.1 404"));
+            },
+            BatchSize::SmallInput,
+        )
     });
     let svc = GlanceService::new(app);
     let call = |req: Request<Empty<Bytes>>| match svc.call(req) {
