@@ -190,7 +190,7 @@ impl FastHead {
         tokio::pin!(changed);
         loop {
             let mut answered = false;
-            loop {
+            while !buf.is_empty() {
                 match self.step(&buf, &mut out) {
                     Step::Answered(n) => {
                         buf.advance(n);
