@@ -571,7 +571,7 @@ fn record_json(i: &Image, inline_files: bool) -> Result<Value, ControlError> {
         .collect();
     m.insert("members".into(), Value::Array(members));
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    let data = match &i.data {
+    let data = match &*i.data {
         ImageData::None => None,
         ImageData::Bytes(b) => Some(json!({ "base64": b64(b) })),
         ImageData::Repeat { unit, len } => {

@@ -822,7 +822,7 @@ fn build(
     // Length checked above, so the inline id always fits.
     let id = ImageId::new(&raw.id).ok_or_else(|| field_err(path, &f("id"), "too long"))?;
     let mut img = Image::new(id, created_at);
-    img.name = raw.name.map(|n| n.into_owned().into_boxed_str());
+    img.name = raw.name.map(|n| crate::model::Name::from(&*n));
     img.status = status;
     img.virtual_size = raw.virtual_size;
     img.disk_format = raw.disk_format.map(|s| interner.get(&s));
@@ -835,6 +835,7 @@ fn build(
     img.deleted = deleted;
     img.deleted_at = deleted_at;
     img.updated_at = updated_at;
+    let mut props: Vec<crate::model::Property> = Vec::new();
     for (k, v) in raw.properties.unwrap_or_default() {
         let field = || f(&format!("properties.{k}"));
         if !property_key_ok(&k) {
@@ -850,8 +851,13 @@ fn build(
             }
         }
         let v = v.map(|v| interner.get(&v));
-        img.set_property(interner.get(&k), v);
+        // Sorted as they come; a repeated key keeps its last value.
+        match props.binary_search_by(|(pk, _)| (**pk).cmp(&*k)) {
+            Ok(i) => props[i].1 = v,
+            Err(i) => props.insert(i, (interner.get(&k), v)),
+        }
     }
+    img.properties = interner.properties(&props);
     for (i, m) in raw.members.unwrap_or_default().into_iter().enumerate() {
         if m.member_id.is_empty() {
             return Err(field_err(
@@ -873,13 +879,10 @@ fn build(
         });
     }
 
-    // Records are read-mostly and numerous: drop the growth slack.
-    img.properties.shrink_to_fit();
-    img.members.shrink_to_fit();
     let mut computed: Option<(u64, String)> = None;
     if let Some(d) = raw.data {
         let (data, len, md5) = build_data(path, &f("data"), d)?;
-        img.data = data;
+        img.data = data.into();
         computed = Some((len, md5));
     }
     img.size = match (raw.size, &computed) {

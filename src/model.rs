@@ -354,13 +354,179 @@ impl ImageData {
     }
 }
 
+/// An image name: text of up to 24 bytes is held inline.
+pub type Name = compact_str::CompactString;
+
+/// One property: key and value (`None`: stored as null).
+pub type Property = (Arc<str>, Option<Arc<str>>);
+
+/// A record's custom properties, sorted by key. The list is shared (an `Arc`) between
+/// records that have the same one, and copied on write.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Properties(Option<Arc<[Property]>>);
+
+impl Properties {
+    /// Properties already sorted by key (as the loader builds them).
+    pub fn from_sorted(list: Arc<[Property]>) -> Self {
+        Properties((!list.is_empty()).then_some(list))
+    }
+
+    /// The shared list, if any (for interning).
+    pub fn shared(&self) -> Option<&Arc<[Property]>> {
+        self.0.as_ref()
+    }
+
+    /// Removes every property.
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
+
+    /// Changes the list through a `Vec` (a private copy: other records keep theirs).
+    pub fn edit<R>(&mut self, f: impl FnOnce(&mut Vec<Property>) -> R) -> R {
+        let mut v: Vec<Property> = self
+            .0
+            .as_deref()
+            .map(<[Property]>::to_vec)
+            .unwrap_or_default();
+        let r = f(&mut v);
+        self.0 = (!v.is_empty()).then(|| Arc::from(v));
+        r
+    }
+}
+
+impl std::ops::Deref for Properties {
+    type Target = [Property];
+
+    fn deref(&self) -> &[Property] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+}
+
+impl<'a> IntoIterator for &'a Properties {
+    type Item = &'a Property;
+    type IntoIter = std::slice::Iter<'a, Property>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl From<Vec<Property>> for Properties {
+    /// Sorts by key; the last of equal keys wins.
+    fn from(mut v: Vec<Property>) -> Self {
+        v.reverse();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v.dedup_by(|a, b| a.0 == b.0);
+        Properties((!v.is_empty()).then(|| Arc::from(v)))
+    }
+}
+
+impl fmt::Debug for Properties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// A record's memberships: one thin pointer, and nothing allocated for the usual none.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Members(Option<Box<MemberList>>);
+
+/// The memberships behind [`Members`] (a named type: a thin pointer to a `Vec`).
+#[derive(Clone, Default, PartialEq, Eq)]
+struct MemberList(Vec<Member>);
+
+impl Members {
+    fn edit<R>(&mut self, f: impl FnOnce(&mut Vec<Member>) -> R) -> R {
+        let mut v: Vec<Member> = self.0.take().map(|l| l.0).unwrap_or_default();
+        let r = f(&mut v);
+        *self = v.into();
+        r
+    }
+
+    /// Adds a membership at the end.
+    pub fn push(&mut self, m: Member) {
+        self.edit(|v| v.push(m));
+    }
+
+    /// Keeps the memberships `f` accepts.
+    pub fn retain(&mut self, f: impl FnMut(&Member) -> bool) {
+        self.edit(|v| v.retain(f));
+    }
+
+    /// Removes and returns the membership at `i` (which must exist).
+    pub fn remove(&mut self, i: usize) -> Member {
+        self.edit(|v| v.remove(i))
+    }
+}
+
+impl std::ops::Deref for Members {
+    type Target = [Member];
+
+    fn deref(&self) -> &[Member] {
+        self.0.as_deref().map_or(&[], |l| &l.0)
+    }
+}
+
+impl std::ops::DerefMut for Members {
+    fn deref_mut(&mut self) -> &mut [Member] {
+        self.0.as_deref_mut().map_or(&mut [], |l| &mut l.0)
+    }
+}
+
+impl From<Vec<Member>> for Members {
+    fn from(v: Vec<Member>) -> Self {
+        Members((!v.is_empty()).then(|| Box::new(MemberList(v))))
+    }
+}
+
+impl FromIterator<Member> for Members {
+    fn from_iter<I: IntoIterator<Item = Member>>(iter: I) -> Self {
+        iter.into_iter().collect::<Vec<_>>().into()
+    }
+}
+
+impl fmt::Debug for Members {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// A record's bytes: one pointer for the usual none, the [`ImageData`] boxed otherwise.
+#[derive(Clone, Default)]
+pub struct Data(Option<Box<ImageData>>);
+
+static NO_DATA: ImageData = ImageData::None;
+
+impl std::ops::Deref for Data {
+    type Target = ImageData;
+
+    fn deref(&self) -> &ImageData {
+        self.0.as_deref().unwrap_or(&NO_DATA)
+    }
+}
+
+impl From<ImageData> for Data {
+    fn from(d: ImageData) -> Self {
+        match d {
+            ImageData::None => Data(None),
+            d => Data(Some(Box::new(d))),
+        }
+    }
+}
+
+impl fmt::Debug for Data {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
 /// A Glance v1 image record as the registry held it.
 #[derive(Debug, Clone)]
 pub struct Image {
     /// Image id (normally a UUID, but any string up to 36 characters works in Glance).
     pub id: ImageId,
-    /// Display name.
-    pub name: Option<Box<str>>,
+    /// Display name (up to 24 bytes stored inline: most names need no heap block).
+    pub name: Option<Name>,
     /// Lifecycle status.
     pub status: Status,
     /// Size in bytes as recorded (null only for v2-created images).
@@ -393,12 +559,13 @@ pub struct Image {
     /// Last update time.
     pub updated_at: Timestamp,
     /// Custom properties, sorted by key. A `None` value is a property stored as null.
-    /// Keys and values are shared text (interned at load time).
-    pub properties: Vec<(Arc<str>, Option<Arc<str>>)>,
+    /// Keys and values are shared text, and so is the whole list among records that have
+    /// the same one (interned at load time).
+    pub properties: Properties,
     /// Tenants the image is shared with, in the order they were added.
-    pub members: Vec<Member>,
-    /// The image bytes.
-    pub data: ImageData,
+    pub members: Members,
+    /// The image bytes (`*img.data` is the [`ImageData`]).
+    pub data: Data,
     /// Set at load time when `data` disagrees with `size` or `checksum`.
     pub data_mismatch: bool,
 }
@@ -424,9 +591,9 @@ impl Image {
             deleted_at: None,
             created_at: now,
             updated_at: now,
-            properties: Vec::new(),
-            members: Vec::new(),
-            data: ImageData::None,
+            properties: Properties::default(),
+            members: Members::default(),
+            data: Data::default(),
             data_mismatch: false,
         }
     }
@@ -441,17 +608,20 @@ impl Image {
 
     /// Sets (or, with `None` value, sets to null) a property, keeping keys sorted.
     pub fn set_property(&mut self, key: Arc<str>, value: Option<Arc<str>>) {
-        match self.properties.binary_search_by(|(k, _)| (**k).cmp(&*key)) {
-            Ok(i) => self.properties[i].1 = value,
-            Err(i) => self.properties.insert(i, (key, value)),
-        }
+        self.properties
+            .edit(|v| match v.binary_search_by(|(k, _)| (**k).cmp(&*key)) {
+                Ok(i) => v[i].1 = value,
+                Err(i) => v.insert(i, (key, value)),
+            });
     }
 
     /// Removes a property; returns whether it existed.
     pub fn remove_property(&mut self, key: &str) -> bool {
         match self.properties.binary_search_by(|(k, _)| (**k).cmp(key)) {
             Ok(i) => {
-                self.properties.remove(i);
+                self.properties.edit(|v| {
+                    v.remove(i);
+                });
                 true
             }
             Err(_) => false,
@@ -460,19 +630,35 @@ impl Image {
 }
 
 /// Hands out one shared copy of each distinct string (formats, owners, property keys and
-/// values repeat across thousands of records).
+/// values repeat across thousands of records) and of each distinct property list.
 #[derive(Debug, Default)]
-pub struct Interner(std::collections::HashSet<Arc<str>, foldhash::fast::RandomState>);
+pub struct Interner {
+    strings: std::collections::HashSet<Arc<str>, foldhash::fast::RandomState>,
+    lists: std::collections::HashSet<Arc<[Property]>, foldhash::fast::RandomState>,
+}
 
 impl Interner {
     /// The shared copy of `s`.
     pub fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.0.get(s) {
+        if let Some(a) = self.strings.get(s) {
             return Arc::clone(a);
         }
         let a: Arc<str> = Arc::from(s);
-        self.0.insert(Arc::clone(&a));
+        self.strings.insert(Arc::clone(&a));
         a
+    }
+
+    /// The shared copy of a property list (already sorted by key).
+    pub fn properties(&mut self, list: &[Property]) -> Properties {
+        if list.is_empty() {
+            return Properties::default();
+        }
+        if let Some(a) = self.lists.get(list) {
+            return Properties::from_sorted(Arc::clone(a));
+        }
+        let a: Arc<[Property]> = Arc::from(list);
+        self.lists.insert(Arc::clone(&a));
+        Properties::from_sorted(a)
     }
 }
 
@@ -522,7 +708,33 @@ mod tests {
         assert_eq!(img.property("a"), Some("1"));
         assert_eq!(img.property("b"), Some("3"));
         assert_eq!(img.properties.len(), 2);
+        let shared = img.clone();
         assert!(img.remove_property("a"));
         assert!(!img.remove_property("a"));
+        // Copy on write: the other holder of the list keeps it.
+        assert_eq!(shared.property("a"), Some("1"));
+        assert!(img.remove_property("b"));
+        assert!(img.properties.is_empty());
+    }
+
+    #[test]
+    fn records_stay_small() {
+        // Memory per record (issue 7): the record plus its Arc counts must stay in a
+        // 272-byte malloc chunk; grow it only knowingly.
+        assert!(
+            std::mem::size_of::<Image>() <= 256,
+            "{}",
+            std::mem::size_of::<Image>()
+        );
+    }
+
+    #[test]
+    fn interned_lists_are_shared() {
+        let mut i = Interner::default();
+        let list = vec![(i.get("k"), Some(i.get("v")))];
+        let a = i.properties(&list);
+        let b = i.properties(&list);
+        assert!(Arc::ptr_eq(a.shared().unwrap(), b.shared().unwrap()));
+        assert!(i.properties(&[]).is_empty());
     }
 }

@@ -741,7 +741,7 @@ pub fn data_mismatch(img: &Image) -> bool {
     if img.data_mismatch {
         return true;
     }
-    if let ImageData::File { path, len } = &img.data {
+    if let ImageData::File { path, len } = &*img.data {
         // A file changed on disk after it was loaded: compare with what the record says.
         return match std::fs::metadata(path.as_ref()) {
             Ok(m) => m.len() != *len || Some(m.len()) != img.size,

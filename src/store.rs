@@ -18,7 +18,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::model::{Checksum, Image, ImageData, ImageId, Member, Status, Timestamp};
+use crate::model::{Checksum, Data, Image, ImageData, ImageId, Member, Status, Timestamp};
 
 /// The records keyed by their own id: a set of `Arc<Image>` looked up by `&str`, so the id
 /// is stored once instead of again as a map key.
@@ -155,13 +155,13 @@ impl From<&Image> for PImage {
             deleted_at: i.deleted_at.map(|t| t.glance()),
             created_at: i.created_at.glance(),
             updated_at: i.updated_at.glance(),
-            properties: i.properties.clone(),
+            properties: i.properties.to_vec(),
             members: i
                 .members
                 .iter()
                 .map(|m| (m.member_id.clone(), m.can_share))
                 .collect(),
-            data: match &i.data {
+            data: match &*i.data {
                 ImageData::None => PData::None,
                 ImageData::Bytes(b) => {
                     PData::Base64(base64::engine::general_purpose::STANDARD.encode(&***b))
@@ -184,7 +184,7 @@ impl PImage {
     fn into_image(self) -> Option<Image> {
         let ts = |s: &str| Timestamp::parse(s);
         let mut img = Image::new(ImageId::new(&self.id)?, ts(&self.created_at)?);
-        img.name = self.name.map(String::into_boxed_str);
+        img.name = self.name.map(Into::into);
         img.status = Status::parse(&self.status)?;
         img.size = self.size;
         img.virtual_size = self.virtual_size;
@@ -202,7 +202,7 @@ impl PImage {
             None => None,
         };
         img.updated_at = ts(&self.updated_at)?;
-        img.properties = self.properties;
+        img.properties = self.properties.into();
         img.members = self
             .members
             .into_iter()
@@ -211,7 +211,7 @@ impl PImage {
                 can_share,
             })
             .collect();
-        img.data = match self.data {
+        img.data = Data::from(match self.data {
             PData::None => ImageData::None,
             PData::Base64(s) => ImageData::Bytes(Box::new(Bytes::from(
                 base64::engine::general_purpose::STANDARD.decode(s).ok()?,
@@ -224,7 +224,7 @@ impl PImage {
                 path: Arc::new(path),
                 len,
             },
-        };
+        });
         img.data_mismatch = self.data_mismatch;
         Some(img)
     }

@@ -97,7 +97,7 @@ pub async fn show(app: Arc<App>, ctx: Arc<Ctx>, id: String) -> Result<Response<B
         // Glance never touches the store for a zero-size image.
         (Body::empty_sized(), 0)
     } else {
-        match &img.data {
+        match &*img.data {
             ImageData::None => return Err(not_in_store()),
             ImageData::Bytes(b) => (Body::full((**b).clone()), b.len() as u64),
             ImageData::Repeat { unit, len } => (Body::repeat(unit, *len), *len),
@@ -646,7 +646,7 @@ fn external_source(meta: &MetaIn, h: &HeaderMap) -> Result<(), ApiError> {
 /// Applies parsed metadata to a record (registry `image_create` / `image_update`).
 fn apply_meta(img: &mut Image, meta: &MetaIn, admin: bool) -> Result<(), ApiError> {
     if let Some(v) = meta.string("name") {
-        img.name = v.map(String::into_boxed_str);
+        img.name = v.map(Into::into);
     }
     if let Some(v) = meta.string("disk_format") {
         img.disk_format = v.map(Into::into);
@@ -937,7 +937,8 @@ where
             img.data = ImageData::File {
                 path,
                 len: up.len,
-            };
+            }
+            .into();
             img.data_mismatch = false;
             let out = Arc::new(img.clone());
             tx.put(img);
@@ -1435,7 +1436,7 @@ where
                     next.push(m);
                 }
             }
-            img.members = next;
+            img.members = next.into();
             tx.put(img);
             Ok(())
         })
