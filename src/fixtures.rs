@@ -17,6 +17,8 @@ use serde::{Deserialize, Deserializer as _};
 
 use crate::model::{Checksum, Image, ImageData, ImageId, Interner, Member, Status, Timestamp};
 
+mod scan;
+
 /// Why fixtures could not be loaded. Every variant names the file; field errors name the
 /// record and field as a path such as `images[2].created_at`.
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +84,7 @@ pub struct Loaded {
 
 /// One record as written in a fixture. Text fields borrow from the input when it is held in
 /// memory and has no escapes, so loading allocates only what the record keeps.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct RawRecord<'a> {
     #[serde(borrow)]
@@ -136,7 +138,7 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct RawMember {
     member_id: String,
@@ -144,7 +146,7 @@ struct RawMember {
     can_share: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct RawData {
     #[serde(default)]
@@ -419,9 +421,20 @@ fn parse_windows(
             },
             Expect::FirstOrEnd | Expect::Record | Expect::CommaOrEnd => match (b, expect) {
                 (b'{', Expect::FirstOrEnd | Expect::Record) => {
-                    rec_start = pos - 1;
-                    depth += 1;
-                    expect = Expect::InRecord;
+                    // The common shape is read in one pass; anything else (or a record
+                    // cut by the window's end) is delimited below and read by serde.
+                    if let Some((raw, n)) = scan::record(&buf[pos - 1..]) {
+                        if sink.accept(Some(index), raw).is_err() {
+                            return Ok(Err(sink.failure.take().ok_or(())?));
+                        }
+                        index += 1;
+                        pos += n - 1;
+                        expect = Expect::CommaOrEnd;
+                    } else {
+                        rec_start = pos - 1;
+                        depth += 1;
+                        expect = Expect::InRecord;
+                    }
                 }
                 (b',', Expect::CommaOrEnd) => expect = Expect::Record,
                 (b']', Expect::FirstOrEnd | Expect::CommaOrEnd) => {
@@ -835,29 +848,24 @@ fn build(
     img.deleted = deleted;
     img.deleted_at = deleted_at;
     img.updated_at = updated_at;
-    let mut props: Vec<crate::model::Property> = Vec::new();
-    for (k, v) in raw.properties.unwrap_or_default() {
+    let props = raw.properties.unwrap_or_default();
+    for (k, v) in &props {
         let field = || f(&format!("properties.{k}"));
-        if !property_key_ok(&k) {
+        if !property_key_ok(k) {
             return Err(field_err(
                 path,
                 &field(),
                 "property names must be HTTP header tokens (letters, digits, _ - . and the like)",
             ));
         }
-        if let Some(v) = &v {
+        if let Some(v) = v {
             if !header_value_ok(v) {
                 return Err(field_err(path, &field(), "control characters"));
             }
         }
-        let v = v.map(|v| interner.get(&v));
-        // Sorted as they come; a repeated key keeps its last value.
-        match props.binary_search_by(|(pk, _)| (**pk).cmp(&*k)) {
-            Ok(i) => props[i].1 = v,
-            Err(i) => props.insert(i, (interner.get(&k), v)),
-        }
     }
-    img.properties = interner.properties(&props);
+    // A map: sorted by key, a repeated key already reduced to its last value.
+    img.properties = interner.property_list(props.iter().map(|(k, v)| (&**k, v.as_deref())));
     for (i, m) in raw.members.unwrap_or_default().into_iter().enumerate() {
         if m.member_id.is_empty() {
             return Err(field_err(

@@ -634,7 +634,11 @@ impl Image {
 #[derive(Debug, Default)]
 pub struct Interner {
     strings: std::collections::HashSet<Arc<str>, foldhash::fast::RandomState>,
-    lists: std::collections::HashSet<Arc<[Property]>, foldhash::fast::RandomState>,
+    /// Lists by a hash of their text: a list seen before is found without building (or
+    /// interning the strings of) a new one. A hash shared by two different lists keeps
+    /// the first; the second is simply not shared.
+    lists: std::collections::HashMap<u64, Arc<[Property]>, foldhash::fast::RandomState>,
+    seed: foldhash::fast::FixedState,
 }
 
 impl Interner {
@@ -648,17 +652,38 @@ impl Interner {
         a
     }
 
-    /// The shared copy of a property list (already sorted by key).
-    pub fn properties(&mut self, list: &[Property]) -> Properties {
-        if list.is_empty() {
+    /// The shared copy of a property list given as text, already sorted by key with
+    /// unique keys.
+    pub fn property_list<'s, I>(&mut self, items: I) -> Properties
+    where
+        I: IntoIterator<Item = (&'s str, Option<&'s str>)>,
+        I::IntoIter: Clone + ExactSizeIterator,
+    {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let items = items.into_iter();
+        if items.len() == 0 {
             return Properties::default();
         }
-        if let Some(a) = self.lists.get(list) {
-            return Properties::from_sorted(Arc::clone(a));
+        let mut h = self.seed.build_hasher();
+        for (k, v) in items.clone() {
+            k.hash(&mut h);
+            v.hash(&mut h);
         }
-        let a: Arc<[Property]> = Arc::from(list);
-        self.lists.insert(Arc::clone(&a));
-        Properties::from_sorted(a)
+        let h = h.finish();
+        if let Some(a) = self.lists.get(&h) {
+            let same = a.len() == items.len()
+                && a.iter()
+                    .zip(items.clone())
+                    .all(|((ak, av), (k, v))| &**ak == k && av.as_deref() == v);
+            if same {
+                return Properties::from_sorted(Arc::clone(a));
+            }
+        }
+        let list: Arc<[Property]> = items
+            .map(|(k, v)| (self.get(k), v.map(|v| self.get(v))))
+            .collect();
+        self.lists.entry(h).or_insert_with(|| Arc::clone(&list));
+        Properties::from_sorted(list)
     }
 }
 
@@ -731,10 +756,14 @@ mod tests {
     #[test]
     fn interned_lists_are_shared() {
         let mut i = Interner::default();
-        let list = vec![(i.get("k"), Some(i.get("v")))];
-        let a = i.properties(&list);
-        let b = i.properties(&list);
+        let list = [("k", Some("v")), ("n", None)];
+        let a = i.property_list(list);
+        let b = i.property_list(list);
         assert!(Arc::ptr_eq(a.shared().unwrap(), b.shared().unwrap()));
-        assert!(i.properties(&[]).is_empty());
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[1].1, None);
+        let c = i.property_list([("k", Some("w"))]);
+        assert_eq!(c[0].1.as_deref(), Some("w"));
+        assert!(i.property_list([]).is_empty());
     }
 }
