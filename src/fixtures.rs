@@ -328,6 +328,7 @@ fn parse_windows(
     let mut rec_start = 0usize;
     let mut index = 0usize;
     let mut eof = false;
+    let mut text: &str = "";
     loop {
         if pos == buf.len() {
             if eof {
@@ -355,6 +356,11 @@ fn parse_windows(
             if n == 0 {
                 eof = true;
             }
+            // Checked once per window; a record reaching past valid text is serde's.
+            text = match std::str::from_utf8(&buf) {
+                Ok(t) => t,
+                Err(e) => std::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or_default(),
+            };
             continue;
         }
         if esc {
@@ -423,7 +429,7 @@ fn parse_windows(
                 (b'{', Expect::FirstOrEnd | Expect::Record) => {
                     // The common shape is read in one pass; anything else (or a record
                     // cut by the window's end) is delimited below and read by serde.
-                    if let Some((raw, n)) = scan::record(&buf[pos - 1..]) {
+                    if let Some((raw, n)) = text.get(pos - 1..).and_then(scan::record) {
                         if sink.accept(Some(index), raw).is_err() {
                             return Ok(Err(sink.failure.take().ok_or(())?));
                         }
@@ -1145,10 +1151,7 @@ mod tests {
     fn windows(text: &str, window: usize) -> Result<Vec<String>, ()> {
         let shape = Shape::sniff(text.as_bytes());
         match parse_windows(Path::new("t.json"), text.as_bytes(), shape, now(), window)? {
-            Ok((imgs, _)) => Ok(imgs
-                .iter()
-                .map(|i| format!("{}|{:?}|{:?}", i.id, i.name, i.properties))
-                .collect()),
+            Ok((imgs, _)) => Ok(imgs.iter().map(|i| format!("{i:?}")).collect()),
             Err(e) => Ok(vec![format!("ERR {e}")]),
         }
     }
@@ -1156,14 +1159,21 @@ mod tests {
     #[test]
     fn windowed_loader_matches_whole_document_parse() {
         let list = r#" [ {"id": "a", "name": "q\"u{o}[te]\\", "properties": {"k": "}{", "x": null}},
-            {"id": "b", "name": "\u00e9t\u00e9", "members": [{"member_id": "m"}]} ,{"id":"c"} ]  "#;
+            {"id": "b", "name": "\u00e9t\u00e9", "members": [{"member_id": "m"}]} ,{"id":"c"},
+            {"id": "d", "name": "žluťoučký kůň 🐴", "status": "active", "size": 5,
+             "checksum": "d41d8cd98f00b204e9800998ecf8427e", "disk_format": "raw",
+             "container_format": "bare", "min_disk": 1, "min_ram": 2, "owner": "ö",
+             "is_public": true, "protected": false, "deleted": false,
+             "created_at": "2016-05-22T06:04:20.425843", "updated_at": "2016-05-22T06:04:21",
+             "properties": {"os_distro": "ubuntu", "hw_disk_bus": "virtio", "n": null}},
+            {"id": "e", "properties": {"os_distro": "ubuntu", "hw_disk_bus": "virtio", "n": null},
+             "data": {"repeat": "ab", "size": 3}, "members": null},
+            {"id": "f", "deleted": true, "status": "deleted", "deleted_at": "2017-01-01T00:00:00"} ]  "#;
         let wrapper = format!("{{ \"images\" :{} }}\n", list.trim());
         for text in [list.to_string(), wrapper] {
             let (imgs, _) = parse_document(Path::new("t.json"), &text, now()).unwrap();
-            let expected: Vec<String> = imgs
-                .iter()
-                .map(|i| format!("{}|{:?}|{:?}", i.id, i.name, i.properties))
-                .collect();
+            let expected: Vec<String> = imgs.iter().map(|i| format!("{i:?}")).collect();
+            assert_eq!(expected.len(), 6);
             for window in [1, 2, 3, 5, 7, 16, 64, 4096] {
                 assert_eq!(
                     windows(&text, window),
