@@ -335,7 +335,9 @@ fn parse_windows(
     let mut sink = Sink::new(path, now, shape);
     // Depth at which records sit: inside `[` (list) or inside `{ "images": [` (wrapper).
     let arr_depth: u32 = if shape == Shape::Wrapper { 2 } else { 1 };
-    let mut buf: Vec<u8> = Vec::with_capacity(window + 4096);
+    // Zeroed once: reads land in `buf[end..]`, bytes past `end` are stale, never looked at.
+    let mut buf: Vec<u8> = vec![0; window];
+    let mut end = 0usize; // bytes of `buf` holding unread input
     let mut pos = 0usize; // next byte to scan
     let mut depth = 0u32;
     let mut in_str = false;
@@ -346,7 +348,7 @@ fn parse_windows(
     let mut eof = false;
     let mut text: &str = "";
     loop {
-        if pos == buf.len() {
+        if pos == end {
             if eof {
                 break;
             }
@@ -356,24 +358,27 @@ fn parse_windows(
             } else {
                 pos
             };
-            buf.drain(..keep);
+            buf.copy_within(keep..end, 0);
+            end -= keep;
             pos -= keep;
             rec_start -= keep.min(rec_start);
-            let old = buf.len();
-            buf.resize(old + window, 0);
+            if buf.len() < end + window {
+                // A record longer than the window so far: room for one more window.
+                buf.resize(end + window, 0);
+            }
             let n = loop {
-                match reader.read(&mut buf[old..]) {
+                match reader.read(&mut buf[end..end + window]) {
                     Ok(n) => break n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(_) => return Err(()),
                 }
             };
-            buf.truncate(old + n);
+            end += n;
             if n == 0 {
                 eof = true;
             }
             // Checked once per window; a record reaching past valid text is serde's.
-            text = match std::str::from_utf8(&buf) {
+            text = match std::str::from_utf8(&buf[..end]) {
                 Ok(t) => t,
                 Err(e) => std::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or_default(),
             };
@@ -387,8 +392,8 @@ fn parse_windows(
         }
         if in_str {
             // Jump to the next quote or backslash.
-            match memchr::memchr2(b'"', b'\\', &buf[pos..]) {
-                None => pos = buf.len(),
+            match memchr::memchr2(b'"', b'\\', &buf[pos..end]) {
+                None => pos = end,
                 Some(k) => {
                     let at = pos + k;
                     if buf[at] == b'\\' {
