@@ -161,6 +161,38 @@ struct RawData {
 /// Loads every `--data` path in order: a directory contributes its `*.json` files sorted by
 /// name; a file is read as is. Ids must be unique across all of them.
 pub fn load_paths(paths: &[PathBuf], now: Timestamp) -> Result<Loaded, LoadError> {
+    let (loaded, origins) = load_unchecked(paths, now)?;
+    check_unique(&loaded.images, &origins)?;
+    Ok(loaded)
+}
+
+/// [`load_paths`] for a server's start: the records come back indexed by id (and the
+/// warnings), the unique-id check and the store's index being one hash table.
+pub fn load_indexed(
+    paths: &[PathBuf],
+    now: Timestamp,
+) -> Result<(crate::store::Indexed, Vec<String>), LoadError> {
+    let (loaded, _) = load_unchecked(paths, now)?;
+    if let Some(indexed) = crate::store::Indexed::unique(loaded.images) {
+        return Ok((indexed, loaded.warnings));
+    }
+    // An id repeats. The records were moved into the index, so read the files again to
+    // name both places (an error case: paying twice is fine).
+    let loaded = load_paths(paths, now)?;
+    // The files changed in between and no longer repeat an id: take them as they are.
+    let indexed = crate::store::Indexed::unique(loaded.images).ok_or_else(|| LoadError::Io {
+        path: paths.first().cloned().unwrap_or_default(),
+        source: std::io::Error::other("fixture files changed while loading"),
+    })?;
+    Ok((indexed, loaded.warnings))
+}
+
+/// Every record of every path, with the first record index of each file.
+#[allow(clippy::type_complexity)]
+fn load_unchecked(
+    paths: &[PathBuf],
+    now: Timestamp,
+) -> Result<(Loaded, Vec<(usize, PathBuf)>), LoadError> {
     let mut loaded = Loaded::default();
     // Which file each record came from: (first record index, file), for duplicate errors.
     let mut origins: Vec<(usize, PathBuf)> = Vec::new();
@@ -170,8 +202,7 @@ pub fn load_paths(paths: &[PathBuf], now: Timestamp) -> Result<Loaded, LoadError
             load_file(&file, now, &mut loaded)?;
         }
     }
-    check_unique(&loaded.images, &origins)?;
-    Ok(loaded)
+    Ok((loaded, origins))
 }
 
 /// Ids must be unique across all files; the error names both files.
@@ -409,7 +440,8 @@ fn parse_windows(
         }
         let b = buf[pos];
         pos += 1;
-        if b.is_ascii_whitespace() {
+        // JSON whitespace only: anything else between records is for serde to reject.
+        if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
             continue;
         }
         match expect {
@@ -1215,6 +1247,7 @@ mod tests {
             r#"{"images": [{"id": "a"}], "more": 1}"#,
             r#"[{"id": "a"}"#,
             r#"[{"id": "a", "name": "open]"#,
+            "[{\"id\": \"a\"}\u{c}]",
         ] {
             assert_eq!(windows(bad, 4), Err(()), "{bad}");
         }
@@ -1223,6 +1256,28 @@ mod tests {
             windows(r#"[{"id": "a"}, {"id": "b", "created_at": "soon"}]"#, 4),
             Ok(vec!["ERR t.json: [1].created_at: invalid timestamp 'soon' (expected e.g. 2016-05-22T06:04:20.425843)".to_string()])
         );
+    }
+
+    /// The start-up load (one table for the unique-id check and the index) fails exactly
+    /// as `load_paths` does on a repeated id, and holds the same records otherwise.
+    #[test]
+    fn indexed_load_names_repeated_ids_like_load_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.json"), r#"[{"id": "x"}, {"id": "y"}]"#).unwrap();
+        std::fs::write(
+            dir.path().join("b.json"),
+            r#"{"images": [{"id": "z"}, {"id": "x"}]}"#,
+        )
+        .unwrap();
+        let paths = [dir.path().to_path_buf()];
+        let plain = load_paths(&paths, now()).unwrap_err().to_string();
+        assert!(plain.contains("duplicate image id 'x'"), "{plain}");
+        assert_eq!(load_indexed(&paths, now()).unwrap_err().to_string(), plain);
+        std::fs::remove_file(dir.path().join("b.json")).unwrap();
+        let (indexed, warnings) = load_indexed(&paths, now()).unwrap();
+        assert_eq!((indexed.len(), warnings.len()), (2, 0));
+        let store = crate::Store::from_indexed(indexed).unwrap();
+        assert!(store.get("y").is_some());
     }
 
     #[test]

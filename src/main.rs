@@ -207,13 +207,14 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
     // Reset re-reads the fixture files (no second copy of the records is kept).
     control.set_baseline(Baseline::Paths(paths.clone()));
-    let loaded = fixtures::load_paths(&paths, control.clock().now()).map_err(|e| e.to_string())?;
-    for w in &loaded.warnings {
+    let (images, warnings) =
+        fixtures::load_indexed(&paths, control.clock().now()).map_err(|e| e.to_string())?;
+    for w in &warnings {
         eprintln!("glance-emu: warning: {w}");
     }
     let store = match &cli.persist {
-        Some(dir) => Store::persistent(loaded.images, dir).map_err(|e| e.to_string())?,
-        None => Store::new(loaded.images)
+        Some(dir) => Store::persistent_indexed(images, dir).map_err(|e| e.to_string())?,
+        None => Store::from_indexed(images)
             .map_err(|e| format!("cannot create a temporary directory: {e}"))?,
     };
     let count = store.len();

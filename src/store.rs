@@ -60,6 +60,11 @@ impl Index {
         self.0.replace(Entry(img));
     }
 
+    /// Adds a record whose id is not there yet; `false` (and no change) if it is.
+    fn insert_new(&mut self, img: Arc<Image>) -> bool {
+        self.0.insert(Entry(img))
+    }
+
     fn remove(&mut self, id: &str) {
         self.0.remove(id);
     }
@@ -70,6 +75,40 @@ impl Index {
 
     fn values(&self) -> impl Iterator<Item = &Arc<Image>> {
         self.0.iter().map(|e| &e.0)
+    }
+}
+
+/// Records indexed by id, every id known to be unique: what the loader hands a new store
+/// ([`Store::from_indexed`]), so that at start-up a million ids go into one hash table
+/// once instead of being checked in one table and then indexed in another.
+pub struct Indexed(Index);
+
+impl Indexed {
+    /// Indexes `images` (moved in); `None` when an id repeats.
+    pub fn unique(images: Vec<Arc<Image>>) -> Option<Self> {
+        let mut index = Index::with_capacity(images.len());
+        for img in images {
+            if !index.insert_new(img) {
+                return None;
+            }
+        }
+        Some(Indexed(index))
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.0.len() == 0
+    }
+}
+
+impl std::fmt::Debug for Indexed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Indexed({} records)", self.len())
     }
 }
 
@@ -289,9 +328,18 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PersistError + '_ {
 impl Store {
     /// An in-memory store holding `images`; uploads go to a private temporary directory.
     pub fn new<I: Into<Arc<Image>>>(images: impl IntoIterator<Item = I>) -> std::io::Result<Self> {
+        Self::in_memory(Self::index(images))
+    }
+
+    /// [`Store::new`] over records the loader already indexed.
+    pub fn from_indexed(images: Indexed) -> std::io::Result<Self> {
+        Self::in_memory(images.0)
+    }
+
+    fn in_memory(index: Index) -> std::io::Result<Self> {
         let tmp = tempfile::Builder::new().prefix("glance-emu-").tempdir()?;
         Ok(Store {
-            images: RwLock::new(Self::index(images)),
+            images: RwLock::new(index),
             writer: Mutex::new(Writer { log: None }),
             blob_dir: tmp.path().to_path_buf(),
             _tmp: Some(tmp),
@@ -304,10 +352,18 @@ impl Store {
         images: impl IntoIterator<Item = I>,
         dir: &Path,
     ) -> Result<Self, PersistError> {
+        Self::durable(Self::index(images), dir)
+    }
+
+    /// [`Store::persistent`] over records the loader already indexed.
+    pub fn persistent_indexed(images: Indexed, dir: &Path) -> Result<Self, PersistError> {
+        Self::durable(images.0, dir)
+    }
+
+    fn durable(mut map: Index, dir: &Path) -> Result<Self, PersistError> {
         let blobs = dir.join("blobs");
         std::fs::create_dir_all(&blobs).map_err(io_err(&blobs))?;
         let log_path = dir.join("images.log");
-        let mut map = Self::index(images);
         if log_path.exists() {
             Self::replay(&log_path, &mut map)?;
         }
