@@ -282,6 +282,8 @@ stop_pid "$EMU_PID"
 # The same binary with the HEAD fast path off: every request through hyper, for comparison.
 start_emu 1000000 --no-fast-head
 measure "glance-emu, 200, through hyper (--no-fast-head)" 1000000 "$IDS_1M" 0 "$EMU_PORT" "$EMU_PID"
+RSS1M="$(status_kb "$EMU_PID" VmRSS)"; HWM1M="$(status_kb "$EMU_PID" VmHWM)"
+MEMROWS+=("| 1,000,000 (second start) | $EMU_START_MS ms | $((RSS1M / 1024)) MiB | $((HWM1M / 1024)) MiB | $(awk -v a="$HWM1M" -v b="$RSS1M" 'BEGIN{printf "%.2f", a/b}') | $(( (RSS1M - RSS0) * 1024 / 1000000 )) |")
 stop_pid "$EMU_PID"
 
 measure "nginx (static headers), again" "—" "$IDS_1M" 0 "$NGINX_PORT" "$NGINX_PID"
