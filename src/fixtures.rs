@@ -3,7 +3,6 @@
 //! cross-check of the bytes behind each record.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -121,11 +120,75 @@ struct RawRecord<'a> {
     #[serde(default, borrow)]
     updated_at: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
-    properties: Option<BTreeMap<Cow<'a, str>, Option<Cow<'a, str>>>>,
+    properties: Option<PropMap<'a>>,
     #[serde(default)]
     members: Option<Vec<RawMember>>,
     #[serde(default)]
     data: Option<RawData>,
+}
+
+/// A record's `properties` object: sorted by key, a repeated key keeping its last value
+/// (a map's meaning), in a plain vector: a map per record would be one more allocation for
+/// a handful of entries, a million times at start-up.
+#[derive(Debug, Default, PartialEq)]
+struct PropMap<'a>(Vec<(Cow<'a, str>, Option<Cow<'a, str>>)>);
+
+impl<'a> PropMap<'a> {
+    fn insert(&mut self, k: Cow<'a, str>, v: Option<Cow<'a, str>>) {
+        match self.0.binary_search_by(|(pk, _)| (**pk).cmp(&*k)) {
+            Ok(i) => self.0[i].1 = v,
+            Err(i) => self.0.insert(i, (k, v)),
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for PropMap<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = PropMap<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut m: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut p = PropMap::default();
+                while let Some((k, v)) = m.next_entry::<Borrowed<'a>, Option<Borrowed<'a>>>()? {
+                    p.insert(k.0, v.map(|v| v.0));
+                }
+                Ok(p)
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// A string borrowed from the input when it has no escapes (serde's `#[serde(borrow)]`
+/// for a `Cow` inside a collection).
+struct Borrowed<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Borrowed<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Borrowed<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(Borrowed(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(Borrowed(Cow::Owned(s.to_string())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+                Ok(Borrowed(Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
 }
 
 /// Distinguishes "field omitted" (outer `None`, via `default`) from "field is null".
@@ -907,7 +970,7 @@ fn build(
     img.deleted = deleted;
     img.deleted_at = deleted_at;
     img.updated_at = updated_at;
-    let props = raw.properties.unwrap_or_default();
+    let props = raw.properties.unwrap_or_default().0;
     for (k, v) in &props {
         let field = || f(&format!("properties.{k}"));
         if !property_key_ok(k) {
