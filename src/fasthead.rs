@@ -140,11 +140,7 @@ impl FastHead {
                       Content-Length: 0\r\n",
                 );
                 if headers::write_image_meta(&img, out) {
-                    let mut rid = [0u8; 40];
-                    rid[..4].copy_from_slice(b"req-");
-                    app.new_request_uuid()
-                        .hyphenated()
-                        .encode_lower(&mut rid[4..]);
+                    let rid = crate::service::request_id_text(app.new_request_uuid());
                     headers::write_request_id(&rid, out);
                     write_date(out);
                     out.extend_from_slice(b"\r\n");
@@ -288,7 +284,7 @@ pub fn write_head(resp: &Response<Body>, out: &mut Vec<u8>) -> bool {
     let mut dated = false;
     for (name, value) in resp.headers() {
         dated |= name == header::DATE;
-        headers::write_title_case(name.as_str().as_bytes(), out);
+        headers::title_case(out, name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");

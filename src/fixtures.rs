@@ -135,10 +135,7 @@ struct PropMap<'a>(Vec<(Cow<'a, str>, Option<Cow<'a, str>>)>);
 
 impl<'a> PropMap<'a> {
     fn insert(&mut self, k: Cow<'a, str>, v: Option<Cow<'a, str>>) {
-        match self.0.binary_search_by(|(pk, _)| (**pk).cmp(&*k)) {
-            Ok(i) => self.0[i].1 = v,
-            Err(i) => self.0.insert(i, (k, v)),
-        }
+        crate::model::upsert_sorted(&mut self.0, k, v);
     }
 }
 

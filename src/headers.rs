@@ -91,7 +91,7 @@ pub fn write_image_meta(img: &Image, out: &mut Vec<u8>) -> bool {
 
 /// The header `X-Openstack-Request-Id: <id>` as wire bytes.
 pub fn write_request_id(id: &[u8], out: &mut Vec<u8>) {
-    Wire(out).line(&F_REQUEST_ID, id);
+    Wire(out).line(F_REQUEST_ID.title.as_bytes(), id);
 }
 
 fn keys_lower_case(img: &Image) -> bool {
@@ -203,13 +203,9 @@ fn value_ok(v: &[u8]) -> bool {
     })
 }
 
-/// Writes `name` as hyper's title-case writer does (for heads written without hyper).
-pub fn write_title_case(name: &[u8], out: &mut Vec<u8>) {
-    title_case(out, name);
-}
-
-/// hyper's title-case writer: upper-case the first byte and every byte after a `-`.
-fn title_case(dst: &mut Vec<u8>, name: &[u8]) {
+/// hyper's title-case writer: upper-case the first byte and every byte after a `-` (also
+/// for heads written without hyper).
+pub fn title_case(dst: &mut Vec<u8>, name: &[u8]) {
     let mut prev = b'-';
     for &c in name {
         dst.push(if prev == b'-' {
@@ -225,10 +221,11 @@ fn title_case(dst: &mut Vec<u8>, name: &[u8]) {
 struct Wire<'a>(&'a mut Vec<u8>);
 
 impl Wire<'_> {
-    fn line(&mut self, f: &Field, v: &[u8]) {
-        // A value a `HeaderMap` would refuse is left out on both paths.
+    /// `title: v\r\n`, unless `v` is a value a `HeaderMap` would refuse (left out on both
+    /// paths).
+    fn line(&mut self, title: &[u8], v: &[u8]) {
         if value_ok(v) {
-            self.0.extend_from_slice(f.title.as_bytes());
+            self.0.extend_from_slice(title);
             self.0.extend_from_slice(b": ");
             self.0.extend_from_slice(v);
             self.0.extend_from_slice(b"\r\n");
@@ -238,12 +235,12 @@ impl Wire<'_> {
 
 impl Sink for Wire<'_> {
     fn fixed(&mut self, f: &'static Field, v: &str) {
-        self.line(f, v.as_bytes());
+        self.line(f.title.as_bytes(), v.as_bytes());
     }
 
     fn number(&mut self, f: &'static Field, v: u64) {
         let mut tmp = [0u8; 20];
-        self.line(f, decimal(v, &mut tmp));
+        self.line(f.title.as_bytes(), decimal(v, &mut tmp));
     }
 
     fn time(&mut self, f: &'static Field, t: Timestamp) {
@@ -255,16 +252,9 @@ impl Sink for Wire<'_> {
     }
 
     fn property(&mut self, key: &str, v: &str) {
-        if !value_ok(v.as_bytes()) {
-            return;
-        }
         with_property_name(key, |p| {
             if let Some(p) = p {
-                let out = &mut *self.0;
-                out.extend_from_slice(&p.title);
-                out.extend_from_slice(b": ");
-                out.extend_from_slice(v.as_bytes());
-                out.extend_from_slice(b"\r\n");
+                self.line(&p.title, v.as_bytes());
             }
         });
     }

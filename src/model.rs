@@ -360,6 +360,19 @@ pub type Name = compact_str::CompactString;
 /// One property: key and value (`None`: stored as null).
 pub type Property = (Arc<str>, Option<Arc<str>>);
 
+/// Puts `(key, value)` into a list kept sorted by key; a key already there gets the new
+/// value (the last of repeated keys wins, as in a map).
+pub fn upsert_sorted<K: std::ops::Deref<Target = str>, V>(
+    list: &mut Vec<(K, V)>,
+    key: K,
+    value: V,
+) {
+    match list.binary_search_by(|(k, _)| (**k).cmp(&*key)) {
+        Ok(i) => list[i].1 = value,
+        Err(i) => list.insert(i, (key, value)),
+    }
+}
+
 /// A record's custom properties, sorted by key. The list is shared (an `Arc`) between
 /// records that have the same one, and copied on write.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -413,11 +426,12 @@ impl<'a> IntoIterator for &'a Properties {
 
 impl From<Vec<Property>> for Properties {
     /// Sorts by key; the last of equal keys wins.
-    fn from(mut v: Vec<Property>) -> Self {
-        v.reverse();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v.dedup_by(|a, b| a.0 == b.0);
-        Properties((!v.is_empty()).then(|| Arc::from(v)))
+    fn from(v: Vec<Property>) -> Self {
+        let mut sorted = Vec::with_capacity(v.len());
+        for (k, val) in v {
+            upsert_sorted(&mut sorted, k, val);
+        }
+        Properties((!sorted.is_empty()).then(|| Arc::from(sorted)))
     }
 }
 
@@ -608,11 +622,7 @@ impl Image {
 
     /// Sets (or, with `None` value, sets to null) a property, keeping keys sorted.
     pub fn set_property(&mut self, key: Arc<str>, value: Option<Arc<str>>) {
-        self.properties
-            .edit(|v| match v.binary_search_by(|(k, _)| (**k).cmp(&*key)) {
-                Ok(i) => v[i].1 = value,
-                Err(i) => v.insert(i, (key, value)),
-            });
+        self.properties.edit(|v| upsert_sorted(v, key, value));
     }
 
     /// Removes a property; returns whether it existed.

@@ -175,10 +175,15 @@ pub fn new_request_id() -> HeaderValue {
 }
 
 fn request_id_from(u: uuid::Uuid) -> HeaderValue {
+    HeaderValue::from_bytes(&request_id_text(u)).unwrap_or(HeaderValue::from_static("req-"))
+}
+
+/// `req-<uuid>` in lower case, as bytes on the stack (the fast path writes it as is).
+pub fn request_id_text(u: uuid::Uuid) -> [u8; 40] {
     let mut buf = [0u8; 40];
     buf[..4].copy_from_slice(b"req-");
     u.hyphenated().encode_lower(&mut buf[4..]);
-    HeaderValue::from_bytes(&buf).unwrap_or(HeaderValue::from_static("req-"))
+    buf
 }
 
 /// One client connection as the service sees it: the peer (for the control API's
