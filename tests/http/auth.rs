@@ -249,17 +249,17 @@ fn tokens_file_errors() {
 async fn policy_rules() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("policy.json");
-    std::fs::write(
-        &f,
-        r#"{"download_image": "!", "get_images": "role:lister", "publicize_image": ""}"#,
-    )
-    .unwrap();
-    let emu = spawn_with(
-        FIXTURE,
-        Config {
+    // An emulator over FIXTURE with `rules` as its policy file.
+    let with_policy = |rules: &str| {
+        std::fs::write(&f, rules).unwrap();
+        let config = Config {
             policy: glance_emu::policy::Policy::load(&f).unwrap(),
             ..Config::default()
-        },
+        };
+        spawn_with(FIXTURE, config)
+    };
+    let emu = with_policy(
+        r#"{"download_image": "!", "get_images": "role:lister", "publicize_image": ""}"#,
     )
     .await;
     let public = "/v1/images/eeeeeeee-0000-4000-8000-000000000002";
@@ -286,15 +286,7 @@ async fn policy_rules() {
     .await;
     assert_eq!(r.status_line, "HTTP/1.1 201 Created");
 
-    std::fs::write(&f, r#"{"get_image": "!"}"#).unwrap();
-    let emu = spawn_with(
-        FIXTURE,
-        Config {
-            policy: glance_emu::policy::Policy::load(&f).unwrap(),
-            ..Config::default()
-        },
-    )
-    .await;
+    let emu = with_policy(r#"{"get_image": "!"}"#).await;
     let r = head(&emu, public).await;
     assert_eq!(r.status_line, "HTTP/1.1 403 Forbidden");
     assert_eq!(r.header("Content-Type"), Some("text/html; charset=UTF-8"));
