@@ -133,7 +133,8 @@ impl FastHead {
         if let Some(img) = app.store.get(id) {
             if self.ctx.caller.can_see(&img) && (app.config.glance_compat || !data_mismatch(&img)) {
                 let start = out.len();
-                // What `v1::meta` puts first.
+                // What `v1::meta` puts first (`service::empty_html`); tests/http/fast.rs
+                // holds the two to the same bytes.
                 out.extend_from_slice(
                     b"HTTP/1.1 200 OK\r\n\
                       Content-Type: text/html; charset=UTF-8\r\n\

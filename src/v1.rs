@@ -52,14 +52,9 @@ pub fn meta(app: &App, ctx: &Ctx, id: &str, req: &HeaderMap) -> Result<Response<
             return Err(ApiError::new(StatusCode::CONFLICT).plain());
         }
     }
-    let mut resp = Response::new(Body::empty());
+    let mut resp = empty_html(StatusCode::OK);
     let h = resp.headers_mut();
-    h.reserve(24);
-    h.append(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=UTF-8"),
-    );
-    h.append(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    h.reserve(22);
     headers::image_meta(&img, None, h);
     Ok(resp)
 }
