@@ -24,8 +24,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use glance_emu::model::{Image, Status, Timestamp};
-use glance_emu::service::RespFuture;
-use glance_emu::{headers, App, Config, GlanceService, Store};
+use glance_emu::app::RespFuture;
+use glance_emu::render::image_headers as headers;
+use glance_emu::{App, Config, GlanceService, Store};
 use http::{HeaderMap, Method, Request};
 use http_body_util::Empty;
 use hyper::service::Service;
@@ -171,7 +172,7 @@ fn bench_head(c: &mut Criterion) {
             ..Config::default()
         },
     });
-    let fast = glance_emu::fasthead::FastHead::new(Arc::clone(&app)).expect("noauth");
+    let fast = glance_emu::edge::fast::FastHead::new(Arc::clone(&app)).expect("noauth");
     let raw = |id: &str| format!("HEAD /v1/images/{id} HTTP/1.1\r\nHost: 127.0.0.1:9292\r\n\r\n");
     let mut out = Vec::with_capacity(2048);
     g.bench_function("fast_200", |b| {
@@ -180,7 +181,7 @@ fn bench_head(c: &mut Criterion) {
             |req| {
                 out.clear();
                 let step = fast.step(req.as_bytes(), &mut out);
-                assert!(matches!(step, glance_emu::fasthead::Step::Answered(_)));
+                assert!(matches!(step, glance_emu::edge::fast::Step::Answered(_)));
                 assert!(out.starts_with(b"HTTP/1.1 200 OK"));
             },
             BatchSize::SmallInput,
@@ -192,7 +193,7 @@ fn bench_head(c: &mut Criterion) {
             |req| {
                 out.clear();
                 let step = fast.step(req.as_bytes(), &mut out);
-                assert!(matches!(step, glance_emu::fasthead::Step::Answered(_)));
+                assert!(matches!(step, glance_emu::edge::fast::Step::Answered(_)));
                 assert!(out.starts_with(b"HTTP/1.1 404"));
             },
             BatchSize::SmallInput,

@@ -6,7 +6,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use glance_emu::embed::Emulator;
-//! use glance_emu::faults::{Action, FaultRule};
+//! use glance_emu::control::faults::{Action, FaultRule};
 //! use glance_emu::fixtures::parse_document;
 //! use glance_emu::model::Timestamp;
 //!
@@ -55,8 +55,8 @@ use tokio::task::JoinHandle;
 
 use crate::control::{Baseline, Controller};
 use crate::model::Image;
-use crate::server::{self, ServerOptions};
-use crate::service::{App, Config, GlanceService};
+use crate::edge::server::{self, ServerOptions};
+use crate::app::{App, Config, GlanceService};
 use crate::store::Store;
 
 /// A running in-process emulator. Dropping it stops the server.

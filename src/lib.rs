@@ -17,28 +17,20 @@
 //!   asked), [`faults`] (breaking requests on purpose) and [`clock`] (frozen time, seeded
 //!   ids).
 
-pub mod api;
+pub mod app;
 pub mod auth;
-pub mod body;
 pub mod clock;
 pub mod compute;
 pub mod control;
+pub mod edge;
 pub mod embed;
-pub mod error;
-pub mod fasthead;
-pub mod faults;
 pub mod fixtures;
-pub mod headers;
-pub mod journal;
+pub mod glance;
 pub mod model;
-pub mod policy;
-pub mod pyjson;
-pub mod server;
-pub mod service;
+pub mod render;
 pub mod store;
-pub mod v1;
 
-pub use service::{App, Config, GlanceService};
+pub use app::{App, Config, GlanceService};
 pub use store::Store;
 
 /// Glance's API port.

@@ -253,7 +253,7 @@ async fn policy_rules() {
     let with_policy = |rules: &str| {
         std::fs::write(&f, rules).unwrap();
         let config = Config {
-            policy: glance_emu::policy::Policy::load(&f).unwrap(),
+            policy: glance_emu::auth::policy::Policy::load(&f).unwrap(),
             ..Config::default()
         };
         spawn_with(FIXTURE, config)

@@ -3,7 +3,7 @@
 //! through hyper, must come back the same (request ids and dates masked), whatever mix of
 //! requests, pipelining and fragmentation a connection carries.
 
-use glance_emu::fasthead;
+use glance_emu::edge::fast;
 use glance_emu::Config;
 
 use crate::support::*;
@@ -175,7 +175,7 @@ async fn fast_path_and_hyper_write_the_same_bytes() {
     let fx = fixture();
     let fast = spawn_with(&fx, Config::default()).await;
     let hyper = spawn_hyper_only(&fx, Config::default()).await;
-    let before = fasthead::answered_total();
+    let before = fast::answered_total();
     let mut eligible = 0;
     for case in cases() {
         let a = exchange(&fast, &case.chunks, &case.heads).await;
@@ -186,9 +186,9 @@ async fn fast_path_and_hyper_write_the_same_bytes() {
     // The comparison means something only if the fast path answered: most of these
     // requests are its shape (other tests running at the same time only add to the count).
     assert!(
-        fasthead::answered_total() - before >= (eligible / 2) as u64,
+        fast::answered_total() - before >= (eligible / 2) as u64,
         "fast path answered {} of {eligible}",
-        fasthead::answered_total() - before
+        fast::answered_total() - before
     );
 }
 
@@ -229,7 +229,7 @@ async fn shutdown_closes_idle_fast_connections() {
 /// and one dribbling a request head byte by byte are both closed when it runs out.
 #[tokio::test]
 async fn header_read_timeout_applies_on_the_fast_path() {
-    let options = glance_emu::server::ServerOptions {
+    let options = glance_emu::edge::server::ServerOptions {
         header_read_timeout: std::time::Duration::from_millis(300),
         ..Default::default()
     };

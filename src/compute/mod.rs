@@ -3,8 +3,8 @@
 //! writes, as Nova 2015.1 (Kilo) rendered them over its Glance v1 backend.
 //!
 //! Nova built every view from Glance v1: `show` and `_get_image` are a `HEAD /v1/images/{id}`
-//! (here: [`crate::v1::meta`] on the same store), the lists are `GET /v1/images/detail` pages
-//! ([`crate::v1::index`]), image deletion is `DELETE /v1/images/{id}` ([`crate::v1::delete`]),
+//! (here: [`crate::glance::images::meta`] on the same store), the lists are `GET /v1/images/detail` pages
+//! ([`crate::glance::images::index`]), image deletion is `DELETE /v1/images/{id}` ([`crate::glance::images::delete`]),
 //! and metadata writes replace the record's properties through [`crate::store::Store::write`].
 //! So both APIs agree at every moment.
 //!
@@ -23,10 +23,10 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 
 use crate::auth::Caller;
-use crate::body::Body;
-use crate::error::{title_and_explanation, ApiError, BodyKind};
+use crate::app::body::Body;
+use crate::render::webob::{title_and_explanation, ApiError, BodyKind};
 use crate::model::{Image, Timestamp};
-use crate::service::{App, Ctx, RespFuture};
+use crate::app::{App, Ctx, RespFuture};
 
 /// Nova's `quota_metadata_items` default.
 pub const METADATA_ITEMS_QUOTA: usize = 128;
@@ -211,7 +211,7 @@ where
     let mut rq = Rq {
         api,
         tenant,
-        host_url: crate::service::host_url(req.headers()),
+        host_url: crate::app::host_url(req.headers()),
         request_id: app.new_request_id(),
         caller: caller.clone().unwrap_or_default(),
         method: req.method().clone(),
@@ -561,12 +561,12 @@ fn finish(rq: &Rq, out: Out) -> Response<Body> {
                 caller: rq.caller.clone(),
                 host_url: rq.host_url.clone(),
             };
-            resp = crate::service::error_response(&ctx, ApiError::new(StatusCode::NOT_FOUND));
+            resp = crate::app::error_response(&ctx, ApiError::new(StatusCode::NOT_FOUND));
         }
     }
     resp.headers_mut()
         .append(COMPUTE_REQUEST_ID.clone(), rq.request_id.clone());
-    crate::service::webob_reason(&mut resp);
+    crate::app::webob_reason(&mut resp);
     resp
 }
 
@@ -708,7 +708,7 @@ fn map_get_error(e: &ApiError, id: &str, for_metadata: bool) -> Fault {
 /// Nova's `image_api.get`: a Glance v1 HEAD on the same store.
 fn get_image(app: &App, rq: &Rq, id: &str, for_metadata: bool) -> Result<NovaImage, Fault> {
     let ctx = rq.glance_ctx(Method::HEAD);
-    match crate::v1::meta(app, &ctx, id, &HeaderMap::new()) {
+    match crate::glance::images::meta(app, &ctx, id, &HeaderMap::new()) {
         Ok(resp) => NovaImage::from_head(resp.headers()),
         Err(e) => Err(map_get_error(&e, id, for_metadata)),
     }
@@ -879,7 +879,7 @@ fn show(app: &App, rq: &Rq, id: &str) -> Result<Out, Fault> {
 
 async fn delete_image(app: &Arc<App>, rq: &Rq, id: String) -> Result<Out, Fault> {
     let ctx = Arc::new(rq.glance_ctx(Method::DELETE));
-    match crate::v1::delete(Arc::clone(app), ctx, id).await {
+    match crate::glance::images::delete(Arc::clone(app), ctx, id).await {
         Ok(_) => Ok(Out::NoContent),
         Err(e) => Err(match e.status.as_u16() {
             404 => Fault::new(404, "Image not found."),
@@ -954,7 +954,7 @@ fn nova_filters(params: &[(String, String)]) -> Vec<(String, String)> {
 /// What glanceclient made of a Glance error response: `str(exc)`.
 async fn glanceclient_error(ctx: &Ctx, e: ApiError) -> (u16, String) {
     let code = e.status.as_u16();
-    let resp = crate::service::error_response(ctx, e);
+    let resp = crate::app::error_response(ctx, e);
     let ct = resp
         .headers()
         .get(header::CONTENT_TYPE)
@@ -1031,7 +1031,7 @@ async fn list(app: &Arc<App>, rq: &Rq, detail: bool) -> Result<Out, Fault> {
         let query = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(qp.iter())
             .finish();
-        let records = match crate::v1::index(app, &ctx, Some(&query), true) {
+        let records = match crate::glance::images::index(app, &ctx, Some(&query), true) {
             Ok(resp) => {
                 let bytes = resp
                     .into_body()
@@ -1256,7 +1256,7 @@ async fn write_properties(
 
 /// The `properties` of Glance's PUT response as Nova held them (JSON order, deep-copied).
 fn response_properties(img: &Image) -> Result<DictBuilder, Fault> {
-    let record = crate::api::image_record(img);
+    let record = crate::render::glance_json::image_record(img);
     NovaImage::from_json(&record).map(|i| i.properties)
 }
 

@@ -4,6 +4,8 @@
 //! Header order is part of the contract: handlers insert headers in Glance's order into a
 //! fresh `HeaderMap`, which hyper writes in insertion order, then appends `Date`.
 
+pub mod body;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -16,9 +18,9 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 
 use crate::auth::Caller;
-use crate::body::Body;
-use crate::error::{ApiError, BodyKind};
-use crate::headers;
+use crate::app::body::Body;
+use crate::render::webob::{ApiError, BodyKind};
+use crate::render::image_headers as headers;
 use crate::model::{Image, ImageData, Status};
 use crate::store::Store;
 
@@ -39,7 +41,7 @@ pub struct Config {
     /// How callers are identified.
     pub auth: crate::auth::AuthMode,
     /// The policy rules (`--policy`, over Glance's stock `policy.json`).
-    pub policy: crate::policy::Policy,
+    pub policy: crate::auth::policy::Policy,
     /// `uri` in keystonemiddleware's `Www-Authenticate: Keystone uri='...'` (tokens mode).
     pub auth_uri: String,
     /// Test-suite controls: control API settings plus the clock, ids, journal and fault
@@ -56,7 +58,7 @@ impl Default for Config {
             image_size_cap: 1 << 40,
             upload_idle_timeout: std::time::Duration::from_secs(60),
             auth: crate::auth::AuthMode::NoAuth,
-            policy: crate::policy::Policy::stock(),
+            policy: crate::auth::policy::Policy::stock(),
             auth_uri: "http://127.0.0.1:5000".to_string(),
             control: crate::control::Control::default(),
         }
@@ -272,11 +274,11 @@ impl GlanceService {
 
     /// The HEAD fast path for connections of this service, when it can have one (never on
     /// the control API's own listener).
-    pub fn fast_head(&self) -> Option<crate::fasthead::FastHead> {
+    pub fn fast_head(&self) -> Option<crate::edge::fast::FastHead> {
         if self.control_only {
             return None;
         }
-        crate::fasthead::FastHead::new(Arc::clone(&self.app))
+        crate::edge::fast::FastHead::new(Arc::clone(&self.app))
     }
 
     /// The shared application state.
@@ -496,14 +498,14 @@ where
     };
     let m = &ctx.method;
     let result: Result<Response<Body>, ApiError> = match segs {
-        [] | [""] => crate::v1::index(app, &ctx, req.uri().query(), false),
+        [] | [""] => crate::glance::images::index(app, &ctx, req.uri().query(), false),
         ["images"] => match *m {
-            Method::GET => crate::v1::index(app, &ctx, req.uri().query(), false),
-            Method::POST => return boxed(app, ctx, |app, ctx| crate::v1::create(app, ctx, req)),
+            Method::GET => crate::glance::images::index(app, &ctx, req.uri().query(), false),
+            Method::POST => return boxed(app, ctx, |app, ctx| crate::glance::images::create(app, ctx, req)),
             _ => Err(ApiError::method_not_allowed(Some("GET, POST"))),
         },
         ["images", "detail"] => match *m {
-            Method::GET => crate::v1::index(app, &ctx, req.uri().query(), true),
+            Method::GET => crate::glance::images::index(app, &ctx, req.uri().query(), true),
             Method::HEAD => Err(ApiError::method_not_allowed(Some("GET"))),
             _ => Err(ApiError::method_not_allowed(Some("GET, HEAD"))),
         },
@@ -512,21 +514,21 @@ where
                 return ready(error_response(&ctx, ApiError::new(StatusCode::BAD_REQUEST)));
             };
             if *m == Method::HEAD {
-                let r = crate::v1::meta(app, &ctx, &id, req.headers());
+                let r = crate::glance::images::meta(app, &ctx, &id, req.headers());
                 return ready(finish_owned(ctx, r));
             }
             let id = id.into_owned();
             match *m {
                 Method::GET => {
-                    return boxed(app, ctx, move |app, ctx| crate::v1::show(app, ctx, id))
+                    return boxed(app, ctx, move |app, ctx| crate::glance::images::show(app, ctx, id))
                 }
                 Method::PUT => {
                     return boxed(app, ctx, move |app, ctx| {
-                        crate::v1::update(app, ctx, id, req)
+                        crate::glance::images::update(app, ctx, id, req)
                     })
                 }
                 Method::DELETE => {
-                    return boxed(app, ctx, move |app, ctx| crate::v1::delete(app, ctx, id))
+                    return boxed(app, ctx, move |app, ctx| crate::glance::images::delete(app, ctx, id))
                 }
                 _ => Err(ApiError::method_not_allowed(Some("GET, HEAD, PUT, DELETE"))),
             }
@@ -534,10 +536,10 @@ where
         ["images", id, "members"] if !id.is_empty() => {
             let id = decode(id).unwrap_or_default().into_owned();
             match *m {
-                Method::GET => crate::v1::members_index(app, &ctx, &id),
+                Method::GET => crate::glance::images::members_index(app, &ctx, &id),
                 Method::PUT => {
                     return boxed(app, ctx, move |app, ctx| {
-                        crate::v1::members_replace(app, ctx, id, req)
+                        crate::glance::images::members_replace(app, ctx, id, req)
                     })
                 }
                 _ => Err(ApiError::method_not_allowed(Some("GET, PUT"))),
@@ -549,12 +551,12 @@ where
             match *m {
                 Method::PUT => {
                     return boxed(app, ctx, move |app, ctx| {
-                        crate::v1::member_add(app, ctx, id, member, req)
+                        crate::glance::images::member_add(app, ctx, id, member, req)
                     })
                 }
                 Method::DELETE => {
                     return boxed(app, ctx, move |app, ctx| {
-                        crate::v1::member_delete(app, ctx, id, member)
+                        crate::glance::images::member_delete(app, ctx, id, member)
                     })
                 }
                 Method::GET => Err(ApiError::method_not_allowed(None)),
@@ -563,7 +565,7 @@ where
         }
         ["shared-images", member] if !member.is_empty() => {
             let member = decode(member).unwrap_or_default();
-            crate::v1::shared_images(app, &ctx, &member)
+            crate::glance::images::shared_images(app, &ctx, &member)
         }
         _ => Err(ApiError::new(StatusCode::NOT_FOUND)),
     };
@@ -619,7 +621,7 @@ fn finish_with(
 /// Large`).
 pub fn webob_reason(resp: &mut Response<Body>) {
     let status = resp.status();
-    let title = crate::error::title_and_explanation(status).0;
+    let title = crate::render::webob::title_and_explanation(status).0;
     if Some(title) != status.canonical_reason() {
         resp.extensions_mut()
             .insert(hyper::ext::ReasonPhrase::from_static(title.as_bytes()));
@@ -686,7 +688,7 @@ fn version_prefix(path: &str) -> Option<&str> {
 /// The version document: 300 for negotiation misses, 200 for `/versions`. These never
 /// passed the context middleware, so they carry no request id.
 fn versions(status: StatusCode, host_url: &str) -> Response<Body> {
-    let body = crate::api::versions_body(host_url);
+    let body = crate::render::glance_json::versions_body(host_url);
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = status;
     let h = resp.headers_mut();

@@ -28,10 +28,10 @@ use http::{Method, Response};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
-use crate::body::Body;
-use crate::error::BodyKind;
-use crate::headers;
-use crate::service::{data_mismatch, finish_owned, App, Ctx};
+use crate::app::body::Body;
+use crate::render::webob::BodyKind;
+use crate::render::image_headers as headers;
+use crate::app::{data_mismatch, finish_owned, App, Ctx};
 
 /// Requests answered on the fast path since start (all listeners): the one way to see,
 /// from outside, that it is in use.
@@ -141,7 +141,7 @@ impl FastHead {
                       Content-Length: 0\r\n",
                 );
                 if headers::write_image_meta(&img, out) {
-                    let rid = crate::service::request_id_text(app.new_request_uuid());
+                    let rid = crate::app::request_id_text(app.new_request_uuid());
                     headers::write_request_id(&rid, out);
                     write_date(out);
                     out.extend_from_slice(b"\r\n");
@@ -159,7 +159,7 @@ impl FastHead {
             caller: self.ctx.caller.clone(),
             host_url: String::new(),
         };
-        let result = crate::v1::meta(app, &ctx, id, &HeaderMap::new());
+        let result = crate::glance::images::meta(app, &ctx, id, &HeaderMap::new());
         write_head(&finish_owned(ctx, result), out)
     }
 
@@ -326,7 +326,7 @@ fn write_date(out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use crate::model::{Image, ImageId, Status, Timestamp};
-    use crate::service::Config;
+    use crate::app::Config;
     use crate::store::Store;
 
     fn app(config: Config) -> Arc<App> {

@@ -1,6 +1,6 @@
 //! Sockets, connections, timeouts and shutdown: serves a [`GlanceService`] on a bound
 //! listener until the shutdown future resolves, then drains in-flight requests for a
-//! bounded time. Each connection starts on the [`fasthead`](crate::fasthead) path when the
+//! bounded time. Each connection starts on the [`fasthead`](crate::edge::fast) path when the
 //! service allows it and moves to hyper at the first request that path does not answer.
 
 use std::future::Future;
@@ -17,8 +17,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::fasthead::Outcome;
-use crate::service::{ConnInfo, GlanceService};
+use crate::edge::fast::Outcome;
+use crate::app::{ConnInfo, GlanceService};
 
 /// Connection-level settings.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
-use crate::faults::glob_match;
+use crate::control::faults::glob_match;
 
 /// Default number of entries kept.
 pub const DEFAULT_CAP: usize = 1000;

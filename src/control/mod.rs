@@ -7,6 +7,9 @@
 //! its own listener), and can require `X-Emu-Token`. It never looks at `X-Auth-Token`, and
 //! the Glance routes never look at `X-Emu-Token`. The full reference is docs/testing.md.
 
+pub mod faults;
+pub mod journal;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -20,13 +23,13 @@ use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::body::{Body, Shape};
+use crate::app::body::{Body, Shape};
 use crate::clock::{Clock, ClockInfo, Ids, IdsInfo};
-use crate::error::{ApiError, BodyKind};
-use crate::faults::{Action, FaultInfo, FaultRule, Faults, Fired};
-use crate::journal::{redacted_headers, Journal, JournalEntry, JournalFilter, JournalPage};
+use crate::render::webob::{ApiError, BodyKind};
+use crate::control::faults::{Action, FaultInfo, FaultRule, Faults, Fired};
+use crate::control::journal::{redacted_headers, Journal, JournalEntry, JournalFilter, JournalPage};
 use crate::model::{Image, ImageData, Timestamp};
-use crate::service::{finish, App, ConnInfo, Ctx, RespFuture};
+use crate::app::{finish, App, ConnInfo, Ctx, RespFuture};
 
 /// Header carrying the control token.
 pub const TOKEN_HEADER: &str = "x-emu-token";
@@ -58,7 +61,7 @@ impl Default for ControlSettings {
         ControlSettings {
             http: false,
             token: None,
-            journal_cap: crate::journal::DEFAULT_CAP,
+            journal_cap: crate::control::journal::DEFAULT_CAP,
             separate_listener: false,
         }
     }
@@ -600,7 +603,7 @@ fn record_json(i: &Image, inline_files: bool) -> Result<Value, ControlError> {
 
 fn json_resp(status: StatusCode, v: &impl Serialize) -> Response<Body> {
     let body = serde_json::to_string(v).unwrap_or_else(|_| "{}".to_string());
-    crate::service::json_response(status, body)
+    crate::app::json_response(status, body)
 }
 
 fn err_resp(status: StatusCode, msg: impl Into<String>) -> Response<Body> {
@@ -1040,7 +1043,7 @@ fn status_response(
         accept: BodyKind::from_accept(headers.get(header::ACCEPT).map(|v| v.as_bytes())),
         request_id: app.request_id_for(headers),
         caller: Default::default(),
-        host_url: crate::service::host_url(headers),
+        host_url: crate::app::host_url(headers),
     };
     let err = match message {
         Some(m) => ApiError::explained(status, m),
@@ -1179,7 +1182,7 @@ where
                 if let Some(p) = pending {
                     p.done(None);
                 }
-                Err(crate::service::Abort("fault injection: connection reset"))
+                Err(crate::app::Abort("fault injection: connection reset"))
             }))
         }
         action => {

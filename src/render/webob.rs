@@ -297,7 +297,7 @@ impl ApiError {
             BodyKind::Html => format!(
                 "<html>\n <head>\n  <title>{status}</title>\n </head>\n <body>\n  <h1>{status}</h1>\n  {inner}\n </body>\n</html>"
             ),
-            BodyKind::Json => crate::pyjson::to_string(&serde_json::json!({
+            BodyKind::Json => crate::render::python::json::to_string(&serde_json::json!({
                 "message": inner,
                 "code": status,
                 "title": title,

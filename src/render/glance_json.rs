@@ -56,12 +56,12 @@ pub fn index_entry(img: &Image) -> Value {
 
 /// `{"image": {...}}`.
 pub fn image_body(img: &Image) -> String {
-    crate::pyjson::to_string(&json!({ "image": image_record(img) }))
+    crate::render::python::json::to_string(&json!({ "image": image_record(img) }))
 }
 
 /// `{"images": [...]}` from already-rendered entries.
 pub fn images_body(entries: Vec<Value>) -> String {
-    crate::pyjson::to_string(&json!({ "images": entries }))
+    crate::render::python::json::to_string(&json!({ "images": entries }))
 }
 
 /// The version document (`glance/api/versions.py`, v1 only): self links from the request's
@@ -74,7 +74,7 @@ pub fn versions_body(host_url: &str) -> String {
             "links": [{"rel": "self", "href": format!("{host_url}/v1/")}],
         })
     };
-    crate::pyjson::to_string(&json!({ "versions": [entry("v1.1"), entry("v1.0")] }))
+    crate::render::python::json::to_string(&json!({ "versions": [entry("v1.1"), entry("v1.0")] }))
 }
 
 /// `{"members": [{"member_id": ..., "can_share": ...}]}`.
@@ -84,7 +84,7 @@ pub fn members_body(img: &Image) -> String {
         .iter()
         .map(|m| json!({"member_id": m.member_id, "can_share": m.can_share}))
         .collect();
-    crate::pyjson::to_string(&json!({ "members": members }))
+    crate::render::python::json::to_string(&json!({ "members": members }))
 }
 
 /// `{"shared_images": [{"image_id": ..., "can_share": ...}]}`.
@@ -93,7 +93,7 @@ pub fn shared_images_body(entries: &[(String, bool)]) -> String {
         .iter()
         .map(|(id, cs)| json!({"image_id": id, "can_share": cs}))
         .collect();
-    crate::pyjson::to_string(&json!({ "shared_images": list }))
+    crate::render::python::json::to_string(&json!({ "shared_images": list }))
 }
 
 #[cfg(test)]

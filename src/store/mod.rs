@@ -17,7 +17,7 @@ use base64::Engine;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use crate::render::webob::ApiError;
 use crate::model::{Checksum, Data, Image, ImageData, ImageId, Member, Status, Timestamp};
 
 /// The records keyed by their own id: a set of `Arc<Image>` looked up by `&str`, so the id

@@ -1,0 +1,7 @@
+//! Who is asking and what they may do: the caller context and Glance's visibility rules
+//! ([`caller`]), and the `policy.json` rules ([`policy`]).
+
+mod caller;
+pub mod policy;
+
+pub use caller::*;

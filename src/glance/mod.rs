@@ -1,0 +1,3 @@
+//! The Glance v1 surface (`glance/api/v1`).
+
+pub mod images;

@@ -1,0 +1,3 @@
+//! Everything CPython-compatible: `json.dumps` text.
+
+pub mod json;
