@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use glance_emu::model::{Image, Status, Timestamp};
 use glance_emu::app::RespFuture;
+use glance_emu::model::{Image, Status, Timestamp};
 use glance_emu::render::image_headers as headers;
 use glance_emu::{App, Config, GlanceService, Store};
 use http::{HeaderMap, Method, Request};

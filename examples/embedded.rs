@@ -8,8 +8,8 @@
 
 use std::error::Error;
 
-use glance_emu::embed::Emulator;
 use glance_emu::control::faults::{Action, FaultRule};
+use glance_emu::embed::Emulator;
 use glance_emu::fixtures::parse_document;
 use glance_emu::model::Timestamp;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

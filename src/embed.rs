@@ -53,10 +53,11 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::app::{App, Config};
 use crate::control::{Baseline, Controller};
-use crate::model::Image;
 use crate::edge::server::{self, ServerOptions};
-use crate::app::{App, Config, GlanceService};
+use crate::edge::GlanceService;
+use crate::model::Image;
 use crate::store::Store;
 
 /// A running in-process emulator. Dropping it stops the server.

@@ -30,7 +30,8 @@ pub mod model;
 pub mod render;
 pub mod store;
 
-pub use app::{App, Config, GlanceService};
+pub use app::{App, Config};
+pub use edge::GlanceService;
 pub use store::Store;
 
 /// Glance's API port.

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use clap::Parser;
 use glance_emu::control::{Baseline, Control, ControlSettings};
-use glance_emu::model::Timestamp;
 use glance_emu::edge::server::{self, ServerOptions};
+use glance_emu::model::Timestamp;
 use glance_emu::{fixtures, App, Config, GlanceService, Store};
 
 /// A stand-in for the legacy OpenStack Glance v1 image API (Pike/Queens), byte-exact on the
@@ -220,7 +220,9 @@ async fn run(cli: Cli) -> Result<(), String> {
     let count = store.len();
     let auth = glance_emu::auth::AuthMode::parse(&cli.auth).map_err(|e| format!("--auth: {e}"))?;
     let policy = match &cli.policy {
-        Some(f) => glance_emu::auth::policy::Policy::load(f).map_err(|e| format!("--policy: {e}"))?,
+        Some(f) => {
+            glance_emu::auth::policy::Policy::load(f).map_err(|e| format!("--policy: {e}"))?
+        }
         None => glance_emu::auth::policy::Policy::stock(),
     };
     let app = Arc::new(App {

@@ -6,9 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use glance_emu::auth::AuthMode;
+use glance_emu::edge::server::{self, ServerOptions};
 use glance_emu::fixtures::parse_document;
 use glance_emu::model::Timestamp;
-use glance_emu::edge::server::{self, ServerOptions};
 use glance_emu::{App, Config, GlanceService, Store};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -12,13 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use glance_emu::app::ConnInfo;
 use glance_emu::auth::AuthMode;
+use glance_emu::control::faults::{Action, FaultRule};
 use glance_emu::control::{Control, ControlSettings, ResetTo};
 use glance_emu::embed::Emulator;
-use glance_emu::render::webob::{ApiError, BodyKind};
-use glance_emu::control::faults::{Action, FaultRule};
 use glance_emu::model::Timestamp;
-use glance_emu::app::ConnInfo;
+use glance_emu::render::webob::{ApiError, BodyKind};
 use glance_emu::{Config, GlanceService};
 use http::StatusCode;
 use serde_json::{json, Value};

@@ -22,11 +22,11 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 
-use crate::auth::Caller;
 use crate::app::body::Body;
-use crate::render::webob::{title_and_explanation, ApiError, BodyKind};
-use crate::model::{Image, Timestamp};
 use crate::app::{App, Ctx, RespFuture};
+use crate::auth::Caller;
+use crate::model::{Image, Timestamp};
+use crate::render::webob::{title_and_explanation, ApiError, BodyKind};
 
 /// Nova's `quota_metadata_items` default.
 pub const METADATA_ITEMS_QUOTA: usize = 128;

@@ -24,12 +24,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::app::body::{Body, Shape};
-use crate::clock::{Clock, ClockInfo, Ids, IdsInfo};
-use crate::render::webob::{ApiError, BodyKind};
-use crate::control::faults::{Action, FaultInfo, FaultRule, Faults, Fired};
-use crate::control::journal::{redacted_headers, Journal, JournalEntry, JournalFilter, JournalPage};
-use crate::model::{Image, ImageData, Timestamp};
 use crate::app::{finish, App, ConnInfo, Ctx, RespFuture};
+use crate::clock::{Clock, ClockInfo, Ids, IdsInfo};
+use crate::control::faults::{Action, FaultInfo, FaultRule, Faults, Fired};
+use crate::control::journal::{
+    redacted_headers, Journal, JournalEntry, JournalFilter, JournalPage,
+};
+use crate::model::{Image, ImageData, Timestamp};
+use crate::render::webob::{ApiError, BodyKind};
 
 /// Header carrying the control token.
 pub const TOKEN_HEADER: &str = "x-emu-token";

@@ -29,9 +29,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
 use crate::app::body::Body;
-use crate::render::webob::BodyKind;
-use crate::render::image_headers as headers;
 use crate::app::{data_mismatch, finish_owned, App, Ctx};
+use crate::render::image_headers as headers;
+use crate::render::webob::BodyKind;
 
 /// Requests answered on the fast path since start (all listeners): the one way to see,
 /// from outside, that it is in use.
@@ -325,8 +325,8 @@ fn write_date(out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Image, ImageId, Status, Timestamp};
     use crate::app::Config;
+    use crate::model::{Image, ImageId, Status, Timestamp};
     use crate::store::Store;
 
     fn app(config: Config) -> Arc<App> {

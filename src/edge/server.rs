@@ -17,8 +17,9 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::app::ConnInfo;
 use crate::edge::fast::Outcome;
-use crate::app::{ConnInfo, GlanceService};
+use crate::edge::GlanceService;
 
 /// Connection-level settings.
 #[derive(Debug, Clone)]

@@ -10,17 +10,17 @@ use http_body_util::BodyExt;
 use md5::{Digest, Md5};
 use tokio::io::AsyncWriteExt;
 
-use crate::render::glance_json as api;
 use crate::app::body::Body;
-use crate::render::webob::ApiError;
-use crate::render::image_headers as headers;
-use crate::model::{
-    Checksum, Image, ImageData, ImageId, Member, Status, Timestamp, CONTAINER_FORMATS, DISK_FORMATS,
-};
 use crate::app::{
     data_mismatch, downloadable, empty_html, json_response, no_content, visible_image, App, Ctx,
     REQ_SIZE,
 };
+use crate::model::{
+    Checksum, Image, ImageData, ImageId, Member, Status, Timestamp, CONTAINER_FORMATS, DISK_FORMATS,
+};
+use crate::render::glance_json as api;
+use crate::render::image_headers as headers;
+use crate::render::webob::ApiError;
 
 // ---------------------------------------------------------------------------------------
 // HEAD /v1/images/{id}

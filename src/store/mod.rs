@@ -17,8 +17,8 @@ use base64::Engine;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::render::webob::ApiError;
 use crate::model::{Checksum, Data, Image, ImageData, ImageId, Member, Status, Timestamp};
+use crate::render::webob::ApiError;
 
 /// The records keyed by their own id: a set of `Arc<Image>` looked up by `&str`, so the id
 /// is stored once instead of again as a map key.

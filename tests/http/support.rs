@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use glance_emu::control::{Control, ControlSettings};
+use glance_emu::edge::server::ServerOptions;
 use glance_emu::embed::Emulator;
 use glance_emu::fixtures::parse_document;
 use glance_emu::model::Timestamp;
-use glance_emu::edge::server::ServerOptions;
 use glance_emu::{App, Config, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

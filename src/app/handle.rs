@@ -1,0 +1,99 @@
+//! [`App`]: the handle every request handler is given (the store and the configuration),
+//! with the per-request facts it derives from them (clock time, ids, caller, 401).
+
+use std::sync::Arc;
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Response, StatusCode};
+
+use crate::app::body::Body;
+use crate::auth::Caller;
+use crate::render::webob::{ApiError, BodyKind};
+use crate::store::Store;
+
+use super::config::Config;
+use super::ctx::{request_id_from, Ctx};
+use super::respond::error_response;
+
+/// Everything a request handler needs.
+#[derive(Debug)]
+pub struct App {
+    /// The images.
+    pub store: Arc<Store>,
+    /// Behaviour switches.
+    pub config: Config,
+}
+
+impl App {
+    /// A timestamp for `created_at`/`updated_at`: the emulator's clock (real unless a test
+    /// froze or set it).
+    pub fn now(&self) -> crate::model::Timestamp {
+        self.config.control.clock().now()
+    }
+
+    /// The id for a new image: random UUID4, or queued/seeded for deterministic runs.
+    pub fn new_image_id(&self) -> String {
+        self.config.control.ids().next_image_id()
+    }
+
+    /// A fresh `req-<uuid4>` request id (seeded for deterministic runs).
+    pub fn new_request_id(&self) -> HeaderValue {
+        request_id_from(self.new_request_uuid())
+    }
+
+    /// The UUID of a fresh request id (seeded for deterministic runs).
+    pub fn new_request_uuid(&self) -> uuid::Uuid {
+        self.config
+            .control
+            .ids()
+            .next_request_uuid()
+            .unwrap_or_else(uuid::Uuid::new_v4)
+    }
+
+    /// The caller context for a request (Glance's context middleware); `None` means 401.
+    pub fn caller_for(&self, headers: &HeaderMap) -> Option<Caller> {
+        self.config.auth.caller(headers)
+    }
+
+    /// The request id: fresh, or (in the authenticated modes) the caller's own, `req-`
+    /// prefixed when missing, as Glance's keystone context did.
+    pub fn request_id_for(&self, headers: &HeaderMap) -> HeaderValue {
+        if self.config.auth.echoes_request_id() {
+            if let Some(v) = headers
+                .get("x-openstack-request-id")
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.is_empty())
+            {
+                let id = if v.starts_with("req-") {
+                    v.to_string()
+                } else {
+                    format!("req-{v}")
+                };
+                if let Ok(h) = HeaderValue::from_str(&id) {
+                    return h;
+                }
+            }
+        }
+        self.new_request_id()
+    }
+
+    /// The 401 keystonemiddleware/Glance's context sent: WebOb's page, no request id.
+    pub fn unauthorized(&self, method: &Method, accept: BodyKind) -> Response<Body> {
+        let ctx = Ctx {
+            method: method.clone(),
+            accept,
+            request_id: HeaderValue::from_static(""),
+            caller: Caller::default(),
+            host_url: String::new(),
+        };
+        let mut resp = error_response(&ctx, ApiError::new(StatusCode::UNAUTHORIZED));
+        if let crate::auth::AuthMode::Tokens(_) = self.config.auth {
+            if let Ok(v) =
+                HeaderValue::from_str(&format!("Keystone uri='{}'", self.config.auth_uri))
+            {
+                resp.headers_mut().append(header::WWW_AUTHENTICATE, v);
+            }
+        }
+        resp
+    }
+}
