@@ -1,6 +1,5 @@
 //! The emulator's configuration: the behaviour switches fixed at start-up.
 
-
 /// Behaviour switches of the emulator.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -4,7 +4,7 @@
 //!
 //! Nova built every view from Glance v1: `show` and `_get_image` are a `HEAD /v1/images/{id}`
 //! (here: [`crate::glance::images::meta`] on the same store), the lists are `GET /v1/images/detail` pages
-//! ([`crate::glance::images::index`]), image deletion is `DELETE /v1/images/{id}` ([`crate::glance::images::delete`]),
+//! ([`crate::glance::lists::index`]), image deletion is `DELETE /v1/images/{id}` ([`crate::glance::images::delete`]),
 //! and metadata writes replace the record's properties through [`crate::store::Store::write`].
 //! So both APIs agree at every moment.
 //!
@@ -1031,7 +1031,7 @@ async fn list(app: &Arc<App>, rq: &Rq, detail: bool) -> Result<Out, Fault> {
         let query = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(qp.iter())
             .finish();
-        let records = match crate::glance::images::index(app, &ctx, Some(&query), true) {
+        let records = match crate::glance::lists::index(app, &ctx, Some(&query), true) {
             Ok(resp) => {
                 let bytes = resp
                     .into_body()

@@ -1,4 +1,9 @@
-//! The Glance v1 surface (`glance/api/v1`): the routing table ([`routes`]) and the handlers.
+//! The Glance v1 surface (`glance/api/v1`): the routing table ([`routes`]) and the handlers,
+//! split as Glance split them: one image, lists, request metadata, uploads, members.
 
 pub mod images;
+pub mod lists;
+pub mod members;
+pub mod request_meta;
 pub mod routes;
+pub mod uploads;

@@ -151,18 +151,18 @@ where
     };
     let m = &ctx.method;
     let result: Result<Response<Body>, ApiError> = match segs {
-        [] | [""] => crate::glance::images::index(app, &ctx, req.uri().query(), false),
+        [] | [""] => crate::glance::lists::index(app, &ctx, req.uri().query(), false),
         ["images"] => match *m {
-            Method::GET => crate::glance::images::index(app, &ctx, req.uri().query(), false),
+            Method::GET => crate::glance::lists::index(app, &ctx, req.uri().query(), false),
             Method::POST => {
                 return boxed(app, ctx, |app, ctx| {
-                    crate::glance::images::create(app, ctx, req)
+                    crate::glance::uploads::create(app, ctx, req)
                 })
             }
             _ => Err(ApiError::method_not_allowed(Some("GET, POST"))),
         },
         ["images", "detail"] => match *m {
-            Method::GET => crate::glance::images::index(app, &ctx, req.uri().query(), true),
+            Method::GET => crate::glance::lists::index(app, &ctx, req.uri().query(), true),
             Method::HEAD => Err(ApiError::method_not_allowed(Some("GET"))),
             _ => Err(ApiError::method_not_allowed(Some("GET, HEAD"))),
         },
@@ -183,7 +183,7 @@ where
                 }
                 Method::PUT => {
                     return boxed(app, ctx, move |app, ctx| {
-                        crate::glance::images::update(app, ctx, id, req)
+                        crate::glance::uploads::update(app, ctx, id, req)
                     })
                 }
                 Method::DELETE => {
@@ -197,10 +197,10 @@ where
         ["images", id, "members"] if !id.is_empty() => {
             let id = decode(id).unwrap_or_default().into_owned();
             match *m {
-                Method::GET => crate::glance::images::members_index(app, &ctx, &id),
+                Method::GET => crate::glance::members::members_index(app, &ctx, &id),
                 Method::PUT => {
                     return boxed(app, ctx, move |app, ctx| {
-                        crate::glance::images::members_replace(app, ctx, id, req)
+                        crate::glance::members::members_replace(app, ctx, id, req)
                     })
                 }
                 _ => Err(ApiError::method_not_allowed(Some("GET, PUT"))),
@@ -212,12 +212,12 @@ where
             match *m {
                 Method::PUT => {
                     return boxed(app, ctx, move |app, ctx| {
-                        crate::glance::images::member_add(app, ctx, id, member, req)
+                        crate::glance::members::member_add(app, ctx, id, member, req)
                     })
                 }
                 Method::DELETE => {
                     return boxed(app, ctx, move |app, ctx| {
-                        crate::glance::images::member_delete(app, ctx, id, member)
+                        crate::glance::members::member_delete(app, ctx, id, member)
                     })
                 }
                 Method::GET => Err(ApiError::method_not_allowed(None)),
@@ -226,7 +226,7 @@ where
         }
         ["shared-images", member] if !member.is_empty() => {
             let member = decode(member).unwrap_or_default();
-            crate::glance::images::shared_images(app, &ctx, &member)
+            crate::glance::members::shared_images(app, &ctx, &member)
         }
         _ => Err(ApiError::new(StatusCode::NOT_FOUND)),
     };

@@ -1,0 +1,310 @@
+//! Image memberships (`glance/api/v1/members.py`): list, replace, add, delete, and the
+//! images shared with a tenant.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::BodyExt;
+
+use crate::app::body::Body;
+use crate::app::{json_response, no_content, visible_image, App, Ctx};
+use crate::model::{Image, Member, Status, Timestamp};
+use crate::render::glance_json as api;
+use crate::render::webob::ApiError;
+
+use super::request_meta::enforce;
+
+// ---------------------------------------------------------------------------------------
+// Members
+// ---------------------------------------------------------------------------------------
+
+fn image_for_members(app: &App, ctx: &Ctx, id: &str) -> Result<Arc<Image>, ApiError> {
+    let img = visible_image(app, ctx, id)?;
+    if img.status == Status::Deleted {
+        return Err(ApiError::detailed(
+            StatusCode::NOT_FOUND,
+            format!("Image with identifier {id} has been deleted."),
+        ));
+    }
+    Ok(img)
+}
+
+fn check_member_access(ctx: &Ctx) -> Result<(), ApiError> {
+    if ctx.caller.tenant.is_none() && !ctx.caller.admin {
+        return Err(ApiError::detailed(
+            StatusCode::UNAUTHORIZED,
+            "No authenticated user",
+        ));
+    }
+    Ok(())
+}
+
+fn member_quota(app: &App, attempted: usize) -> Result<(), ApiError> {
+    if attempted > app.config.member_quota {
+        return Err(ApiError::explained(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "The limit has been exceeded on the number of allowed image members for this image. Attempted: {attempted}, Maximum: {}",
+                app.config.member_quota
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The registry's 403 for a caller without sharing rights, which glance-api turned into a
+/// 404 carrying the registry's page.
+fn no_share_permission() -> ApiError {
+    let inner = ApiError::detailed(StatusCode::FORBIDDEN, "No permission to share that image");
+    let mut e = ApiError::from_registry(inner, "");
+    e.status = StatusCode::NOT_FOUND;
+    e
+}
+
+/// The registry refusing a write to an image the caller may see but not change.
+pub(crate) fn not_mutable(prefix: &str) -> ApiError {
+    let mut e = ApiError::from_registry(ApiError::new(StatusCode::FORBIDDEN), prefix);
+    e.status = StatusCode::FORBIDDEN;
+    e
+}
+
+/// `GET /v1/images/{id}/members`.
+pub fn members_index(app: &App, ctx: &Ctx, id: &str) -> Result<Response<Body>, ApiError> {
+    enforce(app, ctx, "get_members")?;
+    let img = image_for_members(app, ctx, id)?;
+    if ctx.caller.admin || ctx.caller.owns(&img) {
+        return Ok(json_response(StatusCode::OK, api::members_body(&img)));
+    }
+    // The registry's member query showed a non-owner only the rows naming itself.
+    let mut own = (*img).clone();
+    own.members
+        .retain(|m| Some(m.member_id.as_str()) == ctx.caller.tenant.as_deref());
+    Ok(json_response(StatusCode::OK, api::members_body(&own)))
+}
+
+const MAX_JSON_BODY: usize = 1 << 20;
+
+async fn read_json<B>(body: B) -> Result<Option<serde_json::Value>, ApiError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let limited = http_body_util::Limited::new(body, MAX_JSON_BODY);
+    let bytes = limited
+        .collect()
+        .await
+        .map_err(|_| {
+            ApiError::explained(StatusCode::BAD_REQUEST, "Malformed JSON in request body.")
+        })?
+        .to_bytes();
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_slice(&bytes).map(Some).map_err(|_| {
+        ApiError::explained(StatusCode::BAD_REQUEST, "Malformed JSON in request body.")
+    })
+}
+
+/// `PUT /v1/images/{id}/members` with `{"memberships": [...]}`: replace all.
+pub async fn members_replace<B>(
+    app: Arc<App>,
+    ctx: Arc<Ctx>,
+    id: String,
+    req: Request<B>,
+) -> Result<Response<Body>, ApiError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    check_member_access(&ctx)?;
+    enforce(&app, &ctx, "modify_member")?;
+    image_for_members(&app, &ctx, &id)?;
+    let body = read_json(req.into_body()).await?;
+    let invalid = || {
+        ApiError::from_registry(
+            ApiError::explained(
+                StatusCode::BAD_REQUEST,
+                "Invalid membership association: 'member_id'",
+            ),
+            "",
+        )
+    };
+    let list = body
+        .as_ref()
+        .and_then(|b| b.get("memberships"))
+        .ok_or_else(invalid)?;
+    let list = list.as_array().ok_or_else(invalid)?;
+    member_quota(&app, list.len())?;
+    let mut members: Vec<Member> = Vec::with_capacity(list.len());
+    for m in list {
+        let member_id = m
+            .get("member_id")
+            .and_then(|v| v.as_str())
+            .ok_or_else(invalid)?
+            .to_string();
+        let can_share = m.get("can_share").map(json_truthy).unwrap_or(false);
+        if let Some(x) = members.iter_mut().find(|x| x.member_id == member_id) {
+            x.can_share = can_share;
+        } else {
+            members.push(Member {
+                member_id,
+                can_share,
+            });
+        }
+    }
+    let caller = ctx.caller.clone();
+    app.store
+        .write(move |snap, tx| {
+            let cur = snap
+                .get(&id)
+                .ok_or_else(|| ApiError::image_not_found(&id))?;
+            if !caller.can_share(&cur) {
+                return Err(no_share_permission());
+            }
+            let mut img = (*cur).clone();
+            // Rows that stay keep their place (the registry updates them in place); new
+            // memberships follow in request order.
+            let mut next: Vec<Member> = img
+                .members
+                .iter()
+                .filter_map(|old| {
+                    members
+                        .iter()
+                        .find(|m| m.member_id == old.member_id)
+                        .cloned()
+                })
+                .collect();
+            for m in members {
+                if !next.iter().any(|x| x.member_id == m.member_id) {
+                    next.push(m);
+                }
+            }
+            img.members = next.into();
+            tx.put(img);
+            Ok(())
+        })
+        .await?;
+    Ok(no_content())
+}
+
+fn json_truthy(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Bool(b) => *b,
+        serde_json::Value::Null => false,
+        serde_json::Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        serde_json::Value::String(s) => !s.is_empty(),
+        serde_json::Value::Array(a) => !a.is_empty(),
+        serde_json::Value::Object(o) => !o.is_empty(),
+    }
+}
+
+/// `PUT /v1/images/{id}/members/{member}` with optional `{"member": {"can_share": b}}`.
+pub async fn member_add<B>(
+    app: Arc<App>,
+    ctx: Arc<Ctx>,
+    id: String,
+    member: String,
+    req: Request<B>,
+) -> Result<Response<Body>, ApiError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    check_member_access(&ctx)?;
+    enforce(&app, &ctx, "modify_member")?;
+    let img = image_for_members(&app, &ctx, &id)?;
+    member_quota(&app, img.members.len() + 1)?;
+    let body = read_json(req.into_body()).await?;
+    let can_share = body
+        .as_ref()
+        .and_then(|b| b.get("member"))
+        .and_then(|m| m.get("can_share"))
+        .map(json_truthy);
+    let caller = ctx.caller.clone();
+    app.store
+        .write(move |snap, tx| {
+            let cur = snap
+                .get(&id)
+                .ok_or_else(|| ApiError::image_not_found(&id))?;
+            if !caller.can_share(&cur) {
+                return Err(no_share_permission());
+            }
+            let mut img = (*cur).clone();
+            match img.members.iter_mut().find(|m| m.member_id == member) {
+                Some(m) => {
+                    if let Some(cs) = can_share {
+                        m.can_share = cs;
+                    }
+                }
+                None => img.members.push(Member {
+                    member_id: member,
+                    can_share: can_share.unwrap_or(false),
+                }),
+            }
+            tx.put(img);
+            Ok(())
+        })
+        .await?;
+    Ok(no_content())
+}
+
+/// `DELETE /v1/images/{id}/members/{member}`.
+pub async fn member_delete(
+    app: Arc<App>,
+    ctx: Arc<Ctx>,
+    id: String,
+    member: String,
+) -> Result<Response<Body>, ApiError> {
+    check_member_access(&ctx)?;
+    enforce(&app, &ctx, "delete_member")?;
+    image_for_members(&app, &ctx, &id)?;
+    let caller = ctx.caller.clone();
+    app.store
+        .write(move |snap, tx| {
+            let cur = snap
+                .get(&id)
+                .ok_or_else(|| ApiError::image_not_found(&id))?;
+            if !caller.can_share(&cur) {
+                return Err(no_share_permission());
+            }
+            let Some(pos) = cur.members.iter().position(|m| m.member_id == member) else {
+                return Err(ApiError::from_registry(
+                    ApiError::explained(StatusCode::NOT_FOUND, "Membership could not be found."),
+                    "",
+                ));
+            };
+            let mut img = (*cur).clone();
+            img.members.remove(pos);
+            tx.put(img);
+            Ok(())
+        })
+        .await?;
+    Ok(no_content())
+}
+
+/// `GET /v1/shared-images/{member}`.
+pub fn shared_images(app: &App, ctx: &Ctx, member: &str) -> Result<Response<Body>, ApiError> {
+    let mut entries: Vec<(Timestamp, String, bool)> = app
+        .store
+        .all()
+        .iter()
+        .filter(|i| !i.deleted && ctx.caller.can_see(i))
+        // Non-admins see rows of images they own, or rows naming themselves.
+        .filter(|i| {
+            ctx.caller.admin || ctx.caller.owns(i) || ctx.caller.tenant.as_deref() == Some(member)
+        })
+        .filter_map(|i| {
+            i.members
+                .iter()
+                .find(|m| m.member_id == member)
+                .map(|m| (i.created_at, i.id.to_string(), m.can_share))
+        })
+        .collect();
+    entries.sort();
+    let list: Vec<(String, bool)> = entries.into_iter().map(|(_, id, cs)| (id, cs)).collect();
+    Ok(json_response(
+        StatusCode::OK,
+        api::shared_images_body(&list),
+    ))
+}

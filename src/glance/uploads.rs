@@ -1,0 +1,483 @@
+//! Writes with data: `POST /v1/images` and `PUT /v1/images/{id}`, and the upload that
+//! receives an image's bytes (size cap, checksum, idle timeout) and activates it.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap};
+use http::{Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use md5::{Digest, Md5};
+use tokio::io::AsyncWriteExt;
+
+use crate::app::body::Body;
+use crate::app::{visible_image, App, Ctx};
+use crate::model::{Checksum, Image, ImageData, ImageId, Status};
+use crate::render::webob::ApiError;
+
+use super::lists::uuid_like;
+use super::members::not_mutable;
+use super::request_meta::{
+    apply_meta, bool_from_string, content_length, enforce, external_source, has_body,
+    image_response, parse_meta_headers, property_quota, publicize_check, validate_meta,
+};
+
+// ---------------------------------------------------------------------------------------
+// Uploads
+// ---------------------------------------------------------------------------------------
+
+struct Uploaded {
+    path: std::path::PathBuf,
+    len: u64,
+    md5: String,
+}
+
+enum UploadFail {
+    TooLarge,
+    Disconnected,
+    Io,
+}
+
+async fn receive<B>(app: &App, id: &str, mut body: B) -> Result<Uploaded, UploadFail>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let path = app.store.new_blob_path(id);
+    let mut file = tokio::fs::File::create(&path)
+        .await
+        .map_err(|_| UploadFail::Io)?;
+    let mut md5 = Md5::new();
+    let mut len = 0u64;
+    let idle = app.config.upload_idle_timeout;
+    let result = loop {
+        // A stalled sender must not hold an upload (and its file) open forever.
+        let Ok(next) = tokio::time::timeout(idle, body.frame()).await else {
+            break Err(UploadFail::Disconnected);
+        };
+        match next {
+            None => break Ok(()),
+            Some(Err(_)) => break Err(UploadFail::Disconnected),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    len += data.len() as u64;
+                    if len > app.config.image_size_cap {
+                        break Err(UploadFail::TooLarge);
+                    }
+                    md5.update(&data);
+                    if file.write_all(&data).await.is_err() {
+                        break Err(UploadFail::Io);
+                    }
+                }
+            }
+        }
+    };
+    let result = match result {
+        Ok(()) => file.flush().await.map_err(|_| UploadFail::Io),
+        Err(e) => Err(e),
+    };
+    drop(file);
+    match result {
+        Ok(()) => {
+            let p = path.clone();
+            let store = Arc::clone(&app.store);
+            let synced = tokio::task::spawn_blocking(move || store.sync_blob(&p))
+                .await
+                .map(|r| r.is_ok())
+                .unwrap_or(false);
+            if !synced {
+                let _ = tokio::fs::remove_file(&path).await;
+                return Err(UploadFail::Io);
+            }
+            Ok(Uploaded {
+                path,
+                len,
+                md5: crate::fixtures::hex(&md5.finalize()),
+            })
+        }
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&path).await;
+            Err(e)
+        }
+    }
+}
+
+/// Sets the status of `id` if it is still `from` (or any status when `from` is None).
+async fn set_status(app: &App, id: &str, to: Status, from: Option<Status>) -> Result<(), ApiError> {
+    let id = id.to_string();
+    let now = app.now();
+    app.store
+        .write(move |snap, tx| {
+            if let Some(cur) = snap.get(&id) {
+                if from.is_none_or(|f| cur.status == f) {
+                    let mut img = (*cur).clone();
+                    img.status = to;
+                    img.updated_at = now;
+                    tx.put(img);
+                }
+            }
+            Ok(())
+        })
+        .await
+}
+
+/// `_upload_and_activate`: queued → saving → (upload) → active, or killed on failure.
+async fn upload_and_activate<B>(
+    app: &Arc<App>,
+    id: &str,
+    req_headers: &HeaderMap,
+    body: B,
+) -> Result<Arc<Image>, ApiError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let ct = req_headers.get(header::CONTENT_TYPE).map(|v| {
+        v.as_bytes()
+            .split(|b| *b == b';')
+            .next()
+            .unwrap_or(b"")
+            .trim_ascii()
+            .to_vec()
+    });
+    if ct.as_deref() != Some(b"application/octet-stream".as_slice()) {
+        set_status(app, id, Status::Killed, None).await?;
+        return Err(ApiError::bad_request(
+            "Content-Type must be application/octet-stream",
+        ));
+    }
+    set_status(app, id, Status::Saving, None).await?;
+    let up = match Box::pin(receive(app, id, body)).await {
+        Ok(u) => u,
+        Err(fail) => {
+            set_status(app, id, Status::Killed, Some(Status::Saving)).await?;
+            return Err(match fail {
+                UploadFail::TooLarge => ApiError::too_large(format!(
+                    "Denying attempt to upload image larger than {} bytes.",
+                    app.config.image_size_cap
+                )),
+                UploadFail::Disconnected => {
+                    ApiError::bad_request("Client disconnected before sending all data to backend")
+                }
+                UploadFail::Io => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR),
+            });
+        }
+    };
+    let idc = id.to_string();
+    let path = Arc::new(up.path.clone());
+    let now = app.now();
+    let outcome = app
+        .store
+        .write(move |snap, tx| {
+            let Some(cur) = snap.get(&idc) else {
+                return Ok(Err(gone_during_upload(&idc)));
+            };
+            if cur.status != Status::Saving || cur.deleted {
+                return Ok(Err(gone_during_upload(&idc)));
+            }
+            let mut img = (*cur).clone();
+            img.updated_at = now;
+            let supplied_size = img.size.filter(|s| *s != 0);
+            if let Some(s) = supplied_size.filter(|s| *s != up.len) {
+                img.status = Status::Killed;
+                tx.put(img);
+                return Ok(Err(ApiError::bad_request(format!(
+                    "Supplied size ({s}) and size generated from uploaded image ({}) did not match. Setting image status to 'killed'.",
+                    up.len
+                ))));
+            }
+            if let Some(c) = img.checksum.filter(|c| *c != up.md5) {
+                img.status = Status::Killed;
+                tx.put(img);
+                return Ok(Err(ApiError::bad_request(format!(
+                    "Supplied checksum ({c}) and checksum generated from uploaded image ({}) did not match. Setting image status to 'killed'.",
+                    up.md5
+                ))));
+            }
+            img.status = Status::Active;
+            img.size = Some(up.len);
+            img.checksum = Checksum::new(&up.md5);
+            img.data = ImageData::File {
+                path,
+                len: up.len,
+            }
+            .into();
+            img.data_mismatch = false;
+            let out = Arc::new(img.clone());
+            tx.put(img);
+            Ok(Ok(out))
+        })
+        .await?;
+    if outcome.is_err() {
+        let _ = tokio::fs::remove_file(&up.path).await;
+    }
+    outcome
+}
+
+fn gone_during_upload(id: &str) -> ApiError {
+    ApiError::explained(
+        StatusCode::PRECONDITION_FAILED,
+        format!(
+            "Image {id} could not be found after upload. The image may have been deleted during the upload."
+        ),
+    )
+    .plain()
+}
+
+// ---------------------------------------------------------------------------------------
+// POST /v1/images
+// ---------------------------------------------------------------------------------------
+
+/// `POST /v1/images`: reserve a record from the headers, then upload the body if any.
+pub async fn create<B>(
+    app: Arc<App>,
+    ctx: Arc<Ctx>,
+    req: Request<B>,
+) -> Result<Response<Body>, ApiError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (parts, body) = req.into_parts();
+    let mut meta = parse_meta_headers(&parts.headers)?;
+    validate_meta(&mut meta)?;
+    let with_data = has_body(&parts.headers);
+    // Python's `content_length or size`: a zero Content-Length falls through to the size.
+    let declared = content_length(&parts.headers)
+        .filter(|n| *n > 0)
+        .or_else(|| meta.int("size", false).ok().flatten().flatten());
+    if let Some(n) = declared {
+        if n > app.config.image_size_cap {
+            return Err(ApiError::bad_request(format!(
+                "Denying attempt to upload image larger than {} bytes.",
+                app.config.image_size_cap
+            )));
+        }
+    }
+    enforce(&app, &ctx, "add_image")?;
+    publicize_check(&app, &ctx, &meta)?;
+    if with_data {
+        enforce(&app, &ctx, "upload_image")?;
+    }
+    property_quota(&app, meta.properties.len())?;
+    if let Some(Some(store)) = meta.raw("store") {
+        if store != "file" {
+            return Err(ApiError::bad_request(format!(
+                "Required store {store} is invalid"
+            )));
+        }
+    }
+    external_source(&meta, &parts.headers)?;
+
+    let id = match meta.raw("id") {
+        Some(Some(id)) => {
+            if !uuid_like(id) {
+                return Err(ApiError::from_registry(
+                    ApiError::explained(StatusCode::BAD_REQUEST, "Invalid image id format"),
+                    "Failed to reserve image. Got error: ",
+                ));
+            }
+            id.to_string()
+        }
+        _ => app.new_image_id(),
+    };
+    let now = app.now();
+    let image_id = ImageId::new(&id).ok_or_else(|| {
+        ApiError::from_registry(
+            ApiError::explained(StatusCode::BAD_REQUEST, "Invalid image id format"),
+            "Failed to reserve image. Got error: ",
+        )
+    })?;
+    let mut img = Image::new(image_id, now);
+    img.owner = ctx.caller.tenant.as_deref().map(Into::into);
+    apply_meta(&mut img, &meta, ctx.caller.admin)
+        .map_err(|e| reserve_error(e, "Failed to reserve image. Got error: "))?;
+    img.status = if img.size == Some(0) && meta.has("size") {
+        Status::Active
+    } else {
+        Status::Queued
+    };
+    let reserved = img.clone();
+    app.store
+        .write(move |snap, tx| {
+            if snap.get(&reserved.id).is_some() {
+                return Err(ApiError::conflict(format!(
+                    "An image with identifier {} already exists",
+                    reserved.id
+                )));
+            }
+            tx.put(reserved);
+            Ok(())
+        })
+        .await?;
+    let location = format!("{}/v1/images/{}", ctx.host_url, id);
+    if !with_data {
+        return Ok(image_response(StatusCode::CREATED, &img, Some(location)));
+    }
+    if img.disk_format.is_none() {
+        return Err(ApiError::explained(
+            StatusCode::BAD_REQUEST,
+            "Disk format is not specified.",
+        ));
+    }
+    if img.container_format.is_none() {
+        return Err(ApiError::explained(
+            StatusCode::BAD_REQUEST,
+            "Container format is not specified.",
+        ));
+    }
+    let img = Box::pin(upload_and_activate(&app, &id, &parts.headers, body)).await?;
+    Ok(image_response(StatusCode::CREATED, &img, Some(location)))
+}
+
+fn reserve_error(e: ApiError, prefix: &str) -> ApiError {
+    match (&e.explanation, e.status) {
+        (Some(msg), StatusCode::BAD_REQUEST) if msg.starts_with('\'') => ApiError::from_registry(
+            ApiError::explained(StatusCode::BAD_REQUEST, msg.to_string()),
+            prefix,
+        ),
+        _ => e,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// PUT /v1/images/{id}
+// ---------------------------------------------------------------------------------------
+
+/// `PUT /v1/images/{id}`: update metadata (purging unnamed properties by default) and, for a
+/// queued image, upload its data.
+pub async fn update<B>(
+    app: Arc<App>,
+    ctx: Arc<Ctx>,
+    id: String,
+    req: Request<B>,
+) -> Result<Response<Body>, ApiError>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (parts, body) = req.into_parts();
+    let mut meta = parse_meta_headers(&parts.headers)?;
+    validate_meta(&mut meta)?;
+    let with_data = has_body(&parts.headers);
+    enforce(&app, &ctx, "modify_image")?;
+    publicize_check(&app, &ctx, &meta)?;
+    if with_data {
+        enforce(&app, &ctx, "upload_image")?;
+    }
+    let orig = visible_image(&app, &ctx, &id)?;
+    if orig.status == Status::Deleted {
+        return Err(ApiError::forbidden("Forbidden to update deleted image."));
+    }
+    if !ctx.caller.admin && matches!(orig.status, Status::Active | Status::Deactivated) {
+        if let Some(v) = meta.int("size", false)? {
+            if v != orig.size {
+                return Err(ApiError::forbidden(format!(
+                    "Forbidden to modify 'size' of {} image.",
+                    orig.status
+                )));
+            }
+        }
+        if let Some(v) = meta.string("checksum") {
+            if v.as_deref() != orig.checksum.as_deref() {
+                return Err(ApiError::forbidden(format!(
+                    "Forbidden to modify 'checksum' of {} image.",
+                    orig.status
+                )));
+            }
+        }
+    }
+    if let Some(v) = meta.raw("status") {
+        if v != Some(orig.status.as_str()) {
+            return Err(ApiError::forbidden(
+                "Forbidden to modify 'status' of image.",
+            ));
+        }
+    }
+    if let Some(v) = meta.raw("id") {
+        if v != Some(orig.id.as_str()) {
+            return Err(ApiError::forbidden("Forbidden to modify 'id' of image."));
+        }
+    }
+    let purge = parts
+        .headers
+        .get("x-glance-registry-purge-props")
+        .is_none_or(|v| bool_from_string(&String::from_utf8_lossy(v.as_bytes())))
+        && !with_data;
+    if with_data && orig.status != Status::Queued {
+        return Err(ApiError::detailed(
+            StatusCode::CONFLICT,
+            "Cannot upload to an unqueued image",
+        ));
+    }
+    if meta.has("location") || parts.headers.contains_key("x-glance-api-copy-from") {
+        if orig.status != Status::Queued {
+            return Err(ApiError::bad_request(
+                "Attempted to update Location field for an image not in queued status.",
+            ));
+        }
+        external_source(&meta, &parts.headers)?;
+    }
+    let count = if purge {
+        meta.properties.len()
+    } else {
+        let mut keys: Vec<&str> = orig.properties.iter().map(|(k, _)| &**k).collect();
+        for (k, _) in &meta.properties {
+            if !keys.contains(&k.as_str()) {
+                keys.push(k);
+            }
+        }
+        keys.len()
+    };
+    property_quota(&app, count)?;
+
+    let admin = ctx.caller.admin;
+    let caller = ctx.caller.clone();
+    let idc = id.clone();
+    let now = app.now();
+    let updated = app
+        .store
+        .write(move |snap, tx| {
+            let cur = match snap.get(&idc) {
+                Some(c) if caller.can_see(&c) => c,
+                _ => return Err(ApiError::image_not_found(&idc)),
+            };
+            if !caller.admin && !caller.owns(&cur) && cur.owner.is_some() {
+                if cur.is_public {
+                    return Err(not_mutable("Forbidden to update image: "));
+                }
+                return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
+            }
+            let mut img = (*cur).clone();
+            if purge {
+                img.properties.clear();
+            }
+            let before = img.updated_at;
+            apply_meta(&mut img, &meta, admin)
+                .map_err(|e| reserve_error(e, "Failed to update image metadata. Got error: "))?;
+            if img.updated_at == before {
+                img.updated_at = now;
+            }
+            let out = Arc::new(img.clone());
+            tx.put(img);
+            Ok(out)
+        })
+        .await?;
+    if with_data && updated.status == Status::Queued {
+        if updated.disk_format.is_none() {
+            return Err(ApiError::explained(
+                StatusCode::BAD_REQUEST,
+                "Disk format is not specified.",
+            ));
+        }
+        if updated.container_format.is_none() {
+            return Err(ApiError::explained(
+                StatusCode::BAD_REQUEST,
+                "Container format is not specified.",
+            ));
+        }
+        let img = Box::pin(upload_and_activate(&app, &id, &parts.headers, body)).await?;
+        return Ok(image_response(StatusCode::OK, &img, None));
+    }
+    Ok(image_response(StatusCode::OK, &updated, None))
+}
