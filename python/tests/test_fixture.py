@@ -22,8 +22,9 @@ def client(emu):
     return glanceclient.Client("1", endpoint=emu.url, token="secret-token")
 
 
-def test_url_serves_glance_and_starts_empty(glance_emu):
+def test_url_serves_glance_and_reset_to_empty(glance_emu):
     assert glance_emu.url.startswith("http://127.0.0.1:")
+    assert glance_emu.reset(to="empty") == 0
     assert list(client(glance_emu).images.list(filters={"is_public": None})) == []
 
 
@@ -96,6 +97,7 @@ def test_freeze_clock_and_queued_ids_shape_created_images(glance_emu):
 
 
 def test_image_export_and_remove(glance_emu):
+    glance_emu.reset(to="empty")
     glance_emu.load([{"id": ID, "name": "one"}, {"id": "other", "name": "two"}])
     assert glance_emu.image(ID)["name"] == "one"
     assert sorted(r["id"] for r in glance_emu.images()) == [ID, "other"]
