@@ -6,8 +6,11 @@
 #
 # Configure with the GLANCE_EMU_* environment variables (see README "Command line"), e.g.
 #   -e GLANCE_EMU_CONTROL=1 -e GLANCE_EMU_CONTROL_LISTEN=0.0.0.0:9393 -e GLANCE_EMU_CONTROL_TOKEN=...
-# The health check runs the binary itself (`glance-emu --probe`: GET /healthcheck on the
-# --listen address), so the final image needs no curl.
+# The health check runs the binary itself (`glance-emu --probe`: GET /healthcheck), so the
+# final image needs no curl. It follows the address the server actually bound, whatever
+# flags or environment chose it: the server writes it to $GLANCE_EMU_ADDR_FILE and the probe
+# reads it back (a HEALTHCHECK cannot see `docker run` arguments).
+# Without a registry: tests/container/build.sh (FROM scratch, same layout).
 
 ARG RUST_IMAGE=rust:1-slim-bookworm
 ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
@@ -36,7 +39,8 @@ COPY --from=build /out/tmp /tmp
 COPY data /srv/glance-emu/data
 WORKDIR /srv/glance-emu
 ENV GLANCE_EMU_LISTEN=0.0.0.0:9292 \
-    GLANCE_EMU_DATA=/srv/glance-emu/data
+    GLANCE_EMU_DATA=/srv/glance-emu/data \
+    GLANCE_EMU_ADDR_FILE=/tmp/glance-emu.addr
 USER 65532:65532
 EXPOSE 9292 9393
 HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 \
