@@ -1,0 +1,177 @@
+//! Nova's responses: the handler outcome ([`Out`]), Nova faults, and the final headers every
+//! compute answer carries (request ids, microversion).
+
+use super::routes::Rq;
+use crate::render::python::dict::DictBuilder;
+use crate::render::python::dumps::dumps;
+use crate::render::python::value::Py;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Response, StatusCode};
+
+use crate::app::body::Body;
+use crate::app::Ctx;
+use crate::render::webob::{title_and_explanation, ApiError};
+
+// =========================================================================================
+// Responses
+// =========================================================================================
+
+/// What a handler produced.
+pub(crate) enum Out {
+    /// 200 with a JSON body.
+    Json(String),
+    /// 204 from a `@wsgi.response(204)` method (`Content-Length: 0`, `Content-Type`).
+    NoContentJson,
+    /// 204 from `webob.exc.HTTPNoContent()` (no entity headers).
+    NoContent,
+    /// A JSON fault.
+    Fault(Fault),
+    /// The router's plain WebOb 404.
+    Plain404,
+}
+
+/// A Nova `wsgi.Fault`: status and explanation.
+#[derive(Debug, Clone)]
+pub(crate) struct Fault {
+    pub(crate) code: u16,
+    pub(crate) message: String,
+}
+
+impl Fault {
+    pub(crate) fn new(code: u16, message: impl Into<String>) -> Self {
+        Fault {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A webob exception with its default explanation (also what `FaultWrapper` made of
+    /// unexpected errors carrying a `code`).
+    pub(crate) fn default_for(code: u16) -> Self {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let (_, expl) = title_and_explanation(status);
+        // HTTPMethodNotAllowed inherits HTTPClientError's explanation.
+        let expl = if code == 405 {
+            title_and_explanation(StatusCode::BAD_REQUEST).1
+        } else {
+            expl
+        };
+        Fault::new(code, expl)
+    }
+
+    pub(crate) fn internal() -> Self {
+        Fault::default_for(500)
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        match self.code {
+            400 => "badRequest",
+            401 => "unauthorized",
+            403 => "forbidden",
+            404 => "itemNotFound",
+            405 => "badMethod",
+            409 => "conflictingRequest",
+            413 | 429 => "overLimit",
+            415 => "badMediaType",
+            501 => "notImplemented",
+            503 => "serviceUnavailable",
+            _ => "computeFault",
+        }
+    }
+
+    /// `{name: {"code": ..., "message": ...}}` in CPython 2.7 order.
+    pub(crate) fn body(&self) -> String {
+        let mut inner = DictBuilder::literal(2);
+        inner.insert("code", Py::Int(i128::from(self.code)));
+        inner.insert("message", Py::Str(self.message.clone()));
+        let mut outer = DictBuilder::literal(1);
+        outer.insert(self.name(), inner.finish());
+        dumps(&outer.finish())
+    }
+}
+
+pub(crate) fn too_large() -> Fault {
+    Fault::default_for(413)
+}
+
+pub(crate) static VERSION_HEADER: HeaderName =
+    HeaderName::from_static("x-openstack-nova-api-version");
+pub(crate) static COMPUTE_REQUEST_ID: HeaderName = HeaderName::from_static("x-compute-request-id");
+
+/// Assembles the response with headers in the order WebOb, Nova's wsgi layer and the
+/// request-id middleware left them (hyper appends `Date`, as eventlet did).
+pub(crate) fn finish(rq: &Rq, out: Out) -> Response<Body> {
+    let mut resp = Response::new(Body::empty());
+    let version = |h: &mut HeaderMap| {
+        if let Some(v) = rq
+            .version
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            h.append(VERSION_HEADER.clone(), v);
+            h.append(
+                header::VARY,
+                HeaderValue::from_static("X-OpenStack-Nova-API-Version"),
+            );
+        }
+    };
+    match out {
+        Out::Json(body) => {
+            let h = resp.headers_mut();
+            h.append(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            h.append(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            version(h);
+            *resp.body_mut() = Body::full(body);
+        }
+        Out::NoContentJson => {
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+            let h = resp.headers_mut();
+            h.append(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+            h.append(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            version(h);
+            *resp.body_mut() = Body::empty_sized();
+        }
+        Out::NoContent => {
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+            version(resp.headers_mut());
+        }
+        Out::Fault(f) => {
+            *resp.status_mut() =
+                StatusCode::from_u16(f.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body = f.body();
+            let h = resp.headers_mut();
+            version(h);
+            h.append(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            h.append(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=UTF-8"),
+            );
+            *resp.body_mut() = Body::full(body);
+        }
+        Out::Plain404 => {
+            let ctx = Ctx {
+                method: rq.method.clone(),
+                accept: rq.accept,
+                request_id: rq.request_id.clone(),
+                caller: rq.caller.clone(),
+                host_url: rq.host_url.clone(),
+            };
+            resp = crate::app::error_response(&ctx, ApiError::new(StatusCode::NOT_FOUND));
+        }
+    }
+    resp.headers_mut()
+        .append(COMPUTE_REQUEST_ID.clone(), rq.request_id.clone());
+    crate::app::webob_reason(&mut resp);
+    resp
+}
+
+pub(crate) fn json_out(v: &Py) -> Out {
+    Out::Json(dumps(v))
+}
