@@ -88,18 +88,18 @@ where
             let is_control = path == "/_emu" || path.starts_with("/_emu/");
             if self.control_only {
                 return if is_control {
-                    crate::control::handle(&self.app, req)
+                    crate::control::http::handle(&self.app, req)
                 } else {
-                    crate::control::not_control()
+                    crate::control::http::not_control()
                 };
             }
             if is_control && !control.settings().separate_listener && self.peer_is_local() {
-                return crate::control::handle(&self.app, req);
+                return crate::control::http::handle(&self.app, req);
             }
         }
         if control.is_quiet() {
             return route(&self.app, req);
         }
-        crate::control::intercept(&self.app, self.conn.as_ref(), req, route::<B>)
+        crate::control::hooks::intercept(&self.app, self.conn.as_ref(), req, route::<B>)
     }
 }

@@ -67,7 +67,7 @@ fn http10_connection<B>(req: &Request<B>) -> Option<&'static str> {
 }
 
 fn add_connection(app: &App, mut resp: Response<Body>, value: &'static str) -> Response<Body> {
-    let date = crate::control::http_date(app.config.control.clock().peek());
+    let date = crate::control::hooks::http_date(app.config.control.clock().peek());
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&date) {
         h.append(header::DATE, v);
