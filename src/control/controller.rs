@@ -15,9 +15,7 @@ use serde_json::{json, Map, Value};
 use crate::app::App;
 use crate::clock::{ClockInfo, IdsInfo};
 use crate::control::faults::{FaultInfo, FaultRule};
-use crate::control::journal::{
-    JournalEntry, JournalFilter, JournalPage,
-};
+use crate::control::journal::{JournalEntry, JournalFilter, JournalPage};
 use crate::model::{Image, ImageData, Timestamp};
 use crate::render::webob::ApiError;
 

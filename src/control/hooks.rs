@@ -12,9 +12,7 @@ use http::{Method, Request, Response, StatusCode};
 use crate::app::body::{Body, Shape};
 use crate::app::{finish, App, ConnInfo, Ctx, RespFuture};
 use crate::control::faults::{Action, Fired};
-use crate::control::journal::{
-    redacted_headers, JournalEntry,
-};
+use crate::control::journal::{redacted_headers, JournalEntry};
 use crate::model::Timestamp;
 use crate::render::webob::{ApiError, BodyKind};
 

@@ -1,7 +1,7 @@
 //! The `/_emu/` HTTP API: token and loopback checks, the endpoint table, JSON in and out.
 
-use super::state::{MAX_BODY, TOKEN_HEADER};
 use super::controller::{ControlError, Controller, ResetTo};
+use super::state::{MAX_BODY, TOKEN_HEADER};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -91,7 +91,10 @@ pub(crate) fn parse_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T
         .map_err(|e| ControlError::invalid(format!("invalid JSON body: {e}")))
 }
 
-pub(crate) fn from_result<T: Serialize>(r: Result<T, ControlError>, ok: StatusCode) -> Response<Body> {
+pub(crate) fn from_result<T: Serialize>(
+    r: Result<T, ControlError>,
+    ok: StatusCode,
+) -> Response<Body> {
     match r {
         Ok(v) => json_resp(ok, &v),
         Err(e) => err_resp(e.status, e.message),

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-
 use crate::clock::{Clock, Ids};
 use crate::control::faults::Faults;
 use crate::control::journal::Journal;
