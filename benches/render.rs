@@ -162,17 +162,18 @@ fn bench_head(c: &mut Criterion) {
     });
 
     // As the binary runs without --control: no journal.
-    let app = Arc::new(App {
-        store: Arc::clone(&w.store),
-        config: Config {
-            control: glance_emu::control::Control::new(glance_emu::control::ControlSettings {
+    let app = Arc::new(App::new(
+        Arc::clone(&w.store),
+        Config {
+            control: glance_emu::control::ControlSettings {
                 journal_cap: 0,
                 ..Default::default()
-            }),
+            },
             ..Config::default()
         },
-    });
-    let fast = glance_emu::edge::fast::FastHead::new(Arc::clone(&app)).expect("noauth");
+    ));
+    let control = glance_emu::control::Control::new(&app.config.control);
+    let fast = glance_emu::edge::fast::FastHead::new(Arc::clone(&app), control).expect("noauth");
     let raw = |id: &str| format!("HEAD /v1/images/{id} HTTP/1.1\r\nHost: 127.0.0.1:9292\r\n\r\n");
     let mut out = Vec::with_capacity(2048);
     g.bench_function("fast_200", |b| {

@@ -2,7 +2,7 @@
 //! generators (random UUID4s, or a seeded sequence of UUID4-shaped ids, or a queue of given
 //! image ids).
 //!
-//! Both are per emulator (they live in [`crate::control::Control`]), so two emulators in one
+//! Both are per emulator (they live in [`crate::app::App`]), so two emulators in one
 //! test process never disturb each other. The real-clock / random-id paths cost one atomic
 //! load.
 

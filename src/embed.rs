@@ -54,7 +54,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::app::{App, Config};
-use crate::control::{Baseline, Controller};
+use crate::clock::Clock;
+use crate::control::{Baseline, Control, Controller};
 use crate::edge::server::{self, ServerOptions};
 use crate::edge::GlanceService;
 use crate::model::Image;
@@ -64,7 +65,7 @@ use crate::store::Store;
 #[derive(Debug)]
 pub struct Emulator {
     addr: SocketAddr,
-    app: Arc<App>,
+    service: GlanceService,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -78,24 +79,27 @@ impl Emulator {
 
     /// Starts on `127.0.0.1:0` with these records and this configuration.
     pub async fn start_with(images: Vec<Image>, config: Config) -> std::io::Result<Self> {
-        let app = App {
-            store: Arc::new(Store::new(images)?),
-            config,
-        };
+        let app = App::new(Arc::new(Store::new(images)?), config);
         Self::start_app(app).await
     }
 
     /// Starts on `127.0.0.1:0` with the records of fixture files or directories (as
     /// `--data` reads them); a reset through the control calls re-reads them.
     pub async fn start_files(paths: &[PathBuf], config: Config) -> std::io::Result<Self> {
-        let loaded = crate::fixtures::load_paths(paths, config.control.clock().now())
+        let clock = Clock::default();
+        let loaded = crate::fixtures::load_paths(paths, clock.now())
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
-        config.control.set_baseline(Baseline::Paths(paths.to_vec()));
+        let control = Control::new(&config.control);
+        control.set_baseline(Baseline::Paths(paths.to_vec()));
         let app = App {
-            store: Arc::new(Store::new(loaded.images)?),
-            config,
+            clock,
+            ..App::new(Arc::new(Store::new(loaded.images)?), config)
         };
-        Self::start_app(app).await
+        Self::start_service(
+            GlanceService::with_control(Arc::new(app), control),
+            ServerOptions::default(),
+        )
+        .await
     }
 
     /// Starts on `127.0.0.1:0` with a prepared application.
@@ -106,20 +110,27 @@ impl Emulator {
     /// Starts on `127.0.0.1:0` with a prepared application and connection settings (e.g.
     /// `fast_head: false` to send every request through hyper).
     pub async fn start_app_with(app: App, options: ServerOptions) -> std::io::Result<Self> {
+        Self::start_service(GlanceService::new(Arc::new(app)), options).await
+    }
+
+    /// Starts on `127.0.0.1:0` serving a prepared service (application and control state).
+    pub async fn start_service(
+        service: GlanceService,
+        options: ServerOptions,
+    ) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        let app = Arc::new(app);
         let (tx, rx) = oneshot::channel::<()>();
-        let service = GlanceService::new(Arc::clone(&app));
+        let served = service.clone();
         let task = tokio::spawn(async move {
-            server::run(listener, service, options, async {
+            server::run(listener, served, options, async {
                 let _ = rx.await;
             })
             .await;
         });
         Ok(Emulator {
             addr,
-            app,
+            service,
             stop: Some(tx),
             task: Some(task),
         })
@@ -137,13 +148,19 @@ impl Emulator {
 
     /// The shared state (store and configuration).
     pub fn app(&self) -> &Arc<App> {
-        &self.app
+        self.service.app()
+    }
+
+    /// The service this emulator serves (sharing its application and control state), e.g.
+    /// to call it without a socket or to serve it on another listener.
+    pub fn service(&self) -> &GlanceService {
+        &self.service
     }
 
     /// The control calls (load, reset, export, clock, ids, journal, faults) for this
     /// emulator; the same operations as the `/_emu/` HTTP API.
     pub fn control(&self) -> Controller {
-        Controller::new(Arc::clone(&self.app))
+        Controller::new(Arc::clone(self.app()), self.service.control().clone())
     }
 
     /// Stops accepting, drains in-flight requests and waits for the server task.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use cli::Cli;
+use glance_emu::clock::{Clock, Ids};
 use glance_emu::control::{Baseline, Control, ControlSettings};
 use glance_emu::edge::server::{self, ServerOptions};
 use glance_emu::model::Timestamp;
@@ -61,13 +62,16 @@ async fn run(cli: Cli) -> Result<(), String> {
     if cli.control_token.as_deref() == Some("") {
         return Err("--control-token must not be empty".to_string());
     }
-    let control = Control::new(ControlSettings {
+    let control_settings = ControlSettings {
         http: cli.control,
         token: cli.control_token.clone(),
         // Nobody could read the journal without the control API: record nothing.
         journal_cap: if cli.control { cli.journal_cap } else { 0 },
         separate_listener: cli.control_listen.is_some(),
-    });
+    };
+    let control = Control::new(&control_settings);
+    let clock = Clock::default();
+    let ids = Ids::default();
     if cli.journal_cap > glance_emu::control::MAX_JOURNAL_CAP {
         return Err(format!(
             "--journal-cap: at most {}",
@@ -78,16 +82,16 @@ async fn run(cli: Cli) -> Result<(), String> {
         let t = Timestamp::parse(t).ok_or_else(|| {
             format!("--freeze-clock: invalid timestamp '{t}' (expected e.g. 2016-05-22T06:04:20.425843)")
         })?;
-        control.clock().freeze(t, 0);
+        clock.freeze(t, 0);
     }
     if let Some(seed) = cli.id_seed {
-        control.ids().seed(seed);
+        ids.seed(seed);
         control.faults().seed(seed);
     }
     // Reset re-reads the fixture files (no second copy of the records is kept).
     control.set_baseline(Baseline::Paths(paths.clone()));
     let (images, warnings) =
-        fixtures::load_indexed(&paths, control.clock().now()).map_err(|e| e.to_string())?;
+        fixtures::load_indexed(&paths, clock.now()).map_err(|e| e.to_string())?;
     for w in &warnings {
         eprintln!("glance-emu: warning: {w}");
     }
@@ -111,9 +115,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             auth,
             auth_uri: cli.auth_uri.clone(),
             policy,
-            control,
+            control: control_settings,
             ..Config::default()
         },
+        clock,
+        ids,
     });
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await
@@ -127,7 +133,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         fast_head: !cli.no_fast_head,
         ..ServerOptions::default()
     };
-    let service = GlanceService::new(Arc::clone(&app));
+    let service = GlanceService::with_control(app, control);
+    let control_only = service.control_only();
     let mut servers = vec![(listener, service.clone())];
     if let Some(addr) = cli.compute_listen {
         let second = tokio::net::TcpListener::bind(addr)
@@ -145,7 +152,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
                 let a = l.local_addr().map_err(|e| e.to_string())?;
                 println!("glance-emu control API on http://{a}/_emu/");
-                servers.push((l, GlanceService::control_only(app)));
+                servers.push((l, control_only));
             }
             None => println!("glance-emu control API on http://{addr}/_emu/ (loopback peers only)"),
         }

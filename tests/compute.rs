@@ -126,10 +126,10 @@ fn images() -> Vec<glance_emu::model::Image> {
 }
 
 async fn start_with(config: Config) -> Emu {
-    let app = Arc::new(App {
-        store: Arc::new(Store::new(images()).expect("store")),
+    let app = Arc::new(App::new(
+        Arc::new(Store::new(images()).expect("store")),
         config,
-    });
+    ));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .expect("bind");

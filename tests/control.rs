@@ -15,7 +15,7 @@ use bytes::Bytes;
 use glance_emu::app::ConnInfo;
 use glance_emu::auth::AuthMode;
 use glance_emu::control::faults::{Action, FaultRule};
-use glance_emu::control::{Control, ControlSettings, ResetTo};
+use glance_emu::control::{ControlSettings, ResetTo};
 use glance_emu::embed::Emulator;
 use glance_emu::model::Timestamp;
 use glance_emu::render::webob::{ApiError, BodyKind};
@@ -46,7 +46,7 @@ fn body_1000() -> Vec<u8> {
 
 fn control_config(settings: ControlSettings) -> Config {
     Config {
-        control: Control::new(settings),
+        control: settings,
         ..Config::default()
     }
 }
@@ -203,7 +203,7 @@ async fn call_service(svc: &GlanceService, method: &str, path: &str) -> (u16, Ve
 #[tokio::test]
 async fn control_answers_loopback_peers_only() {
     let emu = emu().await;
-    let svc = GlanceService::new(Arc::clone(emu.app()));
+    let svc = emu.service().clone();
     let remote = svc.for_connection(Arc::new(ConnInfo::new(Some(
         "192.0.2.7:40000".parse().unwrap(),
     ))));
@@ -236,9 +236,12 @@ async fn separate_control_listener() {
     .await;
     let r = get(&emu, "/_emu/journal").await;
     assert!(r.status_line.starts_with("HTTP/1.1 300"), "{r:?}");
-    let ctl_svc = GlanceService::control_only(Arc::clone(emu.app())).for_connection(Arc::new(
-        ConnInfo::new(Some("198.51.100.1:5000".parse().unwrap())),
-    ));
+    let ctl_svc = emu
+        .service()
+        .control_only()
+        .for_connection(Arc::new(ConnInfo::new(Some(
+            "198.51.100.1:5000".parse().unwrap(),
+        ))));
     let (s, body) = call_service(&ctl_svc, "GET", "/_emu/faults").await;
     assert_eq!(s, 200);
     assert_eq!(

@@ -20,9 +20,9 @@ pub struct Config {
     pub policy: crate::auth::policy::Policy,
     /// `uri` in keystonemiddleware's `Www-Authenticate: Keystone uri='...'` (tokens mode).
     pub auth_uri: String,
-    /// Test-suite controls: control API settings plus the clock, ids, journal and fault
-    /// rules of this emulator (see [`crate::control`]).
-    pub control: crate::control::Control,
+    /// How the control API is exposed (the control state itself lives in
+    /// `control::Control`).
+    pub control: ControlSettings,
 }
 
 impl Default for Config {
@@ -36,7 +36,48 @@ impl Default for Config {
             auth: crate::auth::AuthMode::NoAuth,
             policy: crate::auth::policy::Policy::stock(),
             auth_uri: "http://127.0.0.1:5000".to_string(),
-            control: crate::control::Control::default(),
+            control: ControlSettings::default(),
         }
+    }
+}
+
+/// Journal entries kept unless configured otherwise.
+pub const DEFAULT_JOURNAL_CAP: usize = 1000;
+
+/// How the control API is exposed. Fixed when the emulator starts.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ControlSettings {
+    /// Whether `/_emu/` answers over HTTP at all (`--control`). `Controller` works either
+    /// way.
+    pub http: bool,
+    /// Required `X-Emu-Token` value (`--control-token`).
+    pub token: Option<String>,
+    /// Journal entries kept (0 records nothing).
+    pub journal_cap: usize,
+    /// `/_emu/` answers only on a listener of its own (`--control-listen`), from any peer;
+    /// the Glance port then never answers it. Otherwise it answers on the Glance port, to
+    /// loopback peers only.
+    pub separate_listener: bool,
+}
+
+impl Default for ControlSettings {
+    fn default() -> Self {
+        ControlSettings {
+            http: false,
+            token: None,
+            journal_cap: DEFAULT_JOURNAL_CAP,
+            separate_listener: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for ControlSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlSettings")
+            .field("http", &self.http)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("journal_cap", &self.journal_cap)
+            .field("separate_listener", &self.separate_listener)
+            .finish()
     }
 }

@@ -8,6 +8,7 @@ use http::{Method, Response, StatusCode};
 
 use crate::app::body::Body;
 use crate::auth::Caller;
+use crate::clock::{Clock, Ids};
 use crate::render::webob::{ApiError, BodyKind};
 use crate::store::Store;
 
@@ -22,18 +23,32 @@ pub struct App {
     pub store: Arc<Store>,
     /// Behaviour switches.
     pub config: Config,
+    /// The emulator's clock (real unless a test froze or set it).
+    pub clock: Clock,
+    /// The id generators (random unless a test seeded or queued them).
+    pub ids: Ids,
 }
 
 impl App {
+    /// An application over `store` with this configuration, a real clock and random ids.
+    pub fn new(store: Arc<Store>, config: Config) -> Self {
+        App {
+            store,
+            config,
+            clock: Clock::default(),
+            ids: Ids::default(),
+        }
+    }
+
     /// A timestamp for `created_at`/`updated_at`: the emulator's clock (real unless a test
     /// froze or set it).
     pub fn now(&self) -> crate::model::Timestamp {
-        self.config.control.clock().now()
+        self.clock.now()
     }
 
     /// The id for a new image: random UUID4, or queued/seeded for deterministic runs.
     pub fn new_image_id(&self) -> String {
-        self.config.control.ids().next_image_id()
+        self.ids.next_image_id()
     }
 
     /// A fresh `req-<uuid4>` request id (seeded for deterministic runs).
@@ -43,9 +58,7 @@ impl App {
 
     /// The UUID of a fresh request id (seeded for deterministic runs).
     pub fn new_request_uuid(&self) -> uuid::Uuid {
-        self.config
-            .control
-            .ids()
+        self.ids
             .next_request_uuid()
             .unwrap_or_else(uuid::Uuid::new_v4)
     }

@@ -83,16 +83,27 @@ pub enum ResetTo {
 #[derive(Debug, Clone)]
 pub struct Controller {
     app: Arc<App>,
+    control: Control,
 }
 
 impl Controller {
-    /// Controls for this application state.
-    pub fn new(app: Arc<App>) -> Self {
-        Controller { app }
+    /// Controls for this application and its control state.
+    pub fn new(app: Arc<App>, control: Control) -> Self {
+        Controller { app, control }
+    }
+
+    /// The application state these calls act on.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// The control state (journal, fault rules, baseline) these calls act on.
+    pub fn control(&self) -> &Control {
+        &self.control
     }
 
     fn c(&self) -> &Control {
-        &self.app.config.control
+        &self.control
     }
 
     // -- images ---------------------------------------------------------------------
@@ -106,9 +117,8 @@ impl Controller {
         base: Option<&Path>,
     ) -> Result<LoadReport, ControlError> {
         let name = base.unwrap_or(Path::new("")).join("request.json");
-        let (images, warnings) =
-            crate::fixtures::parse_document(&name, text, self.c().clock().now())
-                .map_err(|e| ControlError::invalid(e.to_string()))?;
+        let (images, warnings) = crate::fixtures::parse_document(&name, text, self.app.clock.now())
+            .map_err(|e| ControlError::invalid(e.to_string()))?;
         let mut report = self.load(images).await?;
         report.warnings = warnings;
         Ok(report)
@@ -116,7 +126,7 @@ impl Controller {
 
     /// Loads a fixture file or directory as `--data` would.
     pub async fn load_path(&self, path: &Path) -> Result<LoadReport, ControlError> {
-        let loaded = crate::fixtures::load_paths(&[path.to_path_buf()], self.c().clock().now())
+        let loaded = crate::fixtures::load_paths(&[path.to_path_buf()], self.app.clock.now())
             .map_err(|e| ControlError::invalid(e.to_string()))?;
         let mut report = self.load(owned(loaded.images)).await?;
         report.warnings = loaded.warnings;
@@ -180,7 +190,7 @@ impl Controller {
             (ResetTo::Empty, _) | (_, Baseline::Unset) => Vec::new(),
             (ResetTo::Fixtures, Baseline::Images(v)) => v.iter().map(|i| (**i).clone()).collect(),
             (ResetTo::Fixtures, Baseline::Paths(p)) => owned(
-                crate::fixtures::load_paths(&p, self.c().clock().now())
+                crate::fixtures::load_paths(&p, self.app.clock.now())
                     .map_err(|e| {
                         ControlError::new(
                             StatusCode::INTERNAL_SERVER_ERROR,
@@ -244,36 +254,36 @@ impl Controller {
     /// Freezes the clock at `t` (`step_us`: move on by this much after each timestamp
     /// handed to a record; 0 keeps it still).
     pub fn freeze_clock(&self, t: Timestamp, step_us: i64) {
-        self.c().clock().freeze(t, step_us);
+        self.app.clock.freeze(t, step_us);
     }
 
     /// Sets the clock to `t` and lets it run.
     pub fn set_clock(&self, t: Timestamp) {
-        self.c().clock().set_running(t);
+        self.app.clock.set_running(t);
     }
 
     /// Moves the clock by `by` (forward).
     pub fn advance_clock(&self, by: Duration) {
-        self.c()
-            .clock()
+        self.app
+            .clock
             .advance(i64::try_from(by.as_micros()).unwrap_or(i64::MAX));
     }
 
     /// Back to the host's time.
     pub fn real_clock(&self) {
-        self.c().clock().real();
+        self.app.clock.real();
     }
 
     /// The clock's mode and reading.
     pub fn clock(&self) -> ClockInfo {
-        self.c().clock().info()
+        self.app.clock.info()
     }
 
     // -- ids ------------------------------------------------------------------------
 
     /// Seeds request ids, image ids and fault fractions.
     pub fn seed_ids(&self, seed: u64) {
-        self.c().ids().seed(seed);
+        self.app.ids.seed(seed);
         self.c().faults().seed(seed);
     }
 
@@ -291,18 +301,18 @@ impl Controller {
                 )));
             }
         }
-        self.c().ids().queue_image_ids(ids);
+        self.app.ids.queue_image_ids(ids);
         Ok(())
     }
 
     /// Back to random ids.
     pub fn random_ids(&self) {
-        self.c().ids().random();
+        self.app.ids.random();
     }
 
     /// Seed and queued ids.
     pub fn ids(&self) -> IdsInfo {
-        self.c().ids().info()
+        self.app.ids.info()
     }
 
     // -- journal --------------------------------------------------------------------

@@ -11,9 +11,9 @@ use http::{Method, Request, Response, StatusCode};
 
 use crate::app::body::{Body, Shape};
 use crate::app::{finish, App, ConnInfo, Ctx, RespFuture};
+use crate::clock::Clock;
 use crate::control::faults::{Action, Fired};
 use crate::control::journal::{redacted_headers, JournalEntry};
-use crate::model::Timestamp;
 use crate::render::webob::{ApiError, BodyKind};
 
 // ---------------------------------------------------------------------------------------
@@ -49,14 +49,11 @@ impl Drop for Pending {
 }
 
 /// `Date` in the HTTP format for a clock reading.
-pub fn http_date(t: Timestamp) -> String {
-    t.0.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
-}
 
 /// With a set clock, writes `Date` from it (hyper would write the host's time).
-pub(crate) fn stamp_date(control: &Control, mut resp: Response<Body>) -> Response<Body> {
-    if !control.clock().is_real() && !resp.headers().contains_key(header::DATE) {
-        if let Ok(v) = HeaderValue::from_str(&http_date(control.clock().peek())) {
+pub(crate) fn stamp_date(clock: &Clock, mut resp: Response<Body>) -> Response<Body> {
+    if !clock.is_real() && !resp.headers().contains_key(header::DATE) {
+        if let Ok(v) = HeaderValue::from_str(&clock.peek().http_date()) {
             resp.headers_mut().append(header::DATE, v);
         }
     }
@@ -144,9 +141,10 @@ pub(crate) fn reshape(resp: Response<Body>, action: &Action, is_head: bool) -> R
 }
 
 /// The hook around a Glance request when the journal, a fault rule or a set clock needs
-/// it. `route` is the normal Glance routing.
+/// it. `route` is the normal routing (compute, then Glance).
 pub(crate) fn intercept<B>(
     app: &Arc<App>,
+    control: &Control,
     conn: Option<&Arc<ConnInfo>>,
     req: Request<B>,
     route: fn(&Arc<App>, Request<B>) -> RespFuture,
@@ -155,10 +153,10 @@ where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
 {
-    let control = app.config.control.clone();
     if req.uri().path() == "/healthcheck" {
         // Readiness probes are neither journaled nor broken.
-        return then(route(app, req), move |r| stamp_date(&control, r));
+        let stamp = Arc::clone(app);
+        return then(route(app, req), move |r| stamp_date(&stamp.clock, r));
     }
     let journal_on = control.journal().enabled();
     let tenant = if journal_on || control.faults().needs_tenant() {
@@ -176,7 +174,7 @@ where
         state: control.clone(),
         entry: Some(JournalEntry {
             seq: 0,
-            time: control.clock().peek().glance(),
+            time: app.clock.peek().glance(),
             method: req.method().as_str().to_string(),
             path: req.uri().path().to_string(),
             query: req.uri().query().map(str::to_string),
@@ -190,9 +188,9 @@ where
         }),
         start: Instant::now(),
     });
-    let finish_with = move |control: Control, pending: Option<Pending>| {
+    let finish_with = move |app: Arc<App>, pending: Option<Pending>| {
         move |r: Response<Body>| {
-            let r = stamp_date(&control, r);
+            let r = stamp_date(&app.clock, r);
             if let Some(p) = pending {
                 p.done(Some(r.status().as_u16()));
             }
@@ -200,13 +198,13 @@ where
         }
     };
     let Some(fired) = fired else {
-        return then(route(app, req), finish_with(control, pending));
+        return then(route(app, req), finish_with(Arc::clone(app), pending));
     };
     let delay = Duration::from_millis(fired.delay_ms);
     match fired.action {
         Action::Status { status, message } => {
             let resp = status_response(app, req.method(), req.headers(), status, message);
-            let f = finish_with(control, pending);
+            let f = finish_with(Arc::clone(app), pending);
             if delay.is_zero() {
                 RespFuture::Ready(Some(f(resp)))
             } else {
@@ -240,7 +238,7 @@ where
                     route(&app, req).await
                 }))
             };
-            let f = finish_with(control, pending);
+            let f = finish_with(Arc::clone(app), pending);
             then(fut, move |r| f(reshape(r, &action, is_head)))
         }
     }

@@ -1,7 +1,7 @@
 //! The `/_emu/` HTTP API: token and loopback checks, the endpoint table, JSON in and out.
 
 use super::controller::{ControlError, Controller, ResetTo};
-use super::state::{MAX_BODY, TOKEN_HEADER};
+use super::state::{Control, MAX_BODY, TOKEN_HEADER};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -165,12 +165,12 @@ pub(crate) const ENDPOINTS: &[&str] = &[
 
 /// Answers a `/_emu/...` request (the caller has checked that the control API is on and the
 /// peer may use it).
-pub(crate) fn handle<B>(app: &Arc<App>, req: Request<B>) -> RespFuture
+pub(crate) fn handle<B>(app: &Arc<App>, control: &Control, req: Request<B>) -> RespFuture
 where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
 {
-    if let Some(token) = &app.config.control.settings().token {
+    if let Some(token) = &app.config.control.token {
         if !token_ok(token, req.headers().get(TOKEN_HEADER)) {
             return RespFuture::Ready(Some(err_resp(
                 StatusCode::UNAUTHORIZED,
@@ -178,16 +178,16 @@ where
             )));
         }
     }
-    let app = Arc::clone(app);
-    RespFuture::Boxed(Box::pin(async move { dispatch(app, req).await }))
+    let ctl = Controller::new(Arc::clone(app), control.clone());
+    RespFuture::Boxed(Box::pin(async move { dispatch(ctl, req).await }))
 }
 
-pub(crate) async fn dispatch<B>(app: Arc<App>, req: Request<B>) -> Response<Body>
+pub(crate) async fn dispatch<B>(ctl: Controller, req: Request<B>) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
 {
-    let ctl = Controller::new(Arc::clone(&app));
+    let app = Arc::clone(ctl.app());
     let (parts, body) = req.into_parts();
     let query = parts.uri.query().map(str::to_string);
     let q = query.as_deref();
@@ -308,7 +308,7 @@ where
                     )
                 }
             };
-            app.config.control.clock().advance(us);
+            app.clock.advance(us);
             json_resp(StatusCode::OK, &ctl.clock())
         }
         (["clock", "advance"], _) => method_not_allowed("POST"),
@@ -364,7 +364,7 @@ where
             };
             match ctl.add_fault(rule) {
                 Ok(id) => {
-                    let info = app.config.control.faults().get(&id);
+                    let info = ctl.control().faults().get(&id);
                     json_resp(StatusCode::CREATED, &info)
                 }
                 Err(e) => err_resp(e.status, e.message),
@@ -376,7 +376,7 @@ where
             json_resp(StatusCode::OK, &json!({ "removed": n }))
         }
         (["faults"], _) => method_not_allowed("GET, POST, DELETE"),
-        (["faults", id], &Method::GET) => match app.config.control.faults().get(id) {
+        (["faults", id], &Method::GET) => match ctl.control().faults().get(id) {
             Some(info) => json_resp(StatusCode::OK, &info),
             None => err_resp(StatusCode::NOT_FOUND, format!("no fault rule '{id}'")),
         },

@@ -14,5 +14,6 @@ pub mod http;
 pub mod journal;
 pub mod state;
 
+pub use crate::app::ControlSettings;
 pub use controller::{ControlError, Controller, LoadReport, ResetTo};
-pub use state::{Baseline, Control, ControlSettings, MAX_BODY, MAX_JOURNAL_CAP, TOKEN_HEADER};
+pub use state::{Baseline, Control, MAX_BODY, MAX_JOURNAL_CAP, TOKEN_HEADER};

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::clock::{Clock, Ids};
+use crate::app::{App, ControlSettings};
 use crate::control::faults::Faults;
 use crate::control::journal::Journal;
 use crate::model::Image;
@@ -17,44 +17,6 @@ pub const MAX_BODY: usize = 256 << 20;
 
 /// Largest journal cap accepted.
 pub const MAX_JOURNAL_CAP: usize = 1_000_000;
-
-/// How the control API is exposed. Fixed when the emulator starts.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ControlSettings {
-    /// Whether `/_emu/` answers over HTTP at all (`--control`). [`Controller`] works either
-    /// way.
-    pub http: bool,
-    /// Required `X-Emu-Token` value (`--control-token`).
-    pub token: Option<String>,
-    /// Journal entries kept (0 records nothing).
-    pub journal_cap: usize,
-    /// `/_emu/` answers only on a listener of its own (`--control-listen`), from any peer;
-    /// the Glance port then never answers it. Otherwise it answers on the Glance port, to
-    /// loopback peers only.
-    pub separate_listener: bool,
-}
-
-impl Default for ControlSettings {
-    fn default() -> Self {
-        ControlSettings {
-            http: false,
-            token: None,
-            journal_cap: crate::control::journal::DEFAULT_CAP,
-            separate_listener: false,
-        }
-    }
-}
-
-impl std::fmt::Debug for ControlSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ControlSettings")
-            .field("http", &self.http)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("journal_cap", &self.journal_cap)
-            .field("separate_listener", &self.separate_listener)
-            .finish()
-    }
-}
 
 /// What "reset to the fixtures" restores.
 #[derive(Debug, Clone, Default)]
@@ -71,53 +33,35 @@ pub enum Baseline {
 /// Runtime state behind the controls: one per emulator.
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    clock: Clock,
-    ids: Ids,
     journal: Journal,
     faults: Faults,
     baseline: Mutex<Baseline>,
 }
 
-/// The emulator's test controls: settings plus shared runtime state (clock, ids, journal,
-/// fault rules, reset baseline). Lives in [`crate::Config::control`]; clones share state.
+/// The emulator's test controls: the shared runtime state of the journal, the fault rules
+/// and the reset baseline (the clock and ids are the [`App`]'s). Held beside the `App` by
+/// the service and by [`crate::control::Controller`]; clones share state.
 #[derive(Debug, Clone)]
 pub struct Control {
-    settings: Arc<ControlSettings>,
     state: Arc<State>,
 }
 
 impl Default for Control {
     fn default() -> Self {
-        Control::new(ControlSettings::default())
+        Control::new(&ControlSettings::default())
     }
 }
 
 impl Control {
-    /// Fresh controls with these settings (real clock, random ids, no faults).
-    pub fn new(settings: ControlSettings) -> Self {
+    /// Fresh controls with these settings (empty journal, no faults, no baseline).
+    pub fn new(settings: &ControlSettings) -> Self {
         let state = State {
             journal: Journal::new(settings.journal_cap.min(MAX_JOURNAL_CAP)),
             ..State::default()
         };
         Control {
-            settings: Arc::new(settings),
             state: Arc::new(state),
         }
-    }
-
-    /// The settings.
-    pub fn settings(&self) -> &ControlSettings {
-        &self.settings
-    }
-
-    /// The clock.
-    pub fn clock(&self) -> &Clock {
-        &self.state.clock
-    }
-
-    /// The id generators.
-    pub fn ids(&self) -> &Ids {
-        &self.state.ids
     }
 
     /// The request journal.
@@ -140,7 +84,7 @@ impl Control {
     }
 
     /// Records the store's current records as the baseline unless one is set.
-    pub fn capture_baseline(&self, store: &crate::Store) {
+    pub fn capture_baseline(&self, store: &crate::store::Store) {
         let mut b = self
             .state
             .baseline
@@ -159,8 +103,8 @@ impl Control {
             .clone()
     }
 
-    /// True when no request needs looking at: no journal, no faults, real clock.
-    pub fn is_quiet(&self) -> bool {
-        !self.state.journal.enabled() && !self.state.faults.any() && self.state.clock.is_real()
+    /// True when no request of `app` needs looking at: no journal, no faults, real clock.
+    pub fn is_quiet(&self, app: &App) -> bool {
+        !self.state.journal.enabled() && !self.state.faults.any() && app.clock.is_real()
     }
 }

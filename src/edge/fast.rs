@@ -30,6 +30,7 @@ use tokio::sync::watch;
 
 use crate::app::body::Body;
 use crate::app::{data_mismatch, finish_owned, App, Ctx};
+use crate::control::Control;
 use crate::render::image_headers as headers;
 use crate::render::webob::BodyKind;
 
@@ -74,6 +75,7 @@ pub enum Outcome {
 #[derive(Debug)]
 pub struct FastHead {
     app: Arc<App>,
+    control: Control,
     ctx: Ctx,
 }
 
@@ -81,7 +83,7 @@ impl FastHead {
     /// The fast path for `app`, when its answers depend on nothing but the id: Glance's
     /// unauthenticated context (every caller the same admin) and a policy that lets that
     /// caller `get_image`. Otherwise `None`, and hyper answers everything.
-    pub fn new(app: Arc<App>) -> Option<Self> {
+    pub fn new(app: Arc<App>, control: Control) -> Option<Self> {
         if !matches!(app.config.auth, crate::auth::AuthMode::NoAuth) {
             return None;
         }
@@ -96,7 +98,7 @@ impl FastHead {
             caller,
             host_url: String::new(),
         };
-        Some(FastHead { app, ctx })
+        Some(FastHead { app, control, ctx })
     }
 
     /// Looks at the start of `input`: answers one request into `out`, or says why not.
@@ -117,7 +119,7 @@ impl FastHead {
         if id.is_empty() || id == "detail" || !id.bytes().all(url_safe) {
             return Step::Handoff;
         }
-        if !req.headers.iter().all(harmless) || !self.app.config.control.is_quiet() {
+        if !req.headers.iter().all(harmless) || !self.control.is_quiet(&self.app) {
             return Step::Handoff;
         }
         if self.answer(id, out) {
@@ -335,25 +337,24 @@ mod tests {
             Timestamp::parse("2016-05-22T06:04:20").unwrap(),
         );
         img.status = Status::Active;
-        Arc::new(App {
-            store: Arc::new(Store::new([img]).unwrap()),
-            config,
-        })
+        Arc::new(App::new(Arc::new(Store::new([img]).unwrap()), config))
     }
 
     /// The binary's configuration without `--control`: no journal.
     fn quiet() -> Config {
         Config {
-            control: crate::control::Control::new(crate::control::ControlSettings {
+            control: crate::app::ControlSettings {
                 journal_cap: 0,
                 ..Default::default()
-            }),
+            },
             ..Config::default()
         }
     }
 
     fn step(raw: &str) -> (Step, String) {
-        let fast = FastHead::new(app(quiet())).unwrap();
+        let app = app(quiet());
+        let control = Control::new(&app.config.control);
+        let fast = FastHead::new(app, control).unwrap();
         let mut out = Vec::new();
         let s = fast.step(raw.as_bytes(), &mut out);
         (s, String::from_utf8(out).unwrap())
@@ -409,7 +410,9 @@ mod tests {
 
     #[test]
     fn journalling_sends_requests_to_hyper() {
-        let fast = FastHead::new(app(Config::default())).unwrap();
+        let app = app(Config::default());
+        let control = Control::new(&app.config.control);
+        let fast = FastHead::new(app, control).unwrap();
         let mut out = Vec::new();
         let raw = b"HEAD /v1/images/abc HTTP/1.1\r\n\r\n";
         assert_eq!(fast.step(raw, &mut out), Step::Handoff);
@@ -421,6 +424,6 @@ mod tests {
             auth: crate::auth::AuthMode::TrustedHeaders,
             ..Config::default()
         };
-        assert!(FastHead::new(app(config)).is_none());
+        assert!(FastHead::new(app(config), Control::default()).is_none());
     }
 }

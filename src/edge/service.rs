@@ -8,23 +8,32 @@ use http::{Request, Response};
 
 use crate::app::body::Body;
 use crate::app::{Abort, App, ConnInfo, RespFuture};
-use crate::glance::routes::route;
+use crate::control::Control;
 
 /// The hyper service: cheap to clone per connection.
 #[derive(Debug, Clone)]
 pub struct GlanceService {
     app: Arc<App>,
+    control: Control,
     conn: Option<Arc<ConnInfo>>,
     control_only: bool,
 }
 
 impl GlanceService {
-    /// Wraps the shared application state (and records the store's records as the
-    /// baseline for the control API's reset, unless one was set).
+    /// Wraps the shared application state with control state of its own (see
+    /// [`GlanceService::with_control`]).
     pub fn new(app: Arc<App>) -> Self {
-        app.config.control.capture_baseline(&app.store);
+        let control = Control::new(&app.config.control);
+        GlanceService::with_control(app, control)
+    }
+
+    /// Wraps the shared application state and this control state (and records the store's
+    /// records as the baseline for the control API's reset, unless one was set).
+    pub fn with_control(app: Arc<App>, control: Control) -> Self {
+        control.capture_baseline(&app.store);
         GlanceService {
             app,
+            control,
             conn: None,
             control_only: false,
         }
@@ -32,10 +41,11 @@ impl GlanceService {
 
     /// A service for the control API's own listener (`--control-listen`): `/_emu/` from
     /// any peer, nothing else.
-    pub fn control_only(app: Arc<App>) -> Self {
+    pub fn control_only(&self) -> Self {
         GlanceService {
             control_only: true,
-            ..GlanceService::new(app)
+            conn: None,
+            ..self.clone()
         }
     }
 
@@ -43,6 +53,7 @@ impl GlanceService {
     pub fn for_connection(&self, conn: Arc<ConnInfo>) -> Self {
         GlanceService {
             app: Arc::clone(&self.app),
+            control: self.control.clone(),
             conn: Some(conn),
             control_only: self.control_only,
         }
@@ -54,12 +65,17 @@ impl GlanceService {
         if self.control_only {
             return None;
         }
-        crate::edge::fast::FastHead::new(Arc::clone(&self.app))
+        crate::edge::fast::FastHead::new(Arc::clone(&self.app), self.control.clone())
     }
 
     /// The shared application state.
     pub fn app(&self) -> &Arc<App> {
         &self.app
+    }
+
+    /// The control state (journal, fault rules, reset baseline).
+    pub fn control(&self) -> &Control {
+        &self.control
     }
 
     /// In-process calls (no connection) and loopback peers may use the control API on the
@@ -82,24 +98,44 @@ where
     type Future = RespFuture;
 
     fn call(&self, req: Request<B>) -> RespFuture {
-        let control = &self.app.config.control;
-        if control.settings().http {
+        let settings = &self.app.config.control;
+        if settings.http {
             let path = req.uri().path();
             let is_control = path == "/_emu" || path.starts_with("/_emu/");
             if self.control_only {
                 return if is_control {
-                    crate::control::http::handle(&self.app, req)
+                    crate::control::http::handle(&self.app, &self.control, req)
                 } else {
                     crate::control::http::not_control()
                 };
             }
-            if is_control && !control.settings().separate_listener && self.peer_is_local() {
-                return crate::control::http::handle(&self.app, req);
+            if is_control && !settings.separate_listener && self.peer_is_local() {
+                return crate::control::http::handle(&self.app, &self.control, req);
             }
         }
-        if control.is_quiet() {
+        if self.control.is_quiet(&self.app) {
             return route(&self.app, req);
         }
-        crate::control::hooks::intercept(&self.app, self.conn.as_ref(), req, route::<B>)
+        crate::control::hooks::intercept(
+            &self.app,
+            &self.control,
+            self.conn.as_ref(),
+            req,
+            route::<B>,
+        )
+    }
+}
+
+/// Below the control API: the compute surface takes the path shapes Nova routed
+/// (`/v2/{tenant}/images...`, `/v2.1[/{tenant}]/images...`) and hands every other request
+/// back; those are Glance's.
+fn route<B>(app: &Arc<App>, req: Request<B>) -> RespFuture
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
+    match crate::compute::route(app, req) {
+        Ok(fut) => fut,
+        Err(req) => crate::glance::routes::route(app, req),
     }
 }

@@ -23,10 +23,6 @@ where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
 {
-    let req = match crate::compute::route(app, req) {
-        Ok(fut) => return fut,
-        Err(req) => req,
-    };
     // A `Uri` clone shares the request's bytes: no copy of the path.
     let uri = req.uri().clone();
     let conn = http10_connection(&req);
@@ -67,7 +63,7 @@ fn http10_connection<B>(req: &Request<B>) -> Option<&'static str> {
 }
 
 fn add_connection(app: &App, mut resp: Response<Body>, value: &'static str) -> Response<Body> {
-    let date = crate::control::hooks::http_date(app.config.control.clock().peek());
+    let date = app.clock.peek().http_date();
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&date) {
         h.append(header::DATE, v);

@@ -98,6 +98,11 @@ pub type Checksum = InlineStr<32>;
 pub struct Timestamp(pub NaiveDateTime);
 
 impl Timestamp {
+    /// This time as an HTTP `Date` value (IMF-fixdate).
+    pub fn http_date(&self) -> String {
+        self.0.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+    }
+
     /// The current UTC time, truncated to microseconds as the Glance DB stored it.
     pub fn now() -> Self {
         let now = chrono::Utc::now().naive_utc();

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use glance_emu::control::{Control, ControlSettings};
+use glance_emu::control::ControlSettings;
 use glance_emu::edge::server::ServerOptions;
 use glance_emu::embed::Emulator;
 use glance_emu::fixtures::parse_document;
@@ -95,17 +95,14 @@ pub async fn spawn_hyper_only(fixture: &str, config: Config) -> Emulator {
 }
 
 pub async fn spawn_options(fixture: &str, mut config: Config, options: ServerOptions) -> Emulator {
-    if !config.control.settings().http {
-        config.control = Control::new(ControlSettings {
+    if !config.control.http {
+        config.control = ControlSettings {
             journal_cap: 0,
             ..ControlSettings::default()
-        });
+        };
     }
     let (images, _) = parse_document("test.json".as_ref(), fixture, Timestamp::now()).unwrap();
-    let app = App {
-        store: Arc::new(Store::new(images).unwrap()),
-        config,
-    };
+    let app = App::new(Arc::new(Store::new(images).unwrap()), config);
     Emulator::start_app_with(app, options).await.unwrap()
 }
 
