@@ -48,8 +48,6 @@ impl Drop for Pending {
     }
 }
 
-/// `Date` in the HTTP format for a clock reading.
-
 /// With a set clock, writes `Date` from it (hyper would write the host's time).
 pub(crate) fn stamp_date(clock: &Clock, mut resp: Response<Body>) -> Response<Body> {
     if !clock.is_real() && !resp.headers().contains_key(header::DATE) {
