@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""List-page latency against a running glance-emu (issue 17): one client, one keep-alive
+connection, one request at a time, so a figure is the server's time for that page plus a
+fixed loopback round trip (the HEAD row measures that round trip with the same client).
+
+Usage:
+  list_bench.py PORT IDS_FILE [--reps N] [--json OUT] [--label L]
+  list_bench.py PORT IDS_FILE --follow [--page 20] [--max-pages N]
+
+IDS_FILE is the fixture's id list (bench/gen_fixtures.py --ids): its lines are in record
+order, so the record at index i has the fields gen_fixtures.py gives record i; the deep
+marker is the id at about 60 % of the file (a public record, listed in the default view).
+
+Prints one line per query: `ROW name=... median_us=... p90_us=... bytes=... n=...`; with
+--follow it pages through GET /v1/images/detail with marker= as `glance image-list` does
+and prints `FOLLOW pages=... images=... total_s=...`. Only 127.0.0.1 is contacted.
+"""
+import argparse
+import http.client
+import json
+import statistics
+import sys
+import time
+
+
+def queries(ids):
+    n = len(ids)
+    # A public record (gen_fixtures: i % 3 != 0 is public) deep in the file.
+    i = int(n * 0.6)
+    while i % 3 == 0:
+        i += 1
+    deep = ids[i]
+    unfiltered = [
+        ("created_at desc (default)", ""),
+        ("name asc", "sort_key=name&sort_dir=asc"),
+        ("name desc", "sort_key=name&sort_dir=desc"),
+        ("size desc", "sort_key=size&sort_dir=desc"),
+        ("updated_at asc", "sort_key=updated_at&sort_dir=asc"),
+        ("status asc", "sort_key=status&sort_dir=asc"),
+        ("disk_format desc", "sort_key=disk_format&sort_dir=desc"),
+        ("container_format asc", "sort_key=container_format&sort_dir=asc"),
+        ("id asc", "sort_key=id&sort_dir=asc"),
+    ]
+    rows = []
+    for label, q in unfiltered:
+        sep = "&" if q else ""
+        rows.append(("page: " + label, "/v1/images/detail?limit=25" + sep + q))
+        rows.append(("page: " + label + ", deep marker",
+                     "/v1/images/detail?limit=25" + sep + q + "&marker=" + deep))
+    rows += [
+        ("index (6 keys): created_at desc", "/v1/images?limit=25"),
+        ("filtered: is_public=None", "/v1/images/detail?limit=25&is_public=None"),
+        ("filtered: is_public=False", "/v1/images/detail?limit=25&is_public=False"),
+        ("filtered: name=image-%d (1 match)" % (n // 2), "/v1/images/detail?name=image-%d" % (n // 2)),
+        ("filtered: disk_format=raw, sort name", "/v1/images/detail?limit=25&disk_format=raw&sort_key=name"),
+        ("filtered: container_format=ovf&min_ram=512",
+         "/v1/images/detail?limit=25&container_format=ovf&min_ram=512"),
+        ("filtered: property-os_distro=cirros", "/v1/images/detail?limit=25&property-os_distro=cirros"),
+        ("filtered: size_min=1000000&size_max=2000000", "/v1/images/detail?limit=25&size_min=1000000&size_max=2000000"),
+        ("filtered: changes-since=2016-06-28T23:00:00",
+         "/v1/images/detail?limit=25&changes-since=2016-06-28T23:00:00"),
+        ("filtered: status=queued (no match)", "/v1/images/detail?limit=25&status=queued"),
+        ("compute: /v2/t/images/detail?limit=25", "/v2/t/images/detail?limit=25"),
+    ]
+    return rows, deep
+
+
+def timed(conn, method, path):
+    t0 = time.perf_counter_ns()
+    conn.request(method, path)
+    r = conn.getresponse()
+    body = r.read()
+    t1 = time.perf_counter_ns()
+    if r.status != 200:
+        raise SystemExit("%s %s -> %d %s" % (method, path, r.status, body[:200]))
+    return (t1 - t0) / 1000.0, body
+
+
+def measure(conn, method, path, reps):
+    timed(conn, method, path)  # warm (the first request with a sort key may build its index)
+    ts = []
+    size = 0
+    for _ in range(reps):
+        us, body = timed(conn, method, path)
+        ts.append(us)
+        size = len(body)
+    ts.sort()
+    return statistics.median(ts), ts[min(len(ts) - 1, int(len(ts) * 0.9))], size
+
+
+def follow(conn, page, max_pages):
+    marker = None
+    pages = images = 0
+    t0 = time.perf_counter()
+    worst = 0.0
+    while max_pages is None or pages < max_pages:
+        path = "/v1/images/detail?limit=%d" % page
+        if marker:
+            path += "&marker=" + marker
+        us, body = timed(conn, "GET", path)
+        worst = max(worst, us)
+        got = json.loads(body)["images"]
+        pages += 1
+        images += len(got)
+        if len(got) < page:
+            break
+        marker = got[-1]["id"]
+    total = time.perf_counter() - t0
+    print("FOLLOW pages=%d images=%d total_s=%.2f per_page_us=%.0f worst_page_us=%.0f"
+          % (pages, images, total, total / max(pages, 1) * 1e6, worst))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("port", type=int)
+    ap.add_argument("ids")
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--follow", action="store_true")
+    ap.add_argument("--page", type=int, default=20)
+    ap.add_argument("--max-pages", type=int)
+    ap.add_argument("--only", help="substring of the row names to run")
+    a = ap.parse_args()
+    with open(a.ids) as f:
+        ids = [line.strip() for line in f if line.strip()]
+    conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=600)
+    if a.follow:
+        follow(conn, a.page, a.max_pages)
+        return 0
+    rows, _ = queries(ids)
+    med, p90, _ = measure(conn, "HEAD", "/v1/images/" + ids[len(ids) // 3 + 1], max(a.reps, 200))
+    print("ROW name=%s median_us=%.0f p90_us=%.0f bytes=0" % ("HEAD round trip", med, p90))
+    for name, path in rows:
+        if a.only and a.only not in name:
+            continue
+        med, p90, size = measure(conn, "GET", path, a.reps)
+        print("ROW name=%s median_us=%.0f p90_us=%.0f bytes=%d" % (name.replace(" ", "_"), med, p90, size))
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
