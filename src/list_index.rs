@@ -282,6 +282,15 @@ pub struct ListIndex {
     orders: [Option<Order>; 8],
 }
 
+/// An order built off the index, to be installed ([`ListIndex::prepare`]).
+#[derive(Debug)]
+pub struct Prepared {
+    key: SortKey,
+    /// The handle table, when this is the first order.
+    slots: Option<Vec<Option<Arc<Image>>>>,
+    order: Order,
+}
+
 /// Why an index could not take a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum IndexError {
@@ -316,38 +325,44 @@ impl ListIndex {
         self.len() == 0
     }
 
-    /// Builds `key`'s order if it is missing. `all` must be every record of the store
-    /// (read only when no order exists yet, to fill the handle table); afterwards the
-    /// table is kept current by [`ListIndex::put`] and [`ListIndex::remove`].
+    /// Builds `key`'s order if it is missing ([`ListIndex::prepare`] then
+    /// [`ListIndex::install`]).
     pub fn ensure<'a>(
         &mut self,
         key: SortKey,
         all: impl IntoIterator<Item = &'a Arc<Image>>,
     ) -> Result<(), IndexError> {
+        if let Some(p) = self.prepare(key, all)? {
+            self.install(p);
+        }
+        Ok(())
+    }
+
+    /// Builds `key`'s order without changing the index (so that it can run under a read
+    /// lock while lists and HEADs go on); `None` when it exists. `all` must be every record
+    /// of the store, and no write may happen until [`ListIndex::install`] (the store holds
+    /// its writer lock). It is read only when no order exists yet, to fill the handle table.
+    pub fn prepare<'a>(
+        &self,
+        key: SortKey,
+        all: impl IntoIterator<Item = &'a Arc<Image>>,
+    ) -> Result<Option<Prepared>, IndexError> {
         if self.has(key) {
-            return Ok(());
+            return Ok(None);
         }
-        if !self.is_live() {
-            self.slots = all.into_iter().map(|a| Some(Arc::clone(a))).collect();
-            self.free.clear();
-            if self.slots.len() > Handle::MAX as usize {
-                self.slots.clear();
-                return Err(IndexError::Full);
-            }
+        let fresh: Option<Vec<Option<Arc<Image>>>> = (!self.is_live())
+            .then(|| all.into_iter().map(|a| Some(Arc::clone(a))).collect());
+        let slots = fresh.as_deref().unwrap_or(&self.slots);
+        if slots.len() > Handle::MAX as usize {
+            return Err(IndexError::Full);
         }
-        let slots = &self.slots;
         // Sort compact summaries; read records only where the summaries tie.
         let mut keyed: Vec<(u128, u64, Handle)> = slots
             .iter()
             .enumerate()
             .filter_map(|(h, s)| {
-                s.as_deref().map(|img| {
-                    (
-                        key.prefix(img).0,
-                        time_bits(img.created_at),
-                        h as Handle,
-                    )
-                })
+                s.as_deref()
+                    .map(|img| (key.prefix(img).0, time_bits(img.created_at), h as Handle))
             })
             .collect();
         let rec = |h: Handle| slots[h as usize].as_deref();
@@ -364,8 +379,26 @@ impl ListIndex {
                 })
         });
         let handles: Vec<Handle> = keyed.into_iter().map(|k| k.2).collect();
-        self.orders[key.slot()] = Some(Order::from_sorted(&handles));
-        Ok(())
+        Ok(Some(Prepared {
+            key,
+            slots: fresh,
+            order: Order::from_sorted(&handles),
+        }))
+    }
+
+    /// Adds an order [`ListIndex::prepare`] built (with no write in between).
+    pub fn install(&mut self, p: Prepared) {
+        if self.has(p.key) {
+            return;
+        }
+        if let Some(slots) = p.slots {
+            if self.is_live() {
+                return;
+            }
+            self.slots = slots;
+            self.free.clear();
+        }
+        self.orders[p.key.slot()] = Some(p.order);
     }
 
     fn built(&self) -> impl Iterator<Item = (SortKey, &Order)> {

@@ -1,0 +1,292 @@
+//! Lists over the list indexes (issue 17), over real TCP: every sort key in both directions
+//! with ties on every column, deep markers, markers filtered out, and writes between pages,
+//! against the order computed here from the fixture (key, then `created_at`, then `id`).
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// One record of the test catalogue, with its sortable columns.
+#[derive(Debug, Clone)]
+struct Rec {
+    id: String,
+    name: Option<String>,
+    status: &'static str,
+    container: Option<&'static str>,
+    disk: Option<&'static str>,
+    size: Option<u64>,
+    created: String,
+    updated: String,
+    public: bool,
+}
+
+/// 150 records, few distinct values per column so that every tie-break is exercised.
+fn catalogue() -> Vec<Rec> {
+    (0..150u64)
+        .map(|i| {
+            let scrambled = (i * 7919) % 1000;
+            Rec {
+                id: format!("{scrambled:08x}-0000-4000-8000-{i:012x}"),
+                name: (i % 7 != 0).then(|| format!("n{}", i % 5)),
+                status: ["active", "queued", "saving"][(i % 3) as usize],
+                container: [None, Some("bare"), Some("ovf")][(i % 3) as usize],
+                disk: [Some("raw"), None, Some("qcow2"), Some("iso")][(i % 4) as usize],
+                size: (i % 11 != 0).then_some(i % 4 * 100),
+                created: format!("2020-01-0{}T00:00:00.00000{}", 1 + i % 3, i % 2),
+                updated: format!("2021-02-0{}T00:00:00", 1 + i % 4),
+                public: i % 5 != 0,
+            }
+        })
+        .collect()
+}
+
+fn fixture(recs: &[Rec]) -> String {
+    let items: Vec<Value> = recs
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id, "name": r.name, "status": r.status,
+                "container_format": r.container, "disk_format": r.disk,
+                "size": r.size, "is_public": r.public, "owner": "t1",
+                "created_at": r.created, "updated_at": r.updated,
+            })
+        })
+        .collect();
+    serde_json::json!({ "images": items }).to_string()
+}
+
+const KEYS: [&str; 8] = [
+    "name",
+    "status",
+    "container_format",
+    "disk_format",
+    "size",
+    "id",
+    "created_at",
+    "updated_at",
+];
+
+/// The expected order of `recs` (ascending; descending is its reverse).
+fn sorted(recs: &[Rec], key: &str) -> Vec<String> {
+    let col = |r: &Rec| -> (Option<String>, Option<u64>) {
+        match key {
+            "name" => (r.name.clone(), None),
+            "status" => (Some(r.status.into()), None),
+            "container_format" => (r.container.map(Into::into), None),
+            "disk_format" => (r.disk.map(Into::into), None),
+            "size" => (None, r.size),
+            "id" => (Some(r.id.clone()), None),
+            "created_at" => (Some(r.created.clone()), None),
+            _ => (Some(r.updated.clone()), None),
+        }
+    };
+    let mut v: Vec<&Rec> = recs.iter().collect();
+    v.sort_by(|a, b| {
+        col(a)
+            .cmp(&col(b))
+            .then_with(|| a.created.cmp(&b.created))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    v.into_iter().map(|r| r.id.clone()).collect()
+}
+
+async fn ids(emu: &glance_emu::embed::Emulator, path: &str) -> Vec<String> {
+    let r = get(emu, path).await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK", "{path}: {}", r.body_str());
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    v["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Every page of a list followed by marker, as `glance image-list` does.
+async fn follow(emu: &glance_emu::embed::Emulator, query: &str, page: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    loop {
+        let mut path = format!("/v1/images/detail?limit={page}&{query}");
+        if let Some(m) = out.last() {
+            path.push_str(&format!("&marker={m}"));
+        }
+        let got = ids(emu, &path).await;
+        let n = got.len();
+        out.extend(got);
+        if n < page {
+            return out;
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_sort_key_both_directions_with_ties_and_marker_paging() {
+    let recs = catalogue();
+    let emu = spawn(&fixture(&recs)).await;
+    for key in KEYS {
+        let asc = sorted(&recs, key);
+        let mut desc = asc.clone();
+        desc.reverse();
+        for (dir, want) in [("asc", &asc), ("desc", &desc)] {
+            let q = format!("is_public=None&sort_key={key}&sort_dir={dir}");
+            let all = ids(&emu, &format!("/v1/images/detail?limit=1000&{q}")).await;
+            assert_eq!(&all, want, "{q}");
+            // Marker paging gives the same sequence, page boundaries on ties included.
+            assert_eq!(&follow(&emu, &q, 7).await, want, "{q} paged");
+            // A deep marker: the page starts right after it.
+            let deep = &want[97];
+            let page = ids(&emu, &format!("/v1/images/detail?limit=5&{q}&marker={deep}")).await;
+            assert_eq!(page, want[98..103].to_vec(), "{q} after {deep}");
+            // The last record as marker: an empty page.
+            let last = want.last().unwrap();
+            let page = ids(&emu, &format!("/v1/images/detail?{q}&marker={last}")).await;
+            assert!(page.is_empty(), "{q} after the last");
+        }
+    }
+    // The default order is created_at desc, id desc.
+    let mut want = sorted(&recs, "created_at");
+    want.reverse();
+    assert_eq!(ids(&emu, "/v1/images/detail?is_public=None&limit=1000").await, want);
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn a_marker_the_filters_drop_pages_from_where_it_would_sort() {
+    let recs = catalogue();
+    let emu = spawn(&fixture(&recs)).await;
+    // The default view lists public records only; a private marker still positions the page.
+    let public: Vec<Rec> = recs.iter().filter(|r| r.public).cloned().collect();
+    let all = sorted(&recs, "size");
+    let want_public = sorted(&public, "size");
+    let private = recs.iter().find(|r| !r.public && r.size == Some(200)).unwrap();
+    let pos = all.iter().position(|i| *i == private.id).unwrap();
+    let next_public: Vec<String> = all[pos + 1..]
+        .iter()
+        .filter(|i| want_public.contains(i))
+        .take(4)
+        .cloned()
+        .collect();
+    let got = ids(
+        &emu,
+        &format!("/v1/images/detail?limit=4&sort_key=size&sort_dir=asc&marker={}", private.id),
+    )
+    .await;
+    assert_eq!(got, next_public);
+    // Filtered by status: a marker of another status.
+    let queued: Vec<Rec> = recs.iter().filter(|r| r.status == "queued").cloned().collect();
+    let want = sorted(&queued, "name");
+    let active = recs.iter().find(|r| r.status == "active" && r.name.as_deref() == Some("n3")).unwrap();
+    let all = sorted(&recs, "name");
+    let pos = all.iter().position(|i| *i == active.id).unwrap();
+    let expect: Vec<String> = all[pos + 1..].iter().filter(|i| want.contains(i)).cloned().collect();
+    let got = ids(
+        &emu,
+        &format!(
+            "/v1/images/detail?is_public=None&status=queued&sort_key=name&sort_dir=asc&limit=1000&marker={}",
+            active.id
+        ),
+    )
+    .await;
+    assert_eq!(got, expect);
+    // Unknown marker.
+    let r = get(&emu, "/v1/images/detail?marker=ffffffff-0000-4000-8000-000000000000").await;
+    assert_eq!(r.status_line, "HTTP/1.1 400 Bad Request");
+    assert!(r.body_str().contains("Invalid marker. Image could not be found."));
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn writes_between_pages_move_records_in_every_order() {
+    let mut recs = catalogue();
+    let emu = spawn(&fixture(&recs)).await;
+    // Build every order first, then change records through the API.
+    for key in KEYS {
+        ids(&emu, &format!("/v1/images/detail?is_public=None&sort_key={key}")).await;
+    }
+    for (n, i) in [3usize, 40, 41, 99, 149].into_iter().enumerate() {
+        let id = recs[i].id.clone();
+        let name = format!("renamed-{n}");
+        let r = call(
+            &emu,
+            "PUT",
+            &format!("/v1/images/{id}"),
+            &format!("x-image-meta-name: {name}\r\nx-image-meta-size: 12345\r\n"),
+            b"",
+        )
+        .await;
+        assert!(r.status_line.starts_with("HTTP/1.1 200"), "{}", r.body_str());
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        recs[i].name = Some(name);
+        recs[i].size = Some(12345);
+        recs[i].updated = v["image"]["updated_at"].as_str().unwrap().to_string();
+    }
+    // A new record, and a deleted one (soft-deleted: no longer listed).
+    let r = call(&emu, "POST", "/v1/images", "x-image-meta-name: n2\r\n", b"").await;
+    assert!(r.status_line.starts_with("HTTP/1.1 201"), "{}", r.body_str());
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    let img = &v["image"];
+    recs.push(Rec {
+        id: img["id"].as_str().unwrap().into(),
+        name: Some("n2".into()),
+        status: "queued",
+        container: None,
+        disk: None,
+        size: Some(0),
+        created: img["created_at"].as_str().unwrap().into(),
+        updated: img["updated_at"].as_str().unwrap().into(),
+        public: false,
+    });
+    let gone = recs.remove(10);
+    let r = call(&emu, "DELETE", &format!("/v1/images/{}", gone.id), "", b"").await;
+    assert!(r.status_line.starts_with("HTTP/1.1 200"), "{}", r.body_str());
+    for key in KEYS {
+        for desc in [false, true] {
+            let mut want = sorted(&recs, key);
+            if desc {
+                want.reverse();
+            }
+            let dir = if desc { "desc" } else { "asc" };
+            let q = format!("is_public=None&sort_key={key}&sort_dir={dir}");
+            assert_eq!(follow(&emu, &q, 9).await, want, "{q}");
+        }
+    }
+    // Equality filters answered from an order's run agree with the walk.
+    let n2: Vec<Rec> = recs.iter().filter(|r| r.name.as_deref() == Some("n2")).cloned().collect();
+    let mut want = sorted(&n2, "created_at");
+    want.reverse();
+    assert_eq!(ids(&emu, "/v1/images/detail?is_public=None&name=n2&limit=1000").await, want);
+    let both: Vec<Rec> = recs
+        .iter()
+        .filter(|r| matches!(r.name.as_deref(), Some("n2") | Some("renamed-1")))
+        .cloned()
+        .collect();
+    let want = sorted(&both, "size");
+    assert_eq!(
+        ids(&emu, "/v1/images/detail?is_public=None&name=in:renamed-1,n2,n2&sort_key=size&sort_dir=asc&limit=1000").await,
+        want
+    );
+    let sized: Vec<Rec> = recs
+        .iter()
+        .filter(|r| r.size.is_some_and(|s| (100..=200).contains(&s)))
+        .cloned()
+        .collect();
+    let want = sorted(&sized, "id");
+    assert_eq!(
+        follow(&emu, "is_public=None&size_min=100&size_max=200&sort_key=id&sort_dir=asc", 4).await,
+        want
+    );
+    let since: Vec<Rec> = recs.iter().filter(|r| r.updated.as_str() > "2021-02-03T00:00:00").cloned().collect();
+    let mut since = since;
+    // changes-since also lists deleted records.
+    since.push(gone);
+    let mut want = sorted(&since, "created_at");
+    want.reverse();
+    // (The deleted record's updated_at moved to now: it is in.)
+    let got = ids(&emu, "/v1/images/detail?is_public=None&changes-since=2021-02-03T00:00:00&limit=1000").await;
+    assert_eq!(got, want);
+    assert_eq!(
+        ids(&emu, "/v1/images/detail?is_public=None&status=nothing").await,
+        Vec::<String>::new()
+    );
+    emu.stop().await;
+}
