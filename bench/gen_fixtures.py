@@ -9,7 +9,10 @@ properties. Ids are random UUID4s from a seeded generator, so a given (N, seed) 
 gives the same file. Streaming: records are formatted in chunks and written as they go,
 so memory stays flat and 1,000,000 records take a few seconds.
 
-Usage: gen_fixtures.py N OUT [--ids IDS] [--seed S]
+With --distinct-owners every record has an owner of its own (no shared owner string) and
+no properties: the data set of issue 17's second memory figure.
+
+Usage: gen_fixtures.py N OUT [--ids IDS] [--seed S] [--distinct-owners]
 """
 import argparse
 import random
@@ -32,6 +35,7 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--ids")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--distinct-owners", action="store_true")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     bits = rng.getrandbits
@@ -64,11 +68,14 @@ def main():
                     '"checksum": "%032x", "disk_format": "%s", "container_format": "%s", '
                     '"min_disk": %d, "min_ram": %d, "owner": "%s", "is_public": %s, '
                     '"protected": false, "deleted": false, "created_at": "%s", '
-                    '"updated_at": "%s", "properties": {"hw_disk_bus": "%s", '
-                    '"os_distro": "%s"}}'
+                    '"updated_at": "%s"%s}'
                     % (u, i, 1000000 + bits(30), bits(128), DISK[i % 5], CONTAINER[i % 4],
-                       i % 40, (i % 8) * 512, owners[i % 64],
-                       "true" if i % 3 else "false", ts, ts2, BUS[i % 3], DISTRO[i % 5]))
+                       i % 40, (i % 8) * 512,
+                       "%032x" % bits(128) if a.distinct_owners else owners[i % 64],
+                       "true" if i % 3 else "false", ts, ts2,
+                       "" if a.distinct_owners else
+                       ', "properties": {"hw_disk_bus": "%s", "os_distro": "%s"}'
+                       % (BUS[i % 3], DISTRO[i % 5])))
             if done:
                 f.write(",\n")
             f.write(",\n".join(recs))

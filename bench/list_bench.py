@@ -4,14 +4,15 @@ connection, one request at a time, so a figure is the server's time for that pag
 fixed loopback round trip (the HEAD row measures that round trip with the same client).
 
 Usage:
-  list_bench.py PORT IDS_FILE [--reps N] [--json OUT] [--label L]
+  list_bench.py PORT IDS_FILE [--reps N] [--only SUBSTRING]
   list_bench.py PORT IDS_FILE --follow [--page 20] [--max-pages N]
+  list_bench.py --report SMALL.txt LARGE.txt   (markdown table of two runs' ROW lines)
 
 IDS_FILE is the fixture's id list (bench/gen_fixtures.py --ids): its lines are in record
 order, so the record at index i has the fields gen_fixtures.py gives record i; the deep
 marker is the id at about 60 % of the file (a public record, listed in the default view).
 
-Prints one line per query: `ROW name=... median_us=... p90_us=... bytes=... n=...`; with
+Prints one line per query: `ROW median_us=... p90_us=... bytes=... name=...`; with
 --follow it pages through GET /v1/images/detail with marker= as `glance image-list` does
 and prints `FOLLOW pages=... images=... total_s=...`. Only 127.0.0.1 is contacted.
 """
@@ -110,7 +111,48 @@ def follow(conn, page, max_pages):
           % (pages, images, total, total / max(pages, 1) * 1e6, worst))
 
 
+def report(small_path, large_path):
+    """Side by side: the same rows at two catalogue sizes, with issue 17's targets."""
+    def rows(path):
+        out = {}
+        with open(path) as f:
+            for line in f:
+                if line.startswith("ROW "):
+                    head, name = line.rstrip("\n").split(" name=", 1)
+                    kv = dict(x.split("=", 1) for x in head.split()[1:])
+                    out[name] = (float(kv["median_us"]), float(kv["p90_us"]))
+        return out
+    small, large = rows(small_path), rows(large_path)
+    head_s = small.get("HEAD round trip", (0, 0))[0]
+    head_l = large.get("HEAD round trip", (0, 0))[0]
+    print("| request | small: median µs | large: median µs (p90) | large / small | large / HEAD | target | met |")
+    print("|---|---:|---:|---:|---:|---|---|")
+    worst = {"page": [0.0, 0.0], "filtered": [0.0, 0.0]}
+    for name, (med, p90) in large.items():
+        s_med = small.get(name, (0, 0))[0]
+        r_small = med / s_med if s_med else 0
+        r_head = med / head_l if head_l else 0
+        if name.startswith("page:"):
+            target, ok = "≤ 1.5 × small, ≤ 5 × HEAD", r_small <= 1.5 and r_head <= 5
+            worst["page"] = [max(worst["page"][0], r_small), max(worst["page"][1], r_head)]
+        elif name.startswith("filtered:"):
+            target, ok = "≤ 50 × HEAD", r_head <= 50
+            worst["filtered"] = [max(worst["filtered"][0], r_small), max(worst["filtered"][1], r_head)]
+        else:
+            target, ok = "—", None
+        met = "—" if ok is None else ("yes" if ok else "**no**")
+        print("| %s | %.0f | %.0f (%.0f) | %.2f | %.2f | %s | %s |"
+              % (name, s_med, med, p90, r_small, r_head, target, met))
+    print()
+    print("HEAD round trip (same client): %.0f µs (small), %.0f µs (large)." % (head_s, head_l))
+    print("Worst unfiltered page: %.2f × small, %.2f × HEAD; worst filtered page: %.2f × HEAD."
+          % (worst["page"][0], worst["page"][1], worst["filtered"][1]))
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--report":
+        report(sys.argv[2], sys.argv[3])
+        return 0
     ap = argparse.ArgumentParser()
     ap.add_argument("port", type=int)
     ap.add_argument("ids")
@@ -128,12 +170,12 @@ def main():
         return 0
     rows, _ = queries(ids)
     med, p90, _ = measure(conn, "HEAD", "/v1/images/" + ids[len(ids) // 3 + 1], max(a.reps, 200))
-    print("ROW name=%s median_us=%.0f p90_us=%.0f bytes=0" % ("HEAD round trip", med, p90))
+    print("ROW median_us=%.0f p90_us=%.0f bytes=0 name=HEAD round trip" % (med, p90))
     for name, path in rows:
         if a.only and a.only not in name:
             continue
         med, p90, size = measure(conn, "GET", path, a.reps)
-        print("ROW name=%s median_us=%.0f p90_us=%.0f bytes=%d" % (name.replace(" ", "_"), med, p90, size))
+        print("ROW median_us=%.0f p90_us=%.0f bytes=%d name=%s" % (med, p90, size, name))
         sys.stdout.flush()
     return 0
 

@@ -2,12 +2,15 @@
 # The glance-emu HEAD benchmark (issue 7): glance-emu against nginx serving the same static
 # Glance headers, in one run, on this machine. Prints markdown tables.
 #
-#   bench/run.sh [--duration SECS] [--quick] [--with-real] [--out FILE]
+#   bench/run.sh [--duration SECS] [--quick] [--with-real] [--no-lists] [--out FILE]
 #
 #   --duration SECS  measured seconds per load run (default 10; each run has a 2 s warm-up)
 #   --quick          3 s runs, 1 s warm-ups (a smoke test of the script itself)
 #   --with-real      also measure the real Glance 15 v1 API from ../shared/glance-real
 #                    (copied to a temp dir; its setup takes about a minute)
+#   --no-lists       skip the list pages of issue 17 (bench/list_bench.py: pages at 10,000
+#                    and 1,000,000 images side by side, every marker page through 1,000,000,
+#                    memory with every list order built, the distinct-owners data set)
 #   --out FILE       also write the tables to FILE
 #
 # Environment: CARGO_TARGET_DIR (default ./target) is where the release binary is built and
@@ -27,15 +30,19 @@ ROUNDS=5        # interleaved nginx / glance-emu rounds (1M records, 200s)
 ROUND_SECS=4
 WARMUP=2
 WITH_REAL=0
+LISTS=1
+LIST_REPS=20
+FOLLOW_MAX=""   # pages followed through 1M (empty: all of them)
 OUT=""
 CONNS="${CONNS:-64}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
-    --quick) DURATION=3; WARMUP=1; ROUNDS=2; ROUND_SECS=2; shift ;;
+    --quick) DURATION=3; WARMUP=1; ROUNDS=2; ROUND_SECS=2; LIST_REPS=5; FOLLOW_MAX=500; shift ;;
+    --no-lists) LISTS=0; shift ;;
     --with-real) WITH_REAL=1; shift ;;
     --out) OUT="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -115,6 +122,15 @@ fixture() {  # N -> generates $DATA/images-N.json and $DATA/ids-N.txt once per g
 fixture 0
 fixture 10000
 fixture 1000000
+if [ "$LISTS" = 1 ]; then
+  f="$DATA/images-owners-1000000.json"; stamp="$DATA/images-owners-1000000.stamp"
+  if [ ! -s "$f" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$GEN_TAG" ]; then
+    log "generating 1000000 records with distinct owners, no properties"
+    python3 "$BENCH/gen_fixtures.py" 1000000 "$f.tmp" --ids "$DATA/ids-owners-1000000.txt" --distinct-owners
+    mv "$f.tmp" "$f"
+    echo "$GEN_TAG" > "$stamp"
+  fi
+fi
 
 # ---------------------------------------------------------------------------------------
 # Process helpers (everything started here is recorded and stopped by PID)
@@ -228,9 +244,9 @@ start_emu() {
   local n="$1"; shift
   EMU_PORT="$(free_port)"
   local probe="00000000-0000-4000-8000-000000000000"
-  [ "$n" -gt 0 ] && probe="$(head -n1 "$DATA/ids-$n.txt")"
+  [ "$n" -gt 0 ] && probe="$(head -n1 "${EMU_IDS:-$DATA/ids-$n.txt}")"
   T0="$(now_ns)"
-  taskset -c "$SERVER_CPU" "$BIN" --listen "127.0.0.1:$EMU_PORT" --data "$DATA/images-$n.json" "$@" \
+  taskset -c "$SERVER_CPU" "$BIN" --listen "127.0.0.1:$EMU_PORT" --data "${EMU_FIXTURE:-$DATA/images-$n.json}" "$@" \
     >"$TMP/emu-$n.out" 2>"$TMP/emu-$n.err" &
   EMU_PID=$!
   STARTED+=("$EMU_PID")
@@ -241,6 +257,17 @@ start_emu() {
 }
 
 IDS_1M="$DATA/ids-1000000.txt"
+
+# Lists (issue 17): one client on the load CPU, one keep-alive connection, a request at a
+# time (bench/list_bench.py). The first request of each query is a warm-up: it builds the
+# list order of its sort key the first time that key is used.
+list_run() {  # PORT IDS OUT
+  log "list pages ($(wc -l < "$2") records, $LIST_REPS requests per row)"
+  taskset -c "$LOAD_CPU" python3 "$BENCH/list_bench.py" "$1" "$2" --reps "$LIST_REPS" > "$3" \
+    || { cat "$3" >&2; die "list_bench failed"; }
+}
+LISTMEM=()
+FOLLOW_LINE=""
 
 # ---------------------------------------------------------------------------------------
 # 1. nginx, the anchor
@@ -270,6 +297,7 @@ start_emu 10000
 measure "glance-emu, 200" 10000 "$DATA/ids-10000.txt" 0 "$EMU_PORT" "$EMU_PID"
 RSS="$(status_kb "$EMU_PID" VmRSS)"; HWM="$(status_kb "$EMU_PID" VmHWM)"
 MEMROWS+=("| 10,000 | $EMU_START_MS ms | $((RSS / 1024)) MiB | $((HWM / 1024)) MiB | $(awk -v a="$HWM" -v b="$RSS" 'BEGIN{printf "%.2f", a/b}') | $(( (RSS - RSS0) * 1024 / 10000 )) |")
+[ "$LISTS" = 1 ] && list_run "$EMU_PORT" "$DATA/ids-10000.txt" "$TMP/lists-10k.txt"
 stop_pid "$EMU_PID"
 
 start_emu 1000000
@@ -295,6 +323,13 @@ RMEDIAN="$(printf '%s\n' "${RRATIOS[@]}" | sort -n | awk '{v[NR]=$1} END {if (NR
 RSS1M="$(status_kb "$EMU_PID" VmRSS)"; HWM1M="$(status_kb "$EMU_PID" VmHWM)"
 BPR=$(( (RSS1M - RSS0) * 1024 / 1000000 ))
 MEMROWS+=("| 1,000,000 | $START_1M ms | $((RSS1M / 1024)) MiB | $((HWM1M / 1024)) MiB | $(awk -v a="$HWM1M" -v b="$RSS1M" 'BEGIN{printf "%.2f", a/b}') | $BPR |")
+if [ "$LISTS" = 1 ]; then
+  list_run "$EMU_PORT" "$IDS_1M" "$TMP/lists-1m.txt"
+  RSSL="$(status_kb "$EMU_PID" VmRSS)"; HWML="$(status_kb "$EMU_PID" VmHWM)"
+  MEMROWS+=("| 1,000,000, every list order built | — | $((RSSL / 1024)) MiB | $((HWML / 1024)) MiB | $(awk -v a="$HWML" -v b="$RSSL" 'BEGIN{printf "%.2f", a/b}') | $(( (RSSL - RSS0) * 1024 / 1000000 )) |")
+  log "following every marker page of GET /v1/images/detail (20 per page) through 1,000,000 records"
+  FOLLOW_LINE="$(taskset -c "$LOAD_CPU" python3 "$BENCH/list_bench.py" "$EMU_PORT" "$IDS_1M" --follow --page 20 ${FOLLOW_MAX:+--max-pages $FOLLOW_MAX})"
+fi
 stop_pid "$EMU_PID"
 
 # The same binary with the HEAD fast path off: every request through hyper, for comparison.
@@ -303,6 +338,17 @@ measure "glance-emu, 200, through hyper (--no-fast-head)" 1000000 "$IDS_1M" 0 "$
 RSS1M="$(status_kb "$EMU_PID" VmRSS)"; HWM1M="$(status_kb "$EMU_PID" VmHWM)"
 MEMROWS+=("| 1,000,000 (second start) | $EMU_START_MS ms | $((RSS1M / 1024)) MiB | $((HWM1M / 1024)) MiB | $(awk -v a="$HWM1M" -v b="$RSS1M" 'BEGIN{printf "%.2f", a/b}') | $(( (RSS1M - RSS0) * 1024 / 1000000 )) |")
 stop_pid "$EMU_PID"
+
+if [ "$LISTS" = 1 ]; then
+  # Memory of the second data set: every record its own owner, no properties.
+  EMU_FIXTURE="$DATA/images-owners-1000000.json" EMU_IDS="$DATA/ids-owners-1000000.txt" start_emu 1000000
+  RSSO="$(status_kb "$EMU_PID" VmRSS)"
+  MEMROWS+=("| 1,000,000, distinct owners, no properties | $EMU_START_MS ms | $((RSSO / 1024)) MiB | $(( $(status_kb "$EMU_PID" VmHWM) / 1024)) MiB | — | $(( (RSSO - RSS0) * 1024 / 1000000 )) |")
+  LIST_REPS=1 list_run "$EMU_PORT" "$DATA/ids-owners-1000000.txt" "$TMP/lists-owners.txt"
+  RSSO="$(status_kb "$EMU_PID" VmRSS)"; HWMO="$(status_kb "$EMU_PID" VmHWM)"
+  MEMROWS+=("| 1,000,000, distinct owners, no properties, every list order built | — | $((RSSO / 1024)) MiB | $((HWMO / 1024)) MiB | $(awk -v a="$HWMO" -v b="$RSSO" 'BEGIN{printf "%.2f", a/b}') | $(( (RSSO - RSS0) * 1024 / 1000000 )) |")
+  stop_pid "$EMU_PID"
+fi
 
 measure "nginx (static headers), again" "—" "$IDS_1M" 0 "$NGINX_PORT" "$NGINX_PID"
 stop_pid "$NGINX_PID"
@@ -380,4 +426,17 @@ fi
   echo "bytes per record = (VmRSS with N records - VmRSS with 0 records) / N. Targets (issue 7):"
   echo "CPU ratio ≤ 1.00, start-up ≤ 1 s and ≤ 350 bytes/record with 1,000,000 records, peak ≤ 1.2 × steady,"
   echo "p99 ≤ 1 ms, no errors, 404 as cheap as 200."
+  if [ "$LISTS" = 1 ]; then
+    echo
+    echo "## List pages: 10,000 (small) and 1,000,000 (large) images, one client, one request at a time"
+    echo
+    echo "Median of $LIST_REPS requests per row after one warm-up; \`limit=25\` unless the query says"
+    echo "otherwise; the default view of the noauth admin (public records); the deep marker is a record"
+    echo "60 % into the fixture file. \"HEAD\" is a HEAD round trip by the same client in the same run."
+    echo
+    python3 "$BENCH/list_bench.py" --report "$TMP/lists-10k.txt" "$TMP/lists-1m.txt"
+    echo
+    echo "Every marker page of GET /v1/images/detail (20 per page, as \`glance image-list\`), 1,000,000 records:"
+    echo "\`$FOLLOW_LINE\`"
+  fi
 } | tee "${OUT:-/dev/null}"
