@@ -9,6 +9,7 @@ use crate::app::{json_response, App, Ctx};
 use crate::model::{Image, Status, Timestamp};
 use crate::render::glance_json as api;
 use crate::render::webob::ApiError;
+use crate::store::list_index::{self, SortKey};
 
 use super::request_meta::enforce;
 
@@ -74,6 +75,120 @@ fn str_filter_matches(filter: &str, value: Option<&str>) -> bool {
         (_, Some(v)) => operand == v,
         (_, None) => false,
     }
+}
+
+/// The values a string filter accepts (the `in:`/`eq:` operators of [`str_filter_matches`]).
+fn str_filter_values(filter: &str) -> Vec<&str> {
+    let mut values: Vec<&str> = match filter.split_once(':') {
+        Some(("in", rest)) if Timestamp::parse(filter).is_none() => rest.split(',').collect(),
+        Some(("eq", rest)) if Timestamp::parse(filter).is_none() => vec![rest],
+        _ => vec![filter],
+    };
+    values.sort_unstable();
+    values.dedup();
+    values
+}
+
+/// The text columns with an order of their own, as list filters name them.
+fn text_column(key: SortKey) -> fn(&Image) -> Option<&str> {
+    match key {
+        SortKey::Name => |i| i.name.as_deref(),
+        SortKey::Status => |i| Some(i.status.as_str()),
+        SortKey::DiskFormat => |i| i.disk_format.as_deref(),
+        _ => |i| i.container_format.as_deref(),
+    }
+}
+
+/// Filters answered from their own order, most selective first.
+const EQUALITY_FILTERS: [SortKey; 4] = [
+    SortKey::Name,
+    SortKey::Status,
+    SortKey::DiskFormat,
+    SortKey::ContainerFormat,
+];
+
+/// A page in the default order (`created_at`) with a one-value equality filter on
+/// `name`, `status`, `disk_format` or `container_format`: that value's run in the filter's
+/// order is already sorted by (`created_at`, `id`), so the page is walked inside the run.
+fn default_order_run(
+    app: &App,
+    params: &[(String, String)],
+    key: SortKey,
+    desc: bool,
+    after: Option<&Image>,
+    limit: usize,
+    keep: &impl Fn(&Image) -> bool,
+) -> Option<Vec<Arc<Image>>> {
+    if key != SortKey::CreatedAt {
+        return None;
+    }
+    EQUALITY_FILTERS.into_iter().find_map(|k| {
+        let values = str_filter_values(param(params, k.as_str())?);
+        let [v] = values.as_slice() else { return None };
+        let col = text_column(k);
+        app.store
+            .list_run(k, |i| col(i).cmp(&Some(*v)), desc, after, limit, keep)
+    })
+}
+
+/// Records a list filter picks out of a small part of one order (at most this many).
+const CANDIDATE_CAP: usize = 4096;
+
+/// Every record that can match a list's filters, when one filter with an order of its own
+/// (`name`, `changes-since`, `size_min`/`size_max`, `status`, `disk_format`,
+/// `container_format`) matches at most [`CANDIDATE_CAP`] records: a page is then cut
+/// from those instead of walking an order past everything the filter rejects. `None`:
+/// no such filter; walk.
+fn filter_candidates(
+    app: &App,
+    params: &[(String, String)],
+    changes_since: Option<Timestamp>,
+    size_min: Option<u64>,
+    size_max: Option<u64>,
+) -> Option<Vec<Arc<Image>>> {
+    let store = &app.store;
+    // Equal runs of a text column, one per accepted value, until the cap.
+    let runs = |key: SortKey| -> Option<Vec<Arc<Image>>> {
+        let col = text_column(key);
+        let mut out = Vec::new();
+        for v in str_filter_values(param(params, key.as_str())?) {
+            let run = store.list_range(
+                key,
+                |i| col(i) < Some(v),
+                |i| col(i) == Some(v),
+                CANDIDATE_CAP - out.len(),
+            )?;
+            out.extend(run);
+        }
+        Some(out)
+    };
+    if let Some(c) = runs(SortKey::Name) {
+        return Some(c);
+    }
+    if let Some(t) = changes_since {
+        let found = store.list_range(
+            SortKey::UpdatedAt,
+            |i| i.updated_at <= t,
+            |_| true,
+            CANDIDATE_CAP,
+        );
+        if found.is_some() {
+            return found;
+        }
+    }
+    if size_min.is_some() || size_max.is_some() {
+        let lo = size_min.unwrap_or(0);
+        let found = store.list_range(
+            SortKey::Size,
+            |i| i.size.is_none_or(|s| s < lo),
+            |i| size_max.is_none_or(|m| i.size.is_some_and(|s| s <= m)),
+            CANDIDATE_CAP,
+        );
+        if found.is_some() {
+            return found;
+        }
+    }
+    EQUALITY_FILTERS[1..].iter().find_map(|&k| runs(k))
 }
 
 /// `GET /v1/images` (6-key entries) and `GET /v1/images/detail` (18-key records).
@@ -242,65 +357,35 @@ pub fn index(
         }
         props.iter().all(|(k, v)| img.property(k) == Some(*v))
     };
-    let mut images: Vec<Arc<Image>> = app.store.all().into_iter().filter(|i| matches(i)).collect();
-    let key_cmp = |a: &Image, b: &Image| -> std::cmp::Ordering {
-        let primary = match sort_key {
-            "name" => a.name.cmp(&b.name),
-            "status" => a.status.as_str().cmp(b.status.as_str()),
-            "container_format" => a.container_format.cmp(&b.container_format),
-            "disk_format" => a.disk_format.cmp(&b.disk_format),
-            "size" => a.size.cmp(&b.size),
-            "id" => a.id.cmp(&b.id),
-            "updated_at" => a.updated_at.cmp(&b.updated_at),
-            _ => a.created_at.cmp(&b.created_at),
-        };
-        primary
-            .then_with(|| a.created_at.cmp(&b.created_at))
-            .then_with(|| a.id.cmp(&b.id))
-    };
-    images.sort_by(|a, b| {
-        let o = key_cmp(a, b);
-        if desc {
-            o.reverse()
-        } else {
-            o
-        }
-    });
-    let start = match marker {
-        None => 0,
-        Some(m) => match images.iter().position(|i| i.id == m) {
-            Some(p) => p + 1,
-            None => {
-                let visible = app.store.get(m).is_some_and(|i| caller.can_see(&i));
-                if !visible {
-                    return Err(ApiError::from_registry(
-                        ApiError::explained(
-                            StatusCode::BAD_REQUEST,
-                            "Invalid marker. Image could not be found.",
-                        ),
-                        "",
-                    ));
-                }
-                // The marker exists but was filtered out: page from where it would sort.
-                images
-                    .iter()
-                    .position(|i| {
-                        let o = app
-                            .store
-                            .get(m)
-                            .map(|mk| key_cmp(i, &mk))
-                            .unwrap_or(std::cmp::Ordering::Equal);
-                        if desc {
-                            o == std::cmp::Ordering::Less
-                        } else {
-                            o == std::cmp::Ordering::Greater
-                        }
-                    })
-                    .unwrap_or(images.len())
+    let key = SortKey::parse(sort_key).unwrap_or(SortKey::CreatedAt);
+    // The marker: a record the filters keep, or one the caller may see (a marker filtered
+    // out pages from where it would sort); anything else is unknown.
+    let marker = match marker {
+        None => None,
+        Some(m) => match app.store.get(m) {
+            Some(img) if matches(&img) || caller.can_see(&img) => Some(img),
+            _ => {
+                return Err(ApiError::from_registry(
+                    ApiError::explained(
+                        StatusCode::BAD_REQUEST,
+                        "Invalid marker. Image could not be found.",
+                    ),
+                    "",
+                ))
             }
         },
     };
-    let page = images.iter().skip(start).take(limit);
+    let after = marker.as_deref();
+    let images = match default_order_run(app, &params, key, desc, after, limit, &matches) {
+        Some(page) => page,
+        None => match filter_candidates(app, &params, changes_since, size_min, size_max) {
+            Some(cands) => {
+                list_index::page_from_candidates(cands, key, desc, after, limit, matches)
+            }
+            None => app.store.list_page(key, desc, after, limit, matches),
+        },
+    };
+    let page = images.iter();
     let entries = if detail {
         page.map(|i| api::image_record(i)).collect()
     } else {

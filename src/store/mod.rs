@@ -20,10 +20,18 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Checksum, Data, Image, ImageData, ImageId, Member, Status, Timestamp};
 use crate::render::webob::ApiError;
 
+pub mod list_index;
+
+use list_index::{ListIndex, SortKey};
+
 /// The records keyed by their own id: a set of `Arc<Image>` looked up by `&str`, so the id
-/// is stored once instead of again as a map key.
+/// is stored once instead of again as a map key; and the list orders over the same records,
+/// changed by the same writes ([`ListIndex`]: empty until a list first asks for a key).
 #[derive(Default)]
-struct Index(HashSet<Entry, foldhash::fast::RandomState>);
+struct Index {
+    map: HashSet<Entry, foldhash::fast::RandomState>,
+    lists: ListIndex,
+}
 
 struct Entry(Arc<Image>);
 
@@ -49,32 +57,54 @@ impl std::borrow::Borrow<str> for Entry {
 
 impl Index {
     fn with_capacity(n: usize) -> Self {
-        Index(HashSet::with_capacity_and_hasher(n, Default::default()))
+        Index {
+            map: HashSet::with_capacity_and_hasher(n, Default::default()),
+            lists: ListIndex::new(),
+        }
     }
 
     fn get(&self, id: &str) -> Option<&Arc<Image>> {
-        self.0.get(id).map(|e| &e.0)
+        self.map.get(id).map(|e| &e.0)
     }
 
     fn insert(&mut self, img: Arc<Image>) {
-        self.0.replace(Entry(img));
+        let old = self.map.replace(Entry(Arc::clone(&img)));
+        if self.lists.put(old.as_ref().map(|e| &e.0), &img).is_err() {
+            self.drop_lists();
+        }
     }
 
     /// Adds a record whose id is not there yet; `false` (and no change) if it is.
     fn insert_new(&mut self, img: Arc<Image>) -> bool {
-        self.0.insert(Entry(img))
+        if !self.lists.is_live() {
+            // The loader's path: one hash operation per record.
+            return self.map.insert(Entry(img));
+        }
+        if self.map.contains(img.id.as_str()) {
+            return false;
+        }
+        self.insert(img);
+        true
     }
 
     fn remove(&mut self, id: &str) {
-        self.0.remove(id);
+        if let Some(old) = self.map.take(id) {
+            self.lists.remove(&old.0);
+        }
+    }
+
+    /// More records than handles (4 billion): lists go back to sorting everything.
+    fn drop_lists(&mut self) {
+        tracing::warn!("list indexes dropped: too many records");
+        self.lists = ListIndex::new();
     }
 
     fn len(&self) -> usize {
-        self.0.len()
+        self.map.len()
     }
 
     fn values(&self) -> impl Iterator<Item = &Arc<Image>> {
-        self.0.iter().map(|e| &e.0)
+        self.map.iter().map(|e| &e.0)
     }
 }
 
@@ -111,6 +141,9 @@ impl std::fmt::Debug for Indexed {
         write!(f, "Indexed({} records)", self.len())
     }
 }
+
+/// Records a list walk examines before it lets the read lock go (and takes it again).
+const WALK_BUDGET: usize = 1 << 16;
 
 /// A pending set of changes built inside [`Store::write`].
 #[derive(Debug, Default)]
@@ -481,6 +514,132 @@ impl Store {
     /// A snapshot of every record (unordered).
     pub fn all(&self) -> Vec<Arc<Image>> {
         self.read().values().cloned().collect()
+    }
+
+    /// Builds `key`'s list order the first time it is needed: under the writer lock (no
+    /// write can slip in between) and a read lock (HEADs and lists go on), then installed
+    /// under a brief write lock. `false` if it cannot be built (lists then sort).
+    fn ensure_order(&self, key: SortKey) -> bool {
+        if self.read().lists.has(key) {
+            return true;
+        }
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let prepared = {
+            let idx = self.read();
+            let t0 = std::time::Instant::now();
+            let p = idx.lists.prepare(key, idx.values());
+            tracing::debug!(
+                "list order {} for {} records built in {:?}",
+                key.as_str(),
+                idx.len(),
+                t0.elapsed()
+            );
+            p
+        };
+        match prepared {
+            Ok(Some(p)) => {
+                let mut idx = self.images.write().unwrap_or_else(|e| e.into_inner());
+                idx.lists.install(p);
+                true
+            }
+            Ok(None) => true,
+            Err(_) => false,
+        }
+    }
+
+    /// One page of a list: the first `limit` records `keep` accepts in `key`'s order
+    /// (descending with `desc`), strictly after `after` (the marker's record). Walks the
+    /// order from the marker, so the cost is the records examined, not the catalogue; the
+    /// read lock is let go every [`WALK_BUDGET`] records so that a filter matching little
+    /// does not hold writers back (the walk resumes after the last record it saw).
+    pub fn list_page(
+        &self,
+        key: SortKey,
+        desc: bool,
+        after: Option<&Image>,
+        limit: usize,
+        mut keep: impl FnMut(&Image) -> bool,
+    ) -> Vec<Arc<Image>> {
+        if !self.ensure_order(key) {
+            let idx = self.read();
+            return list_index::naive_page(idx.values(), key, desc, after, limit, keep);
+        }
+        let mut out = Vec::new();
+        let mut resume: Option<Arc<Image>> = None;
+        while out.len() < limit {
+            let idx = self.read();
+            let from = resume.as_deref().or(after);
+            let Some(walk) = idx.lists.walk(key, desc, from) else {
+                // Dropped meanwhile (cannot happen short of 4 billion records).
+                return list_index::naive_page(idx.values(), key, desc, after, limit, keep);
+            };
+            let mut seen = 0;
+            let mut last = None;
+            for img in walk {
+                if keep(img) {
+                    out.push(Arc::clone(img));
+                    if out.len() == limit {
+                        break;
+                    }
+                }
+                seen += 1;
+                if seen == WALK_BUDGET {
+                    last = Some(Arc::clone(img));
+                    break;
+                }
+            }
+            match last {
+                Some(l) => resume = Some(l),
+                None => break,
+            }
+        }
+        out
+    }
+
+    /// A `created_at` page among the records whose `key` equals one value (`vs`: how a
+    /// record's key compares with it), walked inside that value's run of `key`'s order
+    /// ([`ListIndex::run_page`]). `None` when the order cannot be built.
+    pub fn list_run(
+        &self,
+        key: SortKey,
+        vs: impl Fn(&Image) -> std::cmp::Ordering,
+        desc: bool,
+        after: Option<&Image>,
+        limit: usize,
+        keep: impl FnMut(&Image) -> bool,
+    ) -> Option<Vec<Arc<Image>>> {
+        if !self.ensure_order(key) {
+            return None;
+        }
+        self.read()
+            .lists
+            .run_page(key, vs, desc, after, limit, keep)
+    }
+
+    /// The records of `key`'s order from the first one `before` rejects while `within`
+    /// holds (an equality or range filter), or `None` past `cap` records.
+    pub fn list_range(
+        &self,
+        key: SortKey,
+        before: impl Fn(&Image) -> bool,
+        within: impl Fn(&Image) -> bool,
+        cap: usize,
+    ) -> Option<Vec<Arc<Image>>> {
+        if !self.ensure_order(key) {
+            return None;
+        }
+        self.read().lists.range(key, before, within, cap)
+    }
+
+    /// Heap bytes of the list indexes (handle table and orders), and the orders built.
+    pub fn list_index_bytes(&self) -> (usize, Vec<&'static str>) {
+        let idx = self.read();
+        let built = SortKey::ALL
+            .into_iter()
+            .filter(|k| idx.lists.has(*k))
+            .map(SortKey::as_str)
+            .collect();
+        (idx.lists.heap_bytes(), built)
     }
 
     /// Runs `f` with exclusive write access; its changes are logged durably (when

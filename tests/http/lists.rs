@@ -135,7 +135,11 @@ async fn every_sort_key_both_directions_with_ties_and_marker_paging() {
             assert_eq!(&follow(&emu, &q, 7).await, want, "{q} paged");
             // A deep marker: the page starts right after it.
             let deep = &want[97];
-            let page = ids(&emu, &format!("/v1/images/detail?limit=5&{q}&marker={deep}")).await;
+            let page = ids(
+                &emu,
+                &format!("/v1/images/detail?limit=5&{q}&marker={deep}"),
+            )
+            .await;
             assert_eq!(page, want[98..103].to_vec(), "{q} after {deep}");
             // The last record as marker: an empty page.
             let last = want.last().unwrap();
@@ -146,7 +150,10 @@ async fn every_sort_key_both_directions_with_ties_and_marker_paging() {
     // The default order is created_at desc, id desc.
     let mut want = sorted(&recs, "created_at");
     want.reverse();
-    assert_eq!(ids(&emu, "/v1/images/detail?is_public=None&limit=1000").await, want);
+    assert_eq!(
+        ids(&emu, "/v1/images/detail?is_public=None&limit=1000").await,
+        want
+    );
     emu.stop().await;
 }
 
@@ -158,7 +165,10 @@ async fn a_marker_the_filters_drop_pages_from_where_it_would_sort() {
     let public: Vec<Rec> = recs.iter().filter(|r| r.public).cloned().collect();
     let all = sorted(&recs, "size");
     let want_public = sorted(&public, "size");
-    let private = recs.iter().find(|r| !r.public && r.size == Some(200)).unwrap();
+    let private = recs
+        .iter()
+        .find(|r| !r.public && r.size == Some(200))
+        .unwrap();
     let pos = all.iter().position(|i| *i == private.id).unwrap();
     let next_public: Vec<String> = all[pos + 1..]
         .iter()
@@ -168,17 +178,31 @@ async fn a_marker_the_filters_drop_pages_from_where_it_would_sort() {
         .collect();
     let got = ids(
         &emu,
-        &format!("/v1/images/detail?limit=4&sort_key=size&sort_dir=asc&marker={}", private.id),
+        &format!(
+            "/v1/images/detail?limit=4&sort_key=size&sort_dir=asc&marker={}",
+            private.id
+        ),
     )
     .await;
     assert_eq!(got, next_public);
     // Filtered by status: a marker of another status.
-    let queued: Vec<Rec> = recs.iter().filter(|r| r.status == "queued").cloned().collect();
+    let queued: Vec<Rec> = recs
+        .iter()
+        .filter(|r| r.status == "queued")
+        .cloned()
+        .collect();
     let want = sorted(&queued, "name");
-    let active = recs.iter().find(|r| r.status == "active" && r.name.as_deref() == Some("n3")).unwrap();
+    let active = recs
+        .iter()
+        .find(|r| r.status == "active" && r.name.as_deref() == Some("n3"))
+        .unwrap();
     let all = sorted(&recs, "name");
     let pos = all.iter().position(|i| *i == active.id).unwrap();
-    let expect: Vec<String> = all[pos + 1..].iter().filter(|i| want.contains(i)).cloned().collect();
+    let expect: Vec<String> = all[pos + 1..]
+        .iter()
+        .filter(|i| want.contains(i))
+        .cloned()
+        .collect();
     let got = ids(
         &emu,
         &format!(
@@ -189,9 +213,15 @@ async fn a_marker_the_filters_drop_pages_from_where_it_would_sort() {
     .await;
     assert_eq!(got, expect);
     // Unknown marker.
-    let r = get(&emu, "/v1/images/detail?marker=ffffffff-0000-4000-8000-000000000000").await;
+    let r = get(
+        &emu,
+        "/v1/images/detail?marker=ffffffff-0000-4000-8000-000000000000",
+    )
+    .await;
     assert_eq!(r.status_line, "HTTP/1.1 400 Bad Request");
-    assert!(r.body_str().contains("Invalid marker. Image could not be found."));
+    assert!(r
+        .body_str()
+        .contains("Invalid marker. Image could not be found."));
     emu.stop().await;
 }
 
@@ -201,7 +231,11 @@ async fn writes_between_pages_move_records_in_every_order() {
     let emu = spawn(&fixture(&recs)).await;
     // Build every order first, then change records through the API.
     for key in KEYS {
-        ids(&emu, &format!("/v1/images/detail?is_public=None&sort_key={key}")).await;
+        ids(
+            &emu,
+            &format!("/v1/images/detail?is_public=None&sort_key={key}"),
+        )
+        .await;
     }
     for (n, i) in [3usize, 40, 41, 99, 149].into_iter().enumerate() {
         let id = recs[i].id.clone();
@@ -214,7 +248,11 @@ async fn writes_between_pages_move_records_in_every_order() {
             b"",
         )
         .await;
-        assert!(r.status_line.starts_with("HTTP/1.1 200"), "{}", r.body_str());
+        assert!(
+            r.status_line.starts_with("HTTP/1.1 200"),
+            "{}",
+            r.body_str()
+        );
         let v: Value = serde_json::from_slice(&r.body).unwrap();
         recs[i].name = Some(name);
         recs[i].size = Some(12345);
@@ -222,7 +260,11 @@ async fn writes_between_pages_move_records_in_every_order() {
     }
     // A new record, and a deleted one (soft-deleted: no longer listed).
     let r = call(&emu, "POST", "/v1/images", "x-image-meta-name: n2\r\n", b"").await;
-    assert!(r.status_line.starts_with("HTTP/1.1 201"), "{}", r.body_str());
+    assert!(
+        r.status_line.starts_with("HTTP/1.1 201"),
+        "{}",
+        r.body_str()
+    );
     let v: Value = serde_json::from_slice(&r.body).unwrap();
     let img = &v["image"];
     recs.push(Rec {
@@ -238,7 +280,11 @@ async fn writes_between_pages_move_records_in_every_order() {
     });
     let gone = recs.remove(10);
     let r = call(&emu, "DELETE", &format!("/v1/images/{}", gone.id), "", b"").await;
-    assert!(r.status_line.starts_with("HTTP/1.1 200"), "{}", r.body_str());
+    assert!(
+        r.status_line.starts_with("HTTP/1.1 200"),
+        "{}",
+        r.body_str()
+    );
     for key in KEYS {
         for desc in [false, true] {
             let mut want = sorted(&recs, key);
@@ -251,10 +297,17 @@ async fn writes_between_pages_move_records_in_every_order() {
         }
     }
     // Equality filters answered from an order's run agree with the walk.
-    let n2: Vec<Rec> = recs.iter().filter(|r| r.name.as_deref() == Some("n2")).cloned().collect();
+    let n2: Vec<Rec> = recs
+        .iter()
+        .filter(|r| r.name.as_deref() == Some("n2"))
+        .cloned()
+        .collect();
     let mut want = sorted(&n2, "created_at");
     want.reverse();
-    assert_eq!(ids(&emu, "/v1/images/detail?is_public=None&name=n2&limit=1000").await, want);
+    assert_eq!(
+        ids(&emu, "/v1/images/detail?is_public=None&name=n2&limit=1000").await,
+        want
+    );
     let both: Vec<Rec> = recs
         .iter()
         .filter(|r| matches!(r.name.as_deref(), Some("n2") | Some("renamed-1")))
@@ -272,17 +325,30 @@ async fn writes_between_pages_move_records_in_every_order() {
         .collect();
     let want = sorted(&sized, "id");
     assert_eq!(
-        follow(&emu, "is_public=None&size_min=100&size_max=200&sort_key=id&sort_dir=asc", 4).await,
+        follow(
+            &emu,
+            "is_public=None&size_min=100&size_max=200&sort_key=id&sort_dir=asc",
+            4
+        )
+        .await,
         want
     );
-    let since: Vec<Rec> = recs.iter().filter(|r| r.updated.as_str() > "2021-02-03T00:00:00").cloned().collect();
+    let since: Vec<Rec> = recs
+        .iter()
+        .filter(|r| r.updated.as_str() > "2021-02-03T00:00:00")
+        .cloned()
+        .collect();
     let mut since = since;
     // changes-since also lists deleted records.
     since.push(gone);
     let mut want = sorted(&since, "created_at");
     want.reverse();
     // (The deleted record's updated_at moved to now: it is in.)
-    let got = ids(&emu, "/v1/images/detail?is_public=None&changes-since=2021-02-03T00:00:00&limit=1000").await;
+    let got = ids(
+        &emu,
+        "/v1/images/detail?is_public=None&changes-since=2021-02-03T00:00:00&limit=1000",
+    )
+    .await;
     assert_eq!(got, want);
     assert_eq!(
         ids(&emu, "/v1/images/detail?is_public=None&status=nothing").await,

@@ -4,6 +4,7 @@ mod auth;
 mod cli;
 mod fast;
 mod head;
+mod lists;
 mod persist;
 mod robust;
 mod support;

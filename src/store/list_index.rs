@@ -216,9 +216,7 @@ impl Order {
         let rec = |h: Handle| slots[h as usize].as_deref();
         let test = |p: &Packed| rec(unpack(p)).is_some_and(&before);
         // The first block whose last record is not `before`.
-        let block = self
-            .blocks
-            .partition_point(|b| b.last().is_some_and(test));
+        let block = self.blocks.partition_point(|b| b.last().is_some_and(test));
         if block == self.blocks.len() {
             return self.end();
         }
@@ -237,7 +235,10 @@ impl Order {
     }
 
     fn get(&self, p: Pos) -> Option<Handle> {
-        self.blocks.get(p.block).and_then(|b| b.get(p.off)).map(unpack)
+        self.blocks
+            .get(p.block)
+            .and_then(|b| b.get(p.off))
+            .map(unpack)
     }
 
     fn insert(&mut self, p: Pos, h: Handle) {
@@ -378,8 +379,8 @@ impl ListIndex {
         if self.has(key) {
             return Ok(None);
         }
-        let fresh: Option<Vec<Option<Arc<Image>>>> = (!self.is_live())
-            .then(|| all.into_iter().map(|a| Some(Arc::clone(a))).collect());
+        let fresh: Option<Vec<Option<Arc<Image>>>> =
+            (!self.is_live()).then(|| all.into_iter().map(|a| Some(Arc::clone(a))).collect());
         let slots = fresh.as_deref().unwrap_or(&self.slots);
         if slots.len() > MAX_HANDLES {
             return Err(IndexError::Full);
@@ -441,9 +442,11 @@ impl ListIndex {
     fn find(&self, img: &Image) -> Option<Handle> {
         let (key, order) = self.built().next()?;
         let p = order.partition(&self.slots, |r| key.cmp(r, img) == Ordering::Less);
-        order
-            .get(p)
-            .filter(|&h| self.slots[h as usize].as_ref().is_some_and(|r| r.id == img.id))
+        order.get(p).filter(|&h| {
+            self.slots[h as usize]
+                .as_ref()
+                .is_some_and(|r| r.id == img.id)
+        })
     }
 
     /// Where `img` sits (or would be inserted) in `key`'s order.
@@ -657,7 +660,11 @@ impl ListIndex {
             }
             let recs: Vec<&Image> = o
                 .forward(Pos { block: 0, off: 0 })
-                .map(|h| self.slots[h as usize].as_deref().ok_or("free handle in order"))
+                .map(|h| {
+                    self.slots[h as usize]
+                        .as_deref()
+                        .ok_or("free handle in order")
+                })
                 .collect::<Result<_, _>>()?;
             if recs.windows(2).any(|w| k.cmp(w[0], w[1]) != Ordering::Less) {
                 return Err(format!("{k:?}: out of order"));
@@ -716,7 +723,14 @@ pub fn naive_page<'a>(
     limit: usize,
     keep: impl FnMut(&Image) -> bool,
 ) -> Vec<Arc<Image>> {
-    page_from_candidates(all.into_iter().cloned().collect(), key, desc, after, limit, keep)
+    page_from_candidates(
+        all.into_iter().cloned().collect(),
+        key,
+        desc,
+        after,
+        limit,
+        keep,
+    )
 }
 
 #[cfg(test)]
@@ -725,7 +739,10 @@ mod tests {
     use crate::model::{ImageId, Status, Timestamp};
 
     fn img(id: &str, name: Option<&str>, created: &str, size: Option<u64>) -> Arc<Image> {
-        let mut i = Image::new(ImageId::new(id).unwrap(), Timestamp::parse(created).unwrap());
+        let mut i = Image::new(
+            ImageId::new(id).unwrap(),
+            Timestamp::parse(created).unwrap(),
+        );
         i.name = name.map(Into::into);
         i.size = size;
         Arc::new(i)
@@ -750,9 +767,17 @@ mod tests {
         let desc = page_from_walk(ix.walk(SortKey::Name, true, None).unwrap(), 10, |_| true);
         assert_eq!(ids(&desc), ["b", "a", "c", "d"]);
         // After a marker, in both directions.
-        let after = page_from_walk(ix.walk(SortKey::Name, false, Some(&all[1])).unwrap(), 10, |_| true);
+        let after = page_from_walk(
+            ix.walk(SortKey::Name, false, Some(&all[1])).unwrap(),
+            10,
+            |_| true,
+        );
         assert_eq!(ids(&after), ["b"]);
-        let after = page_from_walk(ix.walk(SortKey::Name, true, Some(&all[1])).unwrap(), 10, |_| true);
+        let after = page_from_walk(
+            ix.walk(SortKey::Name, true, Some(&all[1])).unwrap(),
+            10,
+            |_| true,
+        );
         assert_eq!(ids(&after), ["c", "d"]);
     }
 
@@ -790,21 +815,28 @@ mod tests {
         ix.check().unwrap();
         let mut want = names.to_vec();
         want.sort();
-        let got: Vec<String> = page_from_walk(ix.walk(SortKey::Name, false, None).unwrap(), 100, |_| true)
-            .iter()
-            .map(|i| i.name.as_deref().unwrap_or_default().to_string())
-            .collect();
+        let got: Vec<String> =
+            page_from_walk(ix.walk(SortKey::Name, false, None).unwrap(), 100, |_| true)
+                .iter()
+                .map(|i| i.name.as_deref().unwrap_or_default().to_string())
+                .collect();
         assert_eq!(got, want);
     }
 
     #[test]
     fn writes_update_orders_in_place_and_blocks_split() {
         let mut ix = ListIndex::new();
-        let first: Vec<_> = (0..10).map(|i| img(&format!("{i:04}"), None, "2020-01-01T00:00:00", Some(i))).collect();
+        let first: Vec<_> = (0..10)
+            .map(|i| img(&format!("{i:04}"), None, "2020-01-01T00:00:00", Some(i)))
+            .collect();
         ix.ensure(SortKey::Size, &first).unwrap();
         ix.ensure(SortKey::Id, &first).unwrap();
         for i in 10..(3 * BLOCK as u64) {
-            ix.put(None, &img(&format!("{i:04}"), None, "2020-01-01T00:00:00", Some(i % 7))).unwrap();
+            ix.put(
+                None,
+                &img(&format!("{i:04}"), None, "2020-01-01T00:00:00", Some(i % 7)),
+            )
+            .unwrap();
         }
         ix.check().unwrap();
         assert_eq!(ix.len(), 3 * BLOCK);
@@ -819,7 +851,8 @@ mod tests {
         ix.remove(&top[0]);
         ix.check().unwrap();
         assert_eq!(ix.len(), 3 * BLOCK - 1);
-        ix.put(None, &img("zzzz", None, "2020-01-01T00:00:00", None)).unwrap();
+        ix.put(None, &img("zzzz", None, "2020-01-01T00:00:00", None))
+            .unwrap();
         assert_eq!(ix.slots.len(), 3 * BLOCK);
         ix.check().unwrap();
     }
@@ -840,7 +873,12 @@ mod tests {
         let mut all = Vec::new();
         for i in 0..30u64 {
             let name = if i % 3 == 0 { "x" } else { "y" };
-            all.push(img(&format!("{i:02}"), Some(name), &format!("2020-01-01T00:00:{:02}", i % 7), None));
+            all.push(img(
+                &format!("{i:02}"),
+                Some(name),
+                &format!("2020-01-01T00:00:{:02}", i % 7),
+                None,
+            ));
         }
         let mut ix = ListIndex::new();
         ix.ensure(SortKey::Name, &all).unwrap();
@@ -852,14 +890,19 @@ mod tests {
                 .walk_split(SortKey::Name, desc, |i| before(i) || (desc && is_x(i)))
                 .unwrap()
                 .take_while(|i| is_x(i));
-            assert_eq!(ids(&page_from_walk(walk, 100, |_| true)), ids(&want), "desc {desc}");
+            assert_eq!(
+                ids(&page_from_walk(walk, 100, |_| true)),
+                ids(&want),
+                "desc {desc}"
+            );
         }
     }
 
     #[test]
     fn nothing_is_indexed_before_the_first_order() {
         let mut ix = ListIndex::new();
-        ix.put(None, &img("a", None, "2020-01-01T00:00:00", None)).unwrap();
+        ix.put(None, &img("a", None, "2020-01-01T00:00:00", None))
+            .unwrap();
         assert!(!ix.is_live());
         assert!(ix.walk(SortKey::CreatedAt, true, None).is_none());
         let all = vec![img("a", None, "2020-01-01T00:00:00", None)];
@@ -871,7 +914,14 @@ mod tests {
     #[test]
     fn range_collects_an_equal_run_or_gives_up_past_the_cap() {
         let all: Vec<_> = (0..50)
-            .map(|i| img(&format!("{i:02}"), Some(if i % 10 == 0 { "ten" } else { "other" }), "2020-01-01T00:00:00", None))
+            .map(|i| {
+                img(
+                    &format!("{i:02}"),
+                    Some(if i % 10 == 0 { "ten" } else { "other" }),
+                    "2020-01-01T00:00:00",
+                    None,
+                )
+            })
             .collect();
         let mut ix = ListIndex::new();
         ix.ensure(SortKey::Name, &all).unwrap();
@@ -880,7 +930,9 @@ mod tests {
             .range(SortKey::Name, |i| i.name.as_deref() < Some("ten"), is, 10)
             .unwrap();
         assert_eq!(ids(&got), ["00", "10", "20", "30", "40"]);
-        assert!(ix.range(SortKey::Name, |i| i.name.as_deref() < Some("ten"), is, 4).is_none());
+        assert!(ix
+            .range(SortKey::Name, |i| i.name.as_deref() < Some("ten"), is, 4)
+            .is_none());
     }
 }
 
@@ -910,27 +962,55 @@ mod props {
 
     fn rec() -> impl Strategy<Value = Rec> {
         (
-            (any::<u8>(), any::<bool>(), proptest::option::of(0u8..6), 0u8..9),
-            (proptest::option::of(0u8..4), proptest::option::of(0u8..3), proptest::option::of(0u8..5)),
-            (0u8..6, 0u8..6, any::<bool>(), proptest::option::of(0u8..3), any::<bool>()),
+            (
+                any::<u8>(),
+                any::<bool>(),
+                proptest::option::of(0u8..6),
+                0u8..9,
+            ),
+            (
+                proptest::option::of(0u8..4),
+                proptest::option::of(0u8..3),
+                proptest::option::of(0u8..5),
+            ),
+            (
+                0u8..6,
+                0u8..6,
+                any::<bool>(),
+                proptest::option::of(0u8..3),
+                any::<bool>(),
+            ),
         )
-            .prop_map(|((id, long_id, name, status), (disk, container, size), (created, updated, public, owner, member))| Rec {
-                id,
-                long_id,
-                name,
-                status,
-                disk,
-                container,
-                size,
-                created,
-                updated,
-                public,
-                owner,
-                member,
-            })
+            .prop_map(
+                |(
+                    (id, long_id, name, status),
+                    (disk, container, size),
+                    (created, updated, public, owner, member),
+                )| Rec {
+                    id,
+                    long_id,
+                    name,
+                    status,
+                    disk,
+                    container,
+                    size,
+                    created,
+                    updated,
+                    public,
+                    owner,
+                    member,
+                },
+            )
     }
 
-    const NAMES: [&str; 6] = ["", "a", "abcdefghijklmnopqr", "abcdefghijklmnopqs", "abcdefghijklmn", "b\0"];
+    const NAMES: [&str; 6] = [
+        "",
+        "a",
+        "abcdefghijklmnopqr",
+        "abcdefghijklmnopqs",
+        "abcdefghijklmn",
+        "b\0",
+    ];
     const FORMATS: [&str; 4] = ["qcow2", "raw", "ami", "bare"];
 
     fn build(r: &Rec) -> Arc<Image> {
@@ -940,7 +1020,9 @@ mod props {
         } else {
             format!("{:x}", r.id)
         };
-        let ts = |d: u8| Timestamp::parse(&format!("2020-01-0{}T00:00:00.{:06}", 1 + d / 3, d % 3)).unwrap();
+        let ts = |d: u8| {
+            Timestamp::parse(&format!("2020-01-0{}T00:00:00.{:06}", 1 + d / 3, d % 3)).unwrap()
+        };
         let mut i = Image::new(ImageId::new(&id).unwrap(), ts(r.created));
         i.name = r.name.map(|n| NAMES[n as usize].into());
         i.status = Status::ALL[r.status as usize];
@@ -985,16 +1067,22 @@ mod props {
     }
 
     fn query() -> impl Strategy<Value = Query> {
-        (0u8..8, any::<bool>(), proptest::option::of(any::<u8>()), 0usize..12, 0u8..7, 0u8..6).prop_map(
-            |(key, desc, marker, limit, filter, arg)| Query {
+        (
+            0u8..8,
+            any::<bool>(),
+            proptest::option::of(any::<u8>()),
+            0usize..12,
+            0u8..7,
+            0u8..6,
+        )
+            .prop_map(|(key, desc, marker, limit, filter, arg)| Query {
                 key,
                 desc,
                 marker,
                 limit,
                 filter,
                 arg,
-            },
-        )
+            })
     }
 
     /// The kinds of filter the v1 handler applies, as predicates.
@@ -1005,7 +1093,9 @@ mod props {
             2 => !i.is_public,
             3 => i.name.as_deref() == Some(NAMES[q.arg as usize]),
             4 => i.status == Status::ALL[q.arg as usize],
-            5 => i.size.is_some_and(|s| s >= u64::from(q.arg) && s <= u64::from(q.arg) + 1),
+            5 => i
+                .size
+                .is_some_and(|s| s >= u64::from(q.arg) && s <= u64::from(q.arg) + 1),
             _ => i.updated_at.micros() % 3 == i64::from(q.arg % 3),
         }
     }
