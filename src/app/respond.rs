@@ -169,3 +169,10 @@ pub fn no_content() -> Response<Body> {
     *resp.status_mut() = StatusCode::NO_CONTENT;
     resp
 }
+
+/// A store failure is Glance's bare 500 (the registry's failures reached clients that way).
+impl From<crate::store::StoreError> for ApiError {
+    fn from(_: crate::store::StoreError) -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}

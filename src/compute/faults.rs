@@ -175,3 +175,10 @@ pub(crate) fn finish(rq: &Rq, out: Out) -> Response<Body> {
 pub(crate) fn json_out(v: &Py) -> Out {
     Out::Json(dumps(v))
 }
+
+/// A store failure as Nova reported a failed Glance call it could not interpret: a 500 fault.
+impl From<crate::store::StoreError> for Fault {
+    fn from(_: crate::store::StoreError) -> Self {
+        Fault::default_for(500)
+    }
+}

@@ -107,22 +107,16 @@ pub(crate) async fn write_properties(
         .write(move |snap, tx| {
             let cur = match snap.get(&id) {
                 Some(c) if caller.can_see(&c) => c,
-                _ => return Ok(Err(Fault::default_for(404))),
+                _ => return Err(Fault::default_for(404)),
             };
             if cur.deleted || cur.status == crate::model::Status::Deleted {
-                return Ok(Err(Fault::new(
-                    403,
-                    format!("Not authorized for image {id}."),
-                )));
+                return Err(Fault::new(403, format!("Not authorized for image {id}.")));
             }
             if !caller.admin && !caller.owns(&cur) {
-                return Ok(Err(Fault::new(
-                    403,
-                    format!("Not authorized for image {id}."),
-                )));
+                return Err(Fault::new(403, format!("Not authorized for image {id}.")));
             }
             if glance.len() > quota {
-                return Ok(Err(Fault::default_for(413)));
+                return Err(Fault::default_for(413));
             }
             let mut img = (*cur).clone();
             img.properties.clear();
@@ -132,13 +126,10 @@ pub(crate) async fn write_properties(
             img.updated_at = now;
             let out = Arc::new(img.clone());
             tx.put(img);
-            Ok(Ok(out))
+            Ok(out)
         })
         .await;
-    match written {
-        Ok(r) => r,
-        Err(e) => Err(Fault::default_for(e.status.as_u16())),
-    }
+    written
 }
 
 /// The `properties` of Glance's PUT response as Nova held them (JSON order, deep-copied).

@@ -170,10 +170,10 @@ where
         .store
         .write(move |snap, tx| {
             let Some(cur) = snap.get(&idc) else {
-                return Ok(Err(gone_during_upload(&idc)));
+                return Err(gone_during_upload(&idc));
             };
             if cur.status != Status::Saving || cur.deleted {
-                return Ok(Err(gone_during_upload(&idc)));
+                return Err(gone_during_upload(&idc));
             }
             let mut img = (*cur).clone();
             img.updated_at = now;
@@ -181,18 +181,20 @@ where
             if let Some(s) = supplied_size.filter(|s| *s != up.len) {
                 img.status = Status::Killed;
                 tx.put(img);
-                return Ok(Err(ApiError::bad_request(format!(
+                tx.keep_on_error();
+                return Err(ApiError::bad_request(format!(
                     "Supplied size ({s}) and size generated from uploaded image ({}) did not match. Setting image status to 'killed'.",
                     up.len
-                ))));
+                )));
             }
             if let Some(c) = img.checksum.filter(|c| *c != up.md5) {
                 img.status = Status::Killed;
                 tx.put(img);
-                return Ok(Err(ApiError::bad_request(format!(
+                tx.keep_on_error();
+                return Err(ApiError::bad_request(format!(
                     "Supplied checksum ({c}) and checksum generated from uploaded image ({}) did not match. Setting image status to 'killed'.",
                     up.md5
-                ))));
+                )));
             }
             img.status = Status::Active;
             img.size = Some(up.len);
@@ -205,9 +207,9 @@ where
             img.data_mismatch = false;
             let out = Arc::new(img.clone());
             tx.put(img);
-            Ok(Ok(out))
+            Ok(out)
         })
-        .await?;
+        .await;
     if outcome.is_err() {
         let _ = tokio::fs::remove_file(&up.path).await;
     }

@@ -18,7 +18,6 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Checksum, Data, Image, ImageData, ImageId, Member, Status, Timestamp};
-use crate::render::webob::ApiError;
 
 pub mod list_index;
 
@@ -150,9 +149,28 @@ const WALK_BUDGET: usize = 1 << 16;
 pub struct Tx {
     puts: Vec<Image>,
     removes: Vec<String>,
+    keep_on_error: bool,
+}
+
+/// Why a write did not take effect: the store's own failures, apart from whatever the
+/// caller's transaction refused (callers convert it into their error type with `From`).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Appending to the durable log or syncing it failed; nothing was changed.
+    #[error("cannot persist the change: {0}")]
+    Persist(String),
+    /// The blocking writer task did not finish (it panicked or was cancelled).
+    #[error("the store's writer task failed")]
+    Writer,
 }
 
 impl Tx {
+    /// Commits this transaction's changes even though it then returns an error (Glance
+    /// killed an image and still refused the upload).
+    pub fn keep_on_error(&mut self) {
+        self.keep_on_error = true;
+    }
+
     /// Stores (inserts or replaces) a record.
     pub fn put(&mut self, img: Image) {
         self.puts.push(img);
@@ -645,31 +663,41 @@ impl Store {
     /// Runs `f` with exclusive write access; its changes are logged durably (when
     /// persisting) and then published atomically. Blocking: call from `spawn_blocking` or
     /// through [`Store::write`].
-    pub fn write_blocking<R>(
+    ///
+    /// `f` returning `Err` discards its changes (unless it called [`Tx::keep_on_error`]) and
+    /// its error is returned as is; the store's own failures come back as `E::from`.
+    pub fn write_blocking<R, E>(
         &self,
-        f: impl FnOnce(&Snapshot<'_>, &mut Tx) -> Result<R, ApiError>,
-    ) -> Result<R, ApiError> {
+        f: impl FnOnce(&Snapshot<'_>, &mut Tx) -> Result<R, E>,
+    ) -> Result<R, E>
+    where
+        E: From<StoreError>,
+    {
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let mut tx = Tx::default();
-        let result = f(&Snapshot { store: self }, &mut tx)?;
+        let result = f(&Snapshot { store: self }, &mut tx);
+        if result.is_err() && !tx.keep_on_error {
+            return result;
+        }
         if tx.puts.is_empty() && tx.removes.is_empty() {
-            return Ok(result);
+            return result;
         }
         if let Some((path, file)) = writer.log.as_mut() {
             let mut buf = Vec::new();
             for img in &tx.puts {
                 let entry = LogEntry::Put(Box::new(PImage::from(img)));
-                serde_json::to_writer(&mut buf, &entry).map_err(|_| internal())?;
+                serde_json::to_writer(&mut buf, &entry)
+                    .map_err(|e| StoreError::Persist(e.to_string()))?;
                 buf.push(b'\n');
             }
             for id in &tx.removes {
                 serde_json::to_writer(&mut buf, &LogEntry::Remove(id.clone()))
-                    .map_err(|_| internal())?;
+                    .map_err(|e| StoreError::Persist(e.to_string()))?;
                 buf.push(b'\n');
             }
             if let Err(e) = file.write_all(&buf).and_then(|_| file.sync_data()) {
                 tracing::error!("cannot persist to {}: {e}", path.display());
-                return Err(internal());
+                return Err(StoreError::Persist(format!("{}: {e}", path.display())).into());
             }
         }
         let mut map = self.images.write().unwrap_or_else(|e| e.into_inner());
@@ -679,14 +707,15 @@ impl Store {
         for img in tx.puts {
             map.insert(Arc::new(img));
         }
-        Ok(result)
+        result
     }
 
     /// Async wrapper over [`Store::write_blocking`] that keeps fsync off the reactor.
-    pub async fn write<R, F>(self: &Arc<Self>, f: F) -> Result<R, ApiError>
+    pub async fn write<R, E, F>(self: &Arc<Self>, f: F) -> Result<R, E>
     where
         R: Send + 'static,
-        F: FnOnce(&Snapshot<'_>, &mut Tx) -> Result<R, ApiError> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Snapshot<'_>, &mut Tx) -> Result<R, E> + Send + 'static,
     {
         if !self.is_persistent() {
             return self.write_blocking(f);
@@ -694,7 +723,7 @@ impl Store {
         let store = Arc::clone(self);
         tokio::task::spawn_blocking(move || store.write_blocking(f))
             .await
-            .unwrap_or_else(|_| Err(internal()))
+            .unwrap_or_else(|_| Err(StoreError::Writer.into()))
     }
 
     /// A fresh path in the blob directory for an upload.
@@ -738,10 +767,6 @@ impl Snapshot<'_> {
     pub fn all(&self) -> Vec<Arc<Image>> {
         self.store.all()
     }
-}
-
-fn internal() -> ApiError {
-    ApiError::new(http::StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 fn sync_dir(dir: &Path) {
