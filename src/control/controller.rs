@@ -14,41 +14,68 @@ use serde_json::{json, Map, Value};
 
 use crate::app::App;
 use crate::clock::{ClockInfo, IdsInfo};
+use crate::control::faults::AddRuleError;
 use crate::control::faults::{FaultInfo, FaultRule};
 use crate::control::journal::{JournalEntry, JournalFilter, JournalPage};
 use crate::model::{Image, ImageData, Timestamp};
-use crate::render::webob::ApiError;
+use crate::store::StoreError;
 
 // ---------------------------------------------------------------------------------------
 // Controller: the control calls for Rust code
 // ---------------------------------------------------------------------------------------
 
-/// A failed control call: an HTTP status and a message (`{"error": message}` over HTTP).
+/// What kind of failure a control call had; its HTTP status follows from the kind alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlErrorKind {
+    /// Invalid input (400).
+    Invalid,
+    /// Unknown id (404).
+    NotFound,
+    /// A duplicate (409).
+    Conflict,
+    /// The store or the file system failed (500).
+    Internal,
+}
+
+/// A failed control call: its kind and a message (`{"error": message}` over HTTP).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct ControlError {
-    /// 400 invalid input, 404 unknown id, 409 duplicate, 500 store failure.
-    pub status: StatusCode,
+    /// What went wrong, as a class.
+    pub kind: ControlErrorKind,
     /// What went wrong.
     pub message: String,
 }
 
 impl ControlError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    fn new(kind: ControlErrorKind, message: impl Into<String>) -> Self {
         ControlError {
-            status,
+            kind,
             message: message.into(),
         }
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
-        ControlError::new(StatusCode::BAD_REQUEST, message)
+        ControlError::new(ControlErrorKind::Invalid, message)
     }
 
-    fn store(e: ApiError) -> Self {
+    /// The HTTP status of this error: 400 invalid input, 404 unknown id, 409 duplicate,
+    /// 500 store or file failure.
+    pub fn status(&self) -> StatusCode {
+        match self.kind {
+            ControlErrorKind::Invalid => StatusCode::BAD_REQUEST,
+            ControlErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ControlErrorKind::Conflict => StatusCode::CONFLICT,
+            ControlErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<StoreError> for ControlError {
+    fn from(e: StoreError) -> Self {
         ControlError::new(
-            e.status,
-            format!("the store refused the change: {}", e.status_text()),
+            ControlErrorKind::Internal,
+            format!("the store refused the change: {e}"),
         )
     }
 }
@@ -148,7 +175,7 @@ impl Controller {
         let replaced = self
             .app
             .store
-            .write(move |snap, tx| {
+            .write(move |snap, tx| -> Result<_, ControlError> {
                 let mut replaced = 0;
                 for img in images {
                     if snap.get(&img.id).is_some() {
@@ -158,8 +185,7 @@ impl Controller {
                 }
                 Ok(replaced)
             })
-            .await
-            .map_err(ControlError::store)?;
+            .await?;
         Ok(LoadReport {
             loaded: ids.len(),
             replaced,
@@ -173,7 +199,7 @@ impl Controller {
         let id = id.to_string();
         self.app
             .store
-            .write(move |snap, tx| {
+            .write(move |snap, tx| -> Result<_, ControlError> {
                 let found = snap.get(&id).is_some();
                 if found {
                     tx.remove(id);
@@ -181,7 +207,6 @@ impl Controller {
                 Ok(found)
             })
             .await
-            .map_err(ControlError::store)
     }
 
     /// Replaces every record with the fixtures or with nothing; returns the record count.
@@ -193,7 +218,7 @@ impl Controller {
                 crate::fixtures::load_paths(&p, self.app.clock.now())
                     .map_err(|e| {
                         ControlError::new(
-                            StatusCode::INTERNAL_SERVER_ERROR,
+                            ControlErrorKind::Internal,
                             format!("cannot re-read the fixtures: {e}"),
                         )
                     })?
@@ -203,7 +228,7 @@ impl Controller {
         let n = images.len();
         self.app
             .store
-            .write(move |snap, tx| {
+            .write(move |snap, tx| -> Result<_, ControlError> {
                 for img in snap.all() {
                     tx.remove(img.id.to_string());
                 }
@@ -212,8 +237,7 @@ impl Controller {
                 }
                 Ok(())
             })
-            .await
-            .map_err(ControlError::store)?;
+            .await?;
         Ok(n)
     }
 
@@ -244,7 +268,10 @@ impl Controller {
     /// One record as fixture JSON.
     pub fn export_image(&self, id: &str, inline_files: bool) -> Result<Value, ControlError> {
         let img = self.app.store.get(id).ok_or_else(|| {
-            ControlError::new(StatusCode::NOT_FOUND, format!("no image with id '{id}'"))
+            ControlError::new(
+                ControlErrorKind::NotFound,
+                format!("no image with id '{id}'"),
+            )
         })?;
         record_json(&img, inline_files)
     }
@@ -348,12 +375,11 @@ impl Controller {
     /// Adds a fault rule (after the existing ones); returns its id.
     pub fn add_fault(&self, rule: FaultRule) -> Result<String, ControlError> {
         self.c().faults().add(rule).map_err(|e| {
-            let status = if e.contains("already exists") {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::BAD_REQUEST
+            let kind = match e {
+                AddRuleError::Invalid(_) => ControlErrorKind::Invalid,
+                AddRuleError::Duplicate(_) => ControlErrorKind::Conflict,
             };
-            ControlError::new(status, e)
+            ControlError::new(kind, e.to_string())
         })
     }
 
@@ -425,7 +451,7 @@ pub(crate) fn record_json(i: &Image, inline_files: bool) -> Result<Value, Contro
         ImageData::File { path, .. } if inline_files => {
             let bytes = std::fs::read(path.as_ref()).map_err(|e| {
                 ControlError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ControlErrorKind::Internal,
                     format!("image {}: cannot read {}: {e}", i.id, path.display()),
                 )
             })?;

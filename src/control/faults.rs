@@ -304,6 +304,17 @@ struct Rules {
     rng: SplitMix,
 }
 
+/// Why a rule was not added.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddRuleError {
+    /// The rule itself is invalid (the message says which field).
+    #[error("{0}")]
+    Invalid(String),
+    /// A rule with this id exists.
+    #[error("a fault rule with id '{0}' already exists")]
+    Duplicate(String),
+}
+
 /// The rule set.
 #[derive(Debug)]
 pub struct Faults {
@@ -341,8 +352,8 @@ impl Faults {
     }
 
     /// Adds a rule at the end; returns its id.
-    pub fn add(&self, mut rule: FaultRule) -> Result<String, String> {
-        rule.validate()?;
+    pub fn add(&self, mut rule: FaultRule) -> Result<String, AddRuleError> {
+        rule.validate().map_err(AddRuleError::Invalid)?;
         let mut g = self.lock();
         let id = match rule.id.clone() {
             Some(id) => {
@@ -350,7 +361,7 @@ impl Faults {
                     .iter()
                     .any(|r| r.rule.id.as_deref() == Some(id.as_str()))
                 {
-                    return Err(format!("a fault rule with id '{id}' already exists"));
+                    return Err(AddRuleError::Duplicate(id));
                 }
                 id
             }

@@ -97,7 +97,7 @@ pub(crate) fn from_result<T: Serialize>(
 ) -> Response<Body> {
     match r {
         Ok(v) => json_resp(ok, &v),
-        Err(e) => err_resp(e.status, e.message),
+        Err(e) => err_resp(e.status(), e.message),
     }
 }
 
@@ -208,7 +208,7 @@ where
         ($t:ty) => {
             match read_body(body).await.and_then(|b| parse_json::<$t>(&b)) {
                 Ok(v) => v,
-                Err(e) => return err_resp(e.status, e.message),
+                Err(e) => return err_resp(e.status(), e.message),
             }
         };
     }
@@ -230,7 +230,7 @@ where
         (["images"], &Method::POST) => {
             let bytes = match read_body(body).await {
                 Ok(b) => b,
-                Err(e) => return err_resp(e.status, e.message),
+                Err(e) => return err_resp(e.status(), e.message),
             };
             let Ok(text) = std::str::from_utf8(&bytes) else {
                 return err_resp(StatusCode::BAD_REQUEST, "the body is not UTF-8");
@@ -246,7 +246,7 @@ where
         (["images", id], &Method::DELETE) => match ctl.remove_image(id).await {
             Ok(true) => json_resp(StatusCode::OK, &json!({ "removed": id })),
             Ok(false) => err_resp(StatusCode::NOT_FOUND, format!("no image with id '{id}'")),
-            Err(e) => err_resp(e.status, e.message),
+            Err(e) => err_resp(e.status(), e.message),
         },
         (["images", _], _) => method_not_allowed("GET, DELETE"),
 
@@ -324,7 +324,7 @@ where
             }
             if let Some(ids) = b.image_ids {
                 if let Err(e) = ctl.queue_image_ids(ids) {
-                    return err_resp(e.status, e.message);
+                    return err_resp(e.status(), e.message);
                 }
             }
             if let Some(seed) = b.seed {
@@ -367,7 +367,7 @@ where
                     let info = ctl.control().faults().get(&id);
                     json_resp(StatusCode::CREATED, &info)
                 }
-                Err(e) => err_resp(e.status, e.message),
+                Err(e) => err_resp(e.status(), e.message),
             }
         }
         (["faults"], &Method::DELETE) => {
