@@ -4,6 +4,7 @@ mod auth;
 mod cli;
 mod fast;
 mod head;
+mod layout;
 mod lists;
 mod persist;
 mod robust;
