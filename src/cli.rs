@@ -1,39 +1,75 @@
-//! The command line: every flag with its environment variable, as clap parses it.
+//! The command line: every flag with its environment variable and help heading, as clap
+//! parses it, and the parser for listen addresses.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
+use clap::builder::BoolishValueParser;
 use clap::Parser;
 
 /// A stand-in for the legacy OpenStack Glance v1 image API (Pike/Queens), byte-exact on the
 /// wire. Serves HEAD/GET/POST/PUT/DELETE /v1/images..., members and the version document
 /// from image records in JSON fixture files.
+///
+/// Boolean options also read their variable as 1/0, true/false, yes/no or on/off.
+/// Logging: one access-log line per request on stderr; RUST_LOG filters it like any other
+/// line (RUST_LOG=warn silences request lines, RUST_LOG=glance_emu::access=off only those).
 #[derive(Debug, Parser)]
-#[command(name = "glance-emu", version, about, long_about = None)]
+#[command(name = "glance-emu", version, about, max_term_width = 100)]
 pub(crate) struct Cli {
-    /// Address to listen on (use port 0 for any free port).
-    #[arg(long, env = "GLANCE_EMU_LISTEN", default_value = glance_emu::DEFAULT_LISTEN)]
+    /// Address to listen on: IP:PORT, HOST:PORT (localhost:9292) or [IPv6]:PORT ([::1]:9292);
+    /// port 0 picks a free one.
+    #[arg(
+        long,
+        env = "GLANCE_EMU_LISTEN",
+        default_value = glance_emu::DEFAULT_LISTEN,
+        value_name = "ADDR:PORT",
+        value_parser = parse_listen,
+        help_heading = "Serving"
+    )]
     pub(crate) listen: SocketAddr,
 
     /// Fixture path: a directory of *.json files or one .json file. Repeatable; in the
     /// environment variable separate paths with ':'. Default: ./data (skipped with a warning
     /// if absent).
-    #[arg(long = "data", env = "GLANCE_EMU_DATA", value_delimiter = ':')]
+    #[arg(
+        long = "data",
+        env = "GLANCE_EMU_DATA",
+        value_delimiter = ':',
+        value_name = "PATH",
+        help_heading = "Data"
+    )]
     pub(crate) data: Vec<PathBuf>,
 
     /// Also serve on this address (same routes, same store): lets Nova-style clients use
     /// their own port, e.g. 127.0.0.1:8774.
-    #[arg(long, env = "GLANCE_EMU_COMPUTE_LISTEN", value_name = "ADDR:PORT")]
+    #[arg(
+        long,
+        env = "GLANCE_EMU_COMPUTE_LISTEN",
+        value_name = "ADDR:PORT",
+        value_parser = parse_listen,
+        help_heading = "Serving"
+    )]
     pub(crate) compute_listen: Option<SocketAddr>,
 
     /// Keep every acknowledged write durable in DIR (fsynced log + image files) and restore
     /// it on the next start with the same DIR. Without it, writes live in memory only.
-    #[arg(long, env = "GLANCE_EMU_PERSIST", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "GLANCE_EMU_PERSIST",
+        value_name = "DIR",
+        help_heading = "Data"
+    )]
     pub(crate) persist: Option<PathBuf>,
 
     /// Strictly-real behaviour: HEAD never answers 409 (turns off the X-Image-Meta-Size
     /// request check and the stored-data mismatch check that real Glance 15 did not do).
-    #[arg(long, env = "GLANCE_EMU_GLANCE_COMPAT")]
+    #[arg(
+        long,
+        env = "GLANCE_EMU_GLANCE_COMPAT",
+        value_parser = BoolishValueParser::new(),
+        help_heading = "Behaviour"
+    )]
     pub(crate) glance_compat: bool,
 
     /// Who is asking: `noauth` (Glance's default: everyone is admin, no tenant),
@@ -44,7 +80,8 @@ pub(crate) struct Cli {
         long,
         env = "GLANCE_EMU_AUTH",
         default_value = "noauth",
-        value_name = "MODE"
+        value_name = "MODE",
+        help_heading = "Callers"
     )]
     pub(crate) auth: String,
 
@@ -52,27 +89,68 @@ pub(crate) struct Cli {
     /// `add_image`, `modify_image`, `delete_image`, `publicize_image`, `get_images`,
     /// `get_members`, `modify_member`, `delete_member`, ...). Rules: "" or "@" (allow), "!"
     /// (deny), "role:NAME", "rule:NAME", joined with " or "; anything else is an error.
-    #[arg(long, env = "GLANCE_EMU_POLICY", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "GLANCE_EMU_POLICY",
+        value_name = "FILE",
+        help_heading = "Callers"
+    )]
     pub(crate) policy: Option<PathBuf>,
 
     /// Keystone URI advertised in `Www-Authenticate` on 401s in tokens mode.
     #[arg(
         long,
         env = "GLANCE_EMU_AUTH_URI",
-        default_value = "http://127.0.0.1:5000"
+        default_value = "http://127.0.0.1:5000",
+        value_name = "URI",
+        help_heading = "Callers"
     )]
     pub(crate) auth_uri: String,
 
     /// Seconds a client may take to send a request's headers before the connection is
     /// closed.
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    #[arg(
+        long,
+        env = "GLANCE_EMU_HEADER_TIMEOUT",
+        default_value_t = 30,
+        value_name = "SECS",
+        help_heading = "Serving"
+    )]
     pub(crate) header_timeout: u64,
 
     /// Send every request through hyper, including the plain `HEAD /v1/images/<id>`
     /// requests the fast path otherwise answers (same bytes on the wire; for comparison
     /// and as a safety switch).
-    #[arg(long)]
+    #[arg(
+        long,
+        env = "GLANCE_EMU_NO_FAST_HEAD",
+        value_parser = BoolishValueParser::new(),
+        help_heading = "Serving"
+    )]
     pub(crate) no_fast_head: bool,
+
+    /// Access-log and log line format on stderr: `text` or `json` (one object per line).
+    /// Colour only when stderr is a terminal and NO_COLOR is unset.
+    #[arg(
+        long,
+        env = "GLANCE_EMU_LOG_FORMAT",
+        default_value = "text",
+        value_name = "FORMAT",
+        value_parser = ["text", "json"],
+        help_heading = "Logging"
+    )]
+    pub(crate) log_format: String,
+
+    /// Write the address the Glance listener actually bound to FILE (removed on a clean
+    /// stop); `--probe` reads it back. Containers set it, so their health check follows
+    /// whatever --listen or GLANCE_EMU_LISTEN chose.
+    #[arg(
+        long,
+        env = "GLANCE_EMU_ADDR_FILE",
+        value_name = "FILE",
+        help_heading = "Serving"
+    )]
+    pub(crate) addr_file: Option<PathBuf>,
 
     /// Enable the control API under /_emu/ (load/reset/export images, clock, ids, request
     /// journal, fault rules; see docs/testing.md). Answers loopback peers only on the Glance
@@ -80,7 +158,8 @@ pub(crate) struct Cli {
     #[arg(
         long,
         env = "GLANCE_EMU_CONTROL",
-        value_parser = clap::builder::BoolishValueParser::new()
+        value_parser = BoolishValueParser::new(),
+        help_heading = "Test controls"
     )]
     pub(crate) control: bool,
 
@@ -90,7 +169,9 @@ pub(crate) struct Cli {
         long,
         env = "GLANCE_EMU_CONTROL_LISTEN",
         value_name = "ADDR:PORT",
-        requires = "control"
+        value_parser = parse_listen,
+        requires = "control",
+        help_heading = "Test controls"
     )]
     pub(crate) control_listen: Option<SocketAddr>,
 
@@ -100,7 +181,8 @@ pub(crate) struct Cli {
         env = "GLANCE_EMU_CONTROL_TOKEN",
         value_name = "TOKEN",
         requires = "control",
-        hide_env_values = true
+        hide_env_values = true,
+        help_heading = "Test controls"
     )]
     pub(crate) control_token: Option<String>,
 
@@ -110,21 +192,58 @@ pub(crate) struct Cli {
         long,
         env = "GLANCE_EMU_JOURNAL_CAP",
         default_value_t = 1000,
-        value_name = "N"
+        value_name = "N",
+        help_heading = "Test controls"
     )]
     pub(crate) journal_cap: usize,
 
     /// Start with the clock frozen at this time (e.g. 2016-05-22T06:04:20.425843): all
     /// created_at/updated_at values and Date headers use it.
-    #[arg(long, env = "GLANCE_EMU_FREEZE_CLOCK", value_name = "TIME")]
+    #[arg(
+        long,
+        env = "GLANCE_EMU_FREEZE_CLOCK",
+        value_name = "TIME",
+        help_heading = "Test controls"
+    )]
     pub(crate) freeze_clock: Option<String>,
 
     /// Seed request ids and image ids (the same seed gives the same ids every run).
-    #[arg(long, env = "GLANCE_EMU_ID_SEED", value_name = "N")]
+    #[arg(
+        long,
+        env = "GLANCE_EMU_ID_SEED",
+        value_name = "N",
+        help_heading = "Test controls"
+    )]
     pub(crate) id_seed: Option<u64>,
 
-    /// Health probe for containers: GET /healthcheck on the --listen address (0.0.0.0 is
-    /// probed as 127.0.0.1); exit status 0 when it answers 200, 1 otherwise.
-    #[arg(long)]
+    /// Health probe for containers: GET /healthcheck on the address in --addr-file if there
+    /// is one, else on --listen (0.0.0.0 and :: are probed on loopback); exit status 0 when
+    /// it answers 200, 1 otherwise.
+    #[arg(long, help_heading = "Serving")]
     pub(crate) probe: bool,
+}
+
+/// `--listen` and friends: `IP:PORT`, `[IPv6]:PORT` or `HOST:PORT` (the host name resolved
+/// once, at start; an IPv4 address preferred, as `localhost` usually means 127.0.0.1).
+pub(crate) fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let hint = "expected ADDR:PORT, e.g. 127.0.0.1:9292, localhost:9292 or [::1]:9292";
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return Err(hint.to_string());
+    };
+    if host.is_empty() || host.contains(':') || port.parse::<u16>().is_err() {
+        return Err(hint.to_string());
+    }
+    let addrs: Vec<SocketAddr> = s
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve '{host}': {e}"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| format!("'{host}' has no address"))
 }

@@ -1,8 +1,11 @@
-//! The `glance-emu` binary: parses the command line, loads fixtures, binds, and hands the
-//! listener to the library's server until SIGINT/SIGTERM.
+//! The `glance-emu` binary: parses and checks the command line (every flag and file before
+//! any data is loaded or port bound), sets up logging (the access log and `RUST_LOG`), loads
+//! fixtures, binds, and hands the listeners to the library's server until SIGINT/SIGTERM (a
+//! second one exits at once).
 
 mod cli;
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,22 +15,49 @@ use clap::Parser;
 use cli::Cli;
 use glance_emu::clock::{Clock, Ids};
 use glance_emu::control::{Baseline, Control, ControlSettings};
+use glance_emu::edge::access_log::{AccessLog, LogFormat};
 use glance_emu::edge::server::{self, ServerOptions};
 use glance_emu::model::Timestamp;
 use glance_emu::{fixtures, App, Config, GlanceService, Store};
 
+/// A line on stdout that never panics (a reader that went away, e.g. `| head -n 1`, must not
+/// take the server down).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, $($t)*);
+        let _ = out.flush();
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.probe {
-        return probe(cli.listen);
+        return probe(&cli);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // Everything the command line names is checked before any data is loaded or port bound.
+    let checked = match check(&cli) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("glance-emu: {msg}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let format = if cli.log_format == "json" {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
+    };
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let access_log = match init_logging(format, colour) {
+        Ok(log) => log,
+        Err(msg) => {
+            eprintln!("glance-emu: {msg}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -38,7 +68,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli, checked, access_log.clone()));
+    if let Some(log) = access_log {
+        log.close();
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("glance-emu: {msg}");
@@ -47,7 +81,62 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+/// `RUST_LOG` (default `info`) for every line on stderr; the access log when it lets
+/// `glance_emu::access` through at INFO.
+fn init_logging(format: LogFormat, colour: bool) -> Result<Option<AccessLog>, String> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.is_empty() => {
+            EnvFilter::try_new(&v).map_err(|e| format!("RUST_LOG={v}: {e}"))?
+        }
+        _ => EnvFilter::new("info"),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.with_ansi(colour).init(),
+    }
+    if !tracing::enabled!(target: "glance_emu::access", tracing::Level::INFO) {
+        return Ok(None);
+    }
+    AccessLog::start(format, colour, Box::new(std::io::stderr()))
+        .map(Some)
+        .map_err(|e| format!("cannot start the access log: {e}"))
+}
+
+/// What the command line names, read and checked before anything is loaded or bound.
+struct Checked {
+    paths: Vec<PathBuf>,
+    auth: glance_emu::auth::AuthMode,
+    policy: glance_emu::auth::policy::Policy,
+    freeze_clock: Option<Timestamp>,
+}
+
+fn check(cli: &Cli) -> Result<Checked, String> {
+    if cli.control_token.as_deref() == Some("") {
+        return Err("--control-token must not be empty".to_string());
+    }
+    if cli.journal_cap > glance_emu::control::MAX_JOURNAL_CAP {
+        return Err(format!(
+            "--journal-cap: at most {}",
+            glance_emu::control::MAX_JOURNAL_CAP
+        ));
+    }
+    let freeze_clock = match &cli.freeze_clock {
+        Some(t) => Some(Timestamp::parse(t).ok_or_else(|| {
+            format!("--freeze-clock: invalid timestamp '{t}' (expected e.g. 2016-05-22T06:04:20.425843)")
+        })?),
+        None => None,
+    };
+    let auth = glance_emu::auth::AuthMode::parse(&cli.auth).map_err(|e| format!("--auth: {e}"))?;
+    let policy = match &cli.policy {
+        Some(f) => {
+            glance_emu::auth::policy::Policy::load(f).map_err(|e| format!("--policy: {e}"))?
+        }
+        None => glance_emu::auth::policy::Policy::stock(),
+    };
     let paths = if cli.data.is_empty() {
         let default = PathBuf::from("data");
         if default.is_dir() {
@@ -57,11 +146,33 @@ async fn run(cli: Cli) -> Result<(), String> {
             Vec::new()
         }
     } else {
+        for p in &cli.data {
+            if !p.exists() {
+                return Err(format!("--data {}: no such file or directory", p.display()));
+            }
+        }
         cli.data.clone()
     };
-    if cli.control_token.as_deref() == Some("") {
-        return Err("--control-token must not be empty".to_string());
+    if let Some(dir) = &cli.persist {
+        if dir.exists() && !dir.is_dir() {
+            return Err(format!("--persist {}: not a directory", dir.display()));
+        }
     }
+    Ok(Checked {
+        paths,
+        auth,
+        policy,
+        freeze_clock,
+    })
+}
+
+async fn run(cli: Cli, checked: Checked, access_log: Option<AccessLog>) -> Result<(), String> {
+    let Checked {
+        paths,
+        auth,
+        policy,
+        freeze_clock,
+    } = checked;
     let control_settings = ControlSettings {
         http: cli.control,
         token: cli.control_token.clone(),
@@ -72,16 +183,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let control = Control::new(&control_settings);
     let clock = Clock::default();
     let ids = Ids::default();
-    if cli.journal_cap > glance_emu::control::MAX_JOURNAL_CAP {
-        return Err(format!(
-            "--journal-cap: at most {}",
-            glance_emu::control::MAX_JOURNAL_CAP
-        ));
-    }
-    if let Some(t) = &cli.freeze_clock {
-        let t = Timestamp::parse(t).ok_or_else(|| {
-            format!("--freeze-clock: invalid timestamp '{t}' (expected e.g. 2016-05-22T06:04:20.425843)")
-        })?;
+    if let Some(t) = freeze_clock {
         clock.freeze(t, 0);
     }
     if let Some(seed) = cli.id_seed {
@@ -101,13 +203,6 @@ async fn run(cli: Cli) -> Result<(), String> {
             .map_err(|e| format!("cannot create a temporary directory: {e}"))?,
     };
     let count = store.len();
-    let auth = glance_emu::auth::AuthMode::parse(&cli.auth).map_err(|e| format!("--auth: {e}"))?;
-    let policy = match &cli.policy {
-        Some(f) => {
-            glance_emu::auth::policy::Policy::load(f).map_err(|e| format!("--policy: {e}"))?
-        }
-        None => glance_emu::auth::policy::Policy::stock(),
-    };
     let app = Arc::new(App {
         store: Arc::new(store),
         config: Config {
@@ -126,11 +221,16 @@ async fn run(cli: Cli) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     // Register for signals before announcing readiness, so an early SIGTERM is handled.
-    let shutdown = shutdown_signal()?;
-    println!("glance-emu listening on http://{addr} ({count} images loaded)");
+    let signals = Signals::new()?;
+    let addr_file = AddrFile::write(cli.addr_file.clone(), addr)?;
+    say!(
+        "glance-emu listening on http://{} ({count} images loaded)",
+        url_host(addr)
+    );
     let options = ServerOptions {
         header_read_timeout: std::time::Duration::from_secs(cli.header_timeout.max(1)),
         fast_head: !cli.no_fast_head,
+        access_log,
         ..ServerOptions::default()
     };
     let service = GlanceService::with_control(app, control);
@@ -141,7 +241,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let addr2 = second.local_addr().map_err(|e| e.to_string())?;
-        println!("glance-emu compute views also on http://{addr2}");
+        say!(
+            "glance-emu compute views also on http://{}",
+            url_host(addr2)
+        );
         servers.push((second, service));
     }
     if cli.control {
@@ -151,12 +254,16 @@ async fn run(cli: Cli) -> Result<(), String> {
                     .await
                     .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
                 let a = l.local_addr().map_err(|e| e.to_string())?;
-                println!("glance-emu control API on http://{a}/_emu/");
+                say!("glance-emu control API on http://{}/_emu/", url_host(a));
                 servers.push((l, control_only));
             }
-            None => println!("glance-emu control API on http://{addr}/_emu/ (loopback peers only)"),
+            None => say!(
+                "glance-emu control API on http://{}/_emu/ (loopback peers only)",
+                url_host(addr)
+            ),
         }
     }
+    let shutdown = signals.first_then_hard_exit();
     if servers.len() == 1 {
         let (listener, service) = servers.remove(0);
         server::run(listener, service, options, shutdown).await;
@@ -180,14 +287,50 @@ async fn run(cli: Cli) -> Result<(), String> {
             let _ = t.await;
         }
     }
+    drop(addr_file);
     eprintln!("glance-emu: stopped");
     Ok(())
 }
 
-/// `--probe`: one GET /healthcheck, for container health checks (no curl needed).
-fn probe(listen: SocketAddr) -> ExitCode {
+/// `127.0.0.1:9292`, or `[::1]:9292` (a URL needs the brackets; `SocketAddr` prints them).
+fn url_host(a: SocketAddr) -> String {
+    a.to_string()
+}
+
+/// The bound address in `--addr-file`, removed again on a clean stop.
+struct AddrFile(Option<PathBuf>);
+
+impl AddrFile {
+    fn write(path: Option<PathBuf>, addr: SocketAddr) -> Result<Self, String> {
+        if let Some(p) = &path {
+            // Written whole, then renamed: a probe never reads half an address.
+            let tmp = p.with_extension("tmp");
+            std::fs::write(&tmp, format!("{addr}\n"))
+                .and_then(|()| std::fs::rename(&tmp, p))
+                .map_err(|e| format!("--addr-file {}: {e}", p.display()))?;
+        }
+        Ok(AddrFile(path))
+    }
+}
+
+impl Drop for AddrFile {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// `--probe`: one GET /healthcheck, for container health checks (no curl needed), on the
+/// address the server wrote to `--addr-file`, or else on `--listen`.
+fn probe(cli: &Cli) -> ExitCode {
     use std::io::{Read, Write};
-    let mut addr = listen;
+    let from_file = cli.addr_file.as_ref().and_then(|p| {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|t| t.trim().parse::<SocketAddr>().ok())
+    });
+    let mut addr = from_file.unwrap_or(cli.listen);
     if addr.ip().is_unspecified() {
         addr.set_ip(if addr.is_ipv4() {
             std::net::Ipv4Addr::LOCALHOST.into()
@@ -221,20 +364,52 @@ fn probe(listen: SocketAddr) -> ExitCode {
     }
 }
 
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
+/// SIGINT and SIGTERM: the first stops the server gracefully (in-flight requests drain for
+/// up to 10 s); a second one exits at once.
+struct Signals {
     #[cfg(unix)]
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| format!("cannot install the SIGTERM handler: {e}"))?;
+    term: tokio::signal::unix::Signal,
     #[cfg(unix)]
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .map_err(|e| format!("cannot install the SIGINT handler: {e}"))?;
-    Ok(async move {
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Self, String> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())
+                    .map_err(|e| format!("cannot install the SIGTERM handler: {e}"))?,
+                int: signal(SignalKind::interrupt())
+                    .map_err(|e| format!("cannot install the SIGINT handler: {e}"))?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    async fn next(&mut self) {
         #[cfg(unix)]
         tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
         }
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
-    })
+    }
+
+    /// Resolves at the first signal, and leaves a task behind that exits the process at
+    /// the second.
+    async fn first_then_hard_exit(mut self) {
+        self.next().await;
+        eprintln!(
+            "glance-emu: stopping (in-flight requests get up to 10 s; Ctrl-C again to exit now)"
+        );
+        tokio::spawn(async move {
+            self.next().await;
+            eprintln!("glance-emu: second signal: exiting now");
+            std::process::exit(130);
+        });
+    }
 }

@@ -18,9 +18,10 @@
 //! and the integration tests compare both paths byte for byte. `--no-fast-head` turns it off.
 
 use std::cell::RefCell;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderMap};
@@ -31,6 +32,7 @@ use tokio::sync::watch;
 use crate::app::body::Body;
 use crate::app::{data_mismatch, finish_owned, App, Ctx};
 use crate::control::Control;
+use crate::edge::access_log::{AccessLog, Entry};
 use crate::render::image_headers as headers;
 use crate::render::webob::BodyKind;
 
@@ -77,6 +79,13 @@ pub struct FastHead {
     app: Arc<App>,
     control: Control,
     ctx: Ctx,
+    log: Option<AccessLog>,
+}
+
+/// What an answer was, for the access log.
+struct Answer {
+    status: u16,
+    request_id: [u8; 40],
 }
 
 impl FastHead {
@@ -98,11 +107,28 @@ impl FastHead {
             caller,
             host_url: String::new(),
         };
-        Some(FastHead { app, control, ctx })
+        Some(FastHead {
+            app,
+            control,
+            ctx,
+            log: None,
+        })
+    }
+
+    /// Writes a line per answered request to `log`.
+    pub fn with_access_log(mut self, log: Option<AccessLog>) -> Self {
+        self.log = log;
+        self
     }
 
     /// Looks at the start of `input`: answers one request into `out`, or says why not.
     pub fn step(&self, input: &[u8], out: &mut Vec<u8>) -> Step {
+        self.step_from(input, out, None)
+    }
+
+    /// [`FastHead::step`] for a request from `peer` (logged when there is an access log).
+    pub fn step_from(&self, input: &[u8], out: &mut Vec<u8>, peer: Option<SocketAddr>) -> Step {
+        let start = self.log.as_ref().map(|_| Instant::now());
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut headers);
         let used = match req.parse(input) {
@@ -122,15 +148,29 @@ impl FastHead {
         if !req.headers.iter().all(harmless) || !self.control.is_quiet(&self.app) {
             return Step::Handoff;
         }
-        if self.answer(id, out) {
-            ANSWERED.fetch_add(1, Ordering::Relaxed);
-            Step::Answered(used)
-        } else {
-            Step::Handoff
+        match self.answer(id, out) {
+            Some(a) => {
+                ANSWERED.fetch_add(1, Ordering::Relaxed);
+                if let (Some(log), Some(start)) = (&self.log, start) {
+                    log.log(&Entry {
+                        method: "HEAD",
+                        path: req.path.unwrap_or_default(),
+                        query: None,
+                        status: Some(a.status),
+                        bytes: Some(0),
+                        duration: start.elapsed(),
+                        request_id: std::str::from_utf8(&a.request_id).ok(),
+                        tenant: None,
+                        peer,
+                    });
+                }
+                Step::Answered(used)
+            }
+            None => Step::Handoff,
         }
     }
 
-    fn answer(&self, id: &str, out: &mut Vec<u8>) -> bool {
+    fn answer(&self, id: &str, out: &mut Vec<u8>) -> Option<Answer> {
         let app = &self.app;
         if let Some(img) = app.store.get(id) {
             if self.ctx.caller.can_see(&img) && (app.config.glance_compat || !data_mismatch(&img)) {
@@ -147,7 +187,10 @@ impl FastHead {
                     headers::write_request_id(&rid, out);
                     write_date(out);
                     out.extend_from_slice(b"\r\n");
-                    return true;
+                    return Some(Answer {
+                        status: 200,
+                        request_id: rid,
+                    });
                 }
                 out.truncate(start);
             }
@@ -162,7 +205,20 @@ impl FastHead {
             host_url: String::new(),
         };
         let result = crate::glance::images::meta(app, &ctx, id, &HeaderMap::new());
-        write_head(&finish_owned(ctx, result), out)
+        let resp = finish_owned(ctx, result);
+        if !write_head(&resp, out) {
+            return None;
+        }
+        let mut request_id = [b'-'; 40];
+        if let Some(v) = resp.headers().get(&headers::REQUEST_ID) {
+            if v.len() == request_id.len() {
+                request_id.copy_from_slice(v.as_bytes());
+            }
+        }
+        Some(Answer {
+            status: resp.status().as_u16(),
+            request_id,
+        })
     }
 
     /// Serves `io` until it closes or needs hyper. `header_timeout` is hyper's
@@ -173,6 +229,7 @@ impl FastHead {
         io: &mut S,
         header_timeout: Duration,
         shutdown: &mut watch::Receiver<bool>,
+        peer: Option<SocketAddr>,
     ) -> Outcome
     where
         S: AsyncRead + AsyncWrite + Unpin,
@@ -190,7 +247,7 @@ impl FastHead {
         loop {
             let mut answered = false;
             while !buf.is_empty() {
-                match self.step(&buf, &mut out) {
+                match self.step_from(&buf, &mut out, peer) {
                     Step::Answered(n) => {
                         buf.advance(n);
                         answered = true;

@@ -1,6 +1,8 @@
 //! Sockets in, bytes out: the accept loop and drain ([`server`]), the hyper service with the
-//! one top-level dispatch ([`service`]) and the HEAD fast path ([`fast`]).
+//! one top-level dispatch ([`service`]), the HEAD fast path ([`fast`]) and the access log
+//! that both write to ([`access_log`]).
 
+pub mod access_log;
 pub mod fast;
 pub mod server;
 pub mod service;

@@ -18,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::app::ConnInfo;
+use crate::edge::access_log::AccessLog;
 use crate::edge::fast::Outcome;
 use crate::edge::GlanceService;
 
@@ -31,6 +32,8 @@ pub struct ServerOptions {
     /// Answer plain `HEAD /v1/images/<id>` requests on the fast path (same bytes, about
     /// half the CPU); `false` sends every request through hyper.
     pub fast_head: bool,
+    /// One line per answered request (both paths); `None` logs nothing.
+    pub access_log: Option<AccessLog>,
 }
 
 impl Default for ServerOptions {
@@ -39,6 +42,7 @@ impl Default for ServerOptions {
             header_read_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
             fast_head: true,
+            access_log: None,
         }
     }
 }
@@ -60,7 +64,9 @@ pub async fn run(
         .keep_alive(true);
     let builder = Arc::new(builder);
     let fast = if options.fast_head {
-        service.fast_head().map(Arc::new)
+        service
+            .fast_head()
+            .map(|f| Arc::new(f.with_access_log(options.access_log.clone())))
     } else {
         None
     };
@@ -85,7 +91,9 @@ pub async fn run(
                 let _ = stream.set_nodelay(true);
                 let info = Arc::new(ConnInfo::new(Some(peer)));
                 let conn = Conn { stream, info: Arc::clone(&info), prefix: Bytes::new() };
-                let service = service.for_connection(info);
+                let service = service
+                    .for_connection(info)
+                    .with_access_log(options.access_log.clone());
                 let builder = Arc::clone(&builder);
                 // Subscribed now, so a shutdown that comes later always reaches it.
                 let watcher = graceful.watcher();
@@ -95,7 +103,7 @@ pub async fn run(
                 tokio::spawn(async move {
                     let mut conn = conn;
                     if let Some(fast) = fast {
-                        match fast.serve(&mut conn, header_timeout, &mut stopped).await {
+                        match fast.serve(&mut conn, header_timeout, &mut stopped, Some(peer)).await {
                             Outcome::Closed => return,
                             Outcome::Handoff(rest) => conn.prefix = rest,
                         }

@@ -1,14 +1,17 @@
 //! The hyper `Service`: the one top-level dispatch of every request (control API, compute,
 //! Glance) and the hooks around it. Knows nothing about sockets.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{Method, Request, Response, Uri};
 
 use crate::app::body::Body;
 use crate::app::{Abort, App, ConnInfo, RespFuture};
 use crate::control::Control;
+use crate::edge::access_log::{AccessLog, Entry};
 
 /// The hyper service: cheap to clone per connection.
 #[derive(Debug, Clone)]
@@ -17,6 +20,7 @@ pub struct GlanceService {
     control: Control,
     conn: Option<Arc<ConnInfo>>,
     control_only: bool,
+    log: Option<AccessLog>,
 }
 
 impl GlanceService {
@@ -36,6 +40,7 @@ impl GlanceService {
             control,
             conn: None,
             control_only: false,
+            log: None,
         }
     }
 
@@ -56,7 +61,14 @@ impl GlanceService {
             control: self.control.clone(),
             conn: Some(conn),
             control_only: self.control_only,
+            log: self.log.clone(),
         }
+    }
+
+    /// This service, writing a line per request to `log`.
+    pub fn with_access_log(mut self, log: Option<AccessLog>) -> Self {
+        self.log = log;
+        self
     }
 
     /// The HEAD fast path for connections of this service, when it can have one (never on
@@ -98,6 +110,83 @@ where
     type Future = RespFuture;
 
     fn call(&self, req: Request<B>) -> RespFuture {
+        let Some(log) = &self.log else {
+            return self.dispatch(req);
+        };
+        let seen = Seen {
+            start: Instant::now(),
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            // Only the authenticated modes have tenants (noauth is Glance's tenant-less admin).
+            tenant: if matches!(self.app.config.auth, crate::auth::AuthMode::NoAuth) {
+                None
+            } else {
+                self.app.caller_for(req.headers()).and_then(|c| c.tenant)
+            },
+            peer: self.conn.as_ref().and_then(|c| c.peer()),
+        };
+        let fut = self.dispatch(req);
+        match fut {
+            RespFuture::Ready(Some(r)) => {
+                seen.log(log, Some(&r));
+                RespFuture::Ready(Some(r))
+            }
+            other => {
+                let log = log.clone();
+                RespFuture::Fallible(Box::pin(async move {
+                    let r = other.await;
+                    seen.log(&log, r.as_ref().ok());
+                    r
+                }))
+            }
+        }
+    }
+}
+
+/// What the access log needs of a request, kept until its response head is ready.
+struct Seen {
+    start: Instant,
+    method: Method,
+    uri: Uri,
+    tenant: Option<String>,
+    peer: Option<SocketAddr>,
+}
+
+impl Seen {
+    /// `resp` is None when the connection ended instead (a `reset` fault).
+    fn log(&self, log: &AccessLog, resp: Option<&Response<Body>>) {
+        let bytes = resp.and_then(|r| {
+            if self.method == Method::HEAD {
+                return Some(0);
+            }
+            r.headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+        });
+        log.log(&Entry {
+            method: self.method.as_str(),
+            path: self.uri.path(),
+            query: self.uri.query(),
+            status: resp.map(|r| r.status().as_u16()),
+            bytes,
+            duration: self.start.elapsed(),
+            request_id: resp
+                .and_then(|r| r.headers().get(&crate::render::image_headers::REQUEST_ID))
+                .and_then(|v| v.to_str().ok()),
+            tenant: self.tenant.as_deref(),
+            peer: self.peer,
+        });
+    }
+}
+
+impl GlanceService {
+    /// The one top-level dispatch: control API, then Glance (with the test-suite hooks).
+    fn dispatch<B>(&self, req: Request<B>) -> RespFuture
+    where
+        B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+    {
         let settings = &self.app.config.control;
         if settings.http {
             let path = req.uri().path();

@@ -2,6 +2,7 @@
 
 mod auth;
 mod cli;
+mod cli_ux;
 mod fast;
 mod head;
 mod layout;
