@@ -50,3 +50,13 @@ pub use store::Store;
 
 /// Glance's API port.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9292";
+
+/// The Rust examples of README.md, compiled and run as doctests (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+/// The Rust examples of docs/testing.md, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/testing.md")]
+pub struct TestingDocDoctests;

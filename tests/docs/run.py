@@ -19,7 +19,8 @@ Format (in the Markdown):
   expected output ends with `[exit N]`.
 - `$ cargo run --release [-- ARGS]` and `$ glance-emu [ARGS]` (optionally ending in `&`)
   (re)start the block's server with ARGS: the built binary runs from the repository root,
-  its stdout lines are the command's output, and it stops when the block ends.
+  its stdout lines are the command's output, and it stops when the block ends. `2> FILE`
+  among the ARGS sends its stderr (the log) to FILE.
 - Each block runs in one bash process (variables carry from command to command) against a
   fresh server (default arguments, i.e. ./data) on a free port: `127.0.0.1:9292` in the
   block is rewritten to that port, in commands and expected output alike.
@@ -45,7 +46,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 SHELL_LANGS = {"sh", "bash", "shell", "console"}
 NOT_RUN = re.compile(r"<!--\s*docs:\s*not run:\s*(.+?)\s*-->")
-START = re.compile(r"^(?:cargo run --release(?: -- (?P<a>.*?))?|glance-emu(?: (?P<b>.*?))?)\s*&?\s*$")
+START = re.compile(r"^(?:cargo run --release(?: (?:-- )?(?P<a>.*?))?|glance-emu(?: (?P<b>.*?))?)\s*&?\s*$")
 TIMEOUT = 120
 
 PRELUDE = r"""
@@ -59,18 +60,19 @@ __start_server() {  # ARGS...: what `cargo run --release -- ARGS` would run
   local has_listen= a
   for a in "$@"; do case "$a" in --listen|--listen=*) has_listen=1;; esac; done
   local out="$DOCS_TMP/server.out"; : > "$out"
-  if [ -n "$has_listen" ]; then "$DOCS_BIN" "$@" > "$out" 2>"$DOCS_TMP/server.err" &
-  else "$DOCS_BIN" --listen "127.0.0.1:$DOCS_PORT" "$@" > "$out" 2>"$DOCS_TMP/server.err" & fi
+  local err="${DOCS_ERR:-$DOCS_TMP/server.err}"
+  if [ -n "$has_listen" ]; then "$DOCS_BIN" "$@" > "$out" 2>"$err" &
+  else "$DOCS_BIN" --listen "127.0.0.1:$DOCS_PORT" "$@" > "$out" 2>"$err" & fi
   __server_pid=$!
   local i
   for i in $(seq 200); do
-    if ! kill -0 "$__server_pid" 2>/dev/null; then cat "$out" "$DOCS_TMP/server.err"; __server_pid=; return 1; fi
+    if ! kill -0 "$__server_pid" 2>/dev/null; then cat "$out" "$err"; __server_pid=; return 1; fi
     if grep -q listening "$out" && curl -s -o /dev/null "http://127.0.0.1:$DOCS_PORT/healthcheck"; then
       cat "$out"; return 0
     fi
     sleep 0.05
   done
-  echo "server did not start"; cat "$DOCS_TMP/server.err"; return 1
+  echo "server did not start"; cat "$err"; return 1
 }
 """
 
@@ -150,7 +152,13 @@ def script_for(cmds, port):
         m = START.match(re.sub(r"\s+#.*$", "", cmd))
         if m:
             args = m.group("a") if m.group("a") is not None else (m.group("b") or "")
-            line = "__start_server %s" % args.replace("127.0.0.1:9292", "127.0.0.1:%d" % port)
+            # `2> FILE`: the server's stderr (its log) goes there
+            redirect = re.search(r"\s*2>\s*(\S+)", args)
+            prefix = ""
+            if redirect:
+                prefix = "DOCS_ERR=%s " % redirect.group(1)
+                args = args[:redirect.start()] + args[redirect.end():]
+            line = prefix + "__start_server %s" % args.replace("127.0.0.1:9292", "127.0.0.1:%d" % port)
         else:
             line = cmd.replace("127.0.0.1:9292", "127.0.0.1:%d" % port)
         # braces, not a subshell: variables set by one command are seen by the next
