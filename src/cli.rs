@@ -41,6 +41,17 @@ pub(crate) struct Cli {
     )]
     pub(crate) data: Vec<PathBuf>,
 
+    /// While fixtures load, print a progress line (files, records, bytes, rate) every SECS
+    /// seconds once loading has taken that long; 0 turns it off.
+    #[arg(
+        long,
+        env = "GLANCE_EMU_PROGRESS_EVERY",
+        default_value_t = 2.0,
+        value_name = "SECS",
+        help_heading = "Data"
+    )]
+    pub(crate) progress_every: f64,
+
     /// Also serve on this address (same routes, same store): lets Nova-style clients use
     /// their own port, e.g. 127.0.0.1:8774.
     #[arg(

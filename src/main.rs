@@ -192,8 +192,10 @@ async fn run(cli: Cli, checked: Checked, access_log: Option<AccessLog>) -> Resul
     }
     // Reset re-reads the fixture files (no second copy of the records is kept).
     control.set_baseline(Baseline::Paths(paths.clone()));
-    let (images, warnings) =
-        fixtures::load_indexed(&paths, clock.now()).map_err(|e| e.to_string())?;
+    let reporter = ProgressReporter::start(cli.progress_every);
+    let loaded = fixtures::load_indexed(&paths, clock.now());
+    reporter.stop();
+    let (images, warnings) = loaded.map_err(|e| e.to_string())?;
     for w in &warnings {
         eprintln!("glance-emu: warning: {w}");
     }
@@ -290,6 +292,63 @@ async fn run(cli: Cli, checked: Checked, access_log: Option<AccessLog>) -> Resul
     drop(addr_file);
     eprintln!("glance-emu: stopped");
     Ok(())
+}
+
+/// A line on stderr every few seconds while fixtures load (a million records take a while,
+/// and silence looks like a hang).
+struct ProgressReporter {
+    done: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ProgressReporter {
+    fn start(every_secs: f64) -> Self {
+        if !(every_secs.is_finite() && every_secs > 0.0) {
+            return ProgressReporter {
+                done: None,
+                thread: None,
+            };
+        }
+        let every = std::time::Duration::from_secs_f64(every_secs);
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let start = std::time::Instant::now();
+        let base = fixtures::progress();
+        let thread = std::thread::spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
+                let p = fixtures::progress();
+                let secs = start.elapsed().as_secs_f64().max(1e-3);
+                let records = p.records - base.records;
+                let mb = |b: u64| b as f64 / 1e6;
+                let read = p.bytes_read - base.bytes_read;
+                let total = p.bytes_total - base.bytes_total;
+                let pct = if total > 0 {
+                    read as f64 * 100.0 / total as f64
+                } else {
+                    0.0
+                };
+                eprintln!(
+                    "glance-emu: loading fixtures: {} of {} files, {records} records, \
+                     {:.0} of {:.0} MB ({pct:.0}%), {:.0} records/s",
+                    p.files_done - base.files_done,
+                    p.files_total - base.files_total,
+                    mb(read),
+                    mb(total),
+                    records as f64 / secs,
+                );
+            }
+        });
+        ProgressReporter {
+            done: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    fn stop(mut self) {
+        drop(self.done.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// `127.0.0.1:9292`, or `[::1]:9292` (a URL needs the brackets; `SocketAddr` prints them).

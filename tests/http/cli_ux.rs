@@ -377,3 +377,39 @@ fn help_is_wrapped_with_headings_and_version_prints() {
         format!("glance-emu {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// A load that takes a while prints progress lines (files, records, bytes, rate).
+#[test]
+fn progress_lines_while_fixtures_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("[");
+    for i in 0..60_000 {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&format!(
+            "{{\"id\": \"00000000-0000-4000-8000-{i:012}\", \"name\": \"n{i}\", \"status\": \"active\"}}"
+        ));
+    }
+    text.push(']');
+    std::fs::write(dir.path().join("many.json"), text).unwrap();
+    let (child, _) = start(command(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--progress-every",
+        "0.001",
+    ]));
+    let err = stop(child);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("glance-emu: loading fixtures: "))
+        .unwrap_or_else(|| panic!("no progress line: {err}"));
+    assert!(line.contains(" of 1 files, "), "{line}");
+    assert!(
+        line.contains(" records, ") && line.ends_with(" records/s"),
+        "{line}"
+    );
+    assert!(line.contains(" MB ("), "{line}");
+}
