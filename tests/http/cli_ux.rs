@@ -28,14 +28,40 @@ fn command(args: &[&str]) -> Command {
     c
 }
 
+/// A started server; killed (by its PID) if a test fails before stopping it.
+struct Server(Option<Child>);
+
+impl std::ops::Deref for Server {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        self.0.as_ref().expect("running")
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        self.0.as_mut().expect("running")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// Starts the binary and returns it with its `host:port` (from the first stdout line).
-fn start(mut cmd: Command) -> (Child, String) {
+fn start(mut cmd: Command) -> (Server, String) {
     let mut child = cmd.spawn().unwrap();
     let mut line = String::new();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     out.read_line(&mut line).unwrap();
     // Keep reading (the server prints more lines with some options).
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let child = Server(Some(child));
     let addr = line
         .split("http://")
         .nth(1)
@@ -55,7 +81,8 @@ fn signal(child: &Child, sig: &str) {
 }
 
 /// SIGTERM, then everything the process wrote to stderr.
-fn stop(mut child: Child) -> String {
+fn stop(mut server: Server) -> String {
+    let mut child = server.0.take().expect("running");
     signal(&child, "-TERM");
     let mut err = String::new();
     child
