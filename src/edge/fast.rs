@@ -33,6 +33,7 @@ use crate::app::body::Body;
 use crate::app::{data_mismatch, finish_owned, App, Ctx};
 use crate::control::Control;
 use crate::edge::access_log::{AccessLog, Entry};
+use crate::edge::service::fast_path_may_answer;
 use crate::render::image_headers as headers;
 use crate::render::webob::BodyKind;
 
@@ -93,6 +94,8 @@ impl FastHead {
     /// unauthenticated context (every caller the same admin) and a policy that lets that
     /// caller `get_image`. Otherwise `None`, and hyper answers everything.
     pub fn new(app: Arc<App>, control: Control) -> Option<Self> {
+        // A shortcut only: with any other auth mode or policy the gate would hand every
+        // request to hyper anyway.
         if !matches!(app.config.auth, crate::auth::AuthMode::NoAuth) {
             return None;
         }
@@ -136,18 +139,10 @@ impl FastHead {
             Ok(httparse::Status::Partial) if input.len() <= MAX_HEAD => return Step::NeedMore,
             _ => return Step::Handoff,
         };
-        if req.method != Some("HEAD") || req.version != Some(1) {
-            return Step::Handoff;
-        }
-        let Some(id) = req.path.and_then(|p| p.strip_prefix("/v1/images/")) else {
+        let Some(id) = fast_path_may_answer(&self.app, &self.control, &self.ctx.caller, &req)
+        else {
             return Step::Handoff;
         };
-        if id.is_empty() || id == "detail" || !id.bytes().all(url_safe) {
-            return Step::Handoff;
-        }
-        if !req.headers.iter().all(harmless) || !self.control.is_quiet(&self.app) {
-            return Step::Handoff;
-        }
         match self.answer(id, out) {
             Some(a) => {
                 ANSWERED.fetch_add(1, Ordering::Relaxed);
@@ -294,30 +289,6 @@ impl FastHead {
             }
         }
     }
-}
-
-/// Characters an id may have for the fast path: RFC 3986 unreserved (a UUID, a name).
-/// Anything else (escapes, a query) is routed by hyper's path.
-fn url_safe(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
-}
-
-/// Request headers that change nothing in a noauth HEAD answer.
-fn harmless(h: &httparse::Header<'_>) -> bool {
-    let n = h.name;
-    if n.eq_ignore_ascii_case("connection") {
-        return h.value.eq_ignore_ascii_case(b"keep-alive");
-    }
-    [
-        "host",
-        "user-agent",
-        "accept",
-        "accept-encoding",
-        "accept-language",
-        "x-auth-token",
-    ]
-    .iter()
-    .any(|k| n.eq_ignore_ascii_case(k))
 }
 
 /// A response head as hyper 1.x writes it with title-case names: status line, the headers

@@ -228,3 +228,61 @@ where
         Err(req) => crate::glance::routes::route(app, req),
     }
 }
+
+/// THE gate of the HEAD fast path ([`crate::edge::fast`]): whether a request it parsed may be
+/// answered there, from the store straight into the socket, instead of by hyper through
+/// [`GlanceService::call`]. Returns the image id when it may.
+///
+/// The fast path skips everything `call` does around the handler, so every cross-cutting
+/// behaviour of the hyper path must be excluded here: the control API (only `/v1/images/`
+/// paths qualify), the journal, fault rules and a set clock (`control.is_quiet`), callers
+/// other than Glance's unauthenticated admin and policies that do not let it `get_image`,
+/// and any request header that could change the answer. Add a behaviour to `call`, add its
+/// condition here.
+pub(crate) fn fast_path_may_answer<'r>(
+    app: &App,
+    control: &Control,
+    caller: &crate::auth::Caller,
+    req: &httparse::Request<'_, 'r>,
+) -> Option<&'r str> {
+    if req.method != Some("HEAD") || req.version != Some(1) {
+        return None;
+    }
+    let id = req.path?.strip_prefix("/v1/images/")?;
+    if id.is_empty() || id == "detail" || !id.bytes().all(url_safe) {
+        return None;
+    }
+    if !req.headers.iter().all(harmless) || !control.is_quiet(app) {
+        return None;
+    }
+    if !matches!(app.config.auth, crate::auth::AuthMode::NoAuth)
+        || !app.config.policy.allows("get_image", caller)
+    {
+        return None;
+    }
+    Some(id)
+}
+
+/// Characters an id may have for the fast path: RFC 3986 unreserved (a UUID, a name).
+/// Anything else (escapes, a query) is routed by hyper's path.
+fn url_safe(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// Request headers that change nothing in a noauth HEAD answer.
+fn harmless(h: &httparse::Header<'_>) -> bool {
+    let n = h.name;
+    if n.eq_ignore_ascii_case("connection") {
+        return h.value.eq_ignore_ascii_case(b"keep-alive");
+    }
+    [
+        "host",
+        "user-agent",
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "x-auth-token",
+    ]
+    .iter()
+    .any(|k| n.eq_ignore_ascii_case(k))
+}
