@@ -51,25 +51,21 @@ pub(crate) fn dump_into(v: &Py, out: &mut String) {
     }
 }
 
+/// A string as `json.dumps` wrote it: the one escaper, [`super::json::to_string`]'s
+/// (ensure_ascii, `\uXXXX` surrogate pairs, Python's short escapes).
 pub(crate) fn json_str(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
-            _ => {
-                let mut buf = [0u16; 2];
-                for unit in c.encode_utf16(&mut buf) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-        }
+    out.push_str(&super::json::to_string(s));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Rule: one escaper for both JSON writers, spelling strings as Python 2.7's json.dumps.
+    #[test]
+    fn strings_escape_as_python_json_dumps() {
+        let mut out = String::new();
+        json_str("a\"\\\n\t\u{8}\u{c}\r\u{1}\u{7f}\u{e9}\u{1f600}", &mut out);
+        assert_eq!(out, r#""a\"\\\n\t\b\f\r\u0001\u007f\u00e9\ud83d\ude00""#);
     }
-    out.push('"');
 }
