@@ -12,6 +12,7 @@ use http::{Response, StatusCode};
 use crate::app::body::Body;
 use crate::app::Ctx;
 use crate::render::webob::{title_and_explanation, ApiError};
+use http_body_util::BodyExt;
 
 // =========================================================================================
 // Responses
@@ -181,4 +182,96 @@ impl From<crate::store::StoreError> for Fault {
     fn from(_: crate::store::StoreError) -> Self {
         Fault::default_for(500)
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Glance errors as Nova faults: the one place they are translated
+// ---------------------------------------------------------------------------------------
+
+/// Which Nova call met a Glance error (each mapped Glance's status its own way).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum GlanceCall<'a> {
+    /// `_get_image` / `show` (a HEAD); `for_metadata`: the image-metadata controller.
+    Get { id: &'a str, for_metadata: bool },
+    /// `image_api.delete`.
+    Delete,
+    /// `image_api.get_all` (a detail page).
+    List,
+}
+
+/// The Nova fault for a Glance error of status `code` met by `call`; `details` is what
+/// glanceclient made of the error body (lists only).
+pub(crate) fn glance_fault(call: GlanceCall<'_>, code: u16, details: Option<String>) -> Fault {
+    match call {
+        GlanceCall::Get { id, for_metadata } => match code {
+            404 => Fault::new(404, "Image not found."),
+            401 | 403 if for_metadata => Fault::new(403, format!("Not authorized for image {id}.")),
+            401 | 403 => Fault::internal(),
+            400 => Fault::new(400, "HTTPBadRequest (HTTP 400)"),
+            other => Fault::default_for(other),
+        },
+        GlanceCall::Delete => match code {
+            404 => Fault::new(404, "Image not found."),
+            403 => Fault::new(403, "You are not allowed to delete the image."),
+            other => Fault::default_for(other),
+        },
+        GlanceCall::List => {
+            let text = format!("{} (HTTP {code})", details.unwrap_or_default());
+            match code {
+                400 => Fault::new(400, text),
+                401 | 403 => Fault::new(403, text),
+                other => Fault::default_for(other),
+            }
+        }
+    }
+}
+
+/// What glanceclient made of a Glance error response: `str(exc)`.
+pub(crate) async fn glanceclient_error(ctx: &Ctx, e: ApiError) -> (u16, String) {
+    let code = e.status.as_u16();
+    let resp = crate::app::error_response(ctx, e);
+    let ct = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let body = match resp.into_body().collect().await {
+        Ok(c) => String::from_utf8_lossy(&c.to_bytes()).into_owned(),
+        Err(_) => String::new(),
+    };
+    let details = if body.is_empty() {
+        String::new()
+    } else if ct.contains("html") {
+        let mut seen: Vec<String> = Vec::new();
+        for line in body.lines() {
+            let stripped = strip_tags(line.trim());
+            if !stripped.is_empty() && !seen.contains(&stripped) {
+                seen.push(stripped);
+            }
+        }
+        seen.join(": ")
+    } else {
+        body.replace("\n\n", "\n")
+    };
+    (code, details)
+}
+
+/// `re.sub(r'<.+?>', '', line)`.
+pub(crate) fn strip_tags(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(start) = rest.find('<') {
+        let after = &rest[start + 1..];
+        // `.+?` needs at least one character before the closing '>'.
+        let close = after.char_indices().skip(1).find(|(_, c)| *c == '>');
+        match close {
+            Some((end, _)) => {
+                out.push_str(&rest[..start]);
+                rest = &after[end + 1..];
+            }
+            None => break,
+        }
+    }
+    out.push_str(rest);
+    out
 }

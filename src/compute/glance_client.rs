@@ -1,7 +1,7 @@
 //! Reading images the way Nova did: glanceclient over Glance v1 (a HEAD for one image, the
 //! detail pages for lists), here as in-process calls into [`crate::glance`], one way.
 
-use super::faults::Fault;
+use super::faults::{glance_fault, Fault, GlanceCall};
 use super::routes::{Rq, JSON_PROPS, PROPERTY_PREFIX};
 use crate::render::python::dict::{fill, DictBuilder};
 use crate::render::python::value::Py;
@@ -11,7 +11,6 @@ use http::Method;
 use serde_json::Value;
 
 use crate::app::App;
-use crate::render::webob::ApiError;
 
 // =========================================================================================
 // Reading images the way Nova did (glanceclient over Glance v1)
@@ -133,17 +132,6 @@ pub(crate) fn py_int(s: &str) -> Option<i128> {
     Some(if neg { -n } else { n })
 }
 
-/// A Glance-side error as Nova's `_get_image` / `show` mapped it.
-pub(crate) fn map_get_error(e: &ApiError, id: &str, for_metadata: bool) -> Fault {
-    match e.status.as_u16() {
-        404 => Fault::new(404, "Image not found."),
-        401 | 403 if for_metadata => Fault::new(403, format!("Not authorized for image {id}.")),
-        401 | 403 => Fault::internal(),
-        400 => Fault::new(400, "HTTPBadRequest (HTTP 400)"),
-        other => Fault::default_for(other),
-    }
-}
-
 /// Nova's `image_api.get`: a Glance v1 HEAD on the same store.
 pub(crate) fn get_image(
     app: &App,
@@ -154,6 +142,10 @@ pub(crate) fn get_image(
     let ctx = rq.glance_ctx(Method::HEAD);
     match crate::glance::images::meta(app, &ctx, id, &HeaderMap::new()) {
         Ok(resp) => NovaImage::from_head(resp.headers()),
-        Err(e) => Err(map_get_error(&e, id, for_metadata)),
+        Err(e) => Err(glance_fault(
+            GlanceCall::Get { id, for_metadata },
+            e.status.as_u16(),
+            None,
+        )),
     }
 }

@@ -1,6 +1,6 @@
 //! Nova's image handlers: show, delete and the (detail) lists with Nova's filters and paging.
 
-use super::faults::{json_out, Fault, Out};
+use super::faults::{glance_fault, glanceclient_error, json_out, Fault, GlanceCall, Out};
 use super::glance_client::{get_image, py_int, NovaImage};
 use super::routes::{Rq, GLANCE_PAGE_SIZE, MAX_LIMIT};
 use super::views::{basic_view, link, os_path_join, show_view, single};
@@ -8,13 +8,11 @@ use crate::render::python::dict::DictBuilder;
 use crate::render::python::value::Py;
 use std::sync::Arc;
 
-use http::header::{self};
 use http::Method;
 use http_body_util::BodyExt;
 use serde_json::Value;
 
-use crate::app::{App, Ctx};
-use crate::render::webob::ApiError;
+use crate::app::App;
 
 // =========================================================================================
 // Handlers: images
@@ -29,11 +27,7 @@ pub(crate) async fn delete_image(app: &Arc<App>, rq: &Rq, id: String) -> Result<
     let ctx = Arc::new(rq.glance_ctx(Method::DELETE));
     match crate::glance::images::delete(Arc::clone(app), ctx, id).await {
         Ok(_) => Ok(Out::NoContent),
-        Err(e) => Err(match e.status.as_u16() {
-            404 => Fault::new(404, "Image not found."),
-            403 => Fault::new(403, "You are not allowed to delete the image."),
-            other => Fault::default_for(other),
-        }),
+        Err(e) => Err(glance_fault(GlanceCall::Delete, e.status.as_u16(), None)),
     }
 }
 
@@ -99,56 +93,6 @@ pub(crate) fn nova_filters(params: &[(String, String)]) -> Vec<(String, String)>
     filters
 }
 
-/// What glanceclient made of a Glance error response: `str(exc)`.
-pub(crate) async fn glanceclient_error(ctx: &Ctx, e: ApiError) -> (u16, String) {
-    let code = e.status.as_u16();
-    let resp = crate::app::error_response(ctx, e);
-    let ct = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_default();
-    let body = match resp.into_body().collect().await {
-        Ok(c) => String::from_utf8_lossy(&c.to_bytes()).into_owned(),
-        Err(_) => String::new(),
-    };
-    let details = if body.is_empty() {
-        String::new()
-    } else if ct.contains("html") {
-        let mut seen: Vec<String> = Vec::new();
-        for line in body.lines() {
-            let stripped = strip_tags(line.trim());
-            if !stripped.is_empty() && !seen.contains(&stripped) {
-                seen.push(stripped);
-            }
-        }
-        seen.join(": ")
-    } else {
-        body.replace("\n\n", "\n")
-    };
-    (code, details)
-}
-
-/// `re.sub(r'<.+?>', '', line)`.
-pub(crate) fn strip_tags(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(start) = rest.find('<') {
-        let after = &rest[start + 1..];
-        // `.+?` needs at least one character before the closing '>'.
-        let close = after.char_indices().skip(1).find(|(_, c)| *c == '>');
-        match close {
-            Some((end, _)) => {
-                out.push_str(&rest[..start]);
-                rest = &after[end + 1..];
-            }
-            None => break,
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 /// `GET …/images` and `…/images/detail`: glanceclient's paginated `list` over
 /// `GET /v1/images/detail`, then the views and the `next` link.
 pub(crate) async fn list(app: &Arc<App>, rq: &Rq, detail: bool) -> Result<Out, Fault> {
@@ -195,12 +139,7 @@ pub(crate) async fn list(app: &Arc<App>, rq: &Rq, detail: bool) -> Result<Out, F
             }
             Err(e) => {
                 let (code, details) = glanceclient_error(&ctx, e).await;
-                let text = format!("{details} (HTTP {code})");
-                return Err(match code {
-                    400 => Fault::new(400, text),
-                    401 | 403 => Fault::new(403, text),
-                    other => Fault::default_for(other),
-                });
+                return Err(glance_fault(GlanceCall::List, code, Some(details)));
             }
         };
         let mut seen_last_page: i128 = 0;

@@ -407,7 +407,7 @@ pub(crate) fn deserialize(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compute::images::strip_tags;
+    use crate::compute::faults::strip_tags;
     use crate::compute::views::os_path_join;
 
     #[test]
