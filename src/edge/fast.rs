@@ -63,6 +63,8 @@ pub enum Step {
     /// Not a request for the fast path: hyper takes the connection from here, input
     /// untouched.
     Handoff,
+    /// The head is longer than the limit: answer 431 and close (as hyper does).
+    TooLarge,
 }
 
 /// How a fast-path connection ended.
@@ -74,6 +76,10 @@ pub enum Outcome {
     Handoff(Bytes),
 }
 
+/// Most request headers the gate parses before handing over (beyond hyper's own limit,
+/// which then answers 431).
+const GATE_MAX_HEADERS: usize = 128;
+
 /// The fast path for one listener.
 #[derive(Debug)]
 pub struct FastHead {
@@ -81,6 +87,10 @@ pub struct FastHead {
     control: Control,
     ctx: Ctx,
     log: Option<AccessLog>,
+    /// False for the gate only: wait for a whole (or malformed) first head, answer nothing.
+    answers: bool,
+    /// Longest partial head waited for before hyper takes it (its own limit answers).
+    max_head: usize,
 }
 
 /// What an answer was, for the access log.
@@ -115,7 +125,38 @@ impl FastHead {
             control,
             ctx,
             log: None,
+            answers: true,
+            max_head: crate::edge::server::DEFAULT_MAX_HEADER_BYTES,
         })
+    }
+
+    /// The same, with `--max-header-bytes`: heads longer than this get 431.
+    pub fn with_max_head(mut self, max_head: usize) -> Self {
+        self.max_head = max_head;
+        self
+    }
+
+    /// The gate alone, for connections the fast path does not answer (`--no-fast-head`,
+    /// other auth modes, the control listener): it only reads the first request head until
+    /// it is whole or found malformed (at most `max_head` bytes), then hands it to hyper in
+    /// one piece. hyper re-parses a partly read head only once it sees a blank line, so a
+    /// malformed head split across writes would otherwise wait for the header timeout,
+    /// while the same head in one write (or on the fast path) gets its 400 at once.
+    pub fn gate(app: Arc<App>, control: Control, max_head: usize) -> Self {
+        FastHead {
+            app,
+            control,
+            ctx: Ctx {
+                method: Method::HEAD,
+                accept: BodyKind::Html,
+                request_id: http::HeaderValue::from_static(""),
+                caller: crate::auth::Caller::default(),
+                host_url: String::new(),
+            },
+            log: None,
+            answers: false,
+            max_head,
+        }
     }
 
     /// Writes a line per answered request to `log`.
@@ -125,12 +166,32 @@ impl FastHead {
     }
 
     /// Looks at the start of `input`: answers one request into `out`, or says why not.
+    /// A panic in here (a bug) hands the request to hyper, whose guard answers 500.
+    ///
+    /// What the fast path does not answer passes the gate ([`FastHead::gate`]): hyper gets
+    /// the first head whole, and a head over the limit gets 431 here, because hyper
+    /// enforces its own limit only on heads it reads itself.
     pub fn step(&self, input: &[u8], out: &mut Vec<u8>) -> Step {
         self.step_from(input, out, None)
     }
 
     /// [`FastHead::step`] for a request from `peer` (logged when there is an access log).
     pub fn step_from(&self, input: &[u8], out: &mut Vec<u8>, peer: Option<SocketAddr>) -> Step {
+        // More buffered than the head limit (a long head, or a deep pipeline): the gate
+        // judges the first head's size.
+        if self.answers && input.len() <= self.max_head {
+            let start = out.len();
+            match crate::edge::guard::catch("HEAD fast path", || self.step_inner(input, out, peer))
+            {
+                Ok(Step::Handoff) => {}
+                Ok(s) => return s,
+                Err(_) => out.truncate(start),
+            }
+        }
+        gate_step(input, self.max_head)
+    }
+
+    fn step_inner(&self, input: &[u8], out: &mut Vec<u8>, peer: Option<SocketAddr>) -> Step {
         let start = self.log.as_ref().map(|_| Instant::now());
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut headers);
@@ -256,6 +317,18 @@ impl FastHead {
                         }
                         return Outcome::Handoff(buf.freeze());
                     }
+                    Step::TooLarge => {
+                        // hyper's own answer to an oversized head, byte for byte.
+                        out.extend_from_slice(
+                            b"HTTP/1.1 431 Request Header Fields Too Large\r\n\
+                              Connection: close\r\nContent-Length: 0\r\n",
+                        );
+                        write_date(&mut out);
+                        out.extend_from_slice(b"\r\n");
+                        let _ = io.write_all(&out).await;
+                        let _ = io.shutdown().await;
+                        return Outcome::Closed;
+                    }
                 }
             }
             if !out.is_empty() {
@@ -288,6 +361,27 @@ impl FastHead {
                 _ = &mut changed => return Outcome::Closed,
             }
         }
+    }
+}
+
+/// The gate's look at a first head: whole or malformed (or too long): hyper's; partial:
+/// wait.
+fn gate_step(input: &[u8], max_head: usize) -> Step {
+    let mut headers = [httparse::EMPTY_HEADER; GATE_MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(input) {
+        Ok(httparse::Status::Complete(n)) if n > max_head => Step::TooLarge,
+        Ok(httparse::Status::Partial) if input.len() <= max_head => Step::NeedMore,
+        Ok(httparse::Status::Partial) => Step::TooLarge,
+        // Beyond the gate's header array: the end of the head decides.
+        Err(httparse::Error::TooManyHeaders)
+            if input.len() <= max_head
+                && memchr::memmem::find(input, b"\r\n\r\n").is_none()
+                && memchr::memmem::find(input, b"\n\n").is_none() =>
+        {
+            Step::NeedMore
+        }
+        _ => Step::Handoff,
     }
 }
 
@@ -405,11 +499,18 @@ mod tests {
     fn waits_for_a_whole_head_but_not_forever() {
         assert_eq!(step("HEAD /v1/images/abc HTTP/1.1\r\nHo").0, Step::NeedMore);
         assert_eq!(step("").0, Step::NeedMore);
+        // Past the fast path's own 8 KiB the gate still waits, up to the head limit.
         let long = format!(
             "HEAD /v1/images/abc HTTP/1.1\r\nHost: {}",
             "x".repeat(MAX_HEAD)
         );
-        assert_eq!(step(&long).0, Step::Handoff);
+        assert_eq!(step(&long).0, Step::NeedMore);
+        let longer = format!(
+            "HEAD /v1/images/abc HTTP/1.1\r\nHost: {}",
+            "x".repeat(crate::edge::server::DEFAULT_MAX_HEADER_BYTES)
+        );
+        assert_eq!(step(&longer).0, Step::TooLarge);
+        assert_eq!(step(&format!("{longer}\r\n\r\n")).0, Step::TooLarge);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod access_log;
 pub mod fast;
+pub mod guard;
 pub mod server;
 pub mod service;
 

@@ -34,7 +34,24 @@ pub struct ServerOptions {
     pub fast_head: bool,
     /// One line per answered request (both paths); `None` logs nothing.
     pub access_log: Option<AccessLog>,
+    /// Largest request head (request line and header lines) hyper reads; a longer one gets
+    /// 431. At least 8,192 (hyper's minimum buffer).
+    pub max_header_bytes: usize,
+    /// Most request headers; more get 431.
+    pub max_headers: usize,
+    /// Connections served at once on this listener; further ones wait in the kernel's
+    /// accept queue until one closes.
+    pub max_connections: usize,
 }
+
+/// Default `--max-header-bytes`: eventlet's limit for Glance's whole header block.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// Default `--max-headers`: the most Python's `http.client` (so Glance) accepted.
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+
+/// Default `--max-connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 impl Default for ServerOptions {
     fn default() -> Self {
@@ -43,6 +60,9 @@ impl Default for ServerOptions {
             drain_timeout: Duration::from_secs(10),
             fast_head: true,
             access_log: None,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_headers: DEFAULT_MAX_HEADERS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -61,20 +81,57 @@ pub async fn run(
         .title_case_headers(true)
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_read_timeout)
+        // Answer what was received after the client shut down its write side, then close:
+        // what real Glance (eventlet) did. Off, hyper dropped any request whose handler
+        // had not finished by the time it read the EOF.
+        .half_close(true)
+        .max_buf_size(options.max_header_bytes.max(8192))
+        .max_headers(options.max_headers)
         .keep_alive(true);
     let builder = Arc::new(builder);
-    let fast = if options.fast_head {
-        service
-            .fast_head()
-            .map(|f| Arc::new(f.with_access_log(options.access_log.clone())))
-    } else {
-        None
-    };
+    // Every connection's first head passes the fast path or, where that does not answer,
+    // its gate (see `FastHead::gate`), so a split head is judged as the same head unsplit.
+    let fast = Arc::new(match service.fast_head() {
+        Some(f) if options.fast_head => f
+            .with_max_head(options.max_header_bytes)
+            .with_access_log(options.access_log.clone()),
+        _ => crate::edge::fast::FastHead::gate(
+            Arc::clone(service.app()),
+            service.control().clone(),
+            options.max_header_bytes,
+        ),
+    });
+    let service = service.with_max_head(options.max_header_bytes);
+    let slots = Arc::new(tokio::sync::Semaphore::new(options.max_connections.max(1)));
+    let mut full_logged = false;
     let graceful = GracefulShutdown::new();
     // Connections still on the fast path are not hyper's yet: they hear of shutdown here.
     let (stop_fast, fast_stopped) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
+        // A free slot first: at the limit, new connections wait in the accept queue.
+        let slot = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(s) => {
+                full_logged = false;
+                s
+            }
+            Err(_) => {
+                if !full_logged {
+                    tracing::warn!(
+                        "connection limit {} reached; new connections wait",
+                        options.max_connections
+                    );
+                    full_logged = true;
+                }
+                tokio::select! {
+                    s = Arc::clone(&slots).acquire_owned() => match s {
+                        Ok(s) => s,
+                        Err(_) => break,
+                    },
+                    _ = &mut shutdown => break,
+                }
+            }
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
@@ -101,12 +158,11 @@ pub async fn run(
                 let mut stopped = fast_stopped.clone();
                 let header_timeout = options.header_read_timeout;
                 tokio::spawn(async move {
+                    let _slot = slot;
                     let mut conn = conn;
-                    if let Some(fast) = fast {
-                        match fast.serve(&mut conn, header_timeout, &mut stopped, Some(peer)).await {
-                            Outcome::Closed => return,
-                            Outcome::Handoff(rest) => conn.prefix = rest,
-                        }
+                    match fast.serve(&mut conn, header_timeout, &mut stopped, Some(peer)).await {
+                        Outcome::Closed => return,
+                        Outcome::Handoff(rest) => conn.prefix = rest,
                     }
                     let conn = builder.serve_connection(TokioIo::new(conn), service);
                     if let Err(e) = watcher.watch(conn).await {

@@ -12,6 +12,8 @@ use crate::app::body::Body;
 use crate::app::{Abort, App, ConnInfo, RespFuture};
 use crate::control::Control;
 use crate::edge::access_log::{AccessLog, Entry};
+use crate::edge::guard::Guarded;
+use crate::render::webob::BodyKind;
 
 /// The hyper service: cheap to clone per connection.
 #[derive(Debug, Clone)]
@@ -20,6 +22,8 @@ pub struct GlanceService {
     control: Control,
     conn: Option<Arc<ConnInfo>>,
     control_only: bool,
+    /// `--max-header-bytes`: hyper enforces it only on heads it had to read in pieces.
+    max_head: usize,
     log: Option<AccessLog>,
 }
 
@@ -41,6 +45,7 @@ impl GlanceService {
             conn: None,
             control_only: false,
             log: None,
+            max_head: usize::MAX,
         }
     }
 
@@ -62,7 +67,14 @@ impl GlanceService {
             conn: Some(conn),
             control_only: self.control_only,
             log: self.log.clone(),
+            max_head: self.max_head,
         }
+    }
+
+    /// The same service refusing (431) request heads longer than `max_head` bytes.
+    pub fn with_max_head(mut self, max_head: usize) -> Self {
+        self.max_head = max_head;
+        self
     }
 
     /// This service, writing a line per request to `log`.
@@ -107,9 +119,57 @@ where
 {
     type Response = Response<Body>;
     type Error = Abort;
-    type Future = RespFuture;
+    type Future = Guarded;
 
-    fn call(&self, req: Request<B>) -> RespFuture {
+    /// Dispatches under the panic guard: a handler that panics is answered 500.
+    fn call(&self, req: Request<B>) -> Guarded {
+        if self.max_head != usize::MAX && head_len(&req) > self.max_head {
+            return Guarded::ready(too_large());
+        }
+        let method = req.method().clone();
+        let accept = BodyKind::from_accept(
+            req.headers()
+                .get(http::header::ACCEPT)
+                .map(|v| v.as_bytes()),
+        );
+        Guarded::call(&self.app, method, accept, || self.logged(req))
+    }
+}
+
+/// The length of the request head as sent (request line, header lines, blank line).
+fn head_len<B>(req: &Request<B>) -> usize {
+    let line = req.method().as_str().len() + 1 + req.uri().to_string().len() + 11;
+    req.headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + 2 + v.len() + 2)
+        .sum::<usize>()
+        + line
+        + 2
+}
+
+/// hyper's own answer to an oversized head, byte for byte.
+fn too_large() -> Response<Body> {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+    let h = resp.headers_mut();
+    h.append(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    h.append(
+        http::header::CONTENT_LENGTH,
+        http::HeaderValue::from_static("0"),
+    );
+    resp
+}
+
+impl GlanceService {
+    /// The dispatch, with a line in the access log when there is one.
+    fn logged<B>(&self, req: Request<B>) -> RespFuture
+    where
+        B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+    {
         let Some(log) = &self.log else {
             return self.dispatch(req);
         };

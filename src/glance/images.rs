@@ -47,7 +47,9 @@ pub fn meta(app: &App, ctx: &Ctx, id: &str, req: &HeaderMap) -> Result<Response<
     let mut resp = empty_html(StatusCode::OK);
     let h = resp.headers_mut();
     h.reserve(22);
-    headers::image_meta(&img, None, h);
+    if !headers::image_meta(&img, None, h) {
+        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
+    }
     Ok(resp)
 }
 
@@ -106,7 +108,9 @@ pub async fn show(app: Arc<App>, ctx: Arc<Ctx>, id: String) -> Result<Response<B
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
     );
-    headers::image_meta(&img, Some(size), h);
+    if !headers::image_meta(&img, Some(size), h) {
+        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
+    }
     Ok(resp)
 }
 

@@ -70,10 +70,15 @@ pub fn py_bool(b: bool) -> HeaderValue {
 /// This is the hot path of HEAD through hyper: every value is written into one buffer and
 /// each header value is a slice of it, so a response costs two allocations instead of one
 /// per header.
-pub fn image_meta(img: &Image, size: Option<u64>, out: &mut HeaderMap) {
+///
+/// Returns `false` when the headers do not fit in a `HeaderMap` (more than 32,768 of them:
+/// a record built past [`MAX_RECORD_HEADER_BYTES`](crate::model::MAX_RECORD_HEADER_BYTES)
+/// other than by loading it); the caller answers 500 instead of hyper panicking.
+#[must_use]
+pub fn image_meta(img: &Image, size: Option<u64>, out: &mut HeaderMap) -> bool {
     let mut w = Writer::new(img.properties.len());
     walk(img, size, keys_lower_case(img), &mut w);
-    w.finish(out);
+    w.finish(out)
 }
 
 /// Writes the same block as [`image_meta`] as wire bytes (`Name: value\r\n` lines, names
@@ -280,7 +285,7 @@ impl Writer {
         self.entries.push((name, start, self.buf.len()));
     }
 
-    fn finish(self, out: &mut HeaderMap) {
+    fn finish(self, out: &mut HeaderMap) -> bool {
         let shared = bytes::Bytes::from(self.buf);
         for (name, a, b) in self.entries {
             // Fixtures and request parsing admit only header-safe text, so a slice that
@@ -288,13 +293,18 @@ impl Writer {
             let Ok(value) = HeaderValue::from_maybe_shared(shared.slice(a..b)) else {
                 continue;
             };
-            if name.as_str().starts_with(PROPERTY_PREFIX) {
+            // `try_`: past the map's capacity this is an error, not a panic.
+            let fits = if name.as_str().starts_with(PROPERTY_PREFIX) {
                 // Two keys differing only by case collapse into one header, as in Glance.
-                out.insert(name, value);
+                out.try_insert(name, value).is_ok()
             } else {
-                out.append(name, value);
+                out.try_append(name, value).is_ok()
+            };
+            if !fits {
+                return false;
             }
         }
+        true
     }
 }
 
@@ -409,7 +419,7 @@ mod tests {
     #[test]
     fn order_values_and_omissions() {
         let mut map = HeaderMap::new();
-        image_meta(&sample(), None, &mut map);
+        assert!(image_meta(&sample(), None, &mut map));
         assert_eq!(
             lines(&map),
             vec![
@@ -443,7 +453,7 @@ mod tests {
         img.owner = Some("t1".into());
         img.virtual_size = Some(7);
         let mut map = HeaderMap::new();
-        image_meta(&img, None, &mut map);
+        assert!(image_meta(&img, None, &mut map));
         let l = lines(&map);
         assert!(l.contains(&"x-image-meta-deleted: True".to_string()));
         assert!(l.contains(&"x-image-meta-deleted_at: 2017-01-01T00:00:00.000000".to_string()));
@@ -486,7 +496,7 @@ mod tests {
         deleted.owner = Some("t1".into());
         for img in [lower, deleted] {
             let mut map = HeaderMap::new();
-            image_meta(&img, None, &mut map);
+            assert!(image_meta(&img, None, &mut map));
             let mut expected = Vec::new();
             for (name, value) in &map {
                 title_case(&mut expected, name.as_str().as_bytes());
@@ -513,11 +523,11 @@ mod tests {
     fn size_override_and_null_size() {
         let mut img = sample();
         let mut map = HeaderMap::new();
-        image_meta(&img, Some(28), &mut map);
+        assert!(image_meta(&img, Some(28), &mut map));
         assert_eq!(map[&SIZE], "28");
         img.size = None;
         let mut map = HeaderMap::new();
-        image_meta(&img, None, &mut map);
+        assert!(image_meta(&img, None, &mut map));
         assert!(!map.contains_key(&SIZE));
     }
 }
