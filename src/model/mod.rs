@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use chrono::NaiveDateTime;
+use chrono::{Datelike, NaiveDateTime};
 
 /// Text of at most `N` bytes stored inline: no heap block for fields that are short and
 /// present on nearly every record (the id, the checksum).
@@ -125,13 +125,25 @@ impl Timestamp {
             .strip_suffix('Z')
             .or_else(|| t.strip_suffix("+00:00"))
             .unwrap_or(t);
+        // What Python's `datetime` (so Glance's registry) could hold: years 1 to 9999 and
+        // at most six fractional digits (microseconds).
+        let frac_ok = t
+            .rsplit_once('.')
+            .is_none_or(|(_, f)| f.bytes().take_while(u8::is_ascii_digit).count() <= 6);
+        let year_ok = |y: i32| (1..=9999).contains(&y);
+        if !frac_ok {
+            return None;
+        }
         for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
             if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
-                return Some(Timestamp(dt));
+                return year_ok(dt.year()).then_some(Timestamp(dt));
             }
         }
         if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-            return d.and_hms_opt(0, 0, 0).map(Timestamp);
+            return d
+                .and_hms_opt(0, 0, 0)
+                .filter(|dt| year_ok(dt.year()))
+                .map(Timestamp);
         }
         None
     }
@@ -161,7 +173,9 @@ impl Timestamp {
             }
             _ => return None,
         };
-        let date = chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+        // Year 0 is valid for chrono, not for Python's datetime.
+        let year = num(0..4).filter(|y| *y >= 1)?;
+        let date = chrono::NaiveDate::from_ymd_opt(year as i32, num(5..7)?, num(8..10)?)?;
         let time = chrono::NaiveTime::from_hms_micro_opt(
             num(11..13)?,
             num(14..16)?,
@@ -178,7 +192,7 @@ impl Timestamp {
 
     /// Writes `YYYY-MM-DDTHH:MM:SS.ffffff` (always six fractional digits, no zone).
     pub fn write_glance(&self, out: &mut Vec<u8>) {
-        use chrono::{Datelike, Timelike};
+        use chrono::Timelike;
         let d = &self.0;
         push_padded(out, d.year().max(0) as u32, 4);
         out.push(b'-');
@@ -364,6 +378,25 @@ pub type Name = compact_str::CompactString;
 
 /// One property: key and value (`None`: stored as null).
 pub type Property = (Arc<str>, Option<Arc<str>>);
+
+/// Most bytes the `X-Image-Meta-Name` and `X-Image-Meta-Property-*` lines of one record
+/// may take (name, `: `, value, CRLF each). Checked when records are loaded (fixtures and
+/// the control API): far below hyper's 32,768-header limit (each line is at least 27
+/// bytes), and a response head any HTTP client can still read.
+pub const MAX_RECORD_HEADER_BYTES: usize = 256 * 1024;
+
+/// The bytes [`MAX_RECORD_HEADER_BYTES`] counts for a record with this name and these
+/// properties (a null property value counts as `None`, four bytes).
+pub fn record_header_bytes<'a>(
+    name: Option<&str>,
+    props: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+) -> usize {
+    let name = name.map_or(0, |n| "X-Image-Meta-Name: ".len() + n.len() + 2);
+    name + props
+        .into_iter()
+        .map(|(k, v)| "X-Image-Meta-Property-".len() + k.len() + 2 + v.map_or(4, str::len) + 2)
+        .sum::<usize>()
+}
 
 /// Puts `(key, value)` into a list kept sorted by key; a key already there gets the new
 /// value (the last of repeated keys wins, as in a map).

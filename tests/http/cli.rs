@@ -29,7 +29,8 @@ fn bad_fixtures_name_file_and_field() {
         (
             "json.json",
             "{\"id\": \"a\",\n \"name\": }",
-            "json.json: invalid JSON at line 2",
+            // Inside a record, the field is named as well as the position.
+            "json.json: name: invalid JSON at line 2",
         ),
         (
             "unknown.json",
