@@ -129,6 +129,54 @@ pub(crate) struct Cli {
     )]
     pub(crate) header_timeout: u64,
 
+    /// Largest request head in bytes (request line and headers); a longer one gets 431
+    /// (8192 to 1048576).
+    #[arg(
+        long,
+        env = "GLANCE_EMU_MAX_HEADER_BYTES",
+        default_value_t = glance_emu::edge::server::DEFAULT_MAX_HEADER_BYTES,
+        value_name = "BYTES"
+    )]
+    pub(crate) max_header_bytes: usize,
+
+    /// Most request headers; more get 431 (1 to 1000).
+    #[arg(
+        long,
+        env = "GLANCE_EMU_MAX_HEADERS",
+        default_value_t = glance_emu::edge::server::DEFAULT_MAX_HEADERS,
+        value_name = "N"
+    )]
+    pub(crate) max_headers: usize,
+
+    /// Connections served at once per listener; further ones wait until one closes (1 to
+    /// 1000000).
+    #[arg(
+        long,
+        env = "GLANCE_EMU_MAX_CONNECTIONS",
+        default_value_t = glance_emu::edge::server::DEFAULT_MAX_CONNECTIONS,
+        value_name = "N"
+    )]
+    pub(crate) max_connections: usize,
+
+    /// Slowest upload accepted, in bytes per second averaged over --upload-rate-window; a
+    /// slower body is cut off with 408 (0 turns the check off).
+    #[arg(
+        long,
+        env = "GLANCE_EMU_UPLOAD_MIN_RATE",
+        default_value_t = glance_emu::app::DEFAULT_UPLOAD_MIN_RATE,
+        value_name = "BYTES_PER_SEC"
+    )]
+    pub(crate) upload_min_rate: u64,
+
+    /// Seconds over which --upload-min-rate is measured (1 to 3600).
+    #[arg(
+        long,
+        env = "GLANCE_EMU_UPLOAD_RATE_WINDOW",
+        default_value_t = 30,
+        value_name = "SECS"
+    )]
+    pub(crate) upload_rate_window: u64,
+
     /// Send every request through hyper, including the plain `HEAD /v1/images/<id>`
     /// requests the fast path otherwise answers (same bytes on the wire; for comparison
     /// and as a safety switch).
@@ -207,6 +255,16 @@ pub(crate) struct Cli {
         help_heading = "Test controls"
     )]
     pub(crate) journal_cap: usize,
+
+    /// Request journal budget in bytes (oldest entries dropped beyond it; long header
+    /// values cut). Recorded only with --control.
+    #[arg(
+        long,
+        env = "GLANCE_EMU_JOURNAL_BYTES",
+        default_value_t = glance_emu::app::DEFAULT_JOURNAL_BYTES,
+        value_name = "BYTES"
+    )]
+    pub(crate) journal_bytes: usize,
 
     /// Start with the clock frozen at this time (e.g. 2016-05-22T06:04:20.425843): all
     /// created_at/updated_at values and Date headers use it.

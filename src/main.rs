@@ -114,7 +114,39 @@ struct Checked {
     freeze_clock: Option<Timestamp>,
 }
 
+/// `Err("--flag: expected LO to HI, got V")` when `v` is outside `lo..=hi`.
+fn in_range<T: PartialOrd + std::fmt::Display>(
+    flag: &str,
+    v: T,
+    lo: T,
+    hi: T,
+) -> Result<(), String> {
+    if v < lo || v > hi {
+        return Err(format!("{flag}: expected {lo} to {hi}, got {v}"));
+    }
+    Ok(())
+}
+
+/// Every numeric flag range-checked before anything starts: one line naming the flag.
+fn check_flags(cli: &Cli) -> Result<(), String> {
+    in_range("--header-timeout", cli.header_timeout, 1, 86_400)?;
+    in_range("--max-header-bytes", cli.max_header_bytes, 8192, 1 << 20)?;
+    in_range("--max-headers", cli.max_headers, 1, 1000)?;
+    in_range("--max-connections", cli.max_connections, 1, 1_000_000)?;
+    in_range("--upload-min-rate", cli.upload_min_rate, 0, 1 << 30)?;
+    in_range("--upload-rate-window", cli.upload_rate_window, 1, 3600)?;
+    in_range(
+        "--journal-cap",
+        cli.journal_cap,
+        0,
+        glance_emu::control::MAX_JOURNAL_CAP,
+    )?;
+    in_range("--journal-bytes", cli.journal_bytes, 0, 4 << 30)?;
+    Ok(())
+}
+
 fn check(cli: &Cli) -> Result<Checked, String> {
+    check_flags(cli)?;
     if cli.control_token.as_deref() == Some("") {
         return Err("--control-token must not be empty".to_string());
     }
@@ -178,6 +210,7 @@ async fn run(cli: Cli, checked: Checked, access_log: Option<AccessLog>) -> Resul
         token: cli.control_token.clone(),
         // Nobody could read the journal without the control API: record nothing.
         journal_cap: if cli.control { cli.journal_cap } else { 0 },
+        journal_bytes: cli.journal_bytes,
         separate_listener: cli.control_listen.is_some(),
     };
     let control = Control::new(&control_settings);
@@ -213,6 +246,8 @@ async fn run(cli: Cli, checked: Checked, access_log: Option<AccessLog>) -> Resul
             auth_uri: cli.auth_uri.clone(),
             policy,
             control: control_settings,
+            upload_min_rate: cli.upload_min_rate,
+            upload_rate_window: std::time::Duration::from_secs(cli.upload_rate_window),
             ..Config::default()
         },
         clock,
@@ -230,8 +265,11 @@ async fn run(cli: Cli, checked: Checked, access_log: Option<AccessLog>) -> Resul
         url_host(addr)
     );
     let options = ServerOptions {
-        header_read_timeout: std::time::Duration::from_secs(cli.header_timeout.max(1)),
+        header_read_timeout: std::time::Duration::from_secs(cli.header_timeout),
         fast_head: !cli.no_fast_head,
+        max_header_bytes: cli.max_header_bytes,
+        max_headers: cli.max_headers,
+        max_connections: cli.max_connections,
         access_log,
         ..ServerOptions::default()
     };

@@ -1,5 +1,8 @@
 //! The emulator's configuration: the behaviour switches fixed at start-up.
 
+/// Default `--upload-min-rate` (bytes per second).
+pub const DEFAULT_UPLOAD_MIN_RATE: u64 = 1024;
+
 /// Behaviour switches of the emulator.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -14,6 +17,11 @@ pub struct Config {
     /// How long an upload may stall between body chunks before it is abandoned (the image
     /// is killed, as when a client disconnects).
     pub upload_idle_timeout: std::time::Duration,
+    /// Slowest upload accepted, bytes per second averaged over `upload_rate_window`; a
+    /// slower one is cut off with 408 and the image killed (0: no check).
+    pub upload_min_rate: u64,
+    /// The window `upload_min_rate` is measured over.
+    pub upload_rate_window: std::time::Duration,
     /// How callers are identified.
     pub auth: crate::auth::AuthMode,
     /// The policy rules (`--policy`, over Glance's stock `policy.json`).
@@ -33,6 +41,8 @@ impl Default for Config {
             member_quota: 128,
             image_size_cap: 1 << 40,
             upload_idle_timeout: std::time::Duration::from_secs(60),
+            upload_min_rate: DEFAULT_UPLOAD_MIN_RATE,
+            upload_rate_window: std::time::Duration::from_secs(30),
             auth: crate::auth::AuthMode::NoAuth,
             policy: crate::auth::policy::Policy::stock(),
             auth_uri: "http://127.0.0.1:5000".to_string(),
@@ -44,6 +54,9 @@ impl Default for Config {
 /// Journal entries kept unless configured otherwise.
 pub const DEFAULT_JOURNAL_CAP: usize = 1000;
 
+/// Default `--journal-bytes`: the journal's byte budget.
+pub const DEFAULT_JOURNAL_BYTES: usize = 32 << 20;
+
 /// How the control API is exposed. Fixed when the emulator starts.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ControlSettings {
@@ -54,6 +67,8 @@ pub struct ControlSettings {
     pub token: Option<String>,
     /// Journal entries kept (0 records nothing).
     pub journal_cap: usize,
+    /// Journal byte budget (`--journal-bytes`).
+    pub journal_bytes: usize,
     /// `/_emu/` answers only on a listener of its own (`--control-listen`), from any peer;
     /// the Glance port then never answers it. Otherwise it answers on the Glance port, to
     /// loopback peers only.
@@ -66,6 +81,7 @@ impl Default for ControlSettings {
             http: false,
             token: None,
             journal_cap: DEFAULT_JOURNAL_CAP,
+            journal_bytes: DEFAULT_JOURNAL_BYTES,
             separate_listener: false,
         }
     }
@@ -77,6 +93,7 @@ impl std::fmt::Debug for ControlSettings {
             .field("http", &self.http)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("journal_cap", &self.journal_cap)
+            .field("journal_bytes", &self.journal_bytes)
             .field("separate_listener", &self.separate_listener)
             .finish()
     }

@@ -349,6 +349,12 @@ impl Controller {
         self.journal_query(&JournalFilter::default()).entries
     }
 
+    /// Journaled requests matching `filter`, shared with the journal rather than copied
+    /// (what the HTTP call serialises).
+    pub fn journal_shared(&self, filter: &JournalFilter) -> crate::control::journal::SharedPage {
+        self.c().journal().query_shared(filter)
+    }
+
     /// Journaled requests matching `filter`, with the cap and drop counters.
     pub fn journal_query(&self, filter: &JournalFilter) -> JournalPage {
         self.c().journal().query(filter)

@@ -183,6 +183,7 @@ where
             fault: fired.as_ref().map(|f| f.id.clone()),
             action: fired.as_ref().map(|f| f.action.name().to_string()),
             elapsed_ms: 0.0,
+            truncated: false,
         }),
         start: Instant::now(),
     });

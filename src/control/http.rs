@@ -339,7 +339,8 @@ where
         (["ids"], _) => method_not_allowed("GET, PUT, DELETE"),
 
         (["journal"], &Method::GET) => match JournalFilter::from_query(q) {
-            Ok(f) => json_resp(StatusCode::OK, &ctl.journal_query(&f)),
+            // Serialised from the shared entries: no copy of the journal on the way out.
+            Ok(f) => json_resp(StatusCode::OK, &ctl.journal_shared(&f)),
             Err(e) => err_resp(StatusCode::BAD_REQUEST, e),
         },
         (["journal"], &Method::DELETE) => {

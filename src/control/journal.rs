@@ -1,10 +1,14 @@
-//! The request journal: what reached the emulator and what it answered, in a bounded ring
-//! (the oldest entry is dropped once `cap` is reached; cap 0 records nothing). Credentials
-//! are never stored: token and authorisation header values are replaced by `<redacted>`.
+//! The request journal: what reached the emulator and what it answered, in a ring bounded
+//! both in entries (`cap`; 0 records nothing) and in bytes (`budget`): the oldest entries are
+//! dropped to make room, and an entry's long header values and path are cut (the entry says
+//! `"truncated": true`), so a flood of large requests holds a bounded amount of memory.
+//! Entries are shared (`Arc`), so reading the journal back copies pointers, not entries.
+//! Credentials are never stored: token and authorisation header values are replaced by
+//! `<redacted>`.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
@@ -13,6 +17,18 @@ use crate::control::faults::glob_match;
 
 /// Default number of entries kept.
 pub const DEFAULT_CAP: usize = 1000;
+
+/// Default byte budget (`--journal-bytes`).
+pub const DEFAULT_BUDGET: usize = crate::app::DEFAULT_JOURNAL_BYTES;
+
+/// Longest header value kept whole in an entry; longer ones are cut here.
+pub const MAX_VALUE: usize = 1024;
+
+/// Longest path or query kept whole in an entry.
+pub const MAX_PATH: usize = 4096;
+
+/// What an entry costs beyond its strings (the struct, the `Arc`, the header vector).
+const ENTRY_OVERHEAD: usize = 256;
 
 /// Header names whose values are never journaled.
 const SECRET_HEADERS: &[&str] = &[
@@ -57,9 +73,56 @@ pub struct JournalEntry {
     pub action: Option<String>,
     /// Milliseconds (host time) until the response head was ready.
     pub elapsed_ms: f64,
+    /// Some header value, the path or the query was longer than the journal keeps and was
+    /// cut (only present when true).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 impl JournalEntry {
+    /// Cuts long strings (at a character boundary) and marks the entry if it did.
+    fn trim(&mut self) {
+        fn cut(s: &mut String, max: usize) -> bool {
+            if s.len() <= max {
+                return false;
+            }
+            let mut at = max;
+            while !s.is_char_boundary(at) {
+                at -= 1;
+            }
+            s.truncate(at);
+            true
+        }
+        let mut t = cut(&mut self.path, MAX_PATH);
+        if let Some(q) = &mut self.query {
+            t |= cut(q, MAX_PATH);
+        }
+        for (n, v) in &mut self.headers {
+            t |= cut(n, MAX_VALUE);
+            t |= cut(v, MAX_VALUE);
+        }
+        self.truncated |= t;
+    }
+
+    /// Bytes this entry holds (an estimate that errs high).
+    fn cost(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        ENTRY_OVERHEAD
+            + self.time.len()
+            + self.method.len()
+            + self.path.len()
+            + opt(&self.query)
+            + opt(&self.peer)
+            + opt(&self.tenant)
+            + opt(&self.fault)
+            + opt(&self.action)
+            + self
+                .headers
+                .iter()
+                .map(|(n, v)| n.len() + v.len() + 48)
+                .sum::<usize>()
+    }
+
     /// The value of a request header (by lower-case name).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -178,23 +241,48 @@ pub struct JournalPage {
     pub cap: usize,
     /// Entries recorded since start (dropped and cleared ones included).
     pub recorded: u64,
-    /// Entries dropped because the cap was reached.
+    /// Entries dropped because the cap or the byte budget was reached.
     pub dropped: u64,
     /// Matching entries, oldest first.
     pub entries: Vec<JournalEntry>,
 }
 
+/// The same page with the entries shared, not copied: what the HTTP answer is serialised
+/// from (the same JSON as [`JournalPage`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct SharedPage {
+    /// Maximum entries kept.
+    pub cap: usize,
+    /// Entries recorded since start.
+    pub recorded: u64,
+    /// Entries dropped because the cap or the byte budget was reached.
+    pub dropped: u64,
+    /// Matching entries, oldest first.
+    pub entries: Vec<Arc<JournalEntry>>,
+}
+
 #[derive(Debug, Default)]
 struct Ring {
-    entries: VecDeque<JournalEntry>,
+    entries: VecDeque<(Arc<JournalEntry>, usize)>,
     next_seq: u64,
     dropped: u64,
+    bytes: usize,
+}
+
+impl Ring {
+    fn pop_oldest(&mut self) {
+        if let Some((_, cost)) = self.entries.pop_front() {
+            self.bytes -= cost;
+            self.dropped += 1;
+        }
+    }
 }
 
 /// The bounded journal.
 #[derive(Debug)]
 pub struct Journal {
     cap: AtomicUsize,
+    budget: AtomicUsize,
     ring: Mutex<Ring>,
 }
 
@@ -205,10 +293,17 @@ impl Default for Journal {
 }
 
 impl Journal {
-    /// A journal keeping at most `cap` entries (0: records nothing).
+    /// A journal keeping at most `cap` entries (0: records nothing) within the default byte
+    /// budget.
     pub fn new(cap: usize) -> Self {
+        Journal::with_budget(cap, DEFAULT_BUDGET)
+    }
+
+    /// A journal keeping at most `cap` entries and about `budget` bytes.
+    pub fn with_budget(cap: usize, budget: usize) -> Self {
         Journal {
             cap: AtomicUsize::new(cap),
+            budget: AtomicUsize::new(budget),
             ring: Mutex::new(Ring {
                 next_seq: 1,
                 ..Ring::default()
@@ -235,46 +330,81 @@ impl Journal {
         let mut r = self.lock();
         self.cap.store(cap, Ordering::Relaxed);
         while r.entries.len() > cap {
-            r.entries.pop_front();
-            r.dropped += 1;
+            r.pop_oldest();
         }
     }
 
-    /// Appends an entry (its `seq` is assigned here), dropping the oldest beyond the cap.
+    /// The byte budget.
+    pub fn budget(&self) -> usize {
+        self.budget.load(Ordering::Relaxed)
+    }
+
+    /// Bytes the kept entries hold (by the journal's estimate).
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
+    /// Appends an entry (its `seq` is assigned here), cutting long values and dropping the
+    /// oldest entries beyond the cap or the byte budget. An entry larger than the whole
+    /// budget is counted as dropped.
     pub fn record(&self, mut e: JournalEntry) {
         let cap = self.cap();
         if cap == 0 {
             return;
         }
+        e.trim();
+        let cost = e.cost();
+        let budget = self.budget();
         let mut r = self.lock();
         e.seq = r.next_seq;
         r.next_seq += 1;
-        while r.entries.len() >= cap {
-            r.entries.pop_front();
+        if cost > budget {
             r.dropped += 1;
+            return;
         }
-        r.entries.push_back(e);
+        while !r.entries.is_empty() && (r.entries.len() >= cap || r.bytes + cost > budget) {
+            r.pop_oldest();
+        }
+        r.bytes += cost;
+        r.entries.push_back((Arc::new(e), cost));
     }
 
     /// Removes every entry (sequence numbers keep counting).
     pub fn clear(&self) {
-        self.lock().entries.clear();
+        let mut r = self.lock();
+        r.entries.clear();
+        r.bytes = 0;
     }
 
-    /// The entries matching `f`.
-    pub fn query(&self, f: &JournalFilter) -> JournalPage {
+    /// The entries matching `f`, shared with the journal (no entry is copied).
+    pub fn query_shared(&self, f: &JournalFilter) -> SharedPage {
         let r = self.lock();
-        let mut entries: Vec<JournalEntry> =
-            r.entries.iter().filter(|e| f.matches(e)).cloned().collect();
+        let mut entries: Vec<Arc<JournalEntry>> = r
+            .entries
+            .iter()
+            .filter(|(e, _)| f.matches(e))
+            .map(|(e, _)| Arc::clone(e))
+            .collect();
         if let Some(limit) = f.limit {
             let skip = entries.len().saturating_sub(limit);
             entries.drain(..skip);
         }
-        JournalPage {
+        SharedPage {
             cap: self.cap(),
             recorded: r.next_seq - 1,
             dropped: r.dropped,
             entries,
+        }
+    }
+
+    /// The entries matching `f`, as owned values.
+    pub fn query(&self, f: &JournalFilter) -> JournalPage {
+        let p = self.query_shared(f);
+        JournalPage {
+            cap: p.cap,
+            recorded: p.recorded,
+            dropped: p.dropped,
+            entries: p.entries.iter().map(|e| (**e).clone()).collect(),
         }
     }
 }
@@ -313,7 +443,33 @@ mod tests {
             fault: None,
             action: None,
             elapsed_ms: 0.0,
+            truncated: false,
         }
+    }
+
+    #[test]
+    fn budget_drops_oldest_and_long_values_are_cut() {
+        let j = Journal::with_budget(1000, 20_000);
+        for i in 0..100 {
+            let mut e = entry(&format!("/{i}"), 200);
+            e.headers.push(("x-big".into(), "é".repeat(5000)));
+            j.record(e);
+        }
+        let p = j.query(&JournalFilter::default());
+        assert!(j.bytes() <= 20_000, "{}", j.bytes());
+        assert!(p.entries.len() < 100 && !p.entries.is_empty());
+        assert_eq!(p.dropped as usize + p.entries.len(), 100);
+        let last = p.entries.last().unwrap();
+        assert_eq!(last.path, "/99");
+        assert!(last.truncated);
+        assert!(last.headers[0].1.len() <= MAX_VALUE);
+        let small = entry("/small", 200);
+        assert!(!serde_json::to_string(&small).unwrap().contains("truncated"));
+        // Larger than the whole budget: counted, not kept.
+        let j = Journal::with_budget(10, 100);
+        j.record(entry("/x", 200));
+        assert_eq!(j.query(&JournalFilter::default()).dropped, 1);
+        assert_eq!(j.bytes(), 0);
     }
 
     #[test]

@@ -56,7 +56,10 @@ impl Control {
     /// Fresh controls with these settings (empty journal, no faults, no baseline).
     pub fn new(settings: &ControlSettings) -> Self {
         let state = State {
-            journal: Journal::new(settings.journal_cap.min(MAX_JOURNAL_CAP)),
+            journal: Journal::with_budget(
+                settings.journal_cap.min(MAX_JOURNAL_CAP),
+                settings.journal_bytes,
+            ),
             ..State::default()
         };
         Control {

@@ -35,6 +35,8 @@ struct Uploaded {
 enum UploadFail {
     TooLarge,
     Disconnected,
+    /// Fewer than `upload_min_rate` bytes per second over a whole window.
+    TooSlow,
     Io,
 }
 
@@ -50,17 +52,46 @@ where
     let mut md5 = Md5::new();
     let mut len = 0u64;
     let idle = app.config.upload_idle_timeout;
+    // A trickling sender (a byte now and then) must not hold an upload open forever
+    // either: each window must bring at least rate x window bytes.
+    let rate = app.config.upload_min_rate;
+    let window = app.config.upload_rate_window;
+    let mut window_end = tokio::time::Instant::now() + window;
+    let mut window_bytes = 0u64;
     let result = loop {
-        // A stalled sender must not hold an upload (and its file) open forever.
-        let Ok(next) = tokio::time::timeout(idle, body.frame()).await else {
-            break Err(UploadFail::Disconnected);
+        let idle_end = tokio::time::Instant::now() + idle;
+        let until = if rate > 0 {
+            idle_end.min(window_end)
+        } else {
+            idle_end
         };
+        let next = match tokio::time::timeout_at(until, body.frame()).await {
+            Ok(next) => next,
+            Err(_) if rate > 0 && tokio::time::Instant::now() >= window_end => {
+                if window_bytes < rate.saturating_mul(window.as_secs().max(1)) {
+                    break Err(UploadFail::TooSlow);
+                }
+                window_end += window;
+                window_bytes = 0;
+                continue;
+            }
+            // A stalled sender must not hold an upload (and its file) open forever.
+            Err(_) => break Err(UploadFail::Disconnected),
+        };
+        if rate > 0 && tokio::time::Instant::now() >= window_end {
+            if window_bytes < rate.saturating_mul(window.as_secs().max(1)) {
+                break Err(UploadFail::TooSlow);
+            }
+            window_end = tokio::time::Instant::now() + window;
+            window_bytes = 0;
+        }
         match next {
             None => break Ok(()),
             Some(Err(_)) => break Err(UploadFail::Disconnected),
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
                     len += data.len() as u64;
+                    window_bytes += data.len() as u64;
                     if len > app.config.image_size_cap {
                         break Err(UploadFail::TooLarge);
                     }
@@ -159,6 +190,7 @@ where
                 UploadFail::Disconnected => {
                     ApiError::bad_request("Client disconnected before sending all data to backend")
                 }
+                UploadFail::TooSlow => ApiError::new(StatusCode::REQUEST_TIMEOUT),
                 UploadFail::Io => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR),
             });
         }

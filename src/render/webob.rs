@@ -188,6 +188,11 @@ pub fn title_and_explanation(status: StatusCode) -> (&'static str, &'static str)
         403 => ("Forbidden", "Access was denied to this resource."),
         404 => ("Not Found", "The resource could not be found."),
         405 => ("Method Not Allowed", ""),
+        // webob.exc.HTTPRequestTimeout (used for an upload cut off as too slow).
+        408 => (
+            "Request Timeout",
+            "The server has waited too long for the request to be sent by the client.",
+        ),
         409 => ("Conflict", "There was a conflict when trying to complete your request."),
         410 => (
             "Gone",
