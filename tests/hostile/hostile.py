@@ -244,7 +244,7 @@ def expect_answer(out, allowed=None, what=""):
     return st
 
 
-def case_raw(chunks, allowed=None, gap=0.0, half_close=False, limit_s=6.0, n=1, closes=False):
+def case_raw(chunks, allowed=None, gap=0.0, half_close=False, limit_s=6.0, n=1, closes=False, second=None):
     """A case: send `chunks`, expect `n` answers (first one's status in `allowed`)."""
 
     def run(srv):
@@ -254,6 +254,8 @@ def case_raw(chunks, allowed=None, gap=0.0, half_close=False, limit_s=6.0, n=1, 
         st = expect_answer(out, allowed)
         if len(st) < n:
             raise Fail(f"{len(st)} answers, expected {n}: {st}")
+        if second is not None and st[1] not in second:
+            raise Fail(f"second answer {st[1]}, expected one of {sorted(second)}")
         if closes and not closed:
             raise Fail("connection left open after an answer that ends it")
         return f"{st[:4]}{' +closed' if closed else ''} {secs:.2f}s"
@@ -507,6 +509,8 @@ def cases():
     add("header-block-1m", case_raw([HEADK + b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 1000) for i in range(1000)) + b"\r\n"], {400, 431}))
     add("headers-150", case_raw([HEADK + b"".join(b"X-H%d: v\r\n" % i for i in range(150)) + b"\r\n"], {200, 400, 431}))
     add("headers-10000", case_raw([HEADK + b"".join(b"X-H%d: v\r\n" % i for i in range(10000)) + b"\r\n"], {400, 431}))
+    add("header-line-100k-second", case_raw([b"GET /versions HTTP/1.1\r\nHost: x\r\n\r\n", HEADK + b"X-Big: " + big + b"\r\n\r\n"], {200}, gap=0.3, n=2, second={431}))
+    add("header-line-100k-pipelined", case_raw([b"GET /versions HTTP/1.1\r\nHost: x\r\n\r\n" + HEADK + b"X-Big: " + big + b"\r\n\r\n"], {200}, n=2, second={431}))
     add("method-64k", case_raw([b"X" * 65536 + b" / HTTP/1.1\r\n\r\n"], {400, 414, 431, 501}))
     add("nul-in-line", case_raw([b"GET /v1/\x00images HTTP/1.1\r\n\r\n"], {400}))
     add("nul-in-header", case_raw([HEADK + b"X-A: a\x00b\r\n\r\n"], {400}))
@@ -619,9 +623,12 @@ def startup_cases(binary, tmp):
                 # Started (a "listening" line) or still busy after 10 s: not refused.
                 r, _, _ = select.select([p.stdout], [], [], 10)
                 line = p.stdout.readline() if r else b""
-                if p.poll() is None or b"listening" in line:
-                    raise Fail(f"not refused: {'started' if line else 'hangs'} ({line[:60]!r})")
-                p.wait(5)
+                if b"listening" in line:
+                    raise Fail(f"not refused: started ({line[:60]!r})")
+                try:
+                    p.wait(5 if r else 0.1)
+                except subprocess.TimeoutExpired:
+                    raise Fail("not refused: hangs")
                 err = p.stderr.read()
             finally:
                 if p.poll() is None:
