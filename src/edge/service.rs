@@ -247,6 +247,10 @@ impl GlanceService {
         B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
     {
+        #[cfg(test)]
+        if let Some(f) = tests::panic_trigger(req.uri().path()) {
+            return f;
+        }
         let settings = &self.app.config.control;
         if settings.http {
             let path = req.uri().path();
@@ -345,4 +349,98 @@ fn harmless(h: &httparse::Header<'_>) -> bool {
     ]
     .iter()
     .any(|k| n.eq_ignore_ascii_case(k))
+}
+
+#[cfg(test)]
+mod tests {
+    //! A handler that panics (a bug) must still be answered: Glance's 500 page, over real
+    //! TCP, and the connection goes on serving. Before the guard, the panic unwound through
+    //! hyper and the client saw the connection close with no answer.
+
+    use super::*;
+    use crate::edge::server::{run, ServerOptions};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Test-only routes: `/_test/panic` panics while dispatching, `/_test/panic-later`
+    /// inside the handler's future after an await.
+    pub(super) fn panic_trigger(path: &str) -> Option<RespFuture> {
+        match path {
+            "/_test/panic" => panic!("test panic while dispatching"),
+            "/_test/panic-later" => Some(RespFuture::Boxed(Box::pin(async {
+                tokio::task::yield_now().await;
+                panic!("test panic in the handler's future");
+            }))),
+            _ => None,
+        }
+    }
+
+    async fn read_answer(s: &mut tokio::net::TcpStream) -> String {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf))
+                .await
+                .expect("answer within 5 s")
+                .unwrap();
+            assert!(n > 0, "connection closed without an answer: {out:?}");
+            out.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&out).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let len: usize = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .map_or(0, |v| v.trim().parse().unwrap());
+                if text.len() >= end + 4 + len {
+                    return text;
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_and_the_connection_lives_on() {
+        let app = Arc::new(App::new(
+            Arc::new(crate::store::Store::new(Vec::<crate::model::Image>::new()).unwrap()),
+            crate::app::Config::default(),
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(run(
+            listener,
+            GlanceService::new(app),
+            ServerOptions::default(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let before = crate::edge::guard::panics_caught();
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        for path in ["/_test/panic", "/_test/panic-later"] {
+            let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n");
+            s.write_all(req.as_bytes()).await.unwrap();
+            let answer = read_answer(&mut s).await;
+            assert!(
+                answer.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+                "{answer}"
+            );
+            // WebOb's JSON error page, as for any other 500.
+            assert!(
+                answer.ends_with(
+                    "\r\n\r\n{\"message\": \"The server has either erred or is incapable of performing the requested operation.<br /><br />\\n\\n\\n\", \"code\": \"500 Internal Server Error\", \"title\": \"Internal Server Error\"}"
+                ),
+                "{answer}"
+            );
+        }
+        // The same connection still serves.
+        s.write_all(b"HEAD /v1/images/nope HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let answer = read_answer(&mut s).await;
+        assert!(answer.starts_with("HTTP/1.1 404 Not Found\r\n"), "{answer}");
+        // Counted as bugs (other tests in this process may add their own).
+        assert!(crate::edge::guard::panics_caught() - before >= 2);
+        let _ = stop.send(());
+        server.await.unwrap();
+    }
 }
