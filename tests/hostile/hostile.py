@@ -885,8 +885,12 @@ def record_cases(binary, tmp):
         try:
             r, _, _ = select.select([proc.stdout], [], [], 15)
             line = proc.stdout.readline() if r else b""
-            if proc.poll() is None or b"listening" in line:
+            if b"listening" in line:
                 raise Fail("a record one byte over the limit was loaded")
+            try:
+                proc.wait(5 if r else 0.1)
+            except subprocess.TimeoutExpired:
+                raise Fail("neither refused nor started in 15 s")
             err = proc.stderr.read().decode()
             if "[0].properties" not in err:
                 raise Fail(f"message lacks the field: {err[:200]!r}")
