@@ -550,8 +550,19 @@ impl Db {
                 }
                 let value: String = r.get(1).map_err(&err)?;
                 if let Some(p) = value.strip_prefix("file://") {
+                    let mut p = PathBuf::from(p);
+                    // A copied (or moved) Glance state directory still names the files
+                    // where they were: Glance's own layout, images/<id>, is looked up here.
+                    if p.parent() != Some(self.images_dir.as_path())
+                        && p.file_name().is_some_and(|n| n == img.id.as_str())
+                    {
+                        let here = self.images_dir.join(img.id.as_str());
+                        if here.exists() {
+                            p = here;
+                        }
+                    }
                     img.data = ImageData::File {
-                        path: Arc::new(PathBuf::from(p)),
+                        path: Arc::new(p),
                         len: img.size.unwrap_or(0),
                     }
                     .into();
