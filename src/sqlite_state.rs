@@ -589,28 +589,18 @@ impl Db {
     /// Whether writes can be stored right now: the database file and the images directory
     /// are still the ones opened, present and writable. Blocking (a few `stat`s).
     pub fn check(&self) -> Result<(), DbError> {
-        let same = |p: &Path, want: (u64, u64), what: &str| -> Result<(), DbError> {
-            let m = std::fs::metadata(p)
-                .map_err(|e| DbError::new(p, format!("{what} is gone ({e})")))?;
-            if ident(&m) != want {
-                return Err(DbError::new(
-                    p,
-                    format!("{what} was replaced while serving"),
-                ));
-            }
-            if m.permissions().readonly() {
-                return Err(DbError::new(p, format!("{what} is read-only")));
-            }
-            Ok(())
-        };
-        same(&self.db_path, self.db_ident, "the database")?;
-        same(&self.images_dir, self.images_ident, "the images directory")?;
-        let m = std::fs::metadata(&self.dir)
-            .map_err(|e| DbError::new(&self.dir, format!("the state directory is gone ({e})")))?;
-        if m.permissions().readonly() {
-            return Err(DbError::new(&self.dir, "the state directory is read-only"));
+        self.health().check_files()
+    }
+
+    /// What a health check needs, to be asked without this handle (and its lock).
+    pub fn health(&self) -> Health {
+        Health {
+            dir: self.dir.clone(),
+            db_path: self.db_path.clone(),
+            images_dir: self.images_dir.clone(),
+            db_ident: self.db_ident,
+            images_ident: self.images_ident,
         }
-        Ok(())
     }
 
     /// The final place of an image's bytes.
@@ -788,6 +778,55 @@ impl Db {
         tx.commit().map_err(&err)?;
         self.has_tombstones = tombstones;
         Ok(())
+    }
+}
+
+/// The files of an open state directory, checked for a health probe and before each write.
+#[derive(Debug, Clone)]
+pub struct Health {
+    dir: PathBuf,
+    db_path: PathBuf,
+    images_dir: PathBuf,
+    db_ident: (u64, u64),
+    images_ident: (u64, u64),
+}
+
+impl Health {
+    /// The database file and the images directory are the ones opened, present, and not
+    /// marked read-only; the state directory is there and not marked read-only.
+    pub fn check_files(&self) -> Result<(), DbError> {
+        let same = |p: &Path, want: (u64, u64), what: &str| -> Result<(), DbError> {
+            let m = std::fs::metadata(p)
+                .map_err(|e| DbError::new(p, format!("{what} is gone ({e})")))?;
+            if ident(&m) != want {
+                return Err(DbError::new(
+                    p,
+                    format!("{what} was replaced while serving"),
+                ));
+            }
+            if m.permissions().readonly() {
+                return Err(DbError::new(p, format!("{what} is read-only")));
+            }
+            Ok(())
+        };
+        same(&self.db_path, self.db_ident, "the database")?;
+        same(&self.images_dir, self.images_ident, "the images directory")?;
+        let m = std::fs::metadata(&self.dir)
+            .map_err(|e| DbError::new(&self.dir, format!("the state directory is gone ({e})")))?;
+        if m.permissions().readonly() {
+            return Err(DbError::new(&self.dir, "the state directory is read-only"));
+        }
+        Ok(())
+    }
+
+    /// [`Health::check_files`], and a probe file created and removed in the state
+    /// directory (catches a file system mounted read-only, which no mode bit shows).
+    pub fn check(&self) -> Result<(), DbError> {
+        self.check_files()?;
+        let probe = self.dir.join(".glance-emu-probe");
+        File::create(&probe)
+            .and_then(|_| std::fs::remove_file(&probe))
+            .map_err(|e| DbError::new(&self.dir, format!("cannot write here ({e})")))
     }
 }
 

@@ -6,3 +6,6 @@ mod model {
 #[allow(dead_code)]
 #[path = "../src/sqlite_state.rs"]
 mod sqlite_state;
+#[allow(dead_code)]
+#[path = "../src/log_import.rs"]
+mod log_import;
