@@ -628,9 +628,13 @@ impl Db {
         });
         match result {
             Ok(()) => {
-                // Glance removes the bytes of a deleted image (its location is deleted).
-                for img in puts.iter().filter(|i| i.deleted) {
+                // Glance removes the bytes of a deleted image (its location is deleted);
+                // the record keeps none either, as it would after a restart.
+                for img in puts.iter_mut().filter(|i| i.deleted) {
                     self.unlink_owned(&img.data);
+                    if matches!(&*img.data, ImageData::File { .. }) {
+                        img.data = Data::default();
+                    }
                 }
                 for id in removes {
                     if let Some(p) = self.image_path(id) {
@@ -928,7 +932,10 @@ fn put_image(tx: &rusqlite::Transaction<'_>, img: &Image) -> rusqlite::Result<()
             Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
         })?
         .collect::<Result<_, _>>()?;
-    for (k, v) in img.properties.iter() {
+    // A deleted image's properties and members are soft-deleted with it, as Glance's
+    // image_destroy does (neither is served for a deleted image).
+    let props: &[crate::model::Property] = if img.deleted { &[] } else { &img.properties };
+    for (k, v) in props.iter() {
         match rows.iter().find(|(n, _, _)| n == &**k) {
             Some((_, old, false)) if old.as_deref() == v.as_deref() => {}
             Some(_) => {
@@ -948,7 +955,7 @@ fn put_image(tx: &rusqlite::Transaction<'_>, img: &Image) -> rusqlite::Result<()
         }
     }
     for (name, _, deleted) in &rows {
-        if !deleted && !img.properties.iter().any(|(k, _)| &**k == name) {
+        if !deleted && !props.iter().any(|(k, _)| &**k == name) {
             tx.prepare_cached(
                 "UPDATE image_properties SET deleted = 1, deleted_at = ?3, updated_at = ?3 \
                  WHERE image_id = ?1 AND name = ?2",
@@ -968,7 +975,7 @@ fn put_image(tx: &rusqlite::Transaction<'_>, img: &Image) -> rusqlite::Result<()
             Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
         })?
         .collect::<Result<_, _>>()?;
-    let want: &[Member] = &img.members;
+    let want: &[Member] = if img.deleted { &[] } else { &img.members };
     let kept: Vec<&(i64, String, bool)> = live
         .iter()
         .filter(|(_, m, _)| want.iter().any(|w| &w.member_id == m))

@@ -3,8 +3,10 @@
 //! killed at random moments under concurrent writers, the database is corrupt or foreign at
 //! start, and a log from earlier versions is imported once.
 //!
-//! The disk-full and read-only-mount cases mount a small tmpfs: they need root (CI runs as
-//! root) and say "skipped" on stderr when `mount` is not permitted.
+//! The disk-full case mounts a small tmpfs: it needs root (CI runs as root) and says
+//! "skipped" on stderr when `mount` is not permitted. (A file system cannot be remounted
+//! read-only while the server holds the database open for writing, so "read-only" is the
+//! database file's mode, checked by the writer before every write.)
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -161,15 +163,6 @@ impl Tmpfs {
         }
         Some(Tmpfs(dir))
     }
-
-    fn remount(&self, opt: &str) {
-        let st = Command::new("mount")
-            .args(["-o", &format!("remount,{opt}")])
-            .arg(&self.0)
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
 }
 
 impl Drop for Tmpfs {
@@ -179,7 +172,6 @@ impl Drop for Tmpfs {
     }
 }
 
-const JSON: (&str, &str) = ("Content-Type", "application/json");
 const OCTET: (&str, &str) = ("Content-Type", "application/octet-stream");
 
 fn create(addr: &str, id: &str, name: &str) -> Resp {
@@ -319,32 +311,6 @@ fn disk_full_fails_the_write_then_recovers() {
             Some(md5_hex(&bytes).as_str())
         );
     }
-}
-
-/// A read-only file system (remounted while serving): writes fail with 5xx, the health
-/// check says so, and writes work again once it is writable.
-#[test]
-fn read_only_mount_fails_writes_loudly() {
-    let Some(fs) = Tmpfs::mount("16m", "read_only_mount_fails_writes_loudly") else {
-        return;
-    };
-    let work = tempfile::tempdir().unwrap();
-    let state = fs.0.join("state");
-    let emu = Emu::start(&state, work.path());
-    let a = emu.addr.clone();
-    assert_eq!(create(&a, &id(1), "before").status, 201);
-    assert_eq!(health(&a), 200);
-    fs.remount("ro");
-    assert_glance_500(&create(&a, &id(2), "ro"), "create on a read-only mount");
-    assert_glance_500(&upload(&a, &id(3), b"abc"), "upload on a read-only mount");
-    assert_ne!(health(&a), 200);
-    assert_eq!(
-        http(&a, "HEAD", &format!("/v1/images/{}", id(2)), &[], b"").status,
-        404
-    );
-    fs.remount("rw");
-    assert_eq!(create(&a, &id(2), "rw again").status, 201);
-    assert_eq!(health(&a), 200);
 }
 
 /// The directory removed, the database made read-only, or replaced, while serving: 5xx
@@ -676,6 +642,18 @@ fn same(got: &Option<Want>, want: &Option<Want>) -> bool {
     }
 }
 
+/// What a write in flight may have left: its result, or, for a create with data, the
+/// record Glance's flow stores before the bytes (queued or saving, no checksum).
+fn in_flight(got: &Option<Want>, pending: &Option<Want>) -> bool {
+    match (got, pending) {
+        (_, None) => false,
+        (Some(g), Some(p)) if p.md5.is_some() && g.md5.is_none() && !p.deleted => {
+            g.name == p.name && g.rev == p.rev && !g.deleted && g.members == p.members
+        }
+        _ => same(got, pending),
+    }
+}
+
 fn observed(addr: &str, img: &str) -> Option<Want> {
     let h = http(addr, "HEAD", &format!("/v1/images/{img}"), &[], b"");
     if h.status == 404 {
@@ -737,7 +715,7 @@ fn kill_9_under_concurrent_writers_loses_no_acknowledged_write() {
             let mut t = track.lock().unwrap();
             for (img, (acked, pending)) in t.images.iter_mut() {
                 let got = observed(&emu.addr, img);
-                let ok = same(&got, acked) || (pending.is_some() && same(&got, pending));
+                let ok = same(&got, acked) || in_flight(&got, pending);
                 assert!(ok, "round {round}: image {img}: stored {got:?}, acknowledged {acked:?}, in flight {pending:?}");
                 // Settle: what is stored now is the truth for the next round.
                 *acked = got;
@@ -764,7 +742,7 @@ fn kill_9_under_concurrent_writers_loses_no_acknowledged_write() {
     for (img, (acked, pending)) in t.images.iter() {
         let got = observed(&emu.addr, img);
         assert!(
-            same(&got, acked) || (pending.is_some() && same(&got, pending)),
+            same(&got, acked) || in_flight(&got, pending),
             "final: {img}: {got:?} vs {acked:?} / {pending:?}"
         );
     }
