@@ -384,7 +384,7 @@ impl Db {
                 .prepare(
                     "SELECT id, name, size, status, created_at, updated_at, deleted_at, deleted, \
                      disk_format, container_format, checksum, owner, min_disk, min_ram, \
-                     protected, virtual_size, visibility FROM images ORDER BY id",
+                     protected, virtual_size, visibility FROM images NOT INDEXED",
                 )
                 .map_err(&err)?;
             let mut rows = st.query([]).map_err(&err)?;
@@ -457,118 +457,120 @@ impl Db {
                     ),
                 };
                 img.is_public = text(16)? == Some("public");
-                if images.last().is_some_and(|l| l.id.as_str() >= id_s) {
-                    return Err(bad(
-                        id_s,
-                        "ids out of order or repeated (corrupt index?)".into(),
-                    ));
-                }
                 images.push(img);
             }
         }
-        // Properties: live rows, by image then name (the order the record keeps them in).
-        {
-            let mut st = self
-                .conn
-                .prepare(
-                    "SELECT image_id, name, value FROM image_properties WHERE deleted = 0 \
-                     ORDER BY image_id, name",
-                )
-                .map_err(&err)?;
-            let mut rows = st.query([]).map_err(&err)?;
-            let mut cur: Option<String> = None;
-            let mut list: Vec<(String, Option<String>)> = Vec::new();
-            let mut seek = Seek::default();
-            let mut flush = |id: Option<String>, list: &mut Vec<(String, Option<String>)>| {
-                if let Some(i) = id.and_then(|id| seek.find(&images, &id)) {
-                    images[i].properties = interner
-                        .property_list(list.iter().map(|(k, v)| (k.as_str(), v.as_deref())));
-                }
-                list.clear();
-            };
-            while let Some(r) = rows.next().map_err(&err)? {
-                let image_id: String = r.get(0).map_err(&err)?;
-                if cur.as_deref() != Some(image_id.as_str()) {
-                    flush(cur.take(), &mut list);
-                    cur = Some(image_id);
-                }
-                list.push((r.get(1).map_err(&err)?, r.get(2).map_err(&err)?));
-            }
-            flush(cur, &mut list);
+        // Every table is read in its own (rowid) order, a sequential scan, never through
+        // an index (an index walk costs a random page read per row: minutes for a million
+        // images); rows are matched to their image by binary search and sorted in memory.
+        images.sort_unstable_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+        if let Some(w) = images.windows(2).find(|w| w[0].id == w[1].id) {
+            return Err(bad(w[0].id.as_str(), "id appears twice".into()));
         }
-        // Members: live rows in the order they were added.
+        let find = |images: &[Image], id: &str| {
+            images
+                .binary_search_by(|i| i.id.as_str().cmp(id))
+                .ok()
+                .map(|i| i as u32)
+        };
+        // Properties: live rows; a record keeps them sorted by name.
+        let mut props: Vec<(u32, Arc<str>, Option<Arc<str>>)> = Vec::new();
         {
             let mut st = self
                 .conn
                 .prepare(
-                    "SELECT image_id, member, can_share FROM image_members WHERE deleted = 0 \
-                     ORDER BY image_id, id",
+                    "SELECT image_id, name, value FROM image_properties NOT INDEXED \
+                     WHERE deleted = 0",
                 )
                 .map_err(&err)?;
             let mut rows = st.query([]).map_err(&err)?;
-            let mut cur: Option<(usize, Vec<Member>)> = None;
-            let mut seek = Seek::default();
             while let Some(r) = rows.next().map_err(&err)? {
-                let image_id: String = r.get(0).map_err(&err)?;
-                let Some(i) = seek.find(&images, &image_id) else {
+                let Some(i) = find(&images, col_text(r, 0, path)?.unwrap_or_default()) else {
                     continue;
                 };
-                if cur.as_ref().is_some_and(|(c, _)| *c != i) {
-                    if let Some((c, list)) = cur.take() {
-                        images[c].members = list.into();
-                    }
-                }
+                let name = interner.get(col_text(r, 1, path)?.unwrap_or_default());
+                let value = match col_text(r, 2, path)? {
+                    Some(v) => Some(interner.get(v)),
+                    None => None,
+                };
+                props.push((i, name, value));
+            }
+        }
+        props.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        for group in props.chunk_by(|a, b| a.0 == b.0) {
+            images[group[0].0 as usize].properties =
+                interner.property_list(group.iter().map(|(_, k, v)| (&**k, v.as_deref())));
+        }
+        drop(props);
+        // Members: live rows in the order they were added (row id).
+        let mut members: Vec<(u32, i64, Member)> = Vec::new();
+        {
+            let mut st = self
+                .conn
+                .prepare(
+                    "SELECT image_id, id, member, can_share FROM image_members NOT INDEXED \
+                     WHERE deleted = 0",
+                )
+                .map_err(&err)?;
+            let mut rows = st.query([]).map_err(&err)?;
+            while let Some(r) = rows.next().map_err(&err)? {
+                let Some(i) = find(&images, col_text(r, 0, path)?.unwrap_or_default()) else {
+                    continue;
+                };
                 let m = Member {
-                    member_id: r.get(1).map_err(&err)?,
-                    can_share: r.get::<_, i64>(2).map_err(&err)? != 0,
+                    member_id: r.get(2).map_err(&err)?,
+                    can_share: r.get::<_, i64>(3).map_err(&err)? != 0,
                 };
-                cur.get_or_insert_with(|| (i, Vec::new())).1.push(m);
-            }
-            if let Some((c, list)) = cur {
-                images[c].members = list.into();
+                members.push((i, r.get(1).map_err(&err)?, m));
             }
         }
+        members.sort_unstable_by_key(|m| (m.0, m.1));
+        for group in members.chunk_by(|a, b| a.0 == b.0) {
+            images[group[0].0 as usize].members = group.iter().map(|(_, _, m)| m.clone()).collect();
+        }
+        drop(members);
         // Bytes: the first live location of each image, when it is a local file.
+        let mut locs: Vec<(u32, i64, String)> = Vec::new();
         {
             let mut st = self
                 .conn
                 .prepare(
-                    "SELECT image_id, value FROM image_locations WHERE deleted = 0 \
-                     ORDER BY image_id, id",
+                    "SELECT image_id, id, value FROM image_locations NOT INDEXED \
+                     WHERE deleted = 0",
                 )
                 .map_err(&err)?;
             let mut rows = st.query([]).map_err(&err)?;
-            let mut seek = Seek::default();
             while let Some(r) = rows.next().map_err(&err)? {
-                let image_id: String = r.get(0).map_err(&err)?;
-                let Some(i) = seek.find(&images, &image_id) else {
+                let Some(i) = find(&images, col_text(r, 0, path)?.unwrap_or_default()) else {
                     continue;
                 };
-                let img = &mut images[i];
-                if !img.data.is_none() {
-                    continue;
-                }
-                let value: String = r.get(1).map_err(&err)?;
-                if let Some(p) = value.strip_prefix("file://") {
-                    let mut p = PathBuf::from(p);
-                    // A copied (or moved) Glance state directory still names the files
-                    // where they were: Glance's own layout, images/<id>, is looked up here.
-                    if p.parent() != Some(self.images_dir.as_path())
-                        && p.file_name().is_some_and(|n| n == img.id.as_str())
-                    {
-                        let here = self.images_dir.join(img.id.as_str());
-                        if here.exists() {
-                            p = here;
-                        }
-                    }
-                    img.data = ImageData::File {
-                        path: Arc::new(p),
-                        len: img.size.unwrap_or(0),
-                    }
-                    .into();
-                }
+                locs.push((i, r.get(1).map_err(&err)?, r.get(2).map_err(&err)?));
             }
         }
+        locs.sort_unstable_by_key(|l| (l.0, l.1));
+        for group in locs.chunk_by(|a, b| a.0 == b.0) {
+            let (i, _, value) = &group[0];
+            let img = &mut images[*i as usize];
+            if let Some(p) = value.strip_prefix("file://") {
+                let mut p = PathBuf::from(p);
+                // A copied (or moved) Glance state directory still names the files where
+                // they were: Glance's own layout, images/<id>, is looked up here.
+                if p.parent() != Some(self.images_dir.as_path())
+                    && p.file_name().is_some_and(|n| n == img.id.as_str())
+                {
+                    let here = self.images_dir.join(img.id.as_str());
+                    if here.exists() {
+                        p = here;
+                    }
+                }
+                img.data = ImageData::File {
+                    path: Arc::new(p),
+                    len: img.size.unwrap_or(0),
+                }
+                .into();
+            }
+        }
+        drop(locs);
         let removed = if self.has_tombstones {
             let mut st = self
                 .conn
@@ -834,18 +836,22 @@ impl Health {
     }
 }
 
-/// A forward-only cursor over images sorted by id: child rows come sorted by `image_id`
-/// (SQLite's BINARY order is byte order, as `str`'s), so they are matched to their image by
-/// a merge instead of a million-entry hash table.
-#[derive(Default)]
-struct Seek(usize);
-
-impl Seek {
-    fn find(&mut self, images: &[Image], id: &str) -> Option<usize> {
-        while self.0 < images.len() && images[self.0].id.as_str() < id {
-            self.0 += 1;
-        }
-        (self.0 < images.len() && images[self.0].id.as_str() == id).then_some(self.0)
+/// Column `i` of `r` as text (`None` for NULL); anything else is an error naming the file.
+fn col_text<'r>(
+    r: &'r rusqlite::Row<'_>,
+    i: usize,
+    path: &Path,
+) -> Result<Option<&'r str>, DbError> {
+    use rusqlite::types::ValueRef;
+    match r.get_ref(i).map_err(|e| DbError::new(path, describe(&e)))? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Text(t) => std::str::from_utf8(t)
+            .map(Some)
+            .map_err(|_| DbError::new(path, format!("column {i}: text that is not UTF-8"))),
+        other => Err(DbError::new(
+            path,
+            format!("column {i}: expected text, found {:?}", other.data_type()),
+        )),
     }
 }
 
