@@ -63,8 +63,11 @@ pub(crate) struct Cli {
     )]
     pub(crate) compute_listen: Option<SocketAddr>,
 
-    /// Keep every acknowledged write durable in DIR (fsynced log + image files) and restore
-    /// it on the next start with the same DIR. Without it, writes live in memory only.
+    /// Keep every acknowledged write durable in DIR, as a real Glance 15 keeps it
+    /// (DIR/glance.sqlite in the registry schema, bytes in DIR/images/<id>; committed before
+    /// the answer), and restore it on the next start. A DIR written by real Glance works too;
+    /// an images.log of earlier versions is imported once. Without it, writes live in memory
+    /// only.
     #[arg(
         long,
         env = "GLANCE_EMU_PERSIST",

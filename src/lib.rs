@@ -12,8 +12,8 @@
 //!   CPython-compatible ([`render::python`]: 2.7 dict order, `json.dumps`, `str`/`repr`).
 //! - [`auth`]: who is asking ([`auth::Caller`], [`auth::AuthMode`]), visibility, and the
 //!   `policy.json` rules ([`auth::policy`]).
-//! - [`store`]: where images live: the in-memory index, the single writer path, the durable
-//!   log (`--persist`).
+//! - [`store`]: where images live: the in-memory index, the single writer path, and
+//!   `--persist` in Glance's own registry database ([`store::sqlite`]).
 //! - [`fixtures`]: loading records from `data/*.json` (windowed reader, fast scanner, serde
 //!   fallback), with errors naming file and field.
 //! - [`app`]: what every handler is given: [`App`] (store, [`Config`], clock, ids), the

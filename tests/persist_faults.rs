@@ -387,7 +387,8 @@ fn state_removed_read_only_or_replaced_while_serving() {
 /// panic.
 #[test]
 fn corrupt_or_foreign_database_at_start() {
-    let cases: [(&str, fn(&Path), &str); 4] = [
+    type Case = (&'static str, fn(&Path), &'static str);
+    let cases: [Case; 4] = [
         (
             "garbage",
             |p| std::fs::write(p, b"definitely not sqlite\n").unwrap(),
@@ -483,6 +484,16 @@ impl Rng {
     }
 }
 
+/// One write: image, its state once acknowledged, method, path, headers, body.
+type Op = (
+    String,
+    Want,
+    &'static str,
+    String,
+    Vec<(String, String)>,
+    Vec<u8>,
+);
+
 fn writer(addr: String, thread: u32, round: u32, track: Arc<Mutex<Track>>, stop: Arc<AtomicBool>) {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (u64::from(thread) << 32 | u64::from(round)));
     let mut mine: Vec<String> = Vec::new();
@@ -501,14 +512,7 @@ fn writer(addr: String, thread: u32, round: u32, track: Arc<Mutex<Track>>, stop:
         } else {
             rng.below(7)
         };
-        let (img, want, method, path, headers, body): (
-            String,
-            Want,
-            &str,
-            String,
-            Vec<(String, String)>,
-            Vec<u8>,
-        ) = match op {
+        let (img, want, method, path, headers, body): Op = match op {
             0 | 1 => {
                 let img = format!("{:08x}-{:04x}-4000-8000-{:012x}", thread, round, n);
                 let mut body = Vec::new();

@@ -82,13 +82,21 @@ where
     }
     if path == "/healthcheck" {
         // oslo.middleware's healthcheck sat before the context middleware: no request id.
-        let mut resp = Response::new(Body::full("OK"));
+        // With --persist it also says whether writes can be stored (503 and the reason when
+        // the state directory is gone, replaced or read-only).
+        let (status, text) = match app.store.health() {
+            Ok(()) => (StatusCode::OK, "OK".to_string()),
+            Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
+        };
+        let len = text.len();
+        let mut resp = Response::new(Body::full(text));
+        *resp.status_mut() = status;
         let h = resp.headers_mut();
         h.append(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=UTF-8"),
         );
-        h.append(header::CONTENT_LENGTH, HeaderValue::from_static("2"));
+        h.append(header::CONTENT_LENGTH, HeaderValue::from(len));
         return ready(resp);
     }
     let rest = match version_prefix(path) {

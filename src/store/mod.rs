@@ -1,23 +1,22 @@
 //! Where images live: the in-memory map read by every request, the single writer path that
-//! serialises mutations, the directory uploaded bytes go to, and the optional durable log
-//! (`--persist DIR`) replayed at start-up.
+//! serialises mutations, the directory uploaded bytes go to, and (`--persist DIR`) the
+//! durable state in Glance's own registry database ([`sqlite`]), loaded at start-up.
 //!
 //! Readers take a `std::sync::RwLock` read guard just long enough to clone an `Arc<Image>`;
 //! no lock is ever held across an `.await`. Writers go through [`Store::write`], which holds
 //! a writer mutex for the whole read-modify-write so concurrent updates cannot be lost, and
-//! makes the change durable (append + fsync) before it becomes visible or is acknowledged.
+//! (when persisting, on a blocking thread) commits the change to the database before it
+//! becomes visible or is acknowledged.
+
+pub mod log_import;
+pub mod sqlite;
 
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-use base64::Engine;
-use bytes::Bytes;
-use serde::{Deserialize, Serialize};
-
-use crate::model::{Checksum, Data, Image, ImageData, ImageId, Member, Status, Timestamp};
+use crate::model::{Image, ImageData, Interner};
 
 pub mod list_index;
 
@@ -182,179 +181,33 @@ impl Tx {
     }
 }
 
-/// One line of the durable log.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum LogEntry {
-    Put(Box<PImage>),
-    Remove(String),
-}
-
-/// The persisted form of an [`Image`].
-#[derive(Serialize, Deserialize)]
-struct PImage {
-    id: String,
-    name: Option<String>,
-    status: String,
-    size: Option<u64>,
-    virtual_size: Option<u64>,
-    checksum: Option<String>,
-    disk_format: Option<Arc<str>>,
-    container_format: Option<Arc<str>>,
-    min_disk: u32,
-    min_ram: u32,
-    owner: Option<Arc<str>>,
-    is_public: bool,
-    protected: bool,
-    deleted: bool,
-    deleted_at: Option<String>,
-    created_at: String,
-    updated_at: String,
-    properties: Vec<(Arc<str>, Option<Arc<str>>)>,
-    members: Vec<(String, bool)>,
-    data: PData,
-    data_mismatch: bool,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum PData {
-    None,
-    Base64(String),
-    Repeat { unit: String, len: u64 },
-    File { path: PathBuf, len: u64 },
-}
-
-impl From<&Image> for PImage {
-    fn from(i: &Image) -> Self {
-        PImage {
-            id: i.id.to_string(),
-            name: i.name.as_deref().map(str::to_string),
-            status: i.status.as_str().to_string(),
-            size: i.size,
-            virtual_size: i.virtual_size,
-            checksum: i.checksum.map(|c| c.to_string()),
-            disk_format: i.disk_format.clone(),
-            container_format: i.container_format.clone(),
-            min_disk: i.min_disk,
-            min_ram: i.min_ram,
-            owner: i.owner.clone(),
-            is_public: i.is_public,
-            protected: i.protected,
-            deleted: i.deleted,
-            deleted_at: i.deleted_at.map(|t| t.glance()),
-            created_at: i.created_at.glance(),
-            updated_at: i.updated_at.glance(),
-            properties: i.properties.to_vec(),
-            members: i
-                .members
-                .iter()
-                .map(|m| (m.member_id.clone(), m.can_share))
-                .collect(),
-            data: match &*i.data {
-                ImageData::None => PData::None,
-                ImageData::Bytes(b) => {
-                    PData::Base64(base64::engine::general_purpose::STANDARD.encode(&***b))
-                }
-                ImageData::Repeat { unit, len } => PData::Repeat {
-                    unit: String::from_utf8_lossy(unit).into_owned(),
-                    len: *len,
-                },
-                ImageData::File { path, len } => PData::File {
-                    path: path.to_path_buf(),
-                    len: *len,
-                },
-            },
-            data_mismatch: i.data_mismatch,
-        }
-    }
-}
-
-impl PImage {
-    fn into_image(self) -> Option<Image> {
-        let ts = |s: &str| Timestamp::parse(s);
-        let mut img = Image::new(ImageId::new(&self.id)?, ts(&self.created_at)?);
-        img.name = self.name.map(Into::into);
-        img.status = Status::parse(&self.status)?;
-        img.size = self.size;
-        img.virtual_size = self.virtual_size;
-        img.checksum = self.checksum.as_deref().and_then(Checksum::new);
-        img.disk_format = self.disk_format;
-        img.container_format = self.container_format;
-        img.min_disk = self.min_disk;
-        img.min_ram = self.min_ram;
-        img.owner = self.owner;
-        img.is_public = self.is_public;
-        img.protected = self.protected;
-        img.deleted = self.deleted;
-        img.deleted_at = match self.deleted_at {
-            Some(s) => Some(ts(&s)?),
-            None => None,
-        };
-        img.updated_at = ts(&self.updated_at)?;
-        img.properties = self.properties.into();
-        img.members = self
-            .members
-            .into_iter()
-            .map(|(member_id, can_share)| Member {
-                member_id,
-                can_share,
-            })
-            .collect();
-        img.data = Data::from(match self.data {
-            PData::None => ImageData::None,
-            PData::Base64(s) => ImageData::Bytes(Box::new(Bytes::from(
-                base64::engine::general_purpose::STANDARD.decode(s).ok()?,
-            ))),
-            PData::Repeat { unit, len } => ImageData::Repeat {
-                unit: Box::new(Bytes::from(unit.into_bytes())),
-                len,
-            },
-            PData::File { path, len } => ImageData::File {
-                path: Arc::new(path),
-                len,
-            },
-        });
-        img.data_mismatch = self.data_mismatch;
-        Some(img)
-    }
-}
-
-/// Errors opening the persistence directory or replaying its log.
+/// Errors opening the state directory: one line naming the file.
 #[derive(Debug, thiserror::Error)]
 pub enum PersistError {
-    /// I/O on the state directory.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file or directory.
-        path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// A log line that is neither valid nor the torn tail of an interrupted write.
-    #[error("{path}: line {line}: corrupt log entry: {msg}")]
-    Corrupt {
-        /// The log file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// What failed.
-        msg: String,
-    },
+    /// The database or the directory (corrupt, foreign, unreadable, ...).
+    #[error(transparent)]
+    Db(#[from] sqlite::DbError),
+    /// The log of an earlier version could not be imported.
+    #[error("{0}")]
+    Import(String),
 }
 
 struct Writer {
-    log: Option<(PathBuf, File)>,
+    db: Option<sqlite::Db>,
 }
 
 /// The image store: a cheap-to-share handle (`Arc<Store>`).
 pub struct Store {
     /// Every record by id, deleted ones included (Glance soft-deletes).
     images: RwLock<Index>,
-    /// Serialises mutations and owns the durable log, so a read-modify-write is atomic
-    /// with respect to other writers and reaches the disk before it is visible.
+    /// Serialises mutations and owns the database, so a read-modify-write is atomic with
+    /// respect to other writers and is committed before it is visible.
     writer: Mutex<Writer>,
-    /// Directory for uploaded image bytes.
+    /// Whether writes are committed to `--persist DIR` (fixed at construction).
+    persistent: bool,
+    /// The state files a health check looks at (without taking the writer lock).
+    health: Option<sqlite::Health>,
+    /// Directory for uploaded image bytes (`DIR/images` when persisting).
     blob_dir: PathBuf,
     /// Keeps the temporary blob directory alive when not persisting.
     _tmp: Option<tempfile::TempDir>,
@@ -366,13 +219,6 @@ impl std::fmt::Debug for Store {
             .field("images", &self.len())
             .field("blob_dir", &self.blob_dir)
             .finish()
-    }
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PersistError + '_ {
-    move |source| PersistError::Io {
-        path: path.to_path_buf(),
-        source,
     }
 }
 
@@ -391,14 +237,17 @@ impl Store {
         let tmp = tempfile::Builder::new().prefix("glance-emu-").tempdir()?;
         Ok(Store {
             images: RwLock::new(index),
-            writer: Mutex::new(Writer { log: None }),
+            writer: Mutex::new(Writer { db: None }),
+            persistent: false,
+            health: None,
             blob_dir: tmp.path().to_path_buf(),
             _tmp: Some(tmp),
         })
     }
 
-    /// A durable store: `images` (the fixtures) overlaid with every change logged in `dir`
-    /// by earlier runs. Later writes are appended and fsynced before they are acknowledged.
+    /// A durable store: `images` (the fixtures) overlaid with the records of the Glance
+    /// database in `dir` (created when absent). Later writes are committed there before
+    /// they are acknowledged.
     pub fn persistent<I: Into<Arc<Image>>>(
         images: impl IntoIterator<Item = I>,
         dir: &Path,
@@ -412,24 +261,21 @@ impl Store {
     }
 
     fn durable(mut map: Index, dir: &Path) -> Result<Self, PersistError> {
-        let blobs = dir.join("blobs");
-        std::fs::create_dir_all(&blobs).map_err(io_err(&blobs))?;
-        let log_path = dir.join("images.log");
-        if log_path.exists() {
-            Self::replay(&log_path, &mut map)?;
+        let mut db = sqlite::Db::open(dir)?;
+        import_old_log(&mut db, dir)?;
+        let loaded = db.load(&mut Interner::default())?;
+        for id in &loaded.removed {
+            map.remove(id);
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(io_err(&log_path))?;
-        sync_dir(dir);
+        for img in loaded.images {
+            map.insert(Arc::new(img));
+        }
         Ok(Store {
             images: RwLock::new(map),
-            writer: Mutex::new(Writer {
-                log: Some((log_path, file)),
-            }),
-            blob_dir: blobs,
+            health: Some(db.health()),
+            blob_dir: db.images_dir().to_path_buf(),
+            writer: Mutex::new(Writer { db: Some(db) }),
+            persistent: true,
             _tmp: None,
         })
     }
@@ -443,65 +289,19 @@ impl Store {
         index
     }
 
-    fn replay(path: &Path, map: &mut Index) -> Result<(), PersistError> {
-        let reader = BufReader::new(File::open(path).map_err(io_err(path))?);
-        let mut lines = reader.split(b'\n').enumerate().peekable();
-        let mut valid_len: u64 = 0;
-        let mut torn = false;
-        while let Some((n, line)) = lines.next() {
-            let line = line.map_err(io_err(path))?;
-            let is_last = lines.peek().is_none();
-            let parsed: Result<Option<Image>, String> = serde_json::from_slice::<LogEntry>(&line)
-                .map_err(|e| e.to_string())
-                .and_then(|e| match e {
-                    LogEntry::Put(p) => p
-                        .into_image()
-                        .map(Some)
-                        .ok_or_else(|| "invalid record".to_string()),
-                    LogEntry::Remove(id) => {
-                        map.remove(&id);
-                        Ok(None)
-                    }
-                });
-            match parsed {
-                Ok(Some(img)) => {
-                    map.insert(Arc::new(img));
-                }
-                Ok(None) => {}
-                // The tail of a write interrupted by a crash was never acknowledged.
-                Err(_) if is_last => {
-                    torn = true;
-                    break;
-                }
-                Err(msg) => {
-                    if line.iter().all(u8::is_ascii_whitespace) {
-                        valid_len += line.len() as u64 + 1;
-                        continue;
-                    }
-                    return Err(PersistError::Corrupt {
-                        path: path.to_path_buf(),
-                        line: n + 1,
-                        msg,
-                    });
-                }
-            }
-            valid_len += line.len() as u64 + 1;
-        }
-        if torn {
-            // Cut the torn tail so the next append starts on a clean line.
-            let f = OpenOptions::new()
-                .write(true)
-                .open(path)
-                .map_err(io_err(path))?;
-            f.set_len(valid_len).map_err(io_err(path))?;
-            f.sync_all().map_err(io_err(path))?;
-        }
-        Ok(())
-    }
-
     /// Whether writes are durable.
     pub fn is_persistent(&self) -> bool {
-        self.writer.lock().map(|w| w.log.is_some()).unwrap_or(false)
+        self.persistent
+    }
+
+    /// `Err(reason)` when writes cannot be stored right now (the state directory or its
+    /// database is gone, replaced or read-only). A few `stat`s and one probe file; never
+    /// waits for the writer.
+    pub fn health(&self) -> Result<(), String> {
+        match &self.health {
+            Some(h) => h.check().map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
     }
 
     /// The directory uploads are written to.
@@ -660,8 +460,8 @@ impl Store {
         (idx.lists.heap_bytes(), built)
     }
 
-    /// Runs `f` with exclusive write access; its changes are logged durably (when
-    /// persisting) and then published atomically. Blocking: call from `spawn_blocking` or
+    /// Runs `f` with exclusive write access; its changes are committed to the database
+    /// (when persisting) and then published atomically. Blocking: call from `spawn_blocking` or
     /// through [`Store::write`].
     ///
     /// `f` returning `Err` discards its changes (unless it called [`Tx::keep_on_error`]) and
@@ -682,22 +482,10 @@ impl Store {
         if tx.puts.is_empty() && tx.removes.is_empty() {
             return result;
         }
-        if let Some((path, file)) = writer.log.as_mut() {
-            let mut buf = Vec::new();
-            for img in &tx.puts {
-                let entry = LogEntry::Put(Box::new(PImage::from(img)));
-                serde_json::to_writer(&mut buf, &entry)
-                    .map_err(|e| StoreError::Persist(e.to_string()))?;
-                buf.push(b'\n');
-            }
-            for id in &tx.removes {
-                serde_json::to_writer(&mut buf, &LogEntry::Remove(id.clone()))
-                    .map_err(|e| StoreError::Persist(e.to_string()))?;
-                buf.push(b'\n');
-            }
-            if let Err(e) = file.write_all(&buf).and_then(|_| file.sync_data()) {
-                tracing::error!("cannot persist to {}: {e}", path.display());
-                return Err(StoreError::Persist(format!("{}: {e}", path.display())).into());
+        if let Some(db) = writer.db.as_mut() {
+            if let Err(e) = db.commit(&mut tx.puts, &tx.removes) {
+                tracing::error!("write not stored: {e}");
+                return Err(StoreError::Persist(e.to_string()).into());
             }
         }
         let mut map = self.images.write().unwrap_or_else(|e| e.into_inner());
@@ -717,7 +505,7 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Snapshot<'_>, &mut Tx) -> Result<R, E> + Send + 'static,
     {
-        if !self.is_persistent() {
+        if !self.persistent {
             return self.write_blocking(f);
         }
         let store = Arc::clone(self);
@@ -726,7 +514,8 @@ impl Store {
             .unwrap_or_else(|_| Err(StoreError::Writer.into()))
     }
 
-    /// A fresh path in the blob directory for an upload.
+    /// A fresh path in the blob directory for an upload (renamed to `<id>` by the writer
+    /// when persisting).
     pub fn new_blob_path(&self, id: &str) -> PathBuf {
         let safe: String = id
             .chars()
@@ -744,12 +533,74 @@ impl Store {
 
     /// Makes a finished upload durable (file contents and its directory entry).
     pub fn sync_blob(&self, path: &Path) -> std::io::Result<()> {
-        if self.is_persistent() {
+        if self.persistent {
             File::open(path)?.sync_all()?;
-            sync_dir(&self.blob_dir);
+            sqlite::sync_dir(&self.blob_dir)?;
         }
         Ok(())
     }
+}
+
+/// Imports `dir/images.log` (+ `blobs/`) of an earlier version into the database once,
+/// then renames it to `images.log.imported`.
+fn import_old_log(db: &mut sqlite::Db, dir: &Path) -> Result<(), PersistError> {
+    let log = dir.join(log_import::LOG_FILE);
+    if !log.exists() {
+        return Ok(());
+    }
+    let mut state = log_import::read(&log).map_err(PersistError::Import)?;
+    let blobs = dir.join("blobs");
+    for img in &mut state.puts {
+        // Bytes under blobs/ move into images/ (the writer then names them images/<id>).
+        let ImageData::File { path, len } = &*img.data else {
+            continue;
+        };
+        if path.parent() != Some(blobs.as_path()) {
+            continue;
+        }
+        let target = db.images_dir().join(format!(
+            "{}.imported",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("blob")
+        ));
+        let final_path = db.image_path(&img.id);
+        let from = if path.exists() {
+            std::fs::rename(path.as_ref(), &target).map_err(|e| {
+                PersistError::Import(format!(
+                    "{}: cannot move to {}: {e}",
+                    path.display(),
+                    target.display()
+                ))
+            })?;
+            target
+        } else if let Some(done) = final_path.filter(|p| p.exists()) {
+            // An import interrupted after its commit: the bytes are already in place.
+            done
+        } else {
+            continue;
+        };
+        img.data = ImageData::File {
+            path: Arc::new(from),
+            len: *len,
+        }
+        .into();
+    }
+    let n = state.puts.len();
+    db.commit(&mut state.puts, &state.removes)?;
+    let done = dir.join(log_import::IMPORTED);
+    std::fs::rename(&log, &done).map_err(|e| {
+        PersistError::Import(format!(
+            "{}: imported, but cannot rename it: {e}",
+            log.display()
+        ))
+    })?;
+    let _ = sqlite::sync_dir(dir);
+    tracing::info!(
+        "imported {n} records from {} into {}; the log is now {}",
+        log.display(),
+        db.path().display(),
+        done.display()
+    );
+    Ok(())
 }
 
 /// Read access to the current records inside a write.
@@ -766,11 +617,5 @@ impl Snapshot<'_> {
     /// Every current record.
     pub fn all(&self) -> Vec<Arc<Image>> {
         self.store.all()
-    }
-}
-
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
     }
 }

@@ -1,5 +1,5 @@
 //! `--persist DIR`: acknowledged writes survive `kill -9` and a restart restores the same
-//! images, bytes and members; a torn log tail from a crash still loads.
+//! images, bytes and members; the log of earlier versions is imported once.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -97,30 +97,76 @@ fn writes_survive_kill_9() {
         .contains("\"fixture\""));
 }
 
-/// A half-written last log line (a crash mid-append) is dropped; earlier entries load.
+/// A state directory of an earlier version (`images.log` with a torn last line, bytes in
+/// `blobs/`) is imported into the database once; the log is renamed, not deleted.
 #[test]
-fn torn_log_tail_loads() {
+fn old_log_is_imported_once() {
     let data = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
+    let blobs = state.path().join("blobs");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let blob = blobs.join("dddddddd-0000-4000-8000-000000000001.0123abcd");
+    std::fs::write(&blob, b"old bytes").unwrap();
+    let rec = |id: &str, name: &str, data: String| {
+        format!(
+            r#"{{"put":{{"id":"{id}","name":"{name}","status":"active","size":9,"virtual_size":null,"checksum":"125270c450105b4a49e9421ef42e0b53","disk_format":"raw","container_format":"bare","min_disk":1,"min_ram":2,"owner":"t0","is_public":true,"protected":false,"deleted":false,"deleted_at":null,"created_at":"2026-11-22T13:40:23.526723","updated_at":"2026-11-22T13:40:24.000001","properties":[["k","v"]],"members":[["t1",true],["t2",false]],"data":{data},"data_mismatch":false}}}}"#
+        )
+    };
+    let file = format!(r#"{{"file":{{"path":"{}","len":9}}}}"#, blob.display());
+    let log = [
+        rec(
+            "dddddddd-0000-4000-8000-000000000001",
+            "first",
+            file.clone(),
+        ),
+        rec(
+            "dddddddd-0000-4000-8000-000000000002",
+            "gone",
+            r#""none""#.to_string(),
+        ),
+        rec("dddddddd-0000-4000-8000-000000000001", "renamed", file),
+        r#"{"remove":"dddddddd-0000-4000-8000-000000000002"}"#.to_string(),
+        r#"{"put": {"id": "half-writ"#.to_string(),
+    ]
+    .join("\n");
+    std::fs::write(state.path().join("images.log"), log).unwrap();
     let (mut child, addr) = start(data.path(), state.path());
-    let r = http(&addr, b"POST /v1/images HTTP/1.1\r\nHost: h\r\nConnection: close\r\nx-image-meta-id: dddddddd-0000-4000-8000-000000000001\r\nContent-Length: 0\r\n\r\n");
-    assert!(r.starts_with("HTTP/1.1 201"), "{r}");
-    kill9(&mut child);
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(state.path().join("images.log"))
-        .unwrap();
-    f.write_all(br#"{"put": {"id": "half-writ"#).unwrap();
-    drop(f);
-    let (mut child, addr) = start(data.path(), state.path());
-    let r = http(&addr, b"HEAD /v1/images/dddddddd-0000-4000-8000-000000000001 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    let head = "HEAD /v1/images/dddddddd-0000-4000-8000-000000000001 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+    let r = http(&addr, head.as_bytes());
     assert!(r.starts_with("HTTP/1.1 200 OK"), "{r}");
-    // And the next write lands on a clean line.
+    assert!(r.contains("X-Image-Meta-Name: renamed\r\n"), "{r}");
+    assert!(r.contains("X-Image-Meta-Property-K: v\r\n"), "{r}");
+    assert!(r.contains("X-Image-Meta-Is_public: True\r\n"), "{r}");
+    let r = http(&addr, b"HEAD /v1/images/dddddddd-0000-4000-8000-000000000002 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    assert!(r.starts_with("HTTP/1.1 404"), "{r}");
+    let get = http(&addr, b"GET /v1/images/dddddddd-0000-4000-8000-000000000001 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    assert!(get.ends_with("\r\n\r\nold bytes"), "{get}");
+    let members = http(&addr, b"GET /v1/images/dddddddd-0000-4000-8000-000000000001/members HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    assert!(
+        members.ends_with(r#"{"members": [{"member_id": "t1", "can_share": true}, {"member_id": "t2", "can_share": false}]}"#),
+        "{members}"
+    );
+    // Renamed, not deleted; the bytes live where Glance keeps them.
+    assert!(!state.path().join("images.log").exists());
+    assert!(state.path().join("images.log.imported").exists());
+    assert!(state.path().join("glance.sqlite").exists());
+    assert_eq!(
+        std::fs::read(
+            state
+                .path()
+                .join("images/dddddddd-0000-4000-8000-000000000001")
+        )
+        .unwrap(),
+        b"old bytes"
+    );
     let r = http(&addr, b"PUT /v1/images/dddddddd-0000-4000-8000-000000000001 HTTP/1.1\r\nHost: h\r\nConnection: close\r\nx-image-meta-name: after\r\nContent-Length: 0\r\n\r\n");
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
     kill9(&mut child);
+    // Once: the next start reads the database only.
     let (mut child, addr) = start(data.path(), state.path());
-    let r = http(&addr, b"HEAD /v1/images/dddddddd-0000-4000-8000-000000000001 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
-    assert!(r.contains("X-Image-Meta-Name: after"), "{r}");
+    let r = http(&addr, head.as_bytes());
+    assert!(r.contains("X-Image-Meta-Name: after\r\n"), "{r}");
+    let get = http(&addr, b"GET /v1/images/dddddddd-0000-4000-8000-000000000001 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    assert!(get.ends_with("\r\n\r\nold bytes"), "{get}");
     kill9(&mut child);
 }

@@ -411,7 +411,7 @@ impl Db {
                 let ts = |i: usize, what: &str| -> Result<Option<Timestamp>, DbError> {
                     match text(i)? {
                         None => Ok(None),
-                        Some(s) => Timestamp::parse(s)
+                        Some(s) => parse_sql_ts(s)
                             .map(Some)
                             .ok_or_else(|| bad(id_s, format!("{what} '{s}' is not a timestamp"))),
                     }
@@ -467,9 +467,10 @@ impl Db {
         if let Some(w) = images.windows(2).find(|w| w[0].id == w[1].id) {
             return Err(bad(w[0].id.as_str(), "id appears twice".into()));
         }
-        let find = |images: &[Image], id: &str| {
-            images
-                .binary_search_by(|i| i.id.as_str().cmp(id))
+        // The ids as plain strings, in the same order (compared without a UTF-8 check).
+        let keys: Vec<Box<str>> = images.iter().map(|i| Box::from(i.id.as_str())).collect();
+        let find = |id: &str| {
+            keys.binary_search_by(|k| (**k).cmp(id))
                 .ok()
                 .map(|i| i as u32)
         };
@@ -485,14 +486,11 @@ impl Db {
                 .map_err(&err)?;
             let mut rows = st.query([]).map_err(&err)?;
             while let Some(r) = rows.next().map_err(&err)? {
-                let Some(i) = find(&images, col_text(r, 0, path)?.unwrap_or_default()) else {
+                let Some(i) = find(col_text(r, 0, path)?.unwrap_or_default()) else {
                     continue;
                 };
                 let name = interner.get(col_text(r, 1, path)?.unwrap_or_default());
-                let value = match col_text(r, 2, path)? {
-                    Some(v) => Some(interner.get(v)),
-                    None => None,
-                };
+                let value = col_text(r, 2, path)?.map(|v| interner.get(v));
                 props.push((i, name, value));
             }
         }
@@ -514,7 +512,7 @@ impl Db {
                 .map_err(&err)?;
             let mut rows = st.query([]).map_err(&err)?;
             while let Some(r) = rows.next().map_err(&err)? {
-                let Some(i) = find(&images, col_text(r, 0, path)?.unwrap_or_default()) else {
+                let Some(i) = find(col_text(r, 0, path)?.unwrap_or_default()) else {
                     continue;
                 };
                 let m = Member {
@@ -541,7 +539,7 @@ impl Db {
                 .map_err(&err)?;
             let mut rows = st.query([]).map_err(&err)?;
             while let Some(r) = rows.next().map_err(&err)? {
-                let Some(i) = find(&images, col_text(r, 0, path)?.unwrap_or_default()) else {
+                let Some(i) = find(col_text(r, 0, path)?.unwrap_or_default()) else {
                     continue;
                 };
                 locs.push((i, r.get(1).map_err(&err)?, r.get(2).map_err(&err)?));
@@ -834,6 +832,24 @@ impl Health {
             .and_then(|_| std::fs::remove_file(&probe))
             .map_err(|e| DbError::new(&self.dir, format!("cannot write here ({e})")))
     }
+}
+
+/// `2016-05-22 06:04:20.425843` (SQLAlchemy's text) read through the model's fast parser
+/// for the `T` form; anything else through its general one.
+fn parse_sql_ts(s: &str) -> Option<Timestamp> {
+    let b = s.as_bytes();
+    if b.len() >= 19 && b.len() <= 32 && b[10] == b' ' {
+        let mut buf = [0u8; 32];
+        buf[..b.len()].copy_from_slice(b);
+        buf[10] = b'T';
+        if let Some(t) = std::str::from_utf8(&buf[..b.len()])
+            .ok()
+            .and_then(Timestamp::parse)
+        {
+            return Some(t);
+        }
+    }
+    Timestamp::parse(s)
 }
 
 /// Column `i` of `r` as text (`None` for NULL); anything else is an error naming the file.
@@ -1395,7 +1411,7 @@ mod tests {
         // and a killed upload (see tests/fixtures/glance15-registry.sql).
         let dir = tempfile::tempdir().unwrap();
         let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
-        c.execute_batch(include_str!("../tests/fixtures/glance15-registry.sql"))
+        c.execute_batch(include_str!("../../tests/fixtures/glance15-registry.sql"))
             .unwrap();
         drop(c);
         let db = Db::open(dir.path()).unwrap();

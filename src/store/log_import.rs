@@ -203,7 +203,11 @@ mod tests {
         assert_eq!(s.puts[0].members[0].member_id, "t1");
         assert_eq!(s.puts[0].data.len(), Some(3));
         assert_eq!(s.removes, ["b", "fixture"]);
-        std::fs::write(&p, format!("{}\nnot json\n{}\n", rec("a", "x"), rec("b", "y"))).unwrap();
+        std::fs::write(
+            &p,
+            format!("{}\nnot json\n{}\n", rec("a", "x"), rec("b", "y")),
+        )
+        .unwrap();
         let e = read(&p).unwrap_err();
         assert!(e.contains("line 2: corrupt log entry"), "{e}");
     }
