@@ -1,0 +1,479 @@
+#!/usr/bin/env python3
+"""Live conformance oracle: the same generated raw requests to a REAL Glance 15 (Pike) v1 and to
+glance-emu, loaded with the same fixture; every response compared byte for byte after
+normalising only what must differ.
+
+usage: oracle.py [--emu BIN] [--flavor noauth|trusted-auth|both] [--report FILE]
+                 [--baseline FILE] [--write-baseline FILE] [--phases a,b] [--keep]
+
+  --emu       the glance-emu binary (default target/release/glance-emu); it runs with
+              --glance-compat and --auth noauth / trusted-headers
+  --flavor    which paste flavour(s) of real Glance to run (default both)
+  --report    where the differences go (default tests/conformance/report.txt)
+  --baseline  a committed list of known-unfixed difference keys: those count as "known", the
+              run fails only on NEW differences (used only until other = 0)
+
+Real Glance: the folder ../shared/glance-real (or $GLANCE_REAL) is copied to $ORACLE_CACHE
+(default ~/.cache/glance-emu-oracle) and set up there once (`setup.sh`: a venv from PyPI);
+every run starts from a fresh state/ (db_sync, fixture load through the API as admin, sqlite
+patch), with PYTHONHASHSEED=0. Ports: $ORACLE_PORT_BASE (default 9500): real API +0, registry
++1, emulator +10. Only 127.0.0.1 is used; only processes this script started are stopped.
+
+Comparison: status line, every header line (exact name case, value and order) and the body.
+Normalised on both sides, and only these: the Date value (must have the RFC 1123 shape), a
+generated X-Openstack-Request-Id (must be req-<uuid4>; an echoed one must match exactly),
+127.0.0.1:<port> (same number of digits on both sides, so lengths agree), timestamps of the
+run day (server clocks; fixture timestamps are years older and stay exact), and ids the
+servers generate (the emulator's id is mapped to Glance's once learned from Location).
+Whatever still differs is checked against the rules in deliberate.txt: a difference that
+one of those rules fully explains counts as "deliberate", anything else as "other".
+Exit status: 0 when other = 0 (or, with --baseline, no difference outside the baseline).
+"""
+import argparse
+import collections
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import fixture  # noqa: E402
+import generate  # noqa: E402
+from rawhttp import Req, exchange  # noqa: E402
+
+DATE_RE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-3]\d "
+                     r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+                     r"[0-2]\d:[0-5]\d:[0-6]\d GMT$")
+REQID_RE = re.compile(rb"req-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+TS_RE = re.compile(rb"(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?")
+UUID_RE = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def log(msg):
+    sys.stderr.write("[oracle %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+# ---------------------------------------------------------------- servers
+
+class RealGlance(object):
+    """A real Glance 15 v1 (api + registry) from the shared glance-real folder."""
+
+    def __init__(self, api_port, reg_port):
+        src = os.environ.get("GLANCE_REAL") or os.path.join(ROOT, "..", "shared", "glance-real")
+        cache = os.environ.get("ORACLE_CACHE") or os.path.join(
+            os.path.expanduser("~"), ".cache", "glance-emu-oracle")
+        self.dir = os.path.join(cache, "glance-real")
+        self.api_port, self.reg_port = api_port, reg_port
+        if not os.path.exists(os.path.join(self.dir, ".venv", "bin", "glance-api")):
+            log("setting up real Glance in %s (once; the venv is kept)" % self.dir)
+            if os.path.exists(self.dir):
+                shutil.rmtree(self.dir)
+            os.makedirs(cache, exist_ok=True)
+            shutil.copytree(os.path.realpath(src), self.dir, ignore=shutil.ignore_patterns(
+                ".venv", "state"))
+            for base, dirs, files in os.walk(self.dir):   # the shared copy is read-only
+                for n in dirs + files:
+                    os.chmod(os.path.join(base, n), 0o755)
+            os.chmod(self.dir, 0o755)
+            subprocess.check_call(["./setup.sh"], cwd=self.dir, stdout=sys.stderr)
+        self.env = dict(os.environ, API_PORT=str(api_port), REGISTRY_PORT=str(reg_port),
+                        PYTHONHASHSEED="0", WORKERS="1")
+        self.state = os.path.join(self.dir, "state")
+        self.template = os.path.join(cache, "template-%d" % os.getpid())
+
+    def fresh_state(self):
+        self.stop()
+        if os.path.exists(self.state):
+            shutil.rmtree(self.state)
+
+    def start(self, flavor):
+        env = dict(self.env, FLAVOR="" if flavor == "noauth" else flavor)
+        subprocess.check_call(["./start.sh"], cwd=self.dir, env=env, stdout=sys.stderr)
+
+    def stop(self):
+        if os.path.isdir(self.state):
+            subprocess.call(["./stop.sh"], cwd=self.dir, stdout=subprocess.DEVNULL)
+
+    def load_fixture(self):
+        """Fresh state, fixture loaded through the API (trusted-auth admin), then a template
+        copy of state/ that every flavour starts from."""
+        self.fresh_state()
+        self.start("trusted-auth")
+        fixture.load_into_glance(self.api_port, os.path.join(self.state, "glance.sqlite"))
+        self.stop()
+        if os.path.exists(self.template):
+            shutil.rmtree(self.template)
+        shutil.copytree(self.state, self.template)
+
+    def restore(self):
+        self.fresh_state()
+        shutil.copytree(self.template, self.state)
+        for f in os.listdir(os.path.join(self.state, "log")):
+            os.remove(os.path.join(self.state, "log", f))
+
+    def cleanup(self):
+        self.stop()
+        if os.path.exists(self.template):
+            shutil.rmtree(self.template)
+
+
+class Emu(object):
+    def __init__(self, binary, port, fixture_path):
+        self.binary, self.port, self.fixture_path = binary, port, fixture_path
+        self.proc = None
+
+    def start(self, flavor):
+        auth = "noauth" if flavor == "noauth" else "trusted-headers"
+        self.out = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [self.binary, "--listen", "127.0.0.1:%d" % self.port, "--data", self.fixture_path,
+             "--auth", auth, "--glance-compat"],
+            stdout=subprocess.PIPE, stderr=self.out)
+        line = self.proc.stdout.readline().decode()
+        if "listening" not in line:
+            self.out.seek(0)
+            raise SystemExit("glance-emu did not start: %r %r" % (line, self.out.read()))
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+# ---------------------------------------------------------------- normalising
+
+class Side(object):
+    def __init__(self, name, port):
+        self.name, self.port = name, port
+        self.ids = {}           # placeholder key -> this server's id
+
+
+def split(raw):
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    hdrs = []
+    for ln in lines[1:]:
+        k, _, v = ln.partition(b":")
+        hdrs.append([k.decode("latin-1"), v.strip(b" \t").decode("latin-1")])
+    return lines[0].decode("latin-1"), hdrs, body, bool(sep)
+
+
+class Norm(object):
+    """One response, normalised: status line, [name, value] list, body."""
+
+    def __init__(self, raw, side, req, today, idmap):
+        for a, b in idmap.items():
+            raw = raw.replace(a.encode(), b.encode())
+        self.raw = raw
+        host = ("127.0.0.1:%d" % side.port).encode()
+        raw = raw.replace(host, b"{HOST}")
+        sent_rid = None
+        for k, v in req.headers:
+            if k.lower() == "x-openstack-request-id":
+                sent_rid = v
+        self.status, self.headers, body, self.complete = split(raw)
+        for h in self.headers:
+            n = h[0].lower()
+            if n == "date" and DATE_RE.match(h[1]):
+                h[1] = "{DATE}"
+            elif n == "x-openstack-request-id":
+                if not (sent_rid and h[1] in (sent_rid, "req-" + sent_rid)) and \
+                        REQID_RE.fullmatch(h[1].encode()):
+                    h[1] = "{REQ-ID}"
+            else:
+                h[1] = TS_RE.sub(lambda m: self._ts(m, today),
+                                 h[1].encode("latin-1")).decode("latin-1")
+        self.body = TS_RE.sub(lambda m: self._ts(m, today), body)
+        self.body = REQID_RE.sub(b"{REQ-ID}", self.body)
+
+    @staticmethod
+    def _ts(m, today):
+        """Timestamps of the run day are the servers' clocks; older ones are fixture data."""
+        return b"{NOW}" if m.group(1).decode() >= today else m.group(0)
+
+    def key(self):
+        return (self.status, tuple(tuple(h) for h in self.headers), self.body)
+
+    def text(self, limit=1200):
+        out = self.status + "\n" + "".join("%s: %s\n" % tuple(h) for h in self.headers)
+        b = self.body
+        if b:
+            out += "\n" + (b[:limit].decode("utf-8", "replace") +
+                           ("...<%d bytes>" % len(b) if len(b) > limit else ""))
+        return out
+
+
+# ---------------------------------------------------------------- deliberate rules
+
+def _meta_sorted(hdrs):
+    """Sort each contiguous run of X-Image-Meta-* headers."""
+    out, run = [], []
+    for h in hdrs + [None]:
+        if h is not None and h[0].lower().startswith("x-image-meta-"):
+            run.append(h)
+            continue
+        out += sorted(run)
+        run = []
+        if h is not None:
+            out.append(h)
+    return out
+
+
+def _pyjson(body):
+    """A body formatted exactly like Python json.dumps() -> canonical sorted form, else None."""
+    try:
+        doc = json.loads(body.decode("utf-8"), object_pairs_hook=collections.OrderedDict)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if json.dumps(doc).encode() != body:
+        return None
+    return json.dumps(doc, sort_keys=True).encode()
+
+
+def rule_py3_meta_order(real, emu, req):
+    """The X-Image-Meta-* block in another order (dict order of Python 3 with a hash seed)."""
+    real.headers, emu.headers = _meta_sorted(real.headers), _meta_sorted(emu.headers)
+
+
+def rule_py3_json_key_order(real, emu, req):
+    """JSON objects with keys in another order (same Python 3 dict-order artefact)."""
+    a, b = _pyjson(real.body), _pyjson(emu.body)
+    if a is not None and b is not None:
+        real.body, emu.body = a, b
+
+
+def rule_py3_html_escape_apostrophe(real, emu, req):
+    """WebOb on Python 3 escapes ' as &#x27; in error pages; Python 2.7 (production) did not."""
+    n = real.body.count(b"&#x27;")
+    if n and emu.body.count(b"'") >= n:
+        real.body = real.body.replace(b"&#x27;", b"'")
+        for h in real.headers:
+            if h[0].lower() == "content-length" and h[1].isdigit():
+                h[1] = str(int(h[1]) - 5 * n)
+
+
+def rule_hyper_http10_status(real, emu, req):
+    """hyper answers an HTTP/1.0 request with an HTTP/1.0 status line (eventlet: HTTP/1.1)."""
+    if req.version == "HTTP/1.0" and emu.status.startswith("HTTP/1.0 ") and \
+            real.status.startswith("HTTP/1.1 "):
+        emu.status = "HTTP/1.1 " + emu.status[9:]
+
+
+def rule_hyper_204_content_length(real, emu, req):
+    """hyper never writes Content-Length on a 204 (RFC 9110); eventlet sent Content-Length: 0."""
+    if real.status.startswith("HTTP/1.1 204") and emu.status.endswith(" 204 No Content"):
+        cl = [h for h in real.headers if h[0] == "Content-Length" and h[1] == "0"]
+        if cl and not any(h[0].lower() == "content-length" for h in emu.headers):
+            real.headers = [h for h in real.headers if h is not cl[0]]
+
+
+RULES = collections.OrderedDict([
+    ("py3-meta-order", rule_py3_meta_order),
+    ("py3-json-key-order", rule_py3_json_key_order),
+    ("py3-html-escape-apostrophe", rule_py3_html_escape_apostrophe),
+    ("hyper-http10-status-line", rule_hyper_http10_status),
+    ("hyper-204-content-length", rule_hyper_204_content_length),
+])
+
+
+def load_deliberate(path):
+    """deliberate.txt: '<rule-id>  <reason>' lines; only rules listed there are applied."""
+    ids = []
+    for ln in open(path, encoding="utf-8"):
+        ln = ln.split("#", 1)[0].strip()
+        if ln:
+            rid = ln.split()[0]
+            if rid not in RULES:
+                raise SystemExit("%s: unknown rule %r" % (path, rid))
+            ids.append(rid)
+    return ids
+
+
+def brief(real, emu):
+    """What still differs after the rules: one short line."""
+    out = []
+    if real.status != emu.status:
+        out.append("status %r vs %r" % (real.status, emu.status))
+    rn = [h[0] for h in real.headers]
+    en = [h[0] for h in emu.headers]
+    if rn != en:
+        out.append("header names %s vs %s" % (",".join(rn), ",".join(en)))
+    else:
+        for a, b in zip(real.headers, emu.headers):
+            if a != b:
+                out.append("%s: %r vs %r" % (a[0], a[1][:80], b[1][:80]))
+    if real.body != emu.body:
+        a, b = real.body, emu.body
+        i = 0
+        while i < min(len(a), len(b)) and a[i] == b[i]:
+            i += 1
+        out.append("body@%d %r vs %r" % (i, a[max(0, i - 30):i + 50], b[max(0, i - 30):i + 50]))
+    return "; ".join(out)
+
+
+def classify(real, emu, req, rules):
+    """-> ('identical' | 'deliberate' | 'other', [rule ids that were needed])"""
+    if real.key() == emu.key():
+        return "identical", []
+    used = []
+    for rid in rules:
+        before = (real.key(), emu.key())
+        RULES[rid](real, emu, req)
+        if (real.key(), emu.key()) != before:
+            used.append(rid)
+        if real.key() == emu.key():
+            return "deliberate", used
+    return "other", used
+
+
+# ---------------------------------------------------------------- running
+
+def resolve(req, side):
+    """A copy of req with @@key@@ placeholders replaced by this server's ids."""
+    if "@@" not in req.target and not any("@@" in v for _, v in req.headers):
+        return req
+
+    def sub(s):
+        return re.sub(r"@@(\w+)@@", lambda m: side.ids.get(m.group(1), "no-such-id"), s)
+    return Req(req.method, sub(req.target), [(k, sub(v)) for k, v in req.headers], req.body,
+               req.version, req.chunked, req.host, req.name, req.probe_close)
+
+
+def location_id(raw):
+    for ln in raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        if ln.lower().startswith(b"location:"):
+            m = UUID_RE.search(ln)
+            if m:
+                return m.group(0).decode()
+    m = re.search(rb'"id": "([0-9a-f-]{36})"', raw)
+    return m.group(1).decode() if m else None
+
+
+def run_flavor(flavor, real_side, emu_side, rules, today, phases_wanted, report):
+    counts = collections.Counter()
+    by_rule = collections.Counter()
+    by_group = collections.Counter()
+    others = []
+    idmap = {}
+    for pname, cases in generate.phases(flavor):
+        if phases_wanted and pname not in phases_wanted:
+            continue
+        t0 = time.time()
+        n0 = counts["exchanges"]
+        for case in cases:
+            rr = [resolve(r, real_side) for r in case.reqs]
+            er = [resolve(r, emu_side) for r in case.reqs]
+            real_out, real_closed, _ = exchange(real_side.port, rr)
+            emu_out, emu_closed, _ = exchange(emu_side.port, er)
+            # learn server-generated ids (POST without x-image-meta-id)
+            for ro, eo in zip(real_out, emu_out):
+                rid, eid = location_id(ro), location_id(eo)
+                if rid and eid and rid != eid and ro.startswith(b"HTTP/1.1 201"):
+                    idmap[eid] = rid
+                    if case.learn:
+                        real_side.ids[case.learn], emu_side.ids[case.learn] = rid, eid
+                elif case.learn and rid and eid:
+                    real_side.ids[case.learn], emu_side.ids[case.learn] = rid, eid
+            for i, (req, ro, eo) in enumerate(zip(rr, real_out, emu_out)):
+                counts["exchanges"] += 1
+                real = Norm(ro, real_side, req, today, {})
+                emu = Norm(eo, emu_side, req, today, idmap)
+                shown = (real.text(), emu.text())
+                verdict, used = classify(real, emu, req, rules)
+                last = i == len(rr) - 1
+                if verdict != "other" and last and real_closed != emu_closed:
+                    verdict, used = "other", used + ["connection-close"]
+                counts[verdict] += 1
+                for u in used:
+                    by_rule[u] += 1
+                if verdict == "other":
+                    by_group[case.group] += 1
+                    extra = ""
+                    if last and real_closed != emu_closed:
+                        extra = "connection closed after response: glance=%s emu=%s\n" % (
+                            real_closed, emu_closed)
+                    others.append("=== [%s] %s (%s)\n--- diff: %s\n--- request\n%s\n%s"
+                                  "--- glance\n%s\n--- emu\n%s\n" % (
+                                      flavor, case.name, case.group, brief(real, emu),
+                                      req.show(), extra, shown[0], shown[1]))
+        log("%s/%s: %d exchanges in %.1fs" % (flavor, pname, counts["exchanges"] - n0,
+                                              time.time() - t0))
+    report.write("#### flavour %s: %d exchanges, %d identical, %d deliberate, %d other\n" % (
+        flavor, counts["exchanges"], counts["identical"], counts["deliberate"],
+        counts["other"]))
+    for rid, n in sorted(by_rule.items()):
+        report.write("#   deliberate rule %-28s used %d times\n" % (rid, n))
+    for g, n in sorted(by_group.items()):
+        report.write("#   other in %-50s %d\n" % (g, n))
+    for o in others:
+        report.write(o)
+    return counts, others
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--emu", default=os.path.join(ROOT, "target", "release", "glance-emu"))
+    ap.add_argument("--flavor", default="both", choices=["noauth", "trusted-auth", "both"])
+    ap.add_argument("--report", default=os.path.join(HERE, "report.txt"))
+    ap.add_argument("--deliberate", default=os.path.join(HERE, "deliberate.txt"))
+    ap.add_argument("--phases", default="")
+    args = ap.parse_args()
+    base = int(os.environ.get("ORACLE_PORT_BASE", "9500"))
+    rules = load_deliberate(args.deliberate)
+    phases_wanted = [p for p in args.phases.split(",") if p]
+    flavors = ["noauth", "trusted-auth"] if args.flavor == "both" else [args.flavor]
+    t0 = time.time()
+    work = tempfile.mkdtemp(prefix="oracle-")
+    fx = os.path.join(work, "fixture.json")
+    with open(fx, "w") as f:
+        json.dump(fixture.emu_fixture(), f, indent=1)
+    real = RealGlance(base, base + 1)
+    emu = Emu(os.path.abspath(args.emu), base + 10, fx)
+    totals = {}
+    try:
+        real.load_fixture()
+        log("real Glance ready with the fixture (%.0fs)" % (time.time() - t0))
+        with open(args.report, "w", encoding="utf-8") as report:
+            for flavor in flavors:
+                today = (datetime.datetime.utcnow() - datetime.timedelta(days=1)).strftime(
+                    "%Y-%m-%d")
+                real.restore()
+                real.start(flavor)
+                emu.start(flavor)
+                try:
+                    totals[flavor], _ = run_flavor(flavor, Side("glance", base),
+                                                   Side("emu", base + 10), rules, today,
+                                                   phases_wanted, report)
+                finally:
+                    emu.stop()
+                    real.stop()
+    finally:
+        emu.stop()
+        real.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+    bad = 0
+    for flavor, c in totals.items():
+        print("oracle %-12s exchanges %5d  identical %5d  deliberate %5d  other %5d" % (
+            flavor, c["exchanges"], c["identical"], c["deliberate"], c["other"]))
+        bad += c["other"]
+    print("report: %s  (%.0fs)" % (args.report, time.time() - t0))
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
