@@ -93,9 +93,16 @@ def _r(method, target, headers=(), **kw):
     return Req(method, target, h, **kw)
 
 
-def visibility():
-    """Every identity x every image (HEAD, GET, members) and the lists it can see."""
+NOAUTH_IDENTITIES = ("anonymous", "owner", "admin-no-tenant", "invalid-status-admin",
+                     "bad-service-catalog", "long-request-id", "request-id")
+
+
+def visibility(flavor):
+    """Every identity x every image (HEAD, GET, members) and the lists it can see. The noauth
+    flavour ignores identity headers, so there only a few shapes are sent."""
     out = []
+    idents = [(w, h) for w, h in IDENTITIES
+              if flavor == "trusted-auth" or w in NOAUTH_IDENTITIES]
     lists = ["/v1/images", "/v1/images/detail", "/v1/images/detail?is_public=None",
              "/v1/images/detail?is_public=true", "/v1/images/detail?is_public=false",
              "/v1/images?is_public=None&sort_key=name&sort_dir=asc",
@@ -109,7 +116,7 @@ def visibility():
              "/v1/images/detail?is_public=None&status=deleted",
              "/v1/images/detail?is_public=None&status=pending_delete",
              "/v1/images/detail?is_public=None&status=killed"]
-    for who, h in IDENTITIES:
+    for who, h in idents:
         g = "visibility/%s" % who
         for name, iid in sorted(IDS.items()):
             out.append(Case("HEAD %s as %s" % (name, who), g,
@@ -203,8 +210,8 @@ PATHS = ["//v1/images", "/v1//images", "/v1/images/", "/v1/images//", "/v1/image
          "/v1/images/{pub}/", "/v1/images//{pub}", "/v1/images/{pub}//members",
          "/v1/images/%30c0c0c0c-0000-4000-8000-000000000001", "/v1/images/{pub}%2Fmembers",
          "/v1/%69mages", "/V1/images", "/v1.0/images", "/v1.1/images", "/v1.2/images",
-         "/v1.0/images/{pub}", "/v1.1/images/detail", "/v2/images", "/v2.0/", "/v2.5/images",
-         "/v3/images", "/v10/images", "/v/images", "/vx/images", "/v1x/images", "/v1/images?",
+         "/v1.0/images/{pub}", "/v1.1/images/detail", "/v2/images/x", "/v2.0/", "/v2.5/images",
+         "/v3/images/", "/v10/images", "/v/images", "/vx/images", "/v1x/images", "/v1/images?",
          "/v1/images?&", "/v1/images/detail?", "/v1/images/{pub}?foo=bar",
          "/v1/images/{pub}/members/", "/v1/shared-images/", "/v1/shared-images",
          "/v1/images/{shared}/members/%s/" % B, "/v1/images/%20", "/v1/images/..%2F",
@@ -273,8 +280,9 @@ FILTER_VALUES = {
 
 def filters(flavor):
     """Every list filter and sort key with valid, invalid and odd values."""
-    whos = ([("admin", ADMIN), ("owner", IDENT["owner"]), ("no-tenant", IDENT["no-tenant"]),
-             ("stranger", IDENT["stranger"])] if flavor == "trusted-auth" else [("noauth", [])])
+    # Lists cost real Glance ~70 ms each; identity x image is the visibility phase's job, so
+    # here one non-admin caller (trusted-auth) or the noauth admin.
+    whos = [("owner", IDENT["owner"])] if flavor == "trusted-auth" else [("noauth", [])]
     out = []
     import urllib.parse as up
     for who, h in whos:
@@ -478,6 +486,6 @@ def write_phase(flavor):
 
 
 def phases(flavor):
-    return [("visibility", visibility()), ("variants", variants(flavor)),
+    return [("visibility", visibility(flavor)), ("variants", variants(flavor)),
             ("paths", paths(flavor)), ("filters", filters(flavor)),
             ("methods", method_matrix(flavor)), ("write", write_phase(flavor))]
