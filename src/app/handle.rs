@@ -7,7 +7,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Response, StatusCode};
 
 use crate::app::body::Body;
-use crate::auth::Caller;
+use crate::auth::{Caller, Refusal};
 use crate::clock::{Clock, Ids};
 use crate::render::webob::{ApiError, BodyKind};
 use crate::store::Store;
@@ -63,9 +63,31 @@ impl App {
             .unwrap_or_else(uuid::Uuid::new_v4)
     }
 
-    /// The caller context for a request (Glance's context middleware); `None` means 401.
-    pub fn caller_for(&self, headers: &HeaderMap) -> Option<Caller> {
+    /// The caller context for a request (Glance's context middleware), or why it refused.
+    pub fn caller_for(&self, headers: &HeaderMap) -> Result<Caller, Refusal> {
         self.config.auth.caller(headers)
+    }
+
+    /// The answer to a refused identity: the 401, or the context middleware's 500 (a service
+    /// catalog that is not JSON; an over-long request id). No request id on either.
+    pub fn refused(&self, refusal: &Refusal, method: &Method, accept: BodyKind) -> Response<Body> {
+        match refusal {
+            Refusal::Unauthorized => self.unauthorized(method, accept),
+            Refusal::ServerError(detail) => {
+                let ctx = Ctx {
+                    method: method.clone(),
+                    accept,
+                    request_id: HeaderValue::from_static(""),
+                    caller: Caller::default(),
+                    host_url: String::new(),
+                };
+                let err = match detail {
+                    Some(d) => ApiError::detailed(StatusCode::INTERNAL_SERVER_ERROR, *d),
+                    None => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR),
+                };
+                error_response(&ctx, err)
+            }
+        }
     }
 
     /// The request id: fresh, or (in the authenticated modes) the caller's own, `req-`

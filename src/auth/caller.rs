@@ -7,6 +7,7 @@ use std::path::Path;
 use http::HeaderMap;
 use serde::Deserialize;
 
+use super::Refusal;
 use crate::model::Image;
 
 /// How callers are identified (`--auth`).
@@ -63,6 +64,7 @@ impl AuthMode {
                     tenant: e.tenant,
                     user: e.user,
                     roles,
+                    authenticated: true,
                 };
                 (token, caller)
             })
@@ -75,35 +77,20 @@ impl AuthMode {
         !matches!(self, AuthMode::NoAuth)
     }
 
-    /// The caller for a request, or `None` for Glance's 401.
-    pub fn caller(&self, h: &HeaderMap) -> Option<Caller> {
+    /// The caller for a request, or why Glance's context middleware refused one.
+    pub fn caller(&self, h: &HeaderMap) -> Result<Caller, Refusal> {
         match self {
-            AuthMode::NoAuth => Some(Caller::noauth()),
-            AuthMode::Tokens(table) => {
-                let token = h.get("x-auth-token")?.to_str().ok()?;
-                table.get(token).cloned()
-            }
-            AuthMode::TrustedHeaders => {
-                let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).map(str::trim);
-                if get("x-identity-status") != Some("Confirmed") {
-                    return None;
-                }
-                let roles: Vec<String> = get("x-roles")
-                    .unwrap_or("")
-                    .split(',')
-                    .map(|r| r.trim().to_lowercase())
-                    .filter(|r| !r.is_empty())
-                    .collect();
-                Some(Caller {
-                    admin: roles.iter().any(|r| r == "admin"),
-                    tenant: get("x-tenant-id")
-                        .or_else(|| get("x-project-id"))
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_string),
-                    user: get("x-user-id").map(str::to_string),
-                    roles,
+            AuthMode::NoAuth => Ok(Caller::noauth()),
+            AuthMode::Tokens(table) => h
+                .get("x-auth-token")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|token| table.get(token))
+                .map(|c| Caller {
+                    authenticated: true,
+                    ..c.clone()
                 })
-            }
+                .ok_or(Refusal::Unauthorized),
+            AuthMode::TrustedHeaders => super::trusted::caller(h),
         }
     }
 }
@@ -119,6 +106,10 @@ pub struct Caller {
     pub user: Option<String>,
     /// Lower-cased role names.
     pub roles: Vec<String>,
+    /// Built from Keystone-style identity (tokens, trusted headers) rather than Glance's
+    /// `unauthenticated-context`: glance-api then sent the registry `X-Tenant-Id: <tenant or ''>`,
+    /// so the registry's owner is never `None` (see [`Caller::registry_owner`]).
+    pub authenticated: bool,
 }
 
 impl Caller {
@@ -130,15 +121,25 @@ impl Caller {
         }
     }
 
+    /// The owner the registry's context had: `None` only for Glance's noauth context; an
+    /// authenticated caller without a tenant is the tenant `''` there, which owns nothing and
+    /// is nobody's member (so it never matches every membership row, unlike `None`).
+    pub fn registry_owner(&self) -> Option<&str> {
+        match (&self.tenant, self.authenticated) {
+            (Some(t), _) => Some(t),
+            (None, true) => Some(""),
+            (None, false) => None,
+        }
+    }
+
     /// Whether the caller owns `img`.
     pub fn owns(&self, img: &Image) -> bool {
-        matches!((&self.tenant, &img.owner), (Some(t), Some(o)) if **t == **o)
+        matches!((self.registry_owner(), &img.owner), (Some(t), Some(o)) if t == &**o)
     }
 
     /// Whether the caller is a member of `img`.
     pub fn is_member(&self, img: &Image) -> bool {
-        self.tenant
-            .as_deref()
+        self.registry_owner()
             .is_some_and(|t| img.members.iter().any(|m| m.member_id == t))
     }
 
@@ -161,9 +162,9 @@ impl Caller {
         if img.is_public || self.owns(img) || self.is_member(img) {
             return true;
         }
-        // A context without a tenant matched every membership row in the registry's
-        // outer join, so real Glance listed any shared image to noauth callers.
-        self.tenant.is_none() && !img.members.is_empty()
+        // A registry context without an owner (noauth only) matched every membership row in
+        // the registry's join, so real Glance listed any shared image to noauth callers.
+        self.registry_owner().is_none() && !img.members.is_empty()
     }
 
     /// Whether the caller may change the members of `img` (owner, admin, or a member with
@@ -172,8 +173,7 @@ impl Caller {
         if self.admin || self.owns(img) {
             return true;
         }
-        self.tenant
-            .as_deref()
+        self.registry_owner()
             .is_some_and(|t| img.members.iter().any(|m| m.member_id == t && m.can_share))
     }
 }

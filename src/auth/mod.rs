@@ -3,5 +3,7 @@
 
 mod caller;
 pub mod policy;
+mod trusted;
 
 pub use caller::*;
+pub use trusted::Refusal;

@@ -199,7 +199,7 @@ where
     let Some((api, tenant, tail)) = split_path(req.uri().path()) else {
         return Err(req);
     };
-    let caller = app.caller_for(req.headers());
+    let caller = app.caller_for(req.headers()).ok();
     let mut rq = Rq {
         api,
         tenant,

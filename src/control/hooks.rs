@@ -158,7 +158,7 @@ where
     }
     let journal_on = control.journal().enabled();
     let tenant = if journal_on || control.faults().needs_tenant() {
-        app.caller_for(req.headers()).and_then(|c| c.tenant)
+        app.caller_for(req.headers()).ok().and_then(|c| c.tenant)
     } else {
         None
     };

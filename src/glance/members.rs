@@ -79,7 +79,7 @@ pub fn members_index(app: &App, ctx: &Ctx, id: &str) -> Result<Response<Body>, A
     // The registry's member query showed a non-owner only the rows naming itself.
     let mut own = (*img).clone();
     own.members
-        .retain(|m| Some(m.member_id.as_str()) == ctx.caller.tenant.as_deref());
+        .retain(|m| Some(m.member_id.as_str()) == ctx.caller.registry_owner());
     Ok(json_response(StatusCode::OK, api::members_body(&own)))
 }
 
@@ -292,7 +292,7 @@ pub fn shared_images(app: &App, ctx: &Ctx, member: &str) -> Result<Response<Body
         .filter(|i| !i.deleted && ctx.caller.can_see(i))
         // Non-admins see rows of images they own, or rows naming themselves.
         .filter(|i| {
-            ctx.caller.admin || ctx.caller.owns(i) || ctx.caller.tenant.as_deref() == Some(member)
+            ctx.caller.admin || ctx.caller.owns(i) || ctx.caller.registry_owner() == Some(member)
         })
         .filter_map(|i| {
             i.members

@@ -4,6 +4,7 @@
 pub mod images;
 pub mod lists;
 pub mod members;
+pub mod negotiate;
 pub mod request_meta;
 pub mod routes;
 pub mod uploads;

@@ -7,15 +7,17 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
 
 use crate::app::body::Body;
 use crate::app::{error_response, finish, finish_owned, host_url, App, Ctx, RespFuture};
+use crate::glance::negotiate::{negotiate, Negotiated};
 use crate::render::webob::{ApiError, BodyKind};
 
-/// A path segment after percent-decoding (`None` if not UTF-8); borrowed when it has no
-/// escapes, which is the common case.
+/// A path segment: negotiation already percent-decoded the whole path (as WSGI did), so this
+/// only borrows it.
 fn decode(seg: &str) -> Option<std::borrow::Cow<'_, str>> {
-    percent_encoding::percent_decode_str(seg).decode_utf8().ok()
+    Some(std::borrow::Cow::Borrowed(seg))
 }
 
 pub(crate) fn route<B>(app: &Arc<App>, req: Request<B>) -> RespFuture
@@ -23,43 +25,73 @@ where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
 {
-    // A `Uri` clone shares the request's bytes: no copy of the path.
+    // A `Uri` clone shares the request's bytes: no copy of the path. An absolute-form target
+    // reached eventlet's PATH_INFO whole ("http://host/v1/..."), so negotiation sees it all.
     let uri = req.uri().clone();
-    let conn = http10_connection(&req);
-    let mut fut = route_inner(app, req, uri.path());
+    let absolute = uri.scheme().is_some().then(|| uri.to_string());
+    let conn = eventlet_connection(&req);
+    let options = req.method() == Method::OPTIONS;
+    let mut fut = route_inner(app, req, absolute.as_deref().unwrap_or(uri.path()));
+    if options {
+        fut = map_response(app, fut, |_, r| cors_options(r));
+    }
     if let Some(value) = conn {
-        // eventlet ended an HTTP/1.0 exchange with `Date` then `Connection`; hyper would put
-        // them the other way round (or omit `Connection: close`), so both are written here.
-        fut = match fut {
-            RespFuture::Ready(r) => RespFuture::Ready(r.map(|r| add_connection(app, r, value))),
-            RespFuture::Boxed(f) => {
-                let app = Arc::clone(app);
-                RespFuture::Boxed(Box::pin(
-                    async move { add_connection(&app, f.await, value) },
-                ))
-            }
-            RespFuture::Fallible(f) => {
-                let app = Arc::clone(app);
-                RespFuture::Fallible(Box::pin(async move {
-                    f.await.map(|r| add_connection(&app, r, value))
-                }))
-            }
-        };
+        // eventlet ended the header block with `Date` then `Connection`; hyper would put them
+        // the other way round (or leave `Connection` out), so both are written here.
+        fut = map_response(app, fut, move |app, r| add_connection(app, r, value));
     }
     fut
 }
 
-/// For HTTP/1.0 requests: the `Connection` value eventlet ended the response with.
-fn http10_connection<B>(req: &Request<B>) -> Option<&'static str> {
-    if req.version() != http::Version::HTTP_10 {
-        return None;
+/// Applies `f` to the response `fut` will produce.
+fn map_response<F>(app: &Arc<App>, fut: RespFuture, f: F) -> RespFuture
+where
+    F: FnOnce(&App, Response<Body>) -> Response<Body> + Send + 'static,
+{
+    match fut {
+        RespFuture::Ready(r) => RespFuture::Ready(r.map(|r| f(app, r))),
+        RespFuture::Boxed(b) => {
+            let app = Arc::clone(app);
+            RespFuture::Boxed(Box::pin(async move { f(&app, b.await) }))
+        }
+        RespFuture::Fallible(b) => {
+            let app = Arc::clone(app);
+            RespFuture::Fallible(Box::pin(async move { b.await.map(|r| f(&app, r)) }))
+        }
     }
-    let keep = req
+}
+
+/// oslo.middleware's CORS filter (outermost in Glance's pipeline) let the application answer
+/// an `OPTIONS`, then replaced anything but a 2xx by a bare `200 OK` with `Content-Length: 0`
+/// (no `Content-Type`, no request id): so every path answers `OPTIONS`.
+fn cors_options(resp: Response<Body>) -> Response<Body> {
+    if resp.status().is_success() {
+        return resp;
+    }
+    let mut bare = Response::new(Body::empty());
+    bare.headers_mut()
+        .append(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    bare
+}
+
+/// The `Connection` header eventlet wrote after `Date`: `close` when the connection ends
+/// (HTTP/1.0 without keep-alive, or the client's `Connection: close`), `keep-alive` echoed to a
+/// client that sent exactly that, nothing otherwise. eventlet compared the whole lower-cased
+/// value, not tokens.
+fn eventlet_connection<B>(req: &Request<B>) -> Option<&'static str> {
+    let client = req
         .headers()
         .get(header::CONNECTION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().contains("keep-alive"));
-    Some(if keep { "keep-alive" } else { "close" })
+        .map(|v| v.as_bytes().to_ascii_lowercase())
+        .unwrap_or_default();
+    let http11 = req.version() == http::Version::HTTP_11;
+    if client == b"keep-alive" {
+        Some("keep-alive")
+    } else if http11 && client != b"close" {
+        None
+    } else {
+        Some("close")
+    }
 }
 
 fn add_connection(app: &App, mut resp: Response<Body>, value: &'static str) -> Response<Body> {
@@ -77,17 +109,24 @@ where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
 {
-    if path == "/versions" {
-        return ready(versions(StatusCode::OK, &host_url(req.headers())));
-    }
     if path == "/healthcheck" {
         // oslo.middleware's healthcheck sat before the context middleware: no request id.
         // With --persist it also says whether writes can be stored (503 and the reason when
-        // the state directory is gone, replaced or read-only).
+        // the state directory is gone, replaced or read-only). HEAD is its 204 (hyper never
+        // writes the Content-Length: 0 WebOb added).
         let (status, text) = match app.store.health() {
             Ok(()) => (StatusCode::OK, "OK".to_string()),
             Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
         };
+        if req.method() == Method::HEAD {
+            let mut resp = Response::new(Body::empty());
+            *resp.status_mut() = if status == StatusCode::OK {
+                StatusCode::NO_CONTENT
+            } else {
+                status
+            };
+            return ready(resp);
+        }
         let len = text.len();
         let mut resp = Response::new(Body::full(text));
         *resp.status_mut() = status;
@@ -99,18 +138,17 @@ where
         h.append(header::CONTENT_LENGTH, HeaderValue::from(len));
         return ready(resp);
     }
-    let rest = match version_prefix(path) {
-        Some(rest) => rest,
-        None => {
-            return ready(versions(
-                StatusCode::MULTIPLE_CHOICES,
-                &host_url(req.headers()),
-            ))
-        }
+    let accept_header = req.headers().get(header::ACCEPT).map(|v| v.as_bytes());
+    let v1_path = match negotiate(path, accept_header) {
+        Negotiated::Versions(status) => return ready(versions(status, &host_url(req.headers()))),
+        Negotiated::RedirectToSlash => String::new(),
+        Negotiated::V1(p) => p,
     };
+    let rest = v1_path.as_str();
     let accept = BodyKind::from_accept(req.headers().get(header::ACCEPT).map(|v| v.as_bytes()));
-    let Some(caller) = app.caller_for(req.headers()) else {
-        return ready(app.unauthorized(req.method(), accept));
+    let caller = match app.caller_for(req.headers()) {
+        Ok(caller) => caller,
+        Err(refusal) => return ready(app.refused(&refusal, req.method(), accept)),
     };
     let ctx = Ctx {
         method: req.method().clone(),
@@ -133,10 +171,15 @@ where
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf8"),
         );
-        if let Ok(loc) = HeaderValue::from_str(&format!("{}{}/", host_url(req.headers()), path)) {
+        // Routes redirected to SCRIPT_NAME + "/", and SCRIPT_NAME was always "/v1".
+        if let Ok(loc) = HeaderValue::from_str(&format!("{}/v1/", host_url(req.headers()))) {
             h.append(header::LOCATION, loc);
         }
-        return ready(finish(&ctx, Ok(resp)));
+        let mut resp = finish(&ctx, Ok(resp));
+        // WebOb's Content-Length came after the request id, on HEAD too.
+        resp.headers_mut()
+            .append(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        return ready(resp);
     }
     // At most four segments are ever routed; a fifth marks the path as unroutable.
     let mut buf = [""; 5];
@@ -153,6 +196,41 @@ where
     } else {
         &buf[..n]
     };
+    let body = request_body(&req);
+    if body != RequestBody::None && !reads_own_body(segs, &ctx.method) && routed(segs) {
+        // The body is read first (eventlet kept the connection), then judged as Glance's
+        // JSON deserializer did, before the action ran.
+        let app = Arc::clone(app);
+        let path = path.to_string();
+        return RespFuture::Fallible(Box::pin(async move {
+            let (mut parts, data) = req.into_parts();
+            let bytes = data
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
+            let verdict = if body == RequestBody::Json {
+                json_body_verdict(&bytes)
+            } else {
+                None
+            };
+            if let Some(e) = verdict {
+                return Ok(finish(&ctx, Err(e)));
+            }
+            parts.headers.remove(header::CONTENT_LENGTH);
+            parts.headers.remove(header::TRANSFER_ENCODING);
+            let req = Request::from_parts(parts, http_body_util::Empty::<Bytes>::new());
+            let resp = route_inner(&app, req, &path).await?;
+            if body == RequestBody::Json && resp.status() != StatusCode::METHOD_NOT_ALLOWED {
+                // A JSON body became `body=` for an action that takes none: TypeError, 500.
+                return Ok(finish(
+                    &ctx,
+                    Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR)),
+                ));
+            }
+            Ok(resp)
+        }));
+    }
     let m = &ctx.method;
     let result: Result<Response<Body>, ApiError> = match segs {
         [] | [""] => crate::glance::lists::index(app, &ctx, req.uri().query(), false),
@@ -237,6 +315,79 @@ where
     ready(finish(&ctx, result))
 }
 
+/// What the request carries after its headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RequestBody {
+    None,
+    /// Bytes Glance's JSON deserializer read (`has_body`): Content-Length > 0, or a transfer
+    /// coding on POST, PUT or PATCH.
+    Json,
+    /// Bytes Glance never read (e.g. a chunked GET), which eventlet discarded.
+    Ignored,
+}
+
+fn request_body<B>(req: &Request<B>) -> RequestBody {
+    let h = req.headers();
+    let length = h
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let coding = h
+        .get(header::TRANSFER_ENCODING)
+        .map(|v| v.as_bytes().to_ascii_lowercase());
+    let may_have_body = matches!(req.method().as_str(), "POST" | "PUT" | "PATCH");
+    let valid_coding = coding.as_deref().is_some_and(|c| {
+        matches!(
+            c,
+            b"chunked" | b"compress" | b"deflate" | b"gzip" | b"identity"
+        )
+    });
+    if (valid_coding && may_have_body) || length.is_some_and(|n| n > 0) {
+        RequestBody::Json
+    } else if coding.is_some() {
+        RequestBody::Ignored
+    } else {
+        RequestBody::None
+    }
+}
+
+/// The actions that read the body themselves: create and update (image data) and the member
+/// PUTs (their own JSON handling).
+fn reads_own_body(segs: &[&str], m: &Method) -> bool {
+    matches!(
+        (segs, m.as_str()),
+        (["images"], "POST")
+            | (["images", _], "PUT")
+            | (["images", _, "members"], "PUT")
+            | (["images", _, "members", _], "PUT")
+    )
+}
+
+/// Whether Routes matched a controller action at all (a miss never reached the deserializer).
+fn routed(segs: &[&str]) -> bool {
+    match segs {
+        [] | [""] | ["images"] | ["images", "detail"] => true,
+        ["images", id] | ["images", id, "members"] | ["shared-images", id] => !id.is_empty(),
+        ["images", id, "members", member] => !id.is_empty() && !member.is_empty(),
+        _ => false,
+    }
+}
+
+/// `JSONRequestDeserializer.from_json`: 400 unless the body is a JSON object or array.
+fn json_body_verdict(bytes: &[u8]) -> Option<ApiError> {
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Object(_)) | Ok(serde_json::Value::Array(_)) => None,
+        Ok(_) => Some(ApiError::explained(
+            StatusCode::BAD_REQUEST,
+            "Unexpected body type. Expected list/dict.",
+        )),
+        Err(_) => Some(ApiError::explained(
+            StatusCode::BAD_REQUEST,
+            "Malformed JSON in request body.",
+        )),
+    }
+}
+
 fn ready(resp: Response<Body>) -> RespFuture {
     RespFuture::Ready(Some(resp))
 }
@@ -252,18 +403,6 @@ where
         let r = f(app, Arc::clone(&ctx)).await;
         finish(&ctx, r)
     }))
-}
-
-/// Strips a v1 version prefix (`/v1`, `/v1.0`, `/v1.1`); `None` means "not v1".
-fn version_prefix(path: &str) -> Option<&str> {
-    for p in ["/v1.0", "/v1.1", "/v1"] {
-        if let Some(rest) = path.strip_prefix(p) {
-            if rest.is_empty() || rest.starts_with('/') {
-                return Some(rest);
-            }
-        }
-    }
-    None
 }
 
 /// The version document: 300 for negotiation misses, 200 for `/versions`. These never

@@ -26,6 +26,7 @@ fn tokens() -> Config {
         } else {
             vec!["member".into()]
         },
+        authenticated: true,
     };
     t.insert("tok-a".to_string(), caller("ta", false));
     t.insert("tok-b".to_string(), caller("tb", false));

@@ -5,6 +5,7 @@ mod cli;
 mod cli_ux;
 mod fast;
 mod head;
+mod identity;
 mod layout;
 mod lists;
 mod persist;
