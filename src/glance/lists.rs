@@ -38,6 +38,65 @@ fn query_params(query: Option<&str>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// Whether every parameter of the query decodes as UTF-8 (WebOb's `req.params`).
+fn query_decodes(query: Option<&str>) -> bool {
+    query.is_none_or(|q| {
+        q.split('&').all(|pair| {
+            let plus = pair.replace('+', " ");
+            percent_encoding::percent_decode_str(&plus)
+                .decode_utf8()
+                .is_ok()
+        })
+    })
+}
+
+/// Python's `int(v)`: optional surrounding whitespace and sign, digits; unbounded (here
+/// `i128`, more than any filter can use).
+fn py_int(v: &str) -> Option<i128> {
+    let t = v.trim();
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    t.parse::<i128>().ok().or_else(|| {
+        Some(if t.starts_with('-') {
+            i128::MIN
+        } else {
+            i128::MAX
+        })
+    })
+}
+
+/// oslo `timeutils.parse_isotime` then `normalize_time`: an ISO 8601 time, an offset turned
+/// into UTC.
+fn parse_isotime(v: &str) -> Option<Timestamp> {
+    if let Some(t) = Timestamp::parse(v) {
+        return Some(t);
+    }
+    let (base, sign, off) = match v.len().checked_sub(6).map(|i| v.split_at(i)) {
+        Some((base, off)) if off.starts_with('+') || off.starts_with('-') => {
+            (base, if off.starts_with('-') { -1 } else { 1 }, &off[1..])
+        }
+        _ => return None,
+    };
+    let (h, m) = off.split_once(':')?;
+    let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+    let t = Timestamp::parse(base)?;
+    t.0.checked_sub_signed(chrono::Duration::seconds(sign * (h * 3600 + m * 60)))
+        .map(Timestamp)
+}
+
+/// The registry's answer to a marker it cannot find (or may not show).
+fn invalid_marker() -> ApiError {
+    ApiError::from_registry(
+        ApiError::explained(
+            StatusCode::BAD_REQUEST,
+            "Invalid marker. Image could not be found.",
+        ),
+        "",
+    )
+}
+
 /// WebOb `MultiDict.get`: the last value wins.
 fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
     params
@@ -199,13 +258,21 @@ pub fn index(
     detail: bool,
 ) -> Result<Response<Body>, ApiError> {
     enforce(app, ctx, "get_images")?;
+    if !query_decodes(query) {
+        // WebOb could not decode a parameter as UTF-8; Glance's wsgi turned that into this 400.
+        return Err(ApiError::explained(
+            StatusCode::BAD_REQUEST,
+            "Error decoding your request. Either the URL or the request body contained characters that could not be decoded by Glance",
+        ));
+    }
     let params = query_params(query);
     // API-level filter validation (glance/api/v1/filters.py).
     for (k, v) in &params {
         let bad = match k.as_str() {
-            "size_min" | "size_max" | "min_ram" => {
-                v.trim().parse::<i64>().is_ok_and(|n| n < 0) || v.trim().parse::<i64>().is_err()
-            }
+            "size_min" | "size_max" | "min_ram" => match py_int(v) {
+                Some(n) => n < 0,
+                None => true,
+            },
             "is_public" | "protected" => py_bool_filter(v).is_none(),
             _ => false,
         };
@@ -221,7 +288,7 @@ pub fn index(
     let limit = match param(&params, "limit") {
         None => 25,
         Some(v) => {
-            let n: i64 = v.trim().parse().map_err(|_| {
+            let n: i128 = py_int(v).ok_or_else(|| {
                 ApiError::from_registry(
                     ApiError::detailed(StatusCode::BAD_REQUEST, "limit param must be an integer"),
                     "",
@@ -236,7 +303,10 @@ pub fn index(
             n.min(1000) as usize
         }
     };
-    let marker = param(&params, "marker").filter(|m| !m.is_empty());
+    if param(&params, "marker") == Some("") {
+        return Err(invalid_marker());
+    }
+    let marker = param(&params, "marker");
     if let Some(m) = marker {
         if !uuid_like(m) {
             return Err(ApiError::from_registry(
@@ -274,7 +344,7 @@ pub fn index(
     };
     let changes_since = match param(&params, "changes-since") {
         None => None,
-        Some(v) => Some(Timestamp::parse(v).ok_or_else(|| {
+        Some(v) => Some(parse_isotime(v).ok_or_else(|| {
             ApiError::from_registry(
                 ApiError::detailed(StatusCode::BAD_REQUEST, "Unrecognized changes-since value"),
                 "",
@@ -303,6 +373,25 @@ pub fn index(
     } else {
         None
     };
+    // The registry's query: an operator it does not know, or an integer sqlite cannot bind,
+    // was an exception there and a bare 500 here.
+    for key in ["name", "status", "container_format", "disk_format"] {
+        if let Some(v) = param(&params, key) {
+            if let Some((op, _)) = v.split_once(':') {
+                if op != "in" && op != "eq" && Timestamp::parse(v).is_none() {
+                    return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
+                }
+            }
+        }
+    }
+    for key in ["size_min", "size_max", "min_ram"] {
+        if param(&params, key)
+            .and_then(py_int)
+            .is_some_and(|n| n > i128::from(i64::MAX))
+        {
+            return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
+        }
+    }
     let size_min = param(&params, "size_min").and_then(|v| v.trim().parse::<u64>().ok());
     let size_max = param(&params, "size_max").and_then(|v| v.trim().parse::<u64>().ok());
     let min_ram = param(&params, "min_ram").and_then(|v| v.trim().parse::<u32>().ok());
@@ -364,15 +453,7 @@ pub fn index(
         None => None,
         Some(m) => match app.store.get(m) {
             Some(img) if matches(&img) || caller.can_see(&img) => Some(img),
-            _ => {
-                return Err(ApiError::from_registry(
-                    ApiError::explained(
-                        StatusCode::BAD_REQUEST,
-                        "Invalid marker. Image could not be found.",
-                    ),
-                    "",
-                ))
-            }
+            _ => return Err(invalid_marker()),
         },
     };
     let after = marker.as_deref();

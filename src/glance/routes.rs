@@ -85,6 +85,14 @@ fn eventlet_connection<B>(req: &Request<B>) -> Option<&'static str> {
         .map(|v| v.as_bytes().to_ascii_lowercase())
         .unwrap_or_default();
     let http11 = req.version() == http::Version::HTTP_11;
+    let expects_continue = req
+        .headers()
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects_continue && request_body(req) == RequestBody::None {
+        // eventlet closed a connection whose `100 Continue` it never had to send.
+        return Some("close");
+    }
     if client == b"keep-alive" {
         Some("keep-alive")
     } else if http11 && client != b"close" {
@@ -125,7 +133,7 @@ where
             } else {
                 status
             };
-            return ready(resp);
+            return drain_then(req, resp);
         }
         let len = text.len();
         let mut resp = Response::new(Body::full(text));
@@ -136,11 +144,14 @@ where
             HeaderValue::from_static("text/plain; charset=UTF-8"),
         );
         h.append(header::CONTENT_LENGTH, HeaderValue::from(len));
-        return ready(resp);
+        return drain_then(req, resp);
     }
     let accept_header = req.headers().get(header::ACCEPT).map(|v| v.as_bytes());
     let v1_path = match negotiate(path, accept_header) {
-        Negotiated::Versions(status) => return ready(versions(status, &host_url(req.headers()))),
+        Negotiated::Versions(status) => {
+            let resp = versions(status, &host_url(req.headers()));
+            return drain_then(req, resp);
+        }
         Negotiated::RedirectToSlash => String::new(),
         Negotiated::V1(p) => p,
     };
@@ -197,7 +208,10 @@ where
         &buf[..n]
     };
     let body = request_body(&req);
-    if body != RequestBody::None && !reads_own_body(segs, &ctx.method) && routed(segs) {
+    if body != RequestBody::None && !routed(segs) {
+        return drain_then(req, finish(&ctx, Err(ApiError::new(StatusCode::NOT_FOUND))));
+    }
+    if body != RequestBody::None && !reads_own_body(segs, &ctx.method) {
         // The body is read first (eventlet kept the connection), then judged as Glance's
         // JSON deserializer did, before the action ran.
         let app = Arc::clone(app);
@@ -386,6 +400,22 @@ fn json_body_verdict(bytes: &[u8]) -> Option<ApiError> {
             "Malformed JSON in request body.",
         )),
     }
+}
+
+/// Answers `resp` after reading (and dropping) the request body, as eventlet did before it
+/// read the next request; hyper would close a connection whose body was left unread.
+fn drain_then<B>(req: Request<B>, resp: Response<Body>) -> RespFuture
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+{
+    if request_body(&req) == RequestBody::None {
+        return ready(resp);
+    }
+    RespFuture::Boxed(Box::pin(async move {
+        let mut body = req.into_body();
+        while let Some(Ok(_)) = body.frame().await {}
+        resp
+    }))
 }
 
 fn ready(resp: Response<Body>) -> RespFuture {
