@@ -181,7 +181,10 @@ impl GlanceService {
             tenant: if matches!(self.app.config.auth, crate::auth::AuthMode::NoAuth) {
                 None
             } else {
-                self.app.caller_for(req.headers()).and_then(|c| c.tenant)
+                self.app
+                    .caller_for(req.headers())
+                    .ok()
+                    .and_then(|c| c.tenant)
             },
             peer: self.conn.as_ref().and_then(|c| c.peer()),
         };
