@@ -9,9 +9,11 @@ use http_body_util::BodyExt;
 
 use crate::app::body::Body;
 use crate::app::{json_response, no_content, visible_image, App, Ctx};
+use crate::auth::Caller;
 use crate::model::{Image, Member, Status, Timestamp};
 use crate::render::glance_json as api;
 use crate::render::webob::ApiError;
+use crate::store::Snapshot;
 
 use super::request_meta::enforce;
 
@@ -60,6 +62,16 @@ fn no_share_permission() -> ApiError {
     let mut e = ApiError::from_registry(inner, "");
     e.status = StatusCode::NOT_FOUND;
     e
+}
+
+/// The image as the registry's member calls find it inside the write: still there, and
+/// the caller allowed to change its memberships.
+fn shareable(snap: &Snapshot<'_>, id: &str, caller: &Caller) -> Result<Arc<Image>, ApiError> {
+    let cur = snap.get(id).ok_or_else(|| ApiError::image_not_found(id))?;
+    if !caller.can_share(&cur) {
+        return Err(no_share_permission());
+    }
+    Ok(cur)
 }
 
 /// The registry refusing a write to an image the caller may see but not change.
@@ -156,12 +168,7 @@ where
     let caller = ctx.caller.clone();
     app.store
         .write(move |snap, tx| {
-            let cur = snap
-                .get(&id)
-                .ok_or_else(|| ApiError::image_not_found(&id))?;
-            if !caller.can_share(&cur) {
-                return Err(no_share_permission());
-            }
+            let cur = shareable(snap, &id, &caller)?;
             let mut img = (*cur).clone();
             // Rows that stay keep their place (the registry updates them in place); new
             // memberships follow in request order.
@@ -182,7 +189,7 @@ where
             }
             img.members = next.into();
             tx.put(img);
-            Ok(())
+            Ok::<(), ApiError>(())
         })
         .await?;
     Ok(no_content())
@@ -224,12 +231,7 @@ where
     let caller = ctx.caller.clone();
     app.store
         .write(move |snap, tx| {
-            let cur = snap
-                .get(&id)
-                .ok_or_else(|| ApiError::image_not_found(&id))?;
-            if !caller.can_share(&cur) {
-                return Err(no_share_permission());
-            }
+            let cur = shareable(snap, &id, &caller)?;
             let mut img = (*cur).clone();
             match img.members.iter_mut().find(|m| m.member_id == member) {
                 Some(m) => {
@@ -243,7 +245,7 @@ where
                 }),
             }
             tx.put(img);
-            Ok(())
+            Ok::<(), ApiError>(())
         })
         .await?;
     Ok(no_content())
@@ -262,12 +264,7 @@ pub async fn member_delete(
     let caller = ctx.caller.clone();
     app.store
         .write(move |snap, tx| {
-            let cur = snap
-                .get(&id)
-                .ok_or_else(|| ApiError::image_not_found(&id))?;
-            if !caller.can_share(&cur) {
-                return Err(no_share_permission());
-            }
+            let cur = shareable(snap, &id, &caller)?;
             let Some(pos) = cur.members.iter().position(|m| m.member_id == member) else {
                 return Err(ApiError::from_registry(
                     ApiError::explained(StatusCode::NOT_FOUND, "Membership could not be found."),

@@ -348,6 +348,13 @@ where
     if !with_data {
         return Ok(image_response(StatusCode::CREATED, &img, Some(location)));
     }
+    formats_for_upload(&img)?;
+    let img = Box::pin(upload_and_activate(&app, &id, &parts.headers, body)).await?;
+    Ok(image_response(StatusCode::CREATED, &img, Some(location)))
+}
+
+/// Glance's check before bytes are stored: an image needs both formats to take data.
+fn formats_for_upload(img: &Image) -> Result<(), ApiError> {
     if img.disk_format.is_none() {
         return Err(ApiError::explained(
             StatusCode::BAD_REQUEST,
@@ -360,8 +367,7 @@ where
             "Container format is not specified.",
         ));
     }
-    let img = Box::pin(upload_and_activate(&app, &id, &parts.headers, body)).await?;
-    Ok(image_response(StatusCode::CREATED, &img, Some(location)))
+    Ok(())
 }
 
 fn reserve_error(e: ApiError, prefix: &str) -> ApiError {
@@ -498,18 +504,7 @@ where
         })
         .await?;
     if with_data && updated.status == Status::Queued {
-        if updated.disk_format.is_none() {
-            return Err(ApiError::explained(
-                StatusCode::BAD_REQUEST,
-                "Disk format is not specified.",
-            ));
-        }
-        if updated.container_format.is_none() {
-            return Err(ApiError::explained(
-                StatusCode::BAD_REQUEST,
-                "Container format is not specified.",
-            ));
-        }
+        formats_for_upload(&updated)?;
         let img = Box::pin(upload_and_activate(&app, &id, &parts.headers, body)).await?;
         return Ok(image_response(StatusCode::OK, &img, None));
     }

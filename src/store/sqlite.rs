@@ -372,6 +372,27 @@ impl Db {
         Ok(())
     }
 
+    /// Reads one of an image's child tables (`sql` selects `image_id` first) in rowid
+    /// order and hands each row to `row` with the index of its image; rows of images that
+    /// are not loaded are skipped.
+    fn scan_live_children(
+        &self,
+        sql: &str,
+        find: &impl Fn(&str) -> Option<u32>,
+        mut row: impl FnMut(u32, &rusqlite::Row<'_>) -> Result<(), DbError>,
+    ) -> Result<(), DbError> {
+        let path = &self.db_path;
+        let err = sql_err(path);
+        let mut st = self.conn.prepare(sql).map_err(&err)?;
+        let mut rows = st.query([]).map_err(&err)?;
+        while let Some(r) = rows.next().map_err(&err)? {
+            if let Some(i) = find(col_text(r, 0, path)?.unwrap_or_default()) {
+                row(i, r)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Every image row with its live properties, members and bytes.
     pub fn load(&self, interner: &mut Interner) -> Result<Loaded, DbError> {
         let path = &self.db_path;
@@ -476,24 +497,16 @@ impl Db {
         };
         // Properties: live rows; a record keeps them sorted by name.
         let mut props: Vec<(u32, Arc<str>, Option<Arc<str>>)> = Vec::new();
-        {
-            let mut st = self
-                .conn
-                .prepare(
-                    "SELECT image_id, name, value FROM image_properties NOT INDEXED \
-                     WHERE deleted = 0",
-                )
-                .map_err(&err)?;
-            let mut rows = st.query([]).map_err(&err)?;
-            while let Some(r) = rows.next().map_err(&err)? {
-                let Some(i) = find(col_text(r, 0, path)?.unwrap_or_default()) else {
-                    continue;
-                };
+        self.scan_live_children(
+            "SELECT image_id, name, value FROM image_properties NOT INDEXED WHERE deleted = 0",
+            &find,
+            |i, r| {
                 let name = interner.get(col_text(r, 1, path)?.unwrap_or_default());
                 let value = col_text(r, 2, path)?.map(|v| interner.get(v));
                 props.push((i, name, value));
-            }
-        }
+                Ok(())
+            },
+        )?;
         props.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         for group in props.chunk_by(|a, b| a.0 == b.0) {
             images[group[0].0 as usize].properties =
@@ -502,26 +515,19 @@ impl Db {
         drop(props);
         // Members: live rows in the order they were added (row id).
         let mut members: Vec<(u32, i64, Member)> = Vec::new();
-        {
-            let mut st = self
-                .conn
-                .prepare(
-                    "SELECT image_id, id, member, can_share FROM image_members NOT INDEXED \
-                     WHERE deleted = 0",
-                )
-                .map_err(&err)?;
-            let mut rows = st.query([]).map_err(&err)?;
-            while let Some(r) = rows.next().map_err(&err)? {
-                let Some(i) = find(col_text(r, 0, path)?.unwrap_or_default()) else {
-                    continue;
-                };
+        self.scan_live_children(
+            "SELECT image_id, id, member, can_share FROM image_members NOT INDEXED \
+             WHERE deleted = 0",
+            &find,
+            |i, r| {
                 let m = Member {
                     member_id: r.get(2).map_err(&err)?,
                     can_share: r.get::<_, i64>(3).map_err(&err)? != 0,
                 };
                 members.push((i, r.get(1).map_err(&err)?, m));
-            }
-        }
+                Ok(())
+            },
+        )?;
         members.sort_unstable_by_key(|m| (m.0, m.1));
         for group in members.chunk_by(|a, b| a.0 == b.0) {
             images[group[0].0 as usize].members = group.iter().map(|(_, _, m)| m.clone()).collect();
@@ -529,22 +535,14 @@ impl Db {
         drop(members);
         // Bytes: the first live location of each image, when it is a local file.
         let mut locs: Vec<(u32, i64, String)> = Vec::new();
-        {
-            let mut st = self
-                .conn
-                .prepare(
-                    "SELECT image_id, id, value FROM image_locations NOT INDEXED \
-                     WHERE deleted = 0",
-                )
-                .map_err(&err)?;
-            let mut rows = st.query([]).map_err(&err)?;
-            while let Some(r) = rows.next().map_err(&err)? {
-                let Some(i) = find(col_text(r, 0, path)?.unwrap_or_default()) else {
-                    continue;
-                };
+        self.scan_live_children(
+            "SELECT image_id, id, value FROM image_locations NOT INDEXED WHERE deleted = 0",
+            &find,
+            |i, r| {
                 locs.push((i, r.get(1).map_err(&err)?, r.get(2).map_err(&err)?));
-            }
-        }
+                Ok(())
+            },
+        )?;
         locs.sort_unstable_by_key(|l| (l.0, l.1));
         for group in locs.chunk_by(|a, b| a.0 == b.0) {
             let (i, _, value) = &group[0];
