@@ -1,0 +1,415 @@
+//! Ordered indexes for image lists (issue 17): one order per v1 `sort_key`, each the
+//! records sorted by (key, `created_at`, `id`) as Glance's registry sorted them, so that a
+//! page is a seek to the marker and a walk that stops after `limit` matches, at any
+//! catalogue size.
+//!
+//! Layout, chosen for memory (the store's budget is 350 bytes per record, records take
+//! about 306): every record indexed gets a handle, a slot in one table of `Arc<Image>`
+//! (8 bytes); each order is a list of handles (3 bytes each) cut into blocks of at most
+//! [`BLOCK`] (a two-level B-tree: a binary search over the blocks, then inside one), so an
+//! insert or a removal moves at most a block, never the whole order. An order costs
+//! 3 bytes per record and is built the first time a list asks for its key ([`ListIndex::ensure`]):
+//! start-up does not pay for it, and keys nobody sorts by cost nothing. From then on every
+//! write updates it in place ([`ListIndex::put`], [`ListIndex::remove`]).
+//!
+//! Comparisons read the records themselves (no key copies): a seek costs about 20 record
+//! reads. The order of one key is *total*: (key, `created_at`, `id`), ids being unique;
+//! descending pages walk the same order backwards, which is Glance's `sort_dir` applied to
+//! all three columns.
+//!
+//! [`naive_page`] is the reference the indexes are tested against: filter everything, sort,
+//! cut after the marker (what the v1 handler did before the indexes).
+
+mod key;
+mod order;
+mod page;
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use crate::model::Image;
+
+use key::time_bits;
+pub use key::SortKey;
+use order::{Handle, Order, Pos};
+pub use order::{BLOCK, MAX_HANDLES};
+pub use page::{naive_page, page_from_candidates, page_from_walk};
+
+/// The list indexes of one store: the handle table and the orders built so far.
+#[derive(Debug, Default)]
+pub struct ListIndex {
+    /// Record by handle; `None`: a free handle (listed in `free`).
+    slots: Vec<Option<Arc<Image>>>,
+    free: Vec<Handle>,
+    /// By [`SortKey::slot`]; `None` until a list asks for that key.
+    orders: [Option<Order>; 8],
+}
+
+/// An order built off the index, to be installed ([`ListIndex::prepare`]).
+#[derive(Debug)]
+pub struct Prepared {
+    key: SortKey,
+    /// The handle table, when this is the first order.
+    slots: Option<Vec<Option<Arc<Image>>>>,
+    order: Order,
+}
+
+/// Why an index could not take a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IndexError {
+    /// More than [`MAX_HANDLES`] records.
+    #[error("too many records for the list indexes")]
+    Full,
+}
+
+impl ListIndex {
+    /// Nothing indexed yet: the first [`ListIndex::ensure`] fills the handle table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True once the handle table holds the records (some order was built).
+    pub fn is_live(&self) -> bool {
+        self.orders.iter().any(Option::is_some)
+    }
+
+    /// Whether `key`'s order exists.
+    pub fn has(&self, key: SortKey) -> bool {
+        self.orders[key.slot()].is_some()
+    }
+
+    /// Number of records indexed.
+    pub fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    /// True when nothing is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Builds `key`'s order if it is missing ([`ListIndex::prepare`] then
+    /// [`ListIndex::install`]).
+    pub fn ensure<'a>(
+        &mut self,
+        key: SortKey,
+        all: impl IntoIterator<Item = &'a Arc<Image>>,
+    ) -> Result<(), IndexError> {
+        if let Some(p) = self.prepare(key, all)? {
+            self.install(p);
+        }
+        Ok(())
+    }
+
+    /// Builds `key`'s order without changing the index (so that it can run under a read
+    /// lock while lists and HEADs go on); `None` when it exists. `all` must be every record
+    /// of the store, and no write may happen until [`ListIndex::install`] (the store holds
+    /// its writer lock). It is read only when no order exists yet, to fill the handle table.
+    pub fn prepare<'a>(
+        &self,
+        key: SortKey,
+        all: impl IntoIterator<Item = &'a Arc<Image>>,
+    ) -> Result<Option<Prepared>, IndexError> {
+        if self.has(key) {
+            return Ok(None);
+        }
+        let fresh: Option<Vec<Option<Arc<Image>>>> =
+            (!self.is_live()).then(|| all.into_iter().map(|a| Some(Arc::clone(a))).collect());
+        let slots = fresh.as_deref().unwrap_or(&self.slots);
+        if slots.len() > MAX_HANDLES {
+            return Err(IndexError::Full);
+        }
+        // Sort compact summaries; read records only where the summaries tie.
+        let mut keyed: Vec<(u128, u64, Handle)> = slots
+            .iter()
+            .enumerate()
+            .filter_map(|(h, s)| {
+                s.as_deref()
+                    .map(|img| (key.prefix(img).0, time_bits(img.created_at), h as Handle))
+            })
+            .collect();
+        let rec = |h: Handle| slots[h as usize].as_deref();
+        keyed.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| match (rec(a.2), rec(b.2)) {
+                    (Some(x), Some(y)) if !key.prefix(x).1 => key.cmp_key(x, y),
+                    _ => Ordering::Equal,
+                })
+                .then_with(|| a.1.cmp(&b.1))
+                .then_with(|| match (rec(a.2), rec(b.2)) {
+                    (Some(x), Some(y)) => key.cmp(x, y),
+                    _ => Ordering::Equal,
+                })
+        });
+        let order = Order::from_sorted(keyed.iter().map(|k| k.2));
+        drop(keyed);
+        Ok(Some(Prepared {
+            key,
+            slots: fresh,
+            order,
+        }))
+    }
+
+    /// Adds an order [`ListIndex::prepare`] built (with no write in between).
+    pub fn install(&mut self, p: Prepared) {
+        if self.has(p.key) {
+            return;
+        }
+        if let Some(slots) = p.slots {
+            if self.is_live() {
+                return;
+            }
+            self.slots = slots;
+            self.free.clear();
+        }
+        self.orders[p.key.slot()] = Some(p.order);
+    }
+
+    fn built(&self) -> impl Iterator<Item = (SortKey, &Order)> {
+        SortKey::ALL
+            .into_iter()
+            .filter_map(|k| self.orders[k.slot()].as_ref().map(|o| (k, o)))
+    }
+
+    /// The handle of `img` (the record this index holds under its id), found through any
+    /// built order.
+    fn find(&self, img: &Image) -> Option<Handle> {
+        let (key, order) = self.built().next()?;
+        let p = order.partition(&self.slots, |r| key.cmp(r, img) == Ordering::Less);
+        order.get(p).filter(|&h| {
+            self.slots[h as usize]
+                .as_ref()
+                .is_some_and(|r| r.id == img.id)
+        })
+    }
+
+    /// Where `img` sits (or would be inserted) in `key`'s order.
+    fn position(&self, key: SortKey, img: &Image) -> Option<Pos> {
+        let order = self.orders[key.slot()].as_ref()?;
+        Some(order.partition(&self.slots, |r| key.cmp(r, img) == Ordering::Less))
+    }
+
+    /// Records a write: `new` replaces `old` (the record the store held under the same
+    /// id, which this index holds too), or is added when `old` is `None`. Orders whose
+    /// key did not change are left alone. Does nothing before the first order is built.
+    pub fn put(&mut self, old: Option<&Arc<Image>>, new: &Arc<Image>) -> Result<(), IndexError> {
+        if !self.is_live() {
+            return Ok(());
+        }
+        let found = old.and_then(|o| self.find(o));
+        let keys: Vec<SortKey> = self.built().map(|(k, _)| k).collect();
+        let h = match found {
+            Some(h) => {
+                let cur = self.slots[h as usize].clone();
+                let mut moved = Vec::with_capacity(keys.len());
+                if let Some(cur) = cur.as_deref() {
+                    for &k in &keys {
+                        if k.cmp(cur, new) != Ordering::Equal {
+                            if let Some(p) = self.position(k, cur) {
+                                if let Some(o) = self.orders[k.slot()].as_mut() {
+                                    o.remove(p);
+                                }
+                            }
+                            moved.push(k);
+                        }
+                    }
+                }
+                self.slots[h as usize] = Some(Arc::clone(new));
+                for k in moved {
+                    self.insert_into(k, h, new);
+                }
+                return Ok(());
+            }
+            None => match self.free.pop() {
+                Some(h) => h,
+                None => {
+                    if self.slots.len() >= MAX_HANDLES {
+                        return Err(IndexError::Full);
+                    }
+                    self.slots.push(None);
+                    (self.slots.len() - 1) as Handle
+                }
+            },
+        };
+        self.slots[h as usize] = Some(Arc::clone(new));
+        for k in keys {
+            self.insert_into(k, h, new);
+        }
+        Ok(())
+    }
+
+    fn insert_into(&mut self, k: SortKey, h: Handle, img: &Image) {
+        if let Some(p) = self.position(k, img) {
+            if let Some(o) = self.orders[k.slot()].as_mut() {
+                o.insert(p, h);
+            }
+        }
+    }
+
+    /// Forgets `old` (the record the store held). Does nothing before the first order.
+    pub fn remove(&mut self, old: &Arc<Image>) {
+        let Some(h) = self.find(old) else { return };
+        let Some(cur) = self.slots[h as usize].clone() else {
+            return;
+        };
+        let keys: Vec<SortKey> = self.built().map(|(k, _)| k).collect();
+        for k in keys {
+            if let Some(p) = self.position(k, &cur) {
+                if let Some(o) = self.orders[k.slot()].as_mut() {
+                    o.remove(p);
+                }
+            }
+        }
+        self.slots[h as usize] = None;
+        self.free.push(h);
+    }
+
+    /// The records of `key`'s order in the page's direction, starting strictly after
+    /// `after` (a marker: a record or any image with the marker's values), or at the
+    /// start. `None` when that order is not built.
+    pub fn walk<'s>(
+        &'s self,
+        key: SortKey,
+        desc: bool,
+        after: Option<&Image>,
+    ) -> Option<Box<dyn Iterator<Item = &'s Arc<Image>> + 's>> {
+        let order = self.orders[key.slot()].as_ref()?;
+        let slots = &self.slots;
+        let deref = move |h: Handle| slots[h as usize].as_ref();
+        Some(if desc {
+            let p = match after {
+                // Everything before the marker, walked backwards.
+                Some(m) => order.partition(slots, |r| key.cmp(r, m) == Ordering::Less),
+                None => order.end(),
+            };
+            Box::new(order.backward(p).filter_map(deref))
+        } else {
+            let p = match after {
+                Some(m) => order.partition(slots, |r| key.cmp(r, m) != Ordering::Greater),
+                None => Pos { block: 0, off: 0 },
+            };
+            Box::new(order.forward(p).filter_map(deref))
+        })
+    }
+
+    /// The records of `key`'s order split where `before` stops holding: ascending, those
+    /// from the split on; descending, those before it, last first. With `take_while` on the
+    /// key, a walk inside one run of equal keys: for `created_at` pages, a run of
+    /// `status`, `disk_format`, ... is already in the page's order (the tie-breaks).
+    pub fn walk_split<'s>(
+        &'s self,
+        key: SortKey,
+        desc: bool,
+        before: impl Fn(&Image) -> bool,
+    ) -> Option<Box<dyn Iterator<Item = &'s Arc<Image>> + 's>> {
+        let order = self.orders[key.slot()].as_ref()?;
+        let slots = &self.slots;
+        let deref = move |h: Handle| slots[h as usize].as_ref();
+        let p = order.partition(slots, before);
+        Some(if desc {
+            Box::new(order.backward(p).filter_map(deref))
+        } else {
+            Box::new(order.forward(p).filter_map(deref))
+        })
+    }
+
+    /// A page in the default order (`created_at`, `id`) among the records whose `key`
+    /// equals one value (`vs(r)`: how `r`'s key compares with it): the run of that value in
+    /// `key`'s order is already sorted that way, so the page is a seek to the marker inside
+    /// the run and a walk along it. `None` when the order is not built.
+    pub fn run_page(
+        &self,
+        key: SortKey,
+        vs: impl Fn(&Image) -> Ordering,
+        desc: bool,
+        after: Option<&Image>,
+        limit: usize,
+        keep: impl FnMut(&Image) -> bool,
+    ) -> Option<Vec<Arc<Image>>> {
+        let by_time = SortKey::CreatedAt;
+        let before = |r: &Image| match vs(r) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal if desc => after.is_none_or(|m| by_time.cmp(r, m) == Ordering::Less),
+            Ordering::Equal => after.is_some_and(|m| by_time.cmp(r, m) != Ordering::Greater),
+        };
+        let walk = self
+            .walk_split(key, desc, before)?
+            .take_while(|r| vs(r) == Ordering::Equal);
+        Some(page_from_walk(walk, limit, keep))
+    }
+
+    /// The records of `key`'s order from the first one `before` rejects, ascending, while
+    /// `within` holds: an equality or range filter answered from an order (`name=x` from
+    /// the name order, `changes-since` from `updated_at`). Stops and returns `None` past
+    /// `cap` records (the range is too wide to be worth collecting) or when the order is
+    /// not built.
+    pub fn range(
+        &self,
+        key: SortKey,
+        before: impl Fn(&Image) -> bool,
+        within: impl Fn(&Image) -> bool,
+        cap: usize,
+    ) -> Option<Vec<Arc<Image>>> {
+        let order = self.orders[key.slot()].as_ref()?;
+        let p = order.partition(&self.slots, before);
+        let mut out = Vec::new();
+        for h in order.forward(p) {
+            let Some(img) = self.slots[h as usize].as_ref() else {
+                continue;
+            };
+            if !within(img) {
+                break;
+            }
+            if out.len() == cap {
+                return None;
+            }
+            out.push(Arc::clone(img));
+        }
+        Some(out)
+    }
+
+    /// Heap bytes held by the handle table and the orders (not the records).
+    pub fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Option<Arc<Image>>>()
+            + self.free.capacity() * std::mem::size_of::<Handle>()
+            + self
+                .orders
+                .iter()
+                .flatten()
+                .map(Order::heap_bytes)
+                .sum::<usize>()
+    }
+
+    /// Checks the invariants (tests): every order holds every live handle once, sorted.
+    #[doc(hidden)]
+    pub fn check(&self) -> Result<(), String> {
+        let live = self.len();
+        for (k, o) in self.built() {
+            if o.len() != live {
+                return Err(format!("{k:?}: {} handles, {live} records", o.len()));
+            }
+            if o.blocks.iter().any(|b| b.is_empty() || b.len() > BLOCK) {
+                return Err(format!("{k:?}: block size out of bounds"));
+            }
+            let recs: Vec<&Image> = o
+                .forward(Pos { block: 0, off: 0 })
+                .map(|h| {
+                    self.slots[h as usize]
+                        .as_deref()
+                        .ok_or("free handle in order")
+                })
+                .collect::<Result<_, _>>()?;
+            if recs.windows(2).any(|w| k.cmp(w[0], w[1]) != Ordering::Less) {
+                return Err(format!("{k:?}: out of order"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod props;

@@ -1,0 +1,202 @@
+//! Unit tests of the list indexes: tie-breaks, text order, in-place writes, runs, ranges.
+
+use super::order::{pack, unpack};
+use super::*;
+use crate::model::{ImageId, Status, Timestamp};
+
+fn img(id: &str, name: Option<&str>, created: &str, size: Option<u64>) -> Arc<Image> {
+    let mut i = Image::new(
+        ImageId::new(id).unwrap(),
+        Timestamp::parse(created).unwrap(),
+    );
+    i.name = name.map(Into::into);
+    i.size = size;
+    Arc::new(i)
+}
+
+fn ids(v: &[Arc<Image>]) -> Vec<&str> {
+    v.iter().map(|i| i.id.as_str()).collect()
+}
+
+#[test]
+fn ties_break_on_created_at_then_id_in_the_page_direction() {
+    let all = vec![
+        img("b", Some("x"), "2020-01-01T00:00:00", Some(1)),
+        img("a", Some("x"), "2020-01-01T00:00:00", Some(1)),
+        img("c", Some("x"), "2019-01-01T00:00:00", Some(1)),
+        img("d", None, "2021-01-01T00:00:00", None),
+    ];
+    let mut ix = ListIndex::new();
+    ix.ensure(SortKey::Name, &all).unwrap();
+    let asc = page_from_walk(ix.walk(SortKey::Name, false, None).unwrap(), 10, |_| true);
+    assert_eq!(ids(&asc), ["d", "c", "a", "b"]);
+    let desc = page_from_walk(ix.walk(SortKey::Name, true, None).unwrap(), 10, |_| true);
+    assert_eq!(ids(&desc), ["b", "a", "c", "d"]);
+    // After a marker, in both directions.
+    let after = page_from_walk(
+        ix.walk(SortKey::Name, false, Some(&all[1])).unwrap(),
+        10,
+        |_| true,
+    );
+    assert_eq!(ids(&after), ["b"]);
+    let after = page_from_walk(
+        ix.walk(SortKey::Name, true, Some(&all[1])).unwrap(),
+        10,
+        |_| true,
+    );
+    assert_eq!(ids(&after), ["c", "d"]);
+}
+
+#[test]
+fn ids_sort_as_text_not_by_length() {
+    let all = vec![
+        img("10", None, "2020-01-01T00:00:00", None),
+        img("9", None, "2020-01-01T00:00:00", None),
+    ];
+    let mut ix = ListIndex::new();
+    ix.ensure(SortKey::Id, &all).unwrap();
+    let asc = page_from_walk(ix.walk(SortKey::Id, false, None).unwrap(), 10, |_| true);
+    assert_eq!(ids(&asc), ["10", "9"]);
+}
+
+#[test]
+fn long_names_sharing_a_prefix_and_nul_bytes_sort_by_their_bytes() {
+    let names = [
+        "abcdefghijklmnopq",
+        "abcdefghijklmn",
+        "abcdefghijklmnop",
+        "abcdefghijklmn\0",
+        "ab",
+        "ab\0",
+        "a",
+        "",
+    ];
+    let all: Vec<_> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| img(&format!("id{i}"), Some(n), "2020-01-01T00:00:00", None))
+        .collect();
+    let mut ix = ListIndex::new();
+    ix.ensure(SortKey::Name, &all).unwrap();
+    ix.check().unwrap();
+    let mut want = names.to_vec();
+    want.sort();
+    let got: Vec<String> =
+        page_from_walk(ix.walk(SortKey::Name, false, None).unwrap(), 100, |_| true)
+            .iter()
+            .map(|i| i.name.as_deref().unwrap_or_default().to_string())
+            .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn writes_update_orders_in_place_and_blocks_split() {
+    let mut ix = ListIndex::new();
+    let first: Vec<_> = (0..10)
+        .map(|i| img(&format!("{i:04}"), None, "2020-01-01T00:00:00", Some(i)))
+        .collect();
+    ix.ensure(SortKey::Size, &first).unwrap();
+    ix.ensure(SortKey::Id, &first).unwrap();
+    for i in 10..(3 * BLOCK as u64) {
+        ix.put(
+            None,
+            &img(&format!("{i:04}"), None, "2020-01-01T00:00:00", Some(i % 7)),
+        )
+        .unwrap();
+    }
+    ix.check().unwrap();
+    assert_eq!(ix.len(), 3 * BLOCK);
+    // Replace one (size moves), remove another, and the handle is reused.
+    let old = page_from_walk(ix.walk(SortKey::Id, false, None).unwrap(), 1, |_| true).remove(0);
+    let mut new = (*old).clone();
+    new.size = Some(1_000_000);
+    ix.put(Some(&old), &Arc::new(new)).unwrap();
+    ix.check().unwrap();
+    let top = page_from_walk(ix.walk(SortKey::Size, true, None).unwrap(), 1, |_| true);
+    assert_eq!(ids(&top), ["0000"]);
+    ix.remove(&top[0]);
+    ix.check().unwrap();
+    assert_eq!(ix.len(), 3 * BLOCK - 1);
+    ix.put(None, &img("zzzz", None, "2020-01-01T00:00:00", None))
+        .unwrap();
+    assert_eq!(ix.slots.len(), 3 * BLOCK);
+    ix.check().unwrap();
+}
+
+#[test]
+fn handles_pack_into_three_bytes() {
+    for h in [0u32, 1, 255, 256, 65_535, 65_536, (MAX_HANDLES - 1) as u32] {
+        assert_eq!(unpack(&pack(h)), h);
+    }
+    let mut order = Order::from_sorted([3u32, 1, 2].into_iter());
+    order.insert(Pos { block: 0, off: 1 }, (MAX_HANDLES - 1) as u32);
+    let got: Vec<Handle> = order.forward(Pos { block: 0, off: 0 }).collect();
+    assert_eq!(got, [3, (MAX_HANDLES - 1) as u32, 1, 2]);
+}
+
+#[test]
+fn a_walk_inside_a_run_of_equal_keys() {
+    let mut all = Vec::new();
+    for i in 0..30u64 {
+        let name = if i % 3 == 0 { "x" } else { "y" };
+        all.push(img(
+            &format!("{i:02}"),
+            Some(name),
+            &format!("2020-01-01T00:00:{:02}", i % 7),
+            None,
+        ));
+    }
+    let mut ix = ListIndex::new();
+    ix.ensure(SortKey::Name, &all).unwrap();
+    let is_x = |i: &Image| i.name.as_deref() == Some("x");
+    let before = |i: &Image| i.name.as_deref() < Some("x");
+    for desc in [false, true] {
+        let want = naive_page(&all, SortKey::CreatedAt, desc, None, 100, is_x);
+        let walk = ix
+            .walk_split(SortKey::Name, desc, |i| before(i) || (desc && is_x(i)))
+            .unwrap()
+            .take_while(|i| is_x(i));
+        assert_eq!(
+            ids(&page_from_walk(walk, 100, |_| true)),
+            ids(&want),
+            "desc {desc}"
+        );
+    }
+}
+
+#[test]
+fn nothing_is_indexed_before_the_first_order() {
+    let mut ix = ListIndex::new();
+    ix.put(None, &img("a", None, "2020-01-01T00:00:00", None))
+        .unwrap();
+    assert!(!ix.is_live());
+    assert!(ix.walk(SortKey::CreatedAt, true, None).is_none());
+    let all = vec![img("a", None, "2020-01-01T00:00:00", None)];
+    ix.ensure(SortKey::CreatedAt, &all).unwrap();
+    assert_eq!(ix.len(), 1);
+    let _ = Status::Active;
+}
+
+#[test]
+fn range_collects_an_equal_run_or_gives_up_past_the_cap() {
+    let all: Vec<_> = (0..50)
+        .map(|i| {
+            img(
+                &format!("{i:02}"),
+                Some(if i % 10 == 0 { "ten" } else { "other" }),
+                "2020-01-01T00:00:00",
+                None,
+            )
+        })
+        .collect();
+    let mut ix = ListIndex::new();
+    ix.ensure(SortKey::Name, &all).unwrap();
+    let is = |i: &Image| i.name.as_deref() == Some("ten");
+    let got = ix
+        .range(SortKey::Name, |i| i.name.as_deref() < Some("ten"), is, 10)
+        .unwrap();
+    assert_eq!(ids(&got), ["00", "10", "20", "30", "40"]);
+    assert!(ix
+        .range(SortKey::Name, |i| i.name.as_deref() < Some("ten"), is, 4)
+        .is_none());
+}
