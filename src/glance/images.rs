@@ -159,6 +159,9 @@ pub async fn delete(app: Arc<App>, ctx: Arc<Ctx>, id: String) -> Result<Response
             img.deleted = true;
             img.deleted_at = Some(now);
             img.updated_at = now;
+            // Glance soft-deletes the member rows with the image: a former member no longer
+            // sees it in lists with changes-since (and the database agrees after a restart).
+            img.members.retain(|_| false);
             tx.put(img);
             Ok(())
         })

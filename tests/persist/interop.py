@@ -137,7 +137,9 @@ def reads(ids):
              "/v1/images/detail?is_public=None&sort_key=name&sort_dir=asc",
              "/v1/images/detail?is_public=None&status=active",
              "/v1/images?is_public=None&limit=2", "/v1/images/detail?property-b=22",
-             "/v1/images/detail?is_public=None&size_min=10"]
+             "/v1/images/detail?is_public=None&size_min=10",
+             # with changes-since: deleted and killed images too
+             "/v1/images/detail?is_public=None&changes-since=2000-01-01T00:00:00"]
     for who in callers:
         for p in lists:
             out.append((who, "GET", p))
