@@ -293,6 +293,61 @@ pub(crate) struct Cli {
     /// it answers 200, 1 otherwise.
     #[arg(long, help_heading = "Serving")]
     pub(crate) probe: bool,
+
+    /// Instead of serving: `snapshot` copies a live Glance v1 into fixture files.
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+}
+
+/// What the binary does instead of serving.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// Read every image (deleted and killed ones too), its properties and members from a
+    /// live Glance v1 and write fixture files into --out, so that `glance-emu --data OUT`
+    /// answers HEAD and detail as the source did. Progress lines go to stderr.
+    Snapshot(SnapshotArgs),
+}
+
+/// `glance-emu snapshot --from URL --out DIR`.
+#[derive(Debug, clap::Args)]
+#[command(max_term_width = 100)]
+pub(crate) struct SnapshotArgs {
+    /// The Glance API endpoint, e.g. http://127.0.0.1:9292 (plain HTTP; a path before /v1
+    /// is kept). Every image is listed, so call it as an admin.
+    #[arg(long, value_name = "URL")]
+    pub(crate) from: String,
+
+    /// Directory to write (created; must be empty or absent): images.json, and data/<id>
+    /// with --with-data.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: PathBuf,
+
+    /// Keystone token sent as X-Auth-Token.
+    #[arg(
+        long,
+        env = "GLANCE_EMU_SNAPSHOT_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub(crate) token: Option<String>,
+
+    /// An extra request header, e.g. 'X-Roles: admin' for a trusted-auth Glance
+    /// (repeatable).
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub(crate) headers: Vec<String>,
+
+    /// Also download the bytes of every active image into DIR/data/<id>.
+    #[arg(long)]
+    pub(crate) with_data: bool,
+
+    /// Images asked for per detail page (Glance caps it at its api_limit_max, 1000 by
+    /// default).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub(crate) page_size: u32,
+
+    /// Seconds to wait for a connection or an answer before giving up.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub(crate) timeout: u64,
 }
 
 /// `--listen` and friends: `IP:PORT`, `[IPv6]:PORT` or `HOST:PORT` (the host name resolved

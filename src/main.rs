@@ -1,9 +1,10 @@
 //! The `glance-emu` binary: parses and checks the command line (every flag and file before
 //! any data is loaded or port bound), sets up logging (the access log and `RUST_LOG`), loads
 //! fixtures, binds, and hands the listeners to the library's server until SIGINT/SIGTERM (a
-//! second one exits at once).
+//! second one exits at once). `glance-emu snapshot` goes to [`snapshot`] instead.
 
 mod cli;
+mod snapshot;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -32,7 +33,10 @@ macro_rules! say {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Some(cli::Command::Snapshot(args)) = cli.command.take() {
+        return snapshot::main(args);
+    }
     if cli.probe {
         return probe(&cli);
     }

@@ -18,7 +18,8 @@ Format (in the Markdown):
   expected lines must print nothing. A command that exits non-zero fails unless its
   expected output ends with `[exit N]`.
 - `$ cargo run --release [-- ARGS]` and `$ glance-emu [ARGS]` (optionally ending in `&`)
-  (re)start the block's server with ARGS: the built binary runs from the repository root,
+  (re)start the block's server with ARGS (except `glance-emu snapshot ...`, which runs the
+  built binary as a plain command): the built binary runs from the repository root,
   its stdout lines are the command's output, and it stops when the block ends. `2> FILE`
   among the ARGS sends its stderr (the log) to FILE.
 - Each block runs in one bash process (variables carry from command to command) against a
@@ -146,11 +147,21 @@ def free_port():
         return s.getsockname()[1]
 
 
+def is_start(cmd):
+    """True for a command that (re)starts the block's server (not `glance-emu snapshot`)."""
+    m = START.match(re.sub(r"\s+#.*$", "", cmd))
+    return bool(m) and not re.match(r"^(?:-- )?snapshot\b", m.group("a") or m.group("b") or "")
+
+
 def script_for(cmds, port):
     parts = [PRELUDE]
     for n, (cmd, _) in enumerate(cmds):
         m = START.match(re.sub(r"\s+#.*$", "", cmd))
-        if m:
+        if m and not is_start(cmd):
+            # `glance-emu snapshot ...` is a command of its own, not a server start
+            args = (m.group("a") or m.group("b")).replace("-- ", "", 1)
+            line = '"$DOCS_BIN" %s' % args.replace("127.0.0.1:9292", "127.0.0.1:%d" % port)
+        elif m:
             args = m.group("a") if m.group("a") is not None else (m.group("b") or "")
             # `2> FILE`: the server's stderr (its log) goes there
             redirect = re.search(r"\s*2>\s*(\S+)", args)
@@ -209,7 +220,7 @@ def run_block(block, binary, env, show):
     env = dict(env, DOCS_BIN=binary, DOCS_PORT=str(port), DOCS_TMP=tmp)
     server = None
     try:
-        if not any(START.match(re.sub(r"\s+#.*$", "", c)) for c, _ in cmds):
+        if not any(is_start(c) for c, _ in cmds):
             # a fresh default server for the block, kept across both runs
             server = subprocess.Popen([binary, "--listen", "127.0.0.1:%d" % port],
                                       cwd=str(REPO), env=env, stdout=subprocess.DEVNULL,

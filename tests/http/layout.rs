@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Which top-level modules each top-level module may import (lowest first). The binary
-/// (`main.rs`, `cli.rs`) and `lib.rs` sit on top and may import anything.
+/// (`main.rs`, `cli.rs`, `snapshot.rs`) and `lib.rs` sit on top and may import anything.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("model", &[]),
     ("clock", &["model"]),
@@ -109,7 +109,7 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
             .to_string_lossy()
             .trim_end_matches(".rs")
             .to_string();
-        if ["lib", "main", "cli"].contains(&top.as_str()) {
+        if ["lib", "main", "cli", "snapshot"].contains(&top.as_str()) {
             continue;
         }
         let text = std::fs::read_to_string(&f).unwrap();

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Interop of `--persist DIR` with a REAL Glance 15 (issue 14), both ways:
+# Interop of `--persist DIR` and `snapshot` with a REAL Glance 15 (issue 14):
 #  1. a state directory written by real Glance (created, uploaded, updated, shared,
 #     unshared, deleted through its v1 API) is copied, the original moved away, and
 #     `glance-emu --persist COPY` answers every read exactly as Glance did on it;
 #  2. glance-emu writes a state directory (same writes, then kill -9), and real Glance
-#     started on it answers every read exactly as glance-emu did.
+#     started on it answers every read exactly as glance-emu did;
+#  3. `glance-emu snapshot --with-data` of the live Glance of (1), served by
+#     `glance-emu --data SNAPSHOT`, answers every read exactly as Glance did.
 # Reads and comparison: tests/persist/interop.py. The Glance venv is built once from
 # PyPI by ../shared/glance-real/setup.sh and cached in $GLANCE_REAL_CACHE.
 # Env: GLANCE_EMU_BIN (default target/release/glance-emu), INTEROP_PORT_BASE (default 9690).
@@ -47,10 +49,11 @@ glance_start() {  # <dir>
   (cd "$1" && FLAVOR=trusted-auth API_PORT=$API REGISTRY_PORT=$REG PYTHONHASHSEED=0 ./start.sh >/dev/null)
 }
 glance_stop() { (cd "$1" && ./stop.sh >/dev/null); }
-emu_start() {  # <state dir>
-  local out=$W/emu.out
+emu_start() {  # <state dir> | --data <fixture dir>
+  local out=$W/emu.out state=(--persist "$1") data=$W/empty
+  [ "$1" = --data ] && state=() data=$2
   : >"$out"
-  "$BIN" --listen 127.0.0.1:$EMU --data "$W/empty" --auth trusted-headers --persist "$1" \
+  "$BIN" --listen 127.0.0.1:$EMU --data "$data" --auth trusted-headers "${state[@]}" \
     >"$out" 2>"$W/emu.err" &
   EMU_PID=$!
   for _ in $(seq 100); do grep -q listening "$out" && return 0; sleep 0.1; done
@@ -65,6 +68,11 @@ glance_dir "$W/g1"
 glance_start "$W/g1"
 python3 "$PY" populate "http://127.0.0.1:$API" "$W/ids1"
 python3 "$PY" capture "http://127.0.0.1:$API" "$W/ids1" "$W/glance1.json"
+# For 3.: the same live server, read over the wire as an admin.
+"$BIN" snapshot --from "http://127.0.0.1:$API" --out "$W/snap" --with-data --page-size 2 \
+  --header 'X-Identity-Status: Confirmed' --header 'X-Tenant-Id: tenant-a' \
+  --header 'X-User-Id: u1' --header 'X-Roles: admin' 2>"$W/snap.err" \
+  || { echo "interop: snapshot failed:" >&2; cat "$W/snap.err" >&2; exit 1; }
 glance_stop "$W/g1"
 cp -a "$W/g1/state" "$W/copy1"
 mv "$W/g1/state" "$W/g1/state.moved-away"   # the copy must stand on its own
@@ -87,5 +95,13 @@ glance_stop "$W/g2"
 python3 "$PY" compare "$W/emu2.json" "$W/glance2.json" >"$W/cmp2" || rc=1
 grep -v '^PASS' "$W/cmp2" | head -60
 
-[ $rc = 0 ] && echo "interop: both ways equal" || echo "interop: FAILED"
+echo "== 3. snapshot of the live real Glance (1), served by glance-emu --data"
+tail -n 2 "$W/snap.err"
+emu_start --data "$W/snap"
+python3 "$PY" capture "http://127.0.0.1:$EMU" "$W/ids1" "$W/snap1.json"
+emu_kill9
+python3 "$PY" compare "$W/glance1.json" "$W/snap1.json" >"$W/cmp3" || rc=1
+grep -v '^PASS' "$W/cmp3" | head -60
+
+[ $rc = 0 ] && echo "interop: all three equal" || echo "interop: FAILED"
 exit $rc

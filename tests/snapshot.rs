@@ -1,0 +1,254 @@
+//! `glance-emu snapshot` over real TCP against the binary: a running emulator is the source,
+//! its snapshot is served by a second emulator, and every HEAD, detail list, members list
+//! and download answers with the same bytes (Date and the request id aside). Also the
+//! refusals: an unreachable server, a server that is not Glance v1, a non-empty --out.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_glance-emu");
+
+const ADMIN: &[(&str, &str)] = &[
+    ("X-Identity-Status", "Confirmed"),
+    ("X-Tenant-Id", "tenant-a"),
+    ("X-User-Id", "u1"),
+    ("X-Roles", "admin"),
+];
+
+struct Emu {
+    child: Child,
+    addr: String,
+}
+
+impl Emu {
+    fn start(data: &Path) -> Emu {
+        let mut child = Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0", "--auth", "trusted-headers", "--data"])
+            .arg(data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Emu { child, addr }
+    }
+}
+
+impl Drop for Emu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The raw answer with the lines that differ per request (Date, request id) removed.
+fn raw(addr: &str, method: &str, path: &str, who: &[(&str, &str)]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n");
+    for (k, v) in who {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&out[..split]);
+    let mut kept: Vec<u8> = head
+        .split("\r\n")
+        .filter(|l| {
+            let l = l.to_ascii_lowercase();
+            !l.starts_with("date:") && !l.starts_with("x-openstack-request-id:")
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+        .into_bytes();
+    kept.extend_from_slice(&out[split..]);
+    kept
+}
+
+fn snapshot(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("snapshot")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+const FIXTURE: &str = r#"{"images": [
+ {"id": "11111111-0000-4000-8000-000000000001", "name": "public-raw", "is_public": true,
+  "disk_format": "raw", "container_format": "bare", "owner": "tenant-a",
+  "created_at": "2021-03-04T05:06:07.123456", "updated_at": "2021-03-05T00:00:00.000001",
+  "properties": {"os_distro": "debian", "Hw_Disk_Bus": "virtio", "empty": "", "note": "naïve"},
+  "data": {"base64": "aGVsbG8gZ2xhbmNlIGJ5dGVzCg=="}},
+ {"id": "11111111-0000-4000-8000-000000000002", "name": "shared", "owner": "tenant-b",
+  "min_disk": 3, "min_ram": 512, "protected": true, "virtual_size": 7,
+  "created_at": "2021-03-04T05:06:07.000000",
+  "members": [{"member_id": "tenant-c", "can_share": true}, {"member_id": "tenant-d"}],
+  "data": {"repeat": "ab", "size": 70000}},
+ {"id": "11111111-0000-4000-8000-000000000003", "name": "queued", "status": "queued",
+  "size": null, "created_at": "2021-03-04T05:06:08.5"},
+ {"id": "11111111-0000-4000-8000-000000000004", "name": "gone", "status": "deleted",
+  "size": 15, "checksum": "0123456789abcdef0123456789abcdef", "owner": "tenant-a",
+  "created_at": "2021-03-04T05:06:09", "deleted_at": "2021-03-06T00:00:00.25"},
+ {"id": "11111111-0000-4000-8000-000000000005", "name": "killed", "status": "killed",
+  "created_at": "2021-03-04T05:06:10"},
+ {"id": "11111111-0000-4000-8000-000000000006", "name": "pending", "status": "pending_delete",
+  "size": 4, "created_at": "2021-03-04T05:06:11", "deleted_at": "2021-03-06T00:00:00"},
+ {"id": "11111111-0000-4000-8000-000000000007", "name": null, "status": "deactivated",
+  "created_at": "2021-03-04T05:06:07.123456"},
+ {"id": "11111111-0000-4000-8000-000000000008", "name": "same-time", "owner": "tenant-z",
+  "created_at": "2021-03-04T05:06:07.123456",
+  "members": [{"member_id": "tenant-c", "can_share": false}]}
+]}"#;
+
+#[test]
+fn a_snapshot_of_an_emulator_serves_the_same_bytes() {
+    let work = tempfile::tempdir().unwrap();
+    let src_dir = work.path().join("src");
+    std::fs::create_dir(&src_dir).unwrap();
+    std::fs::write(src_dir.join("images.json"), FIXTURE).unwrap();
+    let source = Emu::start(&src_dir);
+    let out = work.path().join("snap");
+    let url = format!("http://{}", source.addr);
+    let mut args = vec!["--from", &url, "--out", out.to_str().unwrap(), "--with-data"];
+    // Three images a page: the marker paging is exercised too.
+    args.extend(["--page-size", "3"]);
+    let headers: Vec<String> = ADMIN.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    for h in &headers {
+        args.extend(["--header", h]);
+    }
+    let run = snapshot(&args);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "snapshot failed: {err}");
+    assert!(err.contains("8 images (2 deleted), 3 members, 3 data files"), "progress: {err}");
+    assert!(err.contains("done: 8 images"), "summary: {err}");
+
+    let copy = Emu::start(&out);
+    let ids: Vec<String> = (1..=8)
+        .map(|n| format!("11111111-0000-4000-8000-00000000000{n}"))
+        .collect();
+    let tenant_c: &[(&str, &str)] = &[
+        ("X-Identity-Status", "Confirmed"),
+        ("X-Tenant-Id", "tenant-c"),
+        ("X-Roles", "member"),
+    ];
+    let mut reads: Vec<(&str, String, &[(&str, &str)])> = Vec::new();
+    for id in &ids {
+        reads.push(("HEAD", format!("/v1/images/{id}"), ADMIN));
+        reads.push(("HEAD", format!("/v1/images/{id}"), tenant_c));
+        reads.push(("GET", format!("/v1/images/{id}"), ADMIN));
+        reads.push(("GET", format!("/v1/images/{id}/members"), ADMIN));
+    }
+    for p in [
+        "/v1/images/detail",
+        "/v1/images/detail?is_public=None",
+        "/v1/images/detail?is_public=None&changes-since=2000-01-01T00:00:00",
+        "/v1/images/detail?is_public=None&sort_key=name&sort_dir=asc",
+        "/v1/images?is_public=None",
+    ] {
+        reads.push(("GET", p.to_string(), ADMIN));
+        reads.push(("GET", p.to_string(), tenant_c));
+    }
+    reads.push(("GET", "/v1/shared-images/tenant-c".into(), ADMIN));
+    for (method, path, who) in &reads {
+        let a = raw(&source.addr, method, path, who);
+        let b = raw(&copy.addr, method, path, who);
+        assert!(
+            a == b,
+            "{method} {path} differs:\nsource: {}\ncopy:   {}",
+            String::from_utf8_lossy(&a[..a.len().min(2000)]),
+            String::from_utf8_lossy(&b[..b.len().min(2000)])
+        );
+    }
+    // The HEAD of a deleted image (admin) is 200 and was copied with its fields.
+    let head = raw(&copy.addr, "HEAD", &format!("/v1/images/{}", ids[3]), ADMIN);
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("X-Image-Meta-Deleted: True"), "{head}");
+}
+
+#[test]
+fn refusals_are_one_line_and_non_zero() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    let out_s = out.to_str().unwrap();
+    let last_line = |o: &Output| {
+        String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_string()
+    };
+
+    // Nobody listens: a port that was just free.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let o = snapshot(&["--from", &url, "--out", out_s]);
+    assert!(!o.status.success());
+    let l = last_line(&o);
+    assert!(l.starts_with("glance-emu snapshot: cannot reach"), "{l}");
+    assert!(
+        !out.join("images.json").exists(),
+        "a failed snapshot leaves nothing to serve"
+    );
+
+    // Something that is not Glance v1: a version document (300), then an HTML page.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        for (status, ctype, body) in [
+            ("300 Multiple Choices", "application/json", "{\"versions\": []}"),
+            ("200 OK", "text/html", "<html><body>Welcome</body></html>"),
+            ("404 Not Found", "text/plain", "nope"),
+        ] {
+            let (mut c, _) = l.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(
+                format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    for expect in ["300 Multiple Choices", "Content-Type 'text/html'", "404 Not Found"] {
+        let o = snapshot(&["--from", &url, "--out", out_s]);
+        assert!(!o.status.success());
+        let l = last_line(&o);
+        assert!(
+            l.starts_with("glance-emu snapshot: not a Glance v1 server:") && l.contains(expect),
+            "{l}"
+        );
+    }
+    server.join().unwrap();
+
+    // A non-empty --out and an https URL are refused before anything is fetched.
+    std::fs::write(out.join("keep.json"), "[]").unwrap();
+    let o = snapshot(&["--from", "http://127.0.0.1:9", "--out", out_s]);
+    assert!(!o.status.success());
+    assert!(last_line(&o).contains("not empty"), "{}", last_line(&o));
+    let o = snapshot(&["--from", "https://127.0.0.1:9", "--out", out_s]);
+    assert!(!o.status.success());
+    assert!(last_line(&o).contains("https is not supported"));
+}
