@@ -11,6 +11,9 @@ use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_glance-emu");
 
+/// Identity headers of one caller.
+type Who<'a> = &'a [(&'a str, &'a str)];
+
 const ADMIN: &[(&str, &str)] = &[
     ("X-Identity-Status", "Confirmed"),
     ("X-Tenant-Id", "tenant-a"),
@@ -26,7 +29,13 @@ struct Emu {
 impl Emu {
     fn start(data: &Path) -> Emu {
         let mut child = Command::new(BIN)
-            .args(["--listen", "127.0.0.1:0", "--auth", "trusted-headers", "--data"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--auth",
+                "trusted-headers",
+                "--data",
+            ])
             .arg(data)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -124,7 +133,13 @@ fn a_snapshot_of_an_emulator_serves_the_same_bytes() {
     let source = Emu::start(&src_dir);
     let out = work.path().join("snap");
     let url = format!("http://{}", source.addr);
-    let mut args = vec!["--from", &url, "--out", out.to_str().unwrap(), "--with-data"];
+    let mut args = vec![
+        "--from",
+        &url,
+        "--out",
+        out.to_str().unwrap(),
+        "--with-data",
+    ];
     // Three images a page: the marker paging is exercised too.
     args.extend(["--page-size", "3"]);
     let headers: Vec<String> = ADMIN.iter().map(|(k, v)| format!("{k}: {v}")).collect();
@@ -134,7 +149,10 @@ fn a_snapshot_of_an_emulator_serves_the_same_bytes() {
     let run = snapshot(&args);
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "snapshot failed: {err}");
-    assert!(err.contains("8 images (2 deleted), 3 members, 3 data files"), "progress: {err}");
+    assert!(
+        err.contains("8 images (2 deleted), 3 members, 3 data files"),
+        "progress: {err}"
+    );
     assert!(err.contains("done: 8 images"), "summary: {err}");
 
     let copy = Emu::start(&out);
@@ -146,7 +164,7 @@ fn a_snapshot_of_an_emulator_serves_the_same_bytes() {
         ("X-Tenant-Id", "tenant-c"),
         ("X-Roles", "member"),
     ];
-    let mut reads: Vec<(&str, String, &[(&str, &str)])> = Vec::new();
+    let mut reads: Vec<(&str, String, Who)> = Vec::new();
     for id in &ids {
         reads.push(("HEAD", format!("/v1/images/{id}"), ADMIN));
         reads.push(("HEAD", format!("/v1/images/{id}"), tenant_c));
@@ -215,7 +233,11 @@ fn refusals_are_one_line_and_non_zero() {
     let url = format!("http://{}", l.local_addr().unwrap());
     let server = std::thread::spawn(move || {
         for (status, ctype, body) in [
-            ("300 Multiple Choices", "application/json", "{\"versions\": []}"),
+            (
+                "300 Multiple Choices",
+                "application/json",
+                "{\"versions\": []}",
+            ),
             ("200 OK", "text/html", "<html><body>Welcome</body></html>"),
             ("404 Not Found", "text/plain", "nope"),
         ] {
@@ -232,7 +254,11 @@ fn refusals_are_one_line_and_non_zero() {
             );
         }
     });
-    for expect in ["300 Multiple Choices", "Content-Type 'text/html'", "404 Not Found"] {
+    for expect in [
+        "300 Multiple Choices",
+        "Content-Type 'text/html'",
+        "404 Not Found",
+    ] {
         let o = snapshot(&["--from", &url, "--out", out_s]);
         assert!(!o.status.success());
         let l = last_line(&o);
