@@ -1,7 +1,8 @@
 //! The `glance-emu` binary: parses and checks the command line (every flag and file before
-//! any data is loaded or port bound), sets up logging (the access log and `RUST_LOG`), loads
-//! fixtures, binds, and hands the listeners to the library's server until SIGINT/SIGTERM (a
-//! second one exits at once). `glance-emu snapshot` goes to [`snapshot`] instead.
+//! any data is loaded or port bound), sets up logging (the access log and `RUST_LOG`), binds
+//! every listener (so a port in use is reported at once), loads fixtures, and hands the
+//! listeners to the library's server until SIGINT/SIGTERM (a second one exits at once).
+//! `glance-emu snapshot` goes to [`snapshot`] instead.
 
 mod cli;
 mod snapshot;
@@ -227,6 +228,19 @@ async fn run(cli: Cli, checked: Checked, access_log: Option<AccessLog>) -> Resul
         ids.seed(seed);
         control.faults().seed(seed);
     }
+    // Every port is bound before the fixtures load, so an address in use is reported at once
+    // rather than after minutes of loading; connections made meanwhile wait in the backlog
+    // and are answered once the records are in.
+    let listener = bind(cli.listen).await?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let compute_listener = match cli.compute_listen {
+        Some(a) => Some(bind(a).await?),
+        None => None,
+    };
+    let control_listener = match (cli.control, cli.control_listen) {
+        (true, Some(a)) => Some(bind(a).await?),
+        _ => None,
+    };
     // Reset re-reads the fixture files (no second copy of the records is kept).
     control.set_baseline(Baseline::Paths(paths.clone()));
     let reporter = ProgressReporter::start(cli.progress_every);
@@ -257,10 +271,6 @@ async fn run(cli: Cli, checked: Checked, access_log: Option<AccessLog>) -> Resul
         clock,
         ids,
     });
-    let listener = tokio::net::TcpListener::bind(cli.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     // Register for signals before announcing readiness, so an early SIGTERM is handled.
     let signals = Signals::new()?;
     let addr_file = AddrFile::write(cli.addr_file.clone(), addr)?;
@@ -280,10 +290,7 @@ async fn run(cli: Cli, checked: Checked, access_log: Option<AccessLog>) -> Resul
     let service = GlanceService::with_control(app, control);
     let control_only = service.control_only();
     let mut servers = vec![(listener, service.clone())];
-    if let Some(addr) = cli.compute_listen {
-        let second = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    if let Some(second) = compute_listener {
         let addr2 = second.local_addr().map_err(|e| e.to_string())?;
         say!(
             "glance-emu compute views also on http://{}",
@@ -292,11 +299,8 @@ async fn run(cli: Cli, checked: Checked, access_log: Option<AccessLog>) -> Resul
         servers.push((second, service));
     }
     if cli.control {
-        match cli.control_listen {
-            Some(addr) => {
-                let l = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        match control_listener {
+            Some(l) => {
                 let a = l.local_addr().map_err(|e| e.to_string())?;
                 say!("glance-emu control API on http://{}/_emu/", url_host(a));
                 servers.push((l, control_only));
@@ -334,6 +338,12 @@ async fn run(cli: Cli, checked: Checked, access_log: Option<AccessLog>) -> Resul
     drop(addr_file);
     eprintln!("glance-emu: stopped");
     Ok(())
+}
+
+async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
 /// A line on stderr every few seconds while fixtures load (a million records take a while,

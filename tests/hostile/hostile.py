@@ -530,7 +530,9 @@ def cases():
     add("tls-client-hello", case_answer_or_close([bytes.fromhex("1603010200010001fc0303") + os.urandom(64)]))
     add("binary-garbage", case_answer_or_close([os.urandom(4096)]))
     add("h2-preface", case_answer_or_close([b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"]))
-    add("absolute-uri", case_raw([b"HEAD http://x/v1/images/" + KNOWN.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n"], {200, 400}))
+    # eventlet keeps an absolute request target as PATH_INFO ("http://x/v1/..."), so real
+    # Glance's version negotiation finds no /v1 prefix and answers 300 Multiple Choices.
+    add("absolute-uri", case_raw([b"HEAD http://x/v1/images/" + KNOWN.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n"], {300}))
     add("asterisk-uri", case_raw([b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"], {200, 300, 400, 404, 405}))
     add("percent-garbage", case_raw([b"HEAD /v1/images/%zz%ff%00 HTTP/1.1\r\nHost: x\r\n\r\n"], {400, 404}))
 

@@ -28,8 +28,10 @@ fn command(args: &[&str]) -> Command {
     c
 }
 
-/// A started server; killed (by its PID) if a test fails before stopping it.
-struct Server(Option<Child>);
+/// A started server; killed (by its PID) if a test fails before stopping it. Its stderr is
+/// drained by a thread from the start: a server that writes much (progress lines) must never
+/// block on a full pipe while the test waits for it.
+struct Server(Option<Child>, Option<std::thread::JoinHandle<String>>);
 
 impl std::ops::Deref for Server {
     type Target = Child;
@@ -53,15 +55,28 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// Everything the process wrote to stderr; call once it has exited.
+    fn stderr(&mut self) -> String {
+        self.1.take().expect("stderr read once").join().unwrap()
+    }
+}
+
 /// Starts the binary and returns it with its `host:port` (from the first stdout line).
 fn start(mut cmd: Command) -> (Server, String) {
     let mut child = cmd.spawn().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let drain = std::thread::spawn(move || {
+        let mut err = String::new();
+        let _ = stderr.read_to_string(&mut err);
+        err
+    });
     let mut line = String::new();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     out.read_line(&mut line).unwrap();
     // Keep reading (the server prints more lines with some options).
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let child = Server(Some(child));
+    let child = Server(Some(child), Some(drain));
     let addr = line
         .split("http://")
         .nth(1)
@@ -84,15 +99,8 @@ fn signal(child: &Child, sig: &str) {
 fn stop(mut server: Server) -> String {
     let mut child = server.0.take().expect("running");
     signal(&child, "-TERM");
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
     assert!(child.wait().unwrap().success());
-    err
+    server.stderr()
 }
 
 /// One request on its own connection; the answer's status line.
@@ -316,6 +324,23 @@ fn flags_are_checked_before_fixtures_load() {
     }
 }
 
+/// Every port is bound before any fixture is read: an address in use is reported at once,
+/// even when the fixtures are broken (which would otherwise be the first complaint).
+#[test]
+fn port_in_use_is_reported_before_fixtures_load() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("broken.json"), "{not json").unwrap();
+    let out = command(&["--listen", &addr, "--data", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+    assert!(!err.contains("broken.json"), "fixtures read first: {err}");
+}
+
 /// The server writes the address it bound to --addr-file (port 0 resolved) and removes it
 /// on a clean stop; --probe reads it, so the probe follows whatever --listen said.
 #[test]
@@ -371,13 +396,7 @@ fn second_sigint_exits_at_once() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(130));
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = child.stderr();
     assert!(err.contains("Ctrl-C again to exit now"), "{err}");
 }
 
