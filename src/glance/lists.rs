@@ -9,7 +9,7 @@ use crate::app::{json_response, App, Ctx};
 use crate::model::{Image, Status, Timestamp};
 use crate::render::glance_json as api;
 use crate::render::webob::ApiError;
-use crate::store::list_index::{self, SortKey};
+use crate::store::list_index::{self, SortKey, ViewLimits};
 
 use super::request_meta::enforce;
 
@@ -192,6 +192,21 @@ fn default_order_run(
 
 /// Records a list filter picks out of a small part of one order (at most this many).
 const CANDIDATE_CAP: usize = 4096;
+
+/// A tenant's view this small is looked at before any other filter: collected (or, for
+/// `created_at`, merged) whatever the filters, at most this many records are read.
+const SMALL_VIEW: ViewLimits = ViewLimits {
+    merge: CANDIDATE_CAP,
+    collect: CANDIDATE_CAP,
+};
+
+/// Past the equality and range filters: a `created_at` page merges the view's runs when
+/// it has at most this many records (more, and a walk of the whole order meets a visible
+/// record at least every 60 or so records at a million).
+const MERGED_VIEW: ViewLimits = ViewLimits {
+    merge: 16 * 1024,
+    collect: CANDIDATE_CAP,
+};
 
 /// Every record that can match a list's filters, when one filter with an order of its own
 /// (`name`, `changes-since`, `size_min`/`size_max`, `status`, `disk_format`,
@@ -457,13 +472,31 @@ pub fn index(
         },
     };
     let after = marker.as_deref();
-    let images = match default_order_run(app, &params, key, desc, after, limit, &matches) {
+    // The normal-user view (public, own, shared): a tenant among many private images is
+    // answered from its own records and the public ones, not by walking everyone's.
+    let tenant_view = matches!(is_public, None | Some(Some(true)));
+    let view_page = |limits: ViewLimits| {
+        tenant_view
+            .then(|| {
+                let tenant = caller.registry_owner();
+                app.store
+                    .list_visible(tenant, key, desc, after, limit, &matches, limits)
+            })
+            .flatten()
+    };
+    let images = match view_page(SMALL_VIEW) {
         Some(page) => page,
-        None => match filter_candidates(app, &params, changes_since, size_min, size_max) {
-            Some(cands) => {
-                list_index::page_from_candidates(cands, key, desc, after, limit, matches)
-            }
-            None => app.store.list_page(key, desc, after, limit, matches),
+        None => match default_order_run(app, &params, key, desc, after, limit, &matches) {
+            Some(page) => page,
+            None => match filter_candidates(app, &params, changes_since, size_min, size_max) {
+                Some(cands) => {
+                    list_index::page_from_candidates(cands, key, desc, after, limit, matches)
+                }
+                None => match view_page(MERGED_VIEW) {
+                    Some(page) => page,
+                    None => app.store.list_page(key, desc, after, limit, matches),
+                },
+            },
         },
     };
     let page = images.iter();

@@ -434,6 +434,28 @@ impl Store {
             .run_page(key, vs, desc, after, limit, keep)
     }
 
+    /// A page of the normal-user view of `tenant` (public, own, shared with it), looked
+    /// for in the view alone ([`ListIndex::visible_page`]). `None` when the view is too
+    /// large for `limits` or the order cannot be built: walk instead.
+    #[allow(clippy::too_many_arguments)]
+    pub fn list_visible(
+        &self,
+        tenant: Option<&str>,
+        key: SortKey,
+        desc: bool,
+        after: Option<&Image>,
+        limit: usize,
+        keep: impl FnMut(&Image) -> bool,
+        limits: list_index::ViewLimits,
+    ) -> Option<Vec<Arc<Image>>> {
+        if !self.ensure_order(SortKey::Visibility) {
+            return None;
+        }
+        self.read()
+            .lists
+            .visible_page(tenant, key, desc, after, limit, keep, limits)
+    }
+
     /// The records of `key`'s order from the first one `before` rejects while `within`
     /// holds (an equality or range filter), or `None` past `cap` records.
     pub fn list_range(
@@ -452,7 +474,7 @@ impl Store {
     /// Heap bytes of the list indexes (handle table and orders), and the orders built.
     pub fn list_index_bytes(&self) -> (usize, Vec<&'static str>) {
         let idx = self.read();
-        let built = SortKey::ALL
+        let built = SortKey::INDEXED
             .into_iter()
             .filter(|k| idx.lists.has(*k))
             .map(SortKey::as_str)

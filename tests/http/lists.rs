@@ -356,3 +356,179 @@ async fn writes_between_pages_move_records_in_every_order() {
     );
     emu.stop().await;
 }
+
+/// A tenant among many private images of others (trusted headers, not admin): its view
+/// (public, own, shared with it) in every order, both directions, paged by marker, before
+/// and after writes that move records in and out of it; each page's body is the admin's
+/// rendering of the same records.
+#[tokio::test]
+async fn a_tenant_view_is_answered_from_its_own_records_in_every_order() {
+    use glance_emu::app::Config;
+    use glance_emu::auth::AuthMode;
+
+    let mut recs = catalogue();
+    // 600 records: private ones of 50 owners, every 10th public; tenant o7 owns 12 of them
+    // and is a member of every 37th.
+    let mut owners = Vec::new();
+    let mut shared = Vec::new();
+    for i in 0..600u64 {
+        let mut r = recs[(i % 150) as usize].clone();
+        r.id = format!("{:08x}-0000-4000-8000-{i:012x}", (i * 7919) % 1000);
+        r.public = i % 10 == 0;
+        recs.push(r);
+        owners.push(format!("o{}", i % 50));
+        shared.push(i % 37 == 0);
+    }
+    recs.drain(..150);
+    let fixture = {
+        let items: Vec<Value> = recs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let mut v = serde_json::json!({
+                    "id": r.id, "name": r.name, "status": r.status,
+                    "container_format": r.container, "disk_format": r.disk,
+                    "size": r.size, "is_public": r.public, "owner": owners[i],
+                    "created_at": r.created, "updated_at": r.updated,
+                });
+                if shared[i] {
+                    v["members"] = serde_json::json!([{"member_id": "o7"}]);
+                }
+                v
+            })
+            .collect();
+        serde_json::json!({ "images": items }).to_string()
+    };
+    let config = Config {
+        auth: AuthMode::TrustedHeaders,
+        ..Config::default()
+    };
+    let emu = spawn_with(&fixture, config).await;
+    let tenant = "X-Identity-Status: Confirmed\r\nX-Tenant-Id: o7\r\nX-Roles: member\r\n";
+    let admin = "X-Identity-Status: Confirmed\r\nX-Tenant-Id: adm\r\nX-Roles: admin\r\n";
+    let list = |path: String, who: &'static str| {
+        let emu = &emu;
+        async move {
+            let r = call(emu, "GET", &path, who, b"").await;
+            assert_eq!(r.status_line, "HTTP/1.1 200 OK", "{path}: {}", r.body_str());
+            serde_json::from_slice::<Value>(&r.body).unwrap()
+        }
+    };
+    let check = |recs: Vec<Rec>, owners: Vec<String>, shared: Vec<bool>| {
+        let list = &list;
+        async move {
+            let sees: Vec<Rec> = recs
+                .iter()
+                .enumerate()
+                .filter(|(i, r)| r.public || owners[*i] == "o7" || shared[*i])
+                .map(|(_, r)| r.clone())
+                .collect();
+            assert!(sees.len() < recs.len() / 3, "a selective view");
+            for key in KEYS {
+                let asc = sorted(&sees, key);
+                let mut desc = asc.clone();
+                desc.reverse();
+                for (dir, want) in [("asc", &asc), ("desc", &desc)] {
+                    let q = format!("sort_key={key}&sort_dir={dir}");
+                    // The admin's rendering of every record, in the same order.
+                    let everything = list(
+                        format!("/v1/images/detail?limit=1000&is_public=None&{q}"),
+                        admin,
+                    )
+                    .await;
+                    let by_id: std::collections::HashMap<&str, &Value> = everything["images"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| (v["id"].as_str().unwrap(), v))
+                        .collect();
+                    let mut got: Vec<String> = Vec::new();
+                    loop {
+                        let mut path = format!("/v1/images/detail?limit=7&{q}");
+                        if let Some(m) = got.last() {
+                            path.push_str(&format!("&marker={m}"));
+                        }
+                        let page = list(path, tenant).await;
+                        let ids: Vec<String> = page["images"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|i| i["id"].as_str().unwrap().to_string())
+                            .collect();
+                        let rendered: Vec<Value> =
+                            ids.iter().map(|id| by_id[id.as_str()].clone()).collect();
+                        assert_eq!(page, serde_json::json!({ "images": rendered }), "{q}");
+                        let n = ids.len();
+                        got.extend(ids);
+                        if n < 7 {
+                            break;
+                        }
+                    }
+                    assert_eq!(&got, want, "{q}");
+                }
+            }
+            // The default order, one page.
+            let mut want = sorted(&sees, "created_at");
+            want.reverse();
+            let page = list("/v1/images?limit=1000".to_string(), tenant).await;
+            let ids: Vec<&str> = page["images"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap())
+                .collect();
+            assert_eq!(ids, want);
+        }
+    };
+    check(recs.clone(), owners.clone(), shared.clone()).await;
+    // Writes: share one more with o7, make one of o7's private images public, give one of
+    // o7's images to another owner, delete a shared one.
+    let put = |id: String, path_tail: &'static str, headers: &'static str| {
+        let emu = &emu;
+        async move {
+            let r = call(
+                emu,
+                "PUT",
+                &format!("/v1/images/{id}{path_tail}"),
+                &format!("{admin}{headers}"),
+                b"",
+            )
+            .await;
+            assert!(r.status_line.starts_with("HTTP/1.1 20"), "{}", r.body_str());
+        }
+    };
+    put(recs[1].id.clone(), "/members/o7", "").await;
+    shared[1] = true;
+    let own: Vec<usize> = (0..recs.len())
+        .filter(|&i| owners[i] == "o7" && !recs[i].public)
+        .collect();
+    put(
+        recs[own[0]].id.clone(),
+        "",
+        "X-Image-Meta-Is_public: true\r\n",
+    )
+    .await;
+    recs[own[0]].public = true;
+    // A metadata update moves updated_at to now, after every fixture time.
+    recs[own[0]].updated = "2999-01-01T00:00:00".into();
+    put(recs[own[1]].id.clone(), "", "X-Image-Meta-Owner: o8\r\n").await;
+    owners[own[1]] = "o8".into();
+    recs[own[1]].updated = "2999-01-01T00:00:01".into();
+    let gone = (0..recs.len())
+        .find(|&i| shared[i] && !recs[i].public && i != 1)
+        .unwrap();
+    let r = call(
+        &emu,
+        "DELETE",
+        &format!("/v1/images/{}", recs[gone].id),
+        admin,
+        b"",
+    )
+    .await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK", "{}", r.body_str());
+    recs.remove(gone);
+    owners.remove(gone);
+    shared.remove(gone);
+    check(recs, owners, shared).await;
+    emu.stop().await;
+}

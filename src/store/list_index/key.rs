@@ -24,6 +24,11 @@ pub enum SortKey {
     CreatedAt,
     /// `updated_at`.
     UpdatedAt,
+    /// Not a v1 `sort_key`: who may list a record. Public records first (one run, in
+    /// (`created_at`, `id`) order), then private ones grouped by owner (no owner first),
+    /// each owner's run in (`created_at`, `id`) order. A tenant's page merges the public run,
+    /// its own run and the records shared with it instead of walking everyone's images.
+    Visibility,
 }
 
 impl SortKey {
@@ -39,7 +44,20 @@ impl SortKey {
         SortKey::UpdatedAt,
     ];
 
-    /// The wire spelling.
+    /// Every order the list indexes can keep: the v1 keys and [`SortKey::Visibility`].
+    pub const INDEXED: [SortKey; 9] = [
+        SortKey::Name,
+        SortKey::Status,
+        SortKey::ContainerFormat,
+        SortKey::DiskFormat,
+        SortKey::Size,
+        SortKey::Id,
+        SortKey::CreatedAt,
+        SortKey::UpdatedAt,
+        SortKey::Visibility,
+    ];
+
+    /// The wire spelling (`visibility` for the internal order).
     pub fn as_str(self) -> &'static str {
         match self {
             SortKey::Name => "name",
@@ -50,6 +68,7 @@ impl SortKey {
             SortKey::Id => "id",
             SortKey::CreatedAt => "created_at",
             SortKey::UpdatedAt => "updated_at",
+            SortKey::Visibility => "visibility",
         }
     }
 
@@ -74,6 +93,7 @@ impl SortKey {
             SortKey::Id => a.id.as_str().cmp(b.id.as_str()),
             SortKey::CreatedAt => a.created_at.cmp(&b.created_at),
             SortKey::UpdatedAt => a.updated_at.cmp(&b.updated_at),
+            SortKey::Visibility => visibility(a).cmp(&visibility(b)),
         }
     }
 
@@ -124,7 +144,24 @@ impl SortKey {
             // Micros lose sub-microsecond digits (a fixture may have them): not exact.
             SortKey::CreatedAt => (u128::from(time_bits(img.created_at)), false),
             SortKey::UpdatedAt => (u128::from(time_bits(img.updated_at)), false),
+            // Public first; then the owner's text (the first byte says which class).
+            SortKey::Visibility => match visibility(img) {
+                (false, _) => (0, true),
+                (true, owner) => {
+                    let (t, exact) = text(owner);
+                    (t + (2u128 << 120), exact)
+                }
+            },
         }
+    }
+}
+
+/// The [`SortKey::Visibility`] column: (private, owner of a private record).
+pub fn visibility(img: &Image) -> (bool, Option<&str>) {
+    if img.is_public {
+        (false, None)
+    } else {
+        (true, img.owner.as_deref())
     }
 }
 

@@ -23,6 +23,7 @@
 mod key;
 mod order;
 mod page;
+mod visible;
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub use key::SortKey;
 use order::{Handle, Order, Pos};
 pub use order::{BLOCK, MAX_HANDLES};
 pub use page::{naive_page, page_from_candidates, page_from_walk};
+use visible::Shared;
+pub use visible::ViewLimits;
 
 /// The list indexes of one store: the handle table and the orders built so far.
 #[derive(Debug, Default)]
@@ -42,15 +45,17 @@ pub struct ListIndex {
     slots: Vec<Option<Arc<Image>>>,
     free: Vec<Handle>,
     /// By [`SortKey::slot`]; `None` until a list asks for that key.
-    orders: [Option<Order>; 8],
+    orders: [Option<Order>; 9],
+    /// Handles by the tenants their record is shared with (kept while the index is live).
+    shared: Shared,
 }
 
 /// An order built off the index, to be installed ([`ListIndex::prepare`]).
 #[derive(Debug)]
 pub struct Prepared {
     key: SortKey,
-    /// The handle table, when this is the first order.
-    slots: Option<Vec<Option<Arc<Image>>>>,
+    /// The handle table and the shared-with map, when this is the first order.
+    slots: Option<(Vec<Option<Arc<Image>>>, Shared)>,
     order: Order,
 }
 
@@ -119,20 +124,27 @@ impl ListIndex {
         if slots.len() > MAX_HANDLES {
             return Err(IndexError::Full);
         }
-        // Sort compact summaries; read records only where the summaries tie.
+        // Sort compact summaries; read records only where the summaries tie. Owners are
+        // ranked first (their text is longer than a summary holds), which makes the
+        // visibility summaries exact.
+        let ranks = (key == SortKey::Visibility).then(|| visible::owner_ranks(slots));
+        let summary = |img: &Image| match &ranks {
+            Some(r) => (visible::rank_summary(r, img), true),
+            None => key.prefix(img),
+        };
         let mut keyed: Vec<(u128, u64, Handle)> = slots
             .iter()
             .enumerate()
             .filter_map(|(h, s)| {
                 s.as_deref()
-                    .map(|img| (key.prefix(img).0, time_bits(img.created_at), h as Handle))
+                    .map(|img| (summary(img).0, time_bits(img.created_at), h as Handle))
             })
             .collect();
         let rec = |h: Handle| slots[h as usize].as_deref();
         keyed.sort_unstable_by(|a, b| {
             a.0.cmp(&b.0)
                 .then_with(|| match (rec(a.2), rec(b.2)) {
-                    (Some(x), Some(y)) if !key.prefix(x).1 => key.cmp_key(x, y),
+                    (Some(x), Some(y)) if !summary(x).1 => key.cmp_key(x, y),
                     _ => Ordering::Equal,
                 })
                 .then_with(|| a.1.cmp(&b.1))
@@ -143,9 +155,13 @@ impl ListIndex {
         });
         let order = Order::from_sorted(keyed.iter().map(|k| k.2));
         drop(keyed);
+        drop(ranks);
         Ok(Some(Prepared {
             key,
-            slots: fresh,
+            slots: fresh.map(|slots| {
+                let shared = Shared::build(&slots);
+                (slots, shared)
+            }),
             order,
         }))
     }
@@ -155,18 +171,19 @@ impl ListIndex {
         if self.has(p.key) {
             return;
         }
-        if let Some(slots) = p.slots {
+        if let Some((slots, shared)) = p.slots {
             if self.is_live() {
                 return;
             }
             self.slots = slots;
+            self.shared = shared;
             self.free.clear();
         }
         self.orders[p.key.slot()] = Some(p.order);
     }
 
     fn built(&self) -> impl Iterator<Item = (SortKey, &Order)> {
-        SortKey::ALL
+        SortKey::INDEXED
             .into_iter()
             .filter_map(|k| self.orders[k.slot()].as_ref().map(|o| (k, o)))
     }
@@ -203,6 +220,7 @@ impl ListIndex {
                 let cur = self.slots[h as usize].clone();
                 let mut moved = Vec::with_capacity(keys.len());
                 if let Some(cur) = cur.as_deref() {
+                    self.shared.replace(h, cur, new);
                     for &k in &keys {
                         if k.cmp(cur, new) != Ordering::Equal {
                             if let Some(p) = self.position(k, cur) {
@@ -232,6 +250,7 @@ impl ListIndex {
             },
         };
         self.slots[h as usize] = Some(Arc::clone(new));
+        self.shared.add(h, new);
         for k in keys {
             self.insert_into(k, h, new);
         }
@@ -260,6 +279,7 @@ impl ListIndex {
                 }
             }
         }
+        self.shared.remove(h, &cur);
         self.slots[h as usize] = None;
         self.free.push(h);
     }
@@ -326,6 +346,19 @@ impl ListIndex {
         limit: usize,
         keep: impl FnMut(&Image) -> bool,
     ) -> Option<Vec<Arc<Image>>> {
+        let walk = self.run_walk(key, vs, desc, after)?;
+        Some(page_from_walk(walk, limit, keep))
+    }
+
+    /// The walk of [`ListIndex::run_page`]: the run of one value of `key`, in (`created_at`,
+    /// `id`) order in the page's direction, strictly after `after`.
+    fn run_walk<'s, V: Fn(&Image) -> Ordering + 's>(
+        &'s self,
+        key: SortKey,
+        vs: V,
+        desc: bool,
+        after: Option<&Image>,
+    ) -> Option<impl Iterator<Item = &'s Arc<Image>> + 's> {
         let by_time = SortKey::CreatedAt;
         let before = |r: &Image| match vs(r) {
             Ordering::Less => true,
@@ -333,10 +366,8 @@ impl ListIndex {
             Ordering::Equal if desc => after.is_none_or(|m| by_time.cmp(r, m) == Ordering::Less),
             Ordering::Equal => after.is_some_and(|m| by_time.cmp(r, m) != Ordering::Greater),
         };
-        let walk = self
-            .walk_split(key, desc, before)?
-            .take_while(|r| vs(r) == Ordering::Equal);
-        Some(page_from_walk(walk, limit, keep))
+        let walk = self.walk_split(key, desc, before)?;
+        Some(walk.take_while(move |r| vs(r) == Ordering::Equal))
     }
 
     /// The records of `key`'s order from the first one `before` rejects, ascending, while
@@ -379,12 +410,16 @@ impl ListIndex {
                 .flatten()
                 .map(Order::heap_bytes)
                 .sum::<usize>()
+            + self.shared.heap_bytes()
     }
 
     /// Checks the invariants (tests): every order holds every live handle once, sorted.
     #[doc(hidden)]
     pub fn check(&self) -> Result<(), String> {
         let live = self.len();
+        if self.is_live() && !self.shared.same_as(&Shared::build(&self.slots)) {
+            return Err("shared-with map out of date".into());
+        }
         for (k, o) in self.built() {
             if o.len() != live {
                 return Err(format!("{k:?}: {} handles, {live} records", o.len()));

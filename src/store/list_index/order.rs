@@ -80,6 +80,15 @@ impl Order {
         Pos { block, off }
     }
 
+    /// How many handles come before `p`.
+    pub(super) fn index(&self, p: Pos) -> usize {
+        self.blocks[..p.block.min(self.blocks.len())]
+            .iter()
+            .map(Vec::len)
+            .sum::<usize>()
+            + p.off
+    }
+
     pub(super) fn end(&self) -> Pos {
         match self.blocks.len() {
             0 => Pos { block: 0, off: 0 },

@@ -18,7 +18,8 @@ struct Rec {
     updated: u8,
     public: bool,
     owner: Option<u8>,
-    member: bool,
+    /// Shared with tenant0..3 (bit i: tenant i).
+    member: u8,
 }
 
 fn rec() -> impl Strategy<Value = Rec> {
@@ -39,7 +40,7 @@ fn rec() -> impl Strategy<Value = Rec> {
             0u8..6,
             any::<bool>(),
             proptest::option::of(0u8..3),
-            any::<bool>(),
+            0u8..16,
         ),
     )
         .prop_map(
@@ -92,9 +93,9 @@ fn build(r: &Rec) -> Arc<Image> {
     i.updated_at = ts(r.updated);
     i.is_public = r.public;
     i.owner = r.owner.map(|o| format!("tenant{o}").into());
-    if r.member {
+    for t in (0..4).filter(|t| r.member & (1 << t) != 0) {
         i.members.push(Member {
-            member_id: "tenant9".into(),
+            member_id: format!("tenant{t}"),
             can_share: false,
         });
     }
@@ -112,7 +113,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => rec().prop_map(Op::Put),
         1 => any::<u8>().prop_map(Op::Remove),
-        1 => (0u8..8).prop_map(Op::Ensure),
+        1 => (0u8..9).prop_map(Op::Ensure),
     ]
 }
 
@@ -124,6 +125,10 @@ struct Query {
     limit: usize,
     filter: u8,
     arg: u8,
+    /// The viewer: tenant0..3 or (4) Glance's noauth context.
+    tenant: u8,
+    merge: usize,
+    collect: usize,
 }
 
 fn query() -> impl Strategy<Value = Query> {
@@ -134,15 +139,21 @@ fn query() -> impl Strategy<Value = Query> {
         0usize..12,
         0u8..7,
         0u8..6,
+        (0u8..5, 0usize..80, 0usize..80),
     )
-        .prop_map(|(key, desc, marker, limit, filter, arg)| Query {
-            key,
-            desc,
-            marker,
-            limit,
-            filter,
-            arg,
-        })
+        .prop_map(
+            |(key, desc, marker, limit, filter, arg, (tenant, merge, collect))| Query {
+                key,
+                desc,
+                marker,
+                limit,
+                filter,
+                arg,
+                tenant,
+                merge,
+                collect,
+            },
+        )
 }
 
 /// The kinds of filter the v1 handler applies, as predicates.
@@ -166,7 +177,7 @@ proptest! {
     #[test]
     fn pages_match_the_naive_sort(
         start in proptest::collection::vec(rec(), 0..60),
-        first in proptest::collection::vec(0u8..8, 0..3),
+        first in proptest::collection::vec(0u8..9, 0..3),
         ops in proptest::collection::vec(op(), 0..60),
         queries in proptest::collection::vec(query(), 1..24),
     ) {
@@ -178,7 +189,7 @@ proptest! {
         }
         let mut ix = ListIndex::new();
         for k in &first {
-            ix.ensure(SortKey::ALL[*k as usize], store.values()).unwrap();
+            ix.ensure(SortKey::INDEXED[*k as usize], store.values()).unwrap();
         }
         for op in &ops {
             match op {
@@ -194,7 +205,7 @@ proptest! {
                         ix.remove(&old);
                     }
                 }
-                Op::Ensure(k) => ix.ensure(SortKey::ALL[*k as usize], store.values()).unwrap(),
+                Op::Ensure(k) => ix.ensure(SortKey::INDEXED[*k as usize], store.values()).unwrap(),
             }
             prop_assert!(ix.check().is_ok(), "{:?}", ix.check());
         }
@@ -207,6 +218,24 @@ proptest! {
             let want = naive_page(&all, key, q.desc, marker.as_deref(), q.limit, keep(q));
             let got = page_from_walk(ix.walk(key, q.desc, marker.as_deref()).unwrap(), q.limit, keep(q));
             prop_assert_eq!(ids(&got), ids(&want), "{:?}", q);
+            // The normal-user view of a tenant, from its runs and shares.
+            {
+                ix.ensure(SortKey::Visibility, &all).unwrap();
+                let tenant = (q.tenant < 4).then(|| format!("tenant{}", q.tenant));
+                let t = tenant.as_deref();
+                let sees = |i: &Image| {
+                    i.is_public
+                        || (t.is_some() && i.owner.as_deref() == t)
+                        || i.members.iter().any(|m| t.is_none_or(|t| m.member_id == t))
+                };
+                let k = keep(q);
+                let both = |i: &Image| sees(i) && k(i);
+                let want = naive_page(&all, key, q.desc, marker.as_deref(), q.limit, both);
+                let limits = ViewLimits { merge: q.merge, collect: q.collect };
+                if let Some(got) = ix.visible_page(t, key, q.desc, marker.as_deref(), q.limit, both, limits) {
+                    prop_assert_eq!(ids(&got), ids(&want), "view {:?}", q);
+                }
+            }
             // A created_at page walked inside a name run (every query: the marker
             // often has that name, which is the case that matters).
             {
