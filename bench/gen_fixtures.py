@@ -10,7 +10,10 @@ gives the same file. Streaming: records are formatted in chunks and written as t
 so memory stays flat and 1,000,000 records take a few seconds.
 
 With --distinct-owners every record has an owner of its own (no shared owner string) and
-no properties: the data set of issue 17's second memory figure.
+no properties: the data set of issue 17's second memory figure. It is also the tenant
+data set: 0.1 % of it public (i % 1000 == 1), the tenant TENANT owns every 10,000th record
+(i % 10000 == 0) and is a member of every 50,000th (i % 50000 == 25), so its view is
+about 0.1 % of the catalogue.
 
 Usage: gen_fixtures.py N OUT [--ids IDS] [--seed S] [--distinct-owners]
 """
@@ -22,6 +25,7 @@ DISK = ["qcow2", "raw", "vmdk", "iso", "vhd"]
 CONTAINER = ["bare", "ovf", "bare", "bare"]
 BUS = ["virtio", "scsi", "ide"]
 DISTRO = ["ubuntu", "centos", "debian", "cirros", "fedora"]
+TENANT = "b" * 32
 
 
 def uuid4(r):
@@ -41,6 +45,16 @@ def main():
     bits = rng.getrandbits
     owners = ["%032x" % bits(128) for _ in range(64)]
     chunk = 10000
+
+    def owner_of(i):
+        if not a.distinct_owners:
+            return owners[i % 64]
+        return TENANT if i % 10000 == 0 else "%032x" % bits(128)
+
+    def public(i):
+        if a.distinct_owners:
+            return "true" if i % 1000 == 1 else "false"
+        return "true" if i % 3 else "false"
     seen = set()
     with open(a.out, "w", buffering=1 << 20) as f, (
         open(a.ids, "w", buffering=1 << 20) if a.ids else open("/dev/null", "w")
@@ -71,9 +85,9 @@ def main():
                     '"updated_at": "%s"%s}'
                     % (u, i, 1000000 + bits(30), bits(128), DISK[i % 5], CONTAINER[i % 4],
                        i % 40, (i % 8) * 512,
-                       "%032x" % bits(128) if a.distinct_owners else owners[i % 64],
-                       "true" if i % 3 else "false", ts, ts2,
-                       "" if a.distinct_owners else
+                       owner_of(i), public(i), ts, ts2,
+                       (', "members": [{"member_id": "%s", "can_share": false}]' % TENANT
+                        if i % 50000 == 25 else "") if a.distinct_owners else
                        ', "properties": {"hw_disk_bus": "%s", "os_distro": "%s"}'
                        % (BUS[i % 3], DISTRO[i % 5])))
             if done:

@@ -5,6 +5,9 @@ fixed loopback round trip (the HEAD row measures that round trip with the same c
 
 Usage:
   list_bench.py PORT IDS_FILE [--reps N] [--only SUBSTRING]
+  list_bench.py PORT IDS_FILE --set tenant [--reps N]   (server in --auth trusted-headers,
+                fixture from gen_fixtures.py --distinct-owners: the tenant's view, and the
+                admin's unfiltered pages in every order)
   list_bench.py PORT IDS_FILE --follow [--page 20] [--max-pages N]
   list_bench.py --report SMALL.txt LARGE.txt   (markdown table of two runs' ROW lines)
 
@@ -66,9 +69,47 @@ def queries(ids):
     return rows, deep
 
 
-def timed(conn, method, path):
+TENANT = "b" * 32  # gen_fixtures.py --distinct-owners
+TENANT_HEADERS = {"X-Identity-Status": "Confirmed", "X-Tenant-Id": TENANT, "X-Roles": "member"}
+ADMIN_HEADERS = {"X-Identity-Status": "Confirmed", "X-Tenant-Id": "admin", "X-Roles": "admin"}
+HEADERS = {}
+
+
+def tenant_queries(ids):
+    """The tenant data set: a non-admin tenant whose view (0.1 % public, its own every
+    10,000th, shared every 50,000th) is about 0.1 % of the catalogue, and the admin's
+    unfiltered pages (is_public=None) in every order."""
+    n = len(ids)
+    deep = ids[(int(n * 0.6) // 10000) * 10000]  # one of the tenant's own records
+    t = [
+        ("created_at desc (default)", ""),
+        ("name asc", "&sort_key=name&sort_dir=asc"),
+        ("size desc", "&sort_key=size&sort_dir=desc"),
+        ("updated_at asc", "&sort_key=updated_at&sort_dir=asc"),
+    ]
+    rows = []
+    for label, q in t:
+        rows.append(("filtered: tenant view, " + label, "/v1/images/detail?limit=25" + q, TENANT_HEADERS))
+        rows.append(("filtered: tenant view, " + label + ", deep marker",
+                     "/v1/images/detail?limit=25" + q + "&marker=" + deep, TENANT_HEADERS))
+    rows += [
+        ("filtered: tenant view, disk_format=raw", "/v1/images/detail?limit=25&disk_format=raw", TENANT_HEADERS),
+        ("filtered: tenant view, name=image-%d (own)" % (n // 2 // 10000 * 10000),
+         "/v1/images/detail?name=image-%d" % (n // 2 // 10000 * 10000), TENANT_HEADERS),
+        ("compute: tenant, /v2/%s/images/detail?limit=25" % TENANT,
+         "/v2/%s/images/detail?limit=25" % TENANT, TENANT_HEADERS),
+    ]
+    for key in ["created_at", "name", "status", "container_format", "disk_format", "size", "id", "updated_at"]:
+        for d in ["asc", "desc"]:
+            rows.append(("page (admin, is_public=None): %s %s" % (key, d),
+                         "/v1/images/detail?limit=25&is_public=None&sort_key=%s&sort_dir=%s" % (key, d),
+                         ADMIN_HEADERS))
+    return rows, deep
+
+
+def timed(conn, method, path, headers=None):
     t0 = time.perf_counter_ns()
-    conn.request(method, path)
+    conn.request(method, path, headers=headers or HEADERS)
     r = conn.getresponse()
     body = r.read()
     t1 = time.perf_counter_ns()
@@ -77,12 +118,12 @@ def timed(conn, method, path):
     return (t1 - t0) / 1000.0, body
 
 
-def measure(conn, method, path, reps):
-    timed(conn, method, path)  # warm (the first request with a sort key may build its index)
+def measure(conn, method, path, reps, headers=None):
+    timed(conn, method, path, headers)  # warm (the first request with a sort key may build its index)
     ts = []
     size = 0
     for _ in range(reps):
-        us, body = timed(conn, method, path)
+        us, body = timed(conn, method, path, headers)
         ts.append(us)
         size = len(body)
     ts.sort()
@@ -132,7 +173,7 @@ def report(small_path, large_path):
         s_med = small.get(name, (0, 0))[0]
         r_small = med / s_med if s_med else 0
         r_head = med / head_l if head_l else 0
-        if name.startswith("page:"):
+        if name.startswith("page"):
             target, ok = "≤ 1.5 × small, ≤ 5 × HEAD", r_small <= 1.5 and r_head <= 5
             worst["page"] = [max(worst["page"][0], r_small), max(worst["page"][1], r_head)]
         elif name.startswith("filtered:"):
@@ -161,6 +202,7 @@ def main():
     ap.add_argument("--page", type=int, default=20)
     ap.add_argument("--max-pages", type=int)
     ap.add_argument("--only", help="substring of the row names to run")
+    ap.add_argument("--set", choices=["typical", "tenant"], default="typical")
     a = ap.parse_args()
     with open(a.ids) as f:
         ids = [line.strip() for line in f if line.strip()]
@@ -168,13 +210,19 @@ def main():
     if a.follow:
         follow(conn, a.page, a.max_pages)
         return 0
-    rows, _ = queries(ids)
-    med, p90, _ = measure(conn, "HEAD", "/v1/images/" + ids[len(ids) // 3 + 1], max(a.reps, 200))
+    if a.set == "tenant":
+        rows, _ = tenant_queries(ids)
+        head_headers = ADMIN_HEADERS
+    else:
+        rows, _ = queries(ids)
+        rows = [(name, path, None) for name, path in rows]
+        head_headers = None
+    med, p90, _ = measure(conn, "HEAD", "/v1/images/" + ids[len(ids) // 3 + 1], max(a.reps, 200), head_headers)
     print("ROW median_us=%.0f p90_us=%.0f bytes=0 name=HEAD round trip" % (med, p90))
-    for name, path in rows:
+    for name, path, headers in rows:
         if a.only and a.only not in name:
             continue
-        med, p90, size = measure(conn, "GET", path, a.reps)
+        med, p90, size = measure(conn, "GET", path, a.reps, headers)
         print("ROW median_us=%.0f p90_us=%.0f bytes=%d name=%s" % (med, p90, size, name))
         sys.stdout.flush()
     return 0

@@ -122,14 +122,18 @@ fixture() {  # N -> generates $DATA/images-N.json and $DATA/ids-N.txt once per g
 fixture 0
 fixture 10000
 fixture 1000000
-if [ "$LISTS" = 1 ]; then
-  f="$DATA/images-owners-1000000.json"; stamp="$DATA/images-owners-1000000.stamp"
+owners_fixture() {  # N: distinct owners, no properties, 0.1 % public, one tenant's few records
+  local n="$1" f="$DATA/images-owners-$1.json" stamp="$DATA/images-owners-$1.stamp"
   if [ ! -s "$f" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$GEN_TAG" ]; then
-    log "generating 1000000 records with distinct owners, no properties"
-    python3 "$BENCH/gen_fixtures.py" 1000000 "$f.tmp" --ids "$DATA/ids-owners-1000000.txt" --distinct-owners
+    log "generating $n records with distinct owners, no properties"
+    python3 "$BENCH/gen_fixtures.py" "$n" "$f.tmp" --ids "$DATA/ids-owners-$n.txt" --distinct-owners
     mv "$f.tmp" "$f"
     echo "$GEN_TAG" > "$stamp"
   fi
+}
+if [ "$LISTS" = 1 ]; then
+  owners_fixture 10000
+  owners_fixture 1000000
 fi
 
 # ---------------------------------------------------------------------------------------
@@ -261,10 +265,11 @@ IDS_1M="$DATA/ids-1000000.txt"
 # Lists (issue 17): one client on the load CPU, one keep-alive connection, a request at a
 # time (bench/list_bench.py). The first request of each query is a warm-up: it builds the
 # list order of its sort key the first time that key is used.
-list_run() {  # PORT IDS OUT
-  log "list pages ($(wc -l < "$2") records, $LIST_REPS requests per row)"
-  taskset -c "$LOAD_CPU" python3 "$BENCH/list_bench.py" "$1" "$2" --reps "$LIST_REPS" > "$3" \
-    || { cat "$3" >&2; die "list_bench failed"; }
+list_run() {  # PORT IDS OUT [list_bench args]
+  local port="$1" ids="$2" out="$3"; shift 3
+  log "list pages ($(wc -l < "$ids") records, $LIST_REPS requests per row) $*"
+  taskset -c "$LOAD_CPU" python3 "$BENCH/list_bench.py" "$port" "$ids" --reps "$LIST_REPS" "$@" > "$out" \
+    || { cat "$out" >&2; die "list_bench failed"; }
 }
 LISTMEM=()
 FOLLOW_LINE=""
@@ -303,6 +308,7 @@ stop_pid "$EMU_PID"
 start_emu 1000000
 START_1M="$EMU_START_MS"
 measure "glance-emu, 200" 1000000 "$IDS_1M" 0 "$EMU_PORT" "$EMU_PID"
+P99_1M="$W_P99"; ERR_1M="$W_ERR"; NON2XX_1M="$W_STATUS"
 measure "glance-emu, 404 (unknown ids)" 1000000 "$IDS_1M" 100 "$EMU_PORT" "$EMU_PID"
 # Interleaved rounds: system time on this VM drifts by a microsecond per request between
 # runs a minute apart, so the ratio that counts is taken round by round, nginx and
@@ -322,11 +328,13 @@ done
 RMEDIAN="$(printf '%s\n' "${RRATIOS[@]}" | sort -n | awk '{v[NR]=$1} END {if (NR % 2) print v[(NR+1)/2]; else printf "%.2f", (v[NR/2]+v[NR/2+1])/2}')"
 RSS1M="$(status_kb "$EMU_PID" VmRSS)"; HWM1M="$(status_kb "$EMU_PID" VmHWM)"
 BPR=$(( (RSS1M - RSS0) * 1024 / 1000000 ))
+PEAK_RATIO="$(awk -v a="$HWM1M" -v b="$RSS1M" 'BEGIN{printf "%.2f", a/b}')"
 MEMROWS+=("| 1,000,000 | $START_1M ms | $((RSS1M / 1024)) MiB | $((HWM1M / 1024)) MiB | $(awk -v a="$HWM1M" -v b="$RSS1M" 'BEGIN{printf "%.2f", a/b}') | $BPR |")
 if [ "$LISTS" = 1 ]; then
   list_run "$EMU_PORT" "$IDS_1M" "$TMP/lists-1m.txt"
   RSSL="$(status_kb "$EMU_PID" VmRSS)"; HWML="$(status_kb "$EMU_PID" VmHWM)"
-  MEMROWS+=("| 1,000,000, every list order built | — | $((RSSL / 1024)) MiB | $((HWML / 1024)) MiB | $(awk -v a="$HWML" -v b="$RSSL" 'BEGIN{printf "%.2f", a/b}') | $(( (RSSL - RSS0) * 1024 / 1000000 )) |")
+  BPR_LISTS=$(( (RSSL - RSS0) * 1024 / 1000000 ))
+  MEMROWS+=("| 1,000,000, every list order built | — | $((RSSL / 1024)) MiB | $((HWML / 1024)) MiB | $(awk -v a="$HWML" -v b="$RSSL" 'BEGIN{printf "%.2f", a/b}') | $BPR_LISTS |")
   log "following every marker page of GET /v1/images/detail (20 per page) through 1,000,000 records"
   FOLLOW_LINE="$(taskset -c "$LOAD_CPU" python3 "$BENCH/list_bench.py" "$EMU_PORT" "$IDS_1M" --follow --page 20 ${FOLLOW_MAX:+--max-pages $FOLLOW_MAX})"
 fi
@@ -336,17 +344,26 @@ stop_pid "$EMU_PID"
 start_emu 1000000 --no-fast-head
 measure "glance-emu, 200, through hyper (--no-fast-head)" 1000000 "$IDS_1M" 0 "$EMU_PORT" "$EMU_PID"
 RSS1M="$(status_kb "$EMU_PID" VmRSS)"; HWM1M="$(status_kb "$EMU_PID" VmHWM)"
+START_1M_2="$EMU_START_MS"
 MEMROWS+=("| 1,000,000 (second start) | $EMU_START_MS ms | $((RSS1M / 1024)) MiB | $((HWM1M / 1024)) MiB | $(awk -v a="$HWM1M" -v b="$RSS1M" 'BEGIN{printf "%.2f", a/b}') | $(( (RSS1M - RSS0) * 1024 / 1000000 )) |")
 stop_pid "$EMU_PID"
 
 if [ "$LISTS" = 1 ]; then
-  # Memory of the second data set: every record its own owner, no properties.
-  EMU_FIXTURE="$DATA/images-owners-1000000.json" EMU_IDS="$DATA/ids-owners-1000000.txt" start_emu 1000000
+  # The tenant data set (every record its own owner, no properties, 0.1 % public; one
+  # tenant with a few records of its own): a non-admin tenant's pages and the admin's
+  # unfiltered pages in every order (--auth trusted-headers), at 10,000 and 1,000,000; and
+  # the memory of that data set before and after every list order is built.
+  EMU_FIXTURE="$DATA/images-owners-10000.json" EMU_IDS="$DATA/ids-owners-10000.txt" start_emu 10000 --auth trusted-headers
+  list_run "$EMU_PORT" "$DATA/ids-owners-10000.txt" "$TMP/lists-owners-10k.txt" --set tenant
+  stop_pid "$EMU_PID"
+  EMU_FIXTURE="$DATA/images-owners-1000000.json" EMU_IDS="$DATA/ids-owners-1000000.txt" start_emu 1000000 --auth trusted-headers
   RSSO="$(status_kb "$EMU_PID" VmRSS)"
-  MEMROWS+=("| 1,000,000, distinct owners, no properties | $EMU_START_MS ms | $((RSSO / 1024)) MiB | $(( $(status_kb "$EMU_PID" VmHWM) / 1024)) MiB | — | $(( (RSSO - RSS0) * 1024 / 1000000 )) |")
-  LIST_REPS=1 list_run "$EMU_PORT" "$DATA/ids-owners-1000000.txt" "$TMP/lists-owners.txt"
+  BPR_OWNERS=$(( (RSSO - RSS0) * 1024 / 1000000 ))
+  MEMROWS+=("| 1,000,000, distinct owners, no properties | $EMU_START_MS ms | $((RSSO / 1024)) MiB | $(( $(status_kb "$EMU_PID" VmHWM) / 1024)) MiB | — | $BPR_OWNERS |")
+  list_run "$EMU_PORT" "$DATA/ids-owners-1000000.txt" "$TMP/lists-owners-1m.txt" --set tenant
   RSSO="$(status_kb "$EMU_PID" VmRSS)"; HWMO="$(status_kb "$EMU_PID" VmHWM)"
-  MEMROWS+=("| 1,000,000, distinct owners, no properties, every list order built | — | $((RSSO / 1024)) MiB | $((HWMO / 1024)) MiB | $(awk -v a="$HWMO" -v b="$RSSO" 'BEGIN{printf "%.2f", a/b}') | $(( (RSSO - RSS0) * 1024 / 1000000 )) |")
+  BPR_OWNERS_LISTS=$(( (RSSO - RSS0) * 1024 / 1000000 ))
+  MEMROWS+=("| 1,000,000, distinct owners, no properties, every list order built | — | $((RSSO / 1024)) MiB | $((HWMO / 1024)) MiB | $(awk -v a="$HWMO" -v b="$RSSO" 'BEGIN{printf "%.2f", a/b}') | $BPR_OWNERS_LISTS |")
   stop_pid "$EMU_PID"
 fi
 
@@ -438,5 +455,41 @@ fi
     echo
     echo "Every marker page of GET /v1/images/detail (20 per page, as \`glance image-list\`), 1,000,000 records:"
     echo "\`$FOLLOW_LINE\`"
+    echo
+    echo "## The tenant data set: a tenant's view (about 0.1 % of the catalogue) and the admin's pages"
+    echo
+    echo "10,000 (small) and 1,000,000 (large) records, every one with its own owner, 0.1 % public; the"
+    echo "tenant owns every 10,000th and is a member of every 50,000th (\`gen_fixtures.py --distinct-owners\`);"
+    echo "\`--auth trusted-headers\`; the deep marker is one of the tenant's own records."
+    echo
+    python3 "$BENCH/list_bench.py" --report "$TMP/lists-owners-10k.txt" "$TMP/lists-owners-1m.txt"
   fi
+  echo
+  echo "## Every target in this run"
+  echo
+  echo "| target | this run | met? |"
+  echo "|---|---|---|"
+  met() { if awk "BEGIN {exit !($1)}"; then echo "yes"; else echo "**not met**"; fi; }
+  echo "| CPU per HEAD ≤ nginx's at 1M (median ratio of the interleaved rounds ≤ 1.00) | $RMEDIAN | $(met "$RMEDIAN <= 1.00") |"
+  echo "| start-up to first answer ≤ 1 s at 1M | first start $START_1M ms, second $START_1M_2 ms | $(met "$START_1M <= 1000 && $START_1M_2 <= 1000") |"
+  echo "| ≤ 350 bytes per typical record (no list order) | $BPR | $(met "$BPR <= 350") |"
+  echo "| peak ≤ 1.2 × steady at 1M | $PEAK_RATIO | $(met "$PEAK_RATIO <= 1.2") |"
+  echo "| p99 ≤ 1 ms at $CONNS connections (1M, 200s) | $(awk -v u="$P99_1M" 'BEGIN{printf "%.2f", u/1000}') ms | $(met "$P99_1M <= 1000") |"
+  echo "| no errors (1M, 200s) | $ERR_1M errors, $NON2XX_1M non-2xx | $(met "$ERR_1M == 0 && $NON2XX_1M == 0") |"
+  if [ "$LISTS" = 1 ]; then
+    worst() {  # FILE -> "page_small page_head filtered_head"
+      python3 "$BENCH/list_bench.py" --report "$1" "$2" | sed -n 's/^Worst unfiltered page: \([0-9.]*\) × small, \([0-9.]*\) × HEAD; worst filtered page: \([0-9.]*\) × HEAD\.$/\1 \2 \3/p'
+    }
+    read -r ws wh wf <<< "$(worst "$TMP/lists-10k.txt" "$TMP/lists-1m.txt")"
+    read -r ts th tf <<< "$(worst "$TMP/lists-owners-10k.txt" "$TMP/lists-owners-1m.txt")"
+    echo "| unfiltered page at 1M ≤ 1.5 × at 10k (worst row; typical / tenant data set) | $ws / $ts | $(met "$ws <= 1.5 && $ts <= 1.5") |"
+    echo "| unfiltered page at 1M ≤ 5 × HEAD round trip (worst row) | $wh / $th | $(met "$wh <= 5 && $th <= 5") |"
+    echo "| filtered page at 1M ≤ 50 × HEAD round trip (worst row, tenant views included) | $wf / $tf | $(met "$wf <= 50 && $tf <= 50") |"
+    fp="$(echo "$FOLLOW_LINE" | sed -n 's/.*pages=\([0-9]*\).*total_s=\([0-9.]*\).*/\1 pages in \2 s/p')"
+    echo "| every marker page through 1M finishes${FOLLOW_MAX:+ (first $FOLLOW_MAX pages: --quick)} | $fp | $(met "${#fp} > 0") |"
+    echo "| ≤ 350 bytes per typical record, every list order built | $BPR_LISTS | $(met "$BPR_LISTS <= 350") |"
+    echo "| ≤ 350 bytes per record, distinct owners, no list order / every order built | $BPR_OWNERS / $BPR_OWNERS_LISTS | $(met "$BPR_OWNERS_LISTS <= 350") |"
+  fi
+  echo
+  echo "Machine load before the run: ${BUSY}% busy (1 s sample of /proc/stat); the \"other load\" column above says how busy it was during each HEAD row."
 } | tee "${OUT:-/dev/null}"
