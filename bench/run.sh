@@ -6,7 +6,7 @@
 #
 #   --duration SECS  measured seconds per load run (default 10; each run has a 2 s warm-up)
 #   --quick          3 s runs, 1 s warm-ups (a smoke test of the script itself)
-#   --with-real      also measure the real Glance 15 v1 API from ../shared/glance-real
+#   --with-real      also measure the real Glance 15 v1 API from tests/glance-real
 #                    (copied to a temp dir; its setup takes about a minute)
 #   --no-lists       skip the list pages of issue 17 (bench/list_bench.py: pages at 10,000
 #                    and 1,000,000 images side by side, every marker page through 1,000,000,
@@ -375,8 +375,7 @@ NGINX_CPU="$(printf '%s\n' "${NGINX_CPUS[@]}" | awk '{t += $1; n++} END {printf 
 # 3. Optional: the real Glance 15 v1 API (api + registry, both pinned to the server CPU)
 # ---------------------------------------------------------------------------------------
 if [ "$WITH_REAL" = 1 ]; then
-  SRC="$ROOT/../shared/glance-real"
-  [ -d "$SRC" ] || SRC="/work/shared/glance-real"
+  SRC="$ROOT/tests/glance-real"
   [ -x "$SRC/setup.sh" ] || die "no glance-real at $SRC"
   REAL_DIR="$TMP/glance-real"
   cp -r "$SRC" "$REAL_DIR"

@@ -13,7 +13,7 @@ usage: oracle.py [--emu BIN] [--flavor noauth|trusted-auth|both] [--report FILE]
   --baseline  a committed list of known-unfixed difference keys: those count as "known", the
               run fails only on NEW differences (used only until other = 0)
 
-Real Glance: the folder ../shared/glance-real (or $GLANCE_REAL) is copied to $ORACLE_CACHE
+Real Glance: the folder tests/glance-real (or $GLANCE_REAL) is copied to $ORACLE_CACHE
 (default ~/.cache/glance-emu-oracle) and set up there once (`setup.sh`: a venv from PyPI);
 every run starts from a fresh state/ (db_sync, fixture load through the API as admin, sqlite
 patch), with PYTHONHASHSEED=0. Ports: $ORACLE_PORT_BASE (default 9500): real API +0, registry
@@ -67,10 +67,10 @@ def log(msg):
 # ---------------------------------------------------------------- servers
 
 class RealGlance(object):
-    """A real Glance 15 v1 (api + registry) from the shared glance-real folder."""
+    """A real Glance 15 v1 (api + registry) from the glance-real scripts (tests/glance-real)."""
 
     def __init__(self, api_port, reg_port):
-        src = os.environ.get("GLANCE_REAL") or os.path.join(ROOT, "..", "shared", "glance-real")
+        src = os.environ.get("GLANCE_REAL") or os.path.join(ROOT, "tests", "glance-real")
         cache = os.environ.get("ORACLE_CACHE") or os.path.join(
             os.path.expanduser("~"), ".cache", "glance-emu-oracle")
         self.dir = os.path.join(cache, "glance-real")

@@ -8,18 +8,18 @@
 #  3. `glance-emu snapshot --with-data` of the live Glance of (1), served by
 #     `glance-emu --data SNAPSHOT`, answers every read exactly as Glance did.
 # Reads and comparison: tests/persist/interop.py. The Glance venv is built once from
-# PyPI by ../shared/glance-real/setup.sh and cached in $GLANCE_REAL_CACHE.
+# PyPI by tests/glance-real/setup.sh and cached in $GLANCE_REAL_CACHE.
 # Env: GLANCE_EMU_BIN (default target/release/glance-emu), INTEROP_PORT_BASE (default 9690).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${GLANCE_EMU_BIN:-$ROOT/target/release/glance-emu}
-SRC=${GLANCE_REAL_SRC:-$ROOT/../shared/glance-real}
+SRC=${GLANCE_REAL_SRC:-$ROOT/tests/glance-real}
 CACHE=${GLANCE_REAL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/glance-emu/glance-real}
 BASE=${INTEROP_PORT_BASE:-9690}
 API=$BASE REG=$((BASE + 1)) EMU=$((BASE + 2))
 PY=$ROOT/tests/persist/interop.py
 [ -x "$BIN" ] || { echo "interop: $BIN missing (cargo build --release)" >&2; exit 1; }
-[ -d "$SRC" ] || { echo "interop: $SRC missing (the shared glance-real folder)" >&2; exit 1; }
+[ -d "$SRC" ] || { echo "interop: $SRC missing (the glance-real scripts)" >&2; exit 1; }
 
 if [ ! -x "$CACHE/.venv/bin/glance-api" ]; then
   echo "interop: building the Glance 15 venv in $CACHE (once)"
