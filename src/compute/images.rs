@@ -31,16 +31,6 @@ pub(crate) async fn delete_image(app: &Arc<App>, rq: &Rq, id: String) -> Result<
     }
 }
 
-/// Query parameters as WebOb's `req.params` (a multidict, `+` and `%XX` decoded).
-pub(crate) fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
-    q.map(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
-    })
-    .unwrap_or_default()
-}
-
 pub(crate) fn last<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
     params
         .iter()
@@ -96,7 +86,7 @@ pub(crate) fn nova_filters(params: &[(String, String)]) -> Vec<(String, String)>
 /// `GET …/images` and `…/images/detail`: glanceclient's paginated `list` over
 /// `GET /v1/images/detail`, then the views and the `next` link.
 pub(crate) async fn list(app: &Arc<App>, rq: &Rq, detail: bool) -> Result<Out, Fault> {
-    let params = query_pairs(rq.query.as_deref());
+    let params = crate::app::query_params(rq.query.as_deref());
     let filters = nova_filters(&params);
     let limit = int_param(&params, "limit")?;
     let page_size = int_param(&params, "page_size")?;

@@ -12,11 +12,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response};
-use http_body_util::BodyExt;
 use serde_json::Value;
 
 use crate::app::body::Body;
-use crate::app::{App, Ctx, RespFuture};
+use crate::app::{content_length, read_limited, App, BodyError, Ctx, RespFuture};
 use crate::auth::Caller;
 use crate::render::webob::BodyKind;
 
@@ -128,9 +127,7 @@ pub(crate) fn split_path(raw: &str) -> Option<(Api, Option<String>, Vec<String>)
     };
     let rest = rest.strip_prefix('/')?;
     // eventlet unquoted PATH_INFO before routes split it.
-    let decoded = percent_encoding::percent_decode_str(rest)
-        .decode_utf8_lossy()
-        .into_owned();
+    let decoded = crate::app::unquote(rest).into_owned();
     let mut segs: Vec<String> = decoded.split('/').map(str::to_string).collect();
     // routes' `{.format}` suffix: only `.json` is honoured (see docs).
     if let Some(last) = segs.last_mut() {
@@ -245,12 +242,6 @@ where
 
 pub(crate) fn ready(resp: Response<Body>) -> RespFuture {
     RespFuture::Ready(Some(resp))
-}
-
-pub(crate) fn content_length(h: &HeaderMap) -> Option<u64> {
-    h.get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Kilo's `set_api_version_request`: the version to echo, or the fault (and whether the bad
@@ -378,11 +369,10 @@ where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
 {
-    let limited = http_body_util::Limited::new(body, MAX_REQUEST_BODY as usize);
-    match limited.collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(_) => Err(Fault::new(400, "Malformed request body")),
+    match read_limited(body, MAX_REQUEST_BODY as usize).await {
+        Ok(bytes) => Ok(bytes),
+        Err(BodyError::TooLarge) => Err(too_large()),
+        Err(BodyError::Broken(_)) => Err(Fault::new(400, "Malformed request body")),
     }
 }
 

@@ -92,10 +92,7 @@ pub(crate) fn status_response(
 }
 
 pub(crate) fn content_length(resp: &Response<Body>) -> u64 {
-    resp.headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
+    crate::app::content_length(resp.headers())
         .or_else(|| http_body::Body::size_hint(resp.body()).exact())
         .unwrap_or(0)
 }

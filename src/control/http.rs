@@ -8,12 +8,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::BodyExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::app::body::Body;
-use crate::app::{App, RespFuture};
+use crate::app::{query_params, read_limited, unquote, App, RespFuture};
 use crate::control::faults::FaultRule;
 use crate::control::journal::JournalFilter;
 use crate::model::Timestamp;
@@ -57,14 +56,16 @@ pub(crate) fn token_ok(expected: &str, given: Option<&HeaderValue>) -> bool {
 }
 
 pub(crate) fn query_flag(query: Option<&str>, key: &str) -> bool {
-    form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .any(|(k, v)| k == key && matches!(&*v, "" | "1" | "true" | "yes"))
+    query_params(query)
+        .iter()
+        .any(|(k, v)| k == key && matches!(v.as_str(), "" | "1" | "true" | "yes"))
 }
 
 pub(crate) fn query_value(query: Option<&str>, key: &str) -> Option<String> {
-    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+    query_params(query)
+        .into_iter()
         .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
+        .map(|(_, v)| v)
 }
 
 pub(crate) async fn read_body<B>(body: B) -> Result<Bytes, ControlError>
@@ -72,8 +73,8 @@ where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
 {
-    match http_body_util::Limited::new(body, MAX_BODY).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
+    match read_limited(body, MAX_BODY).await {
+        Ok(bytes) => Ok(bytes),
         Err(e) => Err(ControlError::invalid(format!(
             "cannot read the request body: {e}"
         ))),
@@ -196,11 +197,7 @@ where
     let segs: Vec<String> = rest
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
+        .map(|s| unquote(s).into_owned())
         .collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let m = parts.method.clone();

@@ -156,9 +156,8 @@ impl JournalFilter {
     /// Parses `?method=GET&path=/v1/*&status=4xx&since=10&limit=5`.
     pub fn from_query(query: Option<&str>) -> Result<Self, String> {
         let mut f = JournalFilter::default();
-        for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-            let v = v.into_owned();
-            match &*k {
+        for (k, v) in crate::app::query_params(query) {
+            match k.as_str() {
                 "method" => f.method = Some(v),
                 "path" => f.path = Some(v),
                 "status" => f.status = Some(v),

@@ -222,10 +222,7 @@ impl Seen {
             if self.method == Method::HEAD {
                 return Some(0);
             }
-            r.headers()
-                .get(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())
+            crate::app::content_length(r.headers())
         });
         log.log(&Entry {
             method: self.method.as_str(),

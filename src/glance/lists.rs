@@ -28,28 +28,6 @@ const SORT_KEYS: &[&str] = &[
     "updated_at",
 ];
 
-fn query_params(query: Option<&str>) -> Vec<(String, String)> {
-    query
-        .map(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Whether every parameter of the query decodes as UTF-8 (WebOb's `req.params`).
-fn query_decodes(query: Option<&str>) -> bool {
-    query.is_none_or(|q| {
-        q.split('&').all(|pair| {
-            let plus = pair.replace('+', " ");
-            percent_encoding::percent_decode_str(&plus)
-                .decode_utf8()
-                .is_ok()
-        })
-    })
-}
-
 /// Python's `int(v)`: optional surrounding whitespace and sign, digits; unbounded (here
 /// `i128`, more than any filter can use).
 fn py_int(v: &str) -> Option<i128> {
@@ -273,14 +251,14 @@ pub fn index(
     detail: bool,
 ) -> Result<Response<Body>, ApiError> {
     enforce(app, ctx, "get_images")?;
-    if !query_decodes(query) {
+    if !crate::app::query_decodes(query) {
         // WebOb could not decode a parameter as UTF-8; Glance's wsgi turned that into this 400.
         return Err(ApiError::explained(
             StatusCode::BAD_REQUEST,
             "Error decoding your request. Either the URL or the request body contained characters that could not be decoded by Glance",
         ));
     }
-    let params = query_params(query);
+    let params = crate::app::query_params(query);
     // API-level filter validation (glance/api/v1/filters.py).
     for (k, v) in &params {
         let bad = match k.as_str() {

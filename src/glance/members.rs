@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body_util::BodyExt;
 
 use crate::app::body::Body;
 use crate::app::{json_response, no_content, visible_image, App, Ctx};
@@ -102,14 +101,11 @@ where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let limited = http_body_util::Limited::new(body, MAX_JSON_BODY);
-    let bytes = limited
-        .collect()
+    let bytes = crate::app::read_limited(body, MAX_JSON_BODY)
         .await
         .map_err(|_| {
             ApiError::explained(StatusCode::BAD_REQUEST, "Malformed JSON in request body.")
-        })?
-        .to_bytes();
+        })?;
     if bytes.is_empty() {
         return Ok(None);
     }

@@ -63,7 +63,7 @@ fn collapse(path: &str) -> String {
 /// Negotiates `target` (the request target's path: origin-form path, or the whole target
 /// when it is not origin-form) with the request's `Accept` value.
 pub fn negotiate(target: &str, accept: Option<&[u8]>) -> Negotiated {
-    let decoded: Cow<'_, str> = percent_encoding::percent_decode_str(target).decode_utf8_lossy();
+    let decoded: Cow<'_, str> = crate::app::unquote(target);
     let stripped = decoded.trim_start_matches('/');
     if stripped.split('/').next() == Some("versions") {
         return Negotiated::Versions(StatusCode::OK);

@@ -206,16 +206,7 @@ pub(crate) fn validate_meta(meta: &mut MetaIn) -> Result<(), ApiError> {
 
 pub(crate) fn has_body(h: &HeaderMap) -> bool {
     h.contains_key(header::TRANSFER_ENCODING)
-        || h.get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .is_some_and(|n| n > 0)
-}
-
-pub(crate) fn content_length(h: &HeaderMap) -> Option<u64> {
-    h.get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
+        || crate::app::content_length(h).is_some_and(|n| n > 0)
 }
 
 pub(crate) fn external_source(meta: &MetaIn, h: &HeaderMap) -> Result<(), ApiError> {

@@ -346,10 +346,7 @@ enum RequestBody {
 
 fn request_body<B>(req: &Request<B>) -> RequestBody {
     let h = req.headers();
-    let length = h
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let length = crate::app::content_length(h);
     let coding = h
         .get(header::TRANSFER_ENCODING)
         .map(|v| v.as_bytes().to_ascii_lowercase());

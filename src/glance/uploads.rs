@@ -18,8 +18,8 @@ use crate::render::webob::ApiError;
 use super::lists::uuid_like;
 use super::members::not_mutable;
 use super::request_meta::{
-    apply_meta, bool_from_string, content_length, enforce, external_source, has_body,
-    image_response, parse_meta_headers, property_quota, publicize_check, validate_meta,
+    apply_meta, bool_from_string, enforce, external_source, has_body, image_response,
+    parse_meta_headers, property_quota, publicize_check, validate_meta,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -277,7 +277,7 @@ where
     validate_meta(&mut meta)?;
     let with_data = has_body(&parts.headers);
     // Python's `content_length or size`: a zero Content-Length falls through to the size.
-    let declared = content_length(&parts.headers)
+    let declared = crate::app::content_length(&parts.headers)
         .filter(|n| *n > 0)
         .or_else(|| meta.int("size", false).ok().flatten().flatten());
     if let Some(n) = declared {
