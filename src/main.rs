@@ -270,6 +270,7 @@ async fn run(cli: Cli, checked: Checked, access_log: Option<AccessLog>) -> Resul
         },
         clock,
         ids,
+        changed_files: Default::default(),
     });
     // Register for signals before announcing readiness, so an early SIGTERM is handled.
     let signals = Signals::new()?;

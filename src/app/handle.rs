@@ -12,6 +12,7 @@ use crate::clock::{Clock, Ids};
 use crate::render::webob::{ApiError, BodyKind};
 use crate::store::Store;
 
+use super::access::ChangedFiles;
 use super::config::Config;
 use super::ctx::{request_id_from, Ctx};
 use super::respond::error_response;
@@ -27,6 +28,9 @@ pub struct App {
     pub clock: Clock,
     /// The id generators (random unless a test seeded or queued them).
     pub ids: Ids,
+    /// Image files a download found changed on disk (HEAD answers 409 for them without
+    /// touching the disk).
+    pub changed_files: ChangedFiles,
 }
 
 impl App {
@@ -37,6 +41,7 @@ impl App {
             config,
             clock: Clock::default(),
             ids: Ids::default(),
+            changed_files: ChangedFiles::default(),
         }
     }
 

@@ -48,7 +48,7 @@ pub struct ControlError {
 }
 
 impl ControlError {
-    fn new(kind: ControlErrorKind, message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: ControlErrorKind, message: impl Into<String>) -> Self {
         ControlError {
             kind,
             message: message.into(),
@@ -254,7 +254,8 @@ impl Controller {
 
     /// Every record as a fixture document (`{"images": [...]}`, sorted by id) that loads
     /// back to the same records. File-backed data (uploads, `{"file"}` fixtures) is given
-    /// by absolute path, or inline as base64 with `inline_files`.
+    /// by absolute path, or inline as base64 with `inline_files`. Blocking (it reads those
+    /// files): from async code, call it on a blocking thread (`tokio::task::spawn_blocking`).
     pub fn export(&self, inline_files: bool) -> Result<Value, ControlError> {
         let mut all = self.app.store.all();
         all.sort_by_key(|a| a.id);
@@ -265,7 +266,7 @@ impl Controller {
         Ok(json!({ "images": images }))
     }
 
-    /// One record as fixture JSON.
+    /// One record as fixture JSON. Blocking with `inline_files`, as [`Controller::export`].
     pub fn export_image(&self, id: &str, inline_files: bool) -> Result<Value, ControlError> {
         let img = self.app.store.get(id).ok_or_else(|| {
             ControlError::new(

@@ -1,6 +1,6 @@
 //! The `/_emu/` HTTP API: token and loopback checks, the endpoint table, JSON in and out.
 
-use super::controller::{ControlError, Controller, ResetTo};
+use super::controller::{ControlError, ControlErrorKind, Controller, ResetTo};
 use super::state::{Control, MAX_BODY, TOKEN_HEADER};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -79,6 +79,19 @@ where
             "cannot read the request body: {e}"
         ))),
     }
+}
+
+/// Runs a control call that reads files (an export with `inline_files`) on tokio's
+/// blocking pool, so no async worker thread waits on the disk.
+async fn off_worker<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ControlError> + Send + 'static,
+) -> Result<T, ControlError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(ControlError::new(
+            ControlErrorKind::Internal,
+            format!("the export task failed: {e}"),
+        ))
+    })
 }
 
 /// Parses a JSON body; an empty body is `{}`.
@@ -222,7 +235,9 @@ where
         ([], _) => method_not_allowed("GET"),
 
         (["images"], &Method::GET) => {
-            from_result(ctl.export(query_flag(q, "inline_files")), StatusCode::OK)
+            let inline = query_flag(q, "inline_files");
+            let c = ctl.clone();
+            from_result(off_worker(move || c.export(inline)).await, StatusCode::OK)
         }
         (["images"], &Method::POST) => {
             let bytes = match read_body(body).await {
@@ -236,10 +251,14 @@ where
             from_result(ctl.load_json(text, base.as_deref()).await, StatusCode::OK)
         }
         (["images"], _) => method_not_allowed("GET, POST"),
-        (["images", id], &Method::GET) => from_result(
-            ctl.export_image(id, query_flag(q, "inline_files")),
-            StatusCode::OK,
-        ),
+        (["images", id], &Method::GET) => {
+            let (inline, id) = (query_flag(q, "inline_files"), id.to_string());
+            let c = ctl.clone();
+            from_result(
+                off_worker(move || c.export_image(&id, inline)).await,
+                StatusCode::OK,
+            )
+        }
         (["images", id], &Method::DELETE) => match ctl.remove_image(id).await {
             Ok(true) => json_resp(StatusCode::OK, &json!({ "removed": id })),
             Ok(false) => err_resp(StatusCode::NOT_FOUND, format!("no image with id '{id}'")),

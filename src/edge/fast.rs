@@ -229,7 +229,9 @@ impl FastHead {
     fn answer(&self, id: &str, out: &mut Vec<u8>) -> Option<Answer> {
         let app = &self.app;
         if let Some(img) = app.store.get(id) {
-            if self.ctx.caller.can_see(&img) && (app.config.glance_compat || !data_mismatch(&img)) {
+            if self.ctx.caller.can_see(&img)
+                && (app.config.glance_compat || !data_mismatch(app, &img))
+            {
                 let start = out.len();
                 // What `v1::meta` puts first (`service::empty_html`); tests/http/fast.rs
                 // holds the two to the same bytes.

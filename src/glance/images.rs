@@ -40,7 +40,7 @@ pub fn meta(app: &App, ctx: &Ctx, id: &str, req: &HeaderMap) -> Result<Response<
                 return Err(ApiError::new(StatusCode::CONFLICT).plain());
             }
         }
-        if data_mismatch(&img) {
+        if data_mismatch(app, &img) {
             return Err(ApiError::new(StatusCode::CONFLICT).plain());
         }
     }
@@ -90,11 +90,28 @@ pub async fn show(app: Arc<App>, ctx: Arc<Ctx>, id: String) -> Result<Response<B
             ImageData::None => return Err(not_in_store()),
             ImageData::Bytes(b) => (Body::full((**b).clone()), b.len() as u64),
             ImageData::Repeat { unit, len } => (Body::repeat(unit, *len), *len),
-            ImageData::File { path, .. } => {
-                let file = tokio::fs::File::open(path.as_ref())
+            ImageData::File {
+                path,
+                len: recorded,
+            } => {
+                // The one place the file is looked at after load (off the worker threads:
+                // tokio::fs); a change is noted for HEAD's mismatch check.
+                let changed = || app.changed_files.note(path, *recorded);
+                let file = tokio::fs::File::open(path.as_ref()).await.map_err(|_| {
+                    changed();
+                    not_in_store()
+                })?;
+                let len = file
+                    .metadata()
                     .await
-                    .map_err(|_| not_in_store())?;
-                let len = file.metadata().await.map_err(|_| not_in_store())?.len();
+                    .map_err(|_| {
+                        changed();
+                        not_in_store()
+                    })?
+                    .len();
+                if len != *recorded {
+                    changed();
+                }
                 // Take exactly the length announced, so a file growing mid-stream cannot
                 // overrun Content-Length.
                 (Body::reader(tokio::io::AsyncReadExt::take(file, len)), len)

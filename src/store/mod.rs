@@ -29,6 +29,9 @@ use list_index::{ListIndex, SortKey};
 struct Index {
     map: HashSet<Entry, foldhash::fast::RandomState>,
     lists: ListIndex,
+    /// Bumped by every published write, so an order built under a read lock can tell
+    /// whether a write came in before it was installed.
+    generation: u64,
 }
 
 struct Entry(Arc<Image>);
@@ -58,6 +61,7 @@ impl Index {
         Index {
             map: HashSet::with_capacity_and_hasher(n, Default::default()),
             lists: ListIndex::new(),
+            generation: 0,
         }
     }
 
@@ -191,6 +195,10 @@ pub enum PersistError {
     #[error("{0}")]
     Import(String),
 }
+
+/// How often [`Store::ensure_order`] builds an order that a concurrent write made stale
+/// before it gives up for this list.
+const ORDER_BUILD_TRIES: usize = 3;
 
 struct Writer {
     db: Option<sqlite::Db>,
@@ -334,35 +342,44 @@ impl Store {
         self.read().values().cloned().collect()
     }
 
-    /// Builds `key`'s list order the first time it is needed: under the writer lock (no
-    /// write can slip in between) and a read lock (HEADs and lists go on), then installed
-    /// under a brief write lock. `false` if it cannot be built (lists then sort).
+    /// Builds `key`'s list order the first time it is needed, without the writer lock (a
+    /// writer may hold it across a durable commit): built under a read lock (HEADs, lists
+    /// and the writer's own reads go on), then installed under a brief write lock if no
+    /// write was published meanwhile; otherwise built again, a few times at most. `false`
+    /// if it cannot be built (this list then sorts; a later one tries again).
     fn ensure_order(&self, key: SortKey) -> bool {
-        if self.read().lists.has(key) {
-            return true;
-        }
-        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let prepared = {
-            let idx = self.read();
-            let t0 = std::time::Instant::now();
-            let p = idx.lists.prepare(key, idx.values());
-            tracing::debug!(
-                "list order {} for {} records built in {:?}",
-                key.as_str(),
-                idx.len(),
-                t0.elapsed()
-            );
-            p
-        };
-        match prepared {
-            Ok(Some(p)) => {
-                let mut idx = self.images.write().unwrap_or_else(|e| e.into_inner());
-                idx.lists.install(p);
-                true
+        for _ in 0..ORDER_BUILD_TRIES {
+            let (generation, prepared) = {
+                let idx = self.read();
+                if idx.lists.has(key) {
+                    return true;
+                }
+                let t0 = std::time::Instant::now();
+                let p = idx.lists.prepare(key, idx.values());
+                tracing::debug!(
+                    "list order {} for {} records built in {:?}",
+                    key.as_str(),
+                    idx.len(),
+                    t0.elapsed()
+                );
+                (idx.generation, p)
+            };
+            match prepared {
+                Ok(Some(p)) => {
+                    let mut idx = self.images.write().unwrap_or_else(|e| e.into_inner());
+                    if idx.lists.has(key) {
+                        return true;
+                    }
+                    if idx.generation == generation {
+                        idx.lists.install(p);
+                        return true;
+                    }
+                }
+                Ok(None) => return true,
+                Err(_) => return false,
             }
-            Ok(None) => true,
-            Err(_) => false,
         }
+        false
     }
 
     /// One page of a list: the first `limit` records `keep` accepts in `key`'s order
@@ -511,6 +528,7 @@ impl Store {
             }
         }
         let mut map = self.images.write().unwrap_or_else(|e| e.into_inner());
+        map.generation = map.generation.wrapping_add(1);
         for id in tx.removes {
             map.remove(&id);
         }
@@ -639,5 +657,51 @@ impl Snapshot<'_> {
     /// Every current record.
     pub fn all(&self) -> Vec<Arc<Image>> {
         self.store.all()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ImageId, Timestamp};
+    use std::sync::mpsc;
+
+    fn image(n: u32) -> Image {
+        let id = ImageId::new(&format!("00000000-0000-4000-8000-{n:012}")).unwrap();
+        Image::new(id, Timestamp::parse("2016-05-22T06:04:20").unwrap())
+    }
+
+    // Rule: a list that builds an order does not wait for a writer that holds the writer
+    // lock (a durable commit in progress), and a write published meanwhile is not lost.
+    #[test]
+    fn order_build_does_not_wait_for_the_writer() {
+        let store = Arc::new(Store::new((0..50).map(image)).unwrap());
+        let (held_tx, held_rx) = mpsc::channel();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let writer = {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                store.write_blocking(|_, tx| {
+                    held_tx.send(()).unwrap();
+                    go_rx.recv().unwrap();
+                    tx.put(image(50));
+                    Ok::<_, StoreError>(())
+                })
+            })
+        };
+        held_rx.recv().unwrap();
+        // The writer lock is held: the list finishes only if the build does not take it.
+        let (page_tx, page_rx) = mpsc::channel();
+        let lister = Arc::clone(&store);
+        std::thread::spawn(move || {
+            let page = lister.list_page(SortKey::CreatedAt, false, None, 100, |_| true);
+            let _ = page_tx.send(page.len());
+        });
+        let listed = page_rx.recv_timeout(std::time::Duration::from_secs(30));
+        go_tx.send(()).unwrap();
+        assert_eq!(listed, Ok(50), "the list waited for the writer lock");
+        writer.join().unwrap().unwrap();
+        let page = store.list_page(SortKey::CreatedAt, false, None, 100, |_| true);
+        assert_eq!(page.len(), 51);
     }
 }

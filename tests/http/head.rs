@@ -264,9 +264,10 @@ async fn data_mismatch_409_unless_compat() {
     assert_eq!(r.status_line, "HTTP/1.1 200 OK");
 }
 
-/// A `{"file": ...}` image whose file changes after start-up answers 409.
+/// A `{"file": ...}` image whose file a download found changed after start-up (longer, or
+/// gone) answers 409 to HEAD; HEAD itself never touches the disk.
 #[tokio::test]
-async fn file_changed_on_disk_is_detected() {
+async fn file_changed_on_disk_is_detected_by_a_download() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("img.bin"), b"hello glance image one\n").unwrap();
     let fixture = format!(
@@ -284,8 +285,23 @@ async fn file_changed_on_disk_is_detected() {
         b"hello glance image one\nEXTRA\n",
     )
     .unwrap();
+    // Not looked at by HEAD: the record still says 23 bytes.
+    assert_eq!(head(&emu, id).await.status_line, "HTTP/1.1 200 OK");
+    // A download reads the file and notes the change; HEAD then reports it.
+    assert_eq!(get(&emu, id).await.status_line, "HTTP/1.1 200 OK");
     assert_eq!(head(&emu, id).await.status_line, "HTTP/1.1 409 Conflict");
-    std::fs::remove_file(dir.path().join("img.bin")).unwrap();
+
+    // A file that disappears: the download's 404 notes it too.
+    std::fs::write(dir.path().join("two.bin"), b"two").unwrap();
+    let fixture = format!(
+        r#"{{"id": "f0000000-0000-4000-8000-000000000002", "data": {{"file": "{}"}}}}"#,
+        dir.path().join("two.bin").display()
+    );
+    let emu = spawn(&fixture).await;
+    let id = "/v1/images/f0000000-0000-4000-8000-000000000002";
+    std::fs::remove_file(dir.path().join("two.bin")).unwrap();
+    assert_eq!(head(&emu, id).await.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(get(&emu, id).await.status_line, "HTTP/1.1 404 Not Found");
     assert_eq!(head(&emu, id).await.status_line, "HTTP/1.1 409 Conflict");
 }
 
