@@ -2,20 +2,17 @@
 //! 127.0.0.1:0, raw HTTP/1.1 over TCP, exact status lines, header names as on the wire and
 //! bodies. Expected bodies were produced by CPython 2.7.18 running Nova's own view code.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
 use glance_emu::auth::AuthMode;
-use glance_emu::edge::server::{self, ServerOptions};
+use glance_emu::edge::server::ServerOptions;
+use glance_emu::embed::Emulator;
 use glance_emu::fixtures::parse_document;
 use glance_emu::model::Timestamp;
-use glance_emu::{App, Config, GlanceService, Store};
+use glance_emu::Config;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 
-const SEEDS: &str = include_str!("../data/compute-seeds.json");
+use crate::support::*;
+
+const SEEDS: &str = include_str!("../../data/compute-seeds.json");
 const SEED_ID: &str = "e3d37ab2-8dc0-4000-b773-b15aad79ad0a";
 const LABEL_ID: &str = "4f0c7d52-6b3e-4d0a-9a55-2c81e4b1f6d3";
 const SERVER_ID: &str = "f879f81a-5455-4e57-a0aa-3773e21c2259";
@@ -97,26 +94,6 @@ const SEED_000_EXAMPLE: &str = r#"{"metadata": {
 // Harness
 // -----------------------------------------------------------------------------------------
 
-struct Emu {
-    addr: SocketAddr,
-    app: Arc<App>,
-    stop: Option<oneshot::Sender<()>>,
-}
-
-impl Drop for Emu {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
-impl Emu {
-    fn base(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
 fn images() -> Vec<glance_emu::model::Image> {
     let now = Timestamp::now();
     let (mut a, _) = parse_document("compute-seeds.json".as_ref(), SEEDS, now).expect("seeds");
@@ -125,136 +102,34 @@ fn images() -> Vec<glance_emu::model::Image> {
     a
 }
 
-async fn start_with(config: Config) -> Emu {
-    let app = Arc::new(App::new(
-        Arc::new(Store::new(images()).expect("store")),
-        config,
-    ));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (tx, rx) = oneshot::channel::<()>();
-    let service = GlanceService::new(Arc::clone(&app));
-    tokio::spawn(async move {
-        server::run(listener, service, ServerOptions::default(), async {
-            let _ = rx.await;
-        })
-        .await;
-    });
-    Emu {
-        addr,
-        app,
-        stop: Some(tx),
-    }
+async fn start_with(config: Config) -> Emulator {
+    spawn_records(images(), config, ServerOptions::default()).await
 }
 
-async fn start() -> Emu {
+async fn start() -> Emulator {
     start_with(Config::default()).await
 }
 
-#[derive(Debug)]
-struct Resp {
-    status: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Header lines with the request id and date masked (and checked).
-    fn lines(&self) -> Vec<String> {
-        self.headers
-            .iter()
-            .map(|(n, v)| match n.as_str() {
-                "X-Compute-Request-Id" => {
-                    let u = v.strip_prefix("req-").expect("req- prefix");
-                    let parsed = uuid::Uuid::parse_str(u).expect("uuid");
-                    assert_eq!(parsed.get_version_num(), 4);
-                    assert_eq!(u, u.to_lowercase());
-                    format!("{n}: req-<uuid4>")
-                }
-                "Date" => {
-                    assert!(
-                        chrono::NaiveDateTime::parse_from_str(v, "%a, %d %b %Y %H:%M:%S GMT")
-                            .is_ok()
-                    );
-                    format!("{n}: <date>")
-                }
-                _ => format!("{n}: {v}"),
-            })
-            .collect()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+/// `http://<addr>`: the base of every link (requests carry `Host: <addr>`).
+fn base(emu: &Emulator) -> String {
+    format!("http://{}", emu.addr())
 }
 
 /// One request on a fresh keep-alive connection; reads exactly one response.
-async fn raw(emu: &Emu, req: &[u8]) -> Resp {
-    let mut s = TcpStream::connect(emu.addr).await.expect("connect");
-    s.write_all(req).await.expect("write");
-    let head = req.starts_with(b"HEAD ");
-    let mut buf = Vec::new();
-    let mut chunk = vec![0u8; 16384];
-    let end = loop {
-        if let Some(p) = find(&buf, b"\r\n\r\n") {
-            break p;
-        }
-        let n = tokio::time::timeout(std::time::Duration::from_secs(10), s.read(&mut chunk))
-            .await
-            .expect("timeout")
-            .expect("read");
-        assert!(n > 0, "closed before response head");
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let text = String::from_utf8(buf[..end].to_vec()).expect("utf8 head");
-    let mut rest = buf[end + 4..].to_vec();
-    let mut lines = text.split("\r\n");
-    let status = lines.next().unwrap_or_default().to_string();
-    let headers: Vec<(String, String)> = lines
-        .map(|l| {
-            let (n, v) = l.split_once(": ").unwrap_or((l, ""));
-            (n.to_string(), v.to_string())
-        })
-        .collect();
-    let len: usize = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .map(|(_, v)| v.parse().expect("length"))
-        .unwrap_or(0);
-    let len = if head || status.contains(" 204 ") {
-        0
-    } else {
-        len
-    };
-    while rest.len() < len {
-        let n = s.read(&mut chunk).await.expect("read body");
-        assert!(n > 0, "closed in body");
-        rest.extend_from_slice(&chunk[..n]);
-    }
-    Resp {
-        status,
-        headers,
-        body: String::from_utf8(rest[..len].to_vec()).expect("utf8 body"),
-    }
+async fn raw(emu: &Emulator, req: &[u8]) -> Resp {
+    Conn::open(emu).await.roundtrip(req).await
 }
 
-async fn call(emu: &Emu, method: &str, path: &str, extra: &str, body: Option<&str>) -> Resp {
+async fn nova_call(
+    emu: &Emulator,
+    method: &str,
+    path: &str,
+    extra: &str,
+    body: Option<&str>,
+) -> Resp {
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: */*\r\n{extra}",
-        emu.addr
+        emu.addr()
     );
     if let Some(b) = body {
         req.push_str(&format!("Content-Length: {}\r\n\r\n{b}", b.len()));
@@ -264,25 +139,25 @@ async fn call(emu: &Emu, method: &str, path: &str, extra: &str, body: Option<&st
     raw(emu, req.as_bytes()).await
 }
 
-async fn get(emu: &Emu, path: &str) -> Resp {
-    call(emu, "GET", path, "", None).await
+async fn nova_get(emu: &Emulator, path: &str) -> Resp {
+    nova_call(emu, "GET", path, "", None).await
 }
 
 const JSON_CT: &str = "Content-Type: application/json\r\n";
 
-async fn send_json(emu: &Emu, method: &str, path: &str, body: &str) -> Resp {
-    call(emu, method, path, JSON_CT, Some(body)).await
+async fn send_json(emu: &Emulator, method: &str, path: &str, body: &str) -> Resp {
+    nova_call(emu, method, path, JSON_CT, Some(body)).await
 }
 
 /// The bytes with this server's base URL replaced by `BASE`.
-fn based(emu: &Emu, s: &str) -> String {
-    s.replace(&emu.base(), "BASE")
+fn based(emu: &Emulator, s: &str) -> String {
+    s.replace(&base(emu), "BASE")
 }
 
 fn assert_ok_json(r: &Resp) {
-    assert_eq!(r.status, "HTTP/1.1 200 OK", "{}", r.body);
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK", "{}", r.body_str());
     assert_eq!(
-        r.lines(),
+        r.masked_lines(),
         vec![
             "Content-Type: application/json".to_string(),
             format!("Content-Length: {}", r.body.len()),
@@ -293,14 +168,19 @@ fn assert_ok_json(r: &Resp) {
 }
 
 fn assert_fault(r: &Resp, status: &str, name: &str, code: u16, message: &str) {
-    assert_eq!(r.status, format!("HTTP/1.1 {status}"), "{}", r.body);
+    assert_eq!(
+        r.status_line,
+        format!("HTTP/1.1 {status}"),
+        "{}",
+        r.body_str()
+    );
     let body = format!(
         "{{\"{name}\": {{\"message\": {}, \"code\": {code}}}}}",
         serde_json::to_string(message).unwrap_or_default()
     );
-    assert_eq!(r.body, body);
+    assert_eq!(r.body_str(), body);
     assert_eq!(
-        r.lines(),
+        r.masked_lines(),
         vec![
             format!("Content-Length: {}", body.len()),
             "Content-Type: application/json; charset=UTF-8".into(),
@@ -321,9 +201,9 @@ fn keys(v: &Value) -> Vec<String> {
 }
 
 /// v1 HEAD property headers as `(key, value)`.
-async fn head_props(emu: &Emu, id: &str) -> Vec<(String, String)> {
-    let r = call(emu, "HEAD", &format!("/v1/images/{id}"), "", None).await;
-    assert_eq!(r.status, "HTTP/1.1 200 OK");
+async fn head_props(emu: &Emulator, id: &str) -> Vec<(String, String)> {
+    let r = nova_call(emu, "HEAD", &format!("/v1/images/{id}"), "", None).await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
     r.headers
         .iter()
         .filter_map(|(n, v)| {
@@ -481,14 +361,14 @@ fn check_meta(v: &Value, key: &str) -> Result<(), String> {
 #[tokio::test]
 async fn seed_003_show_is_byte_exact_and_matches_the_example() {
     let emu = start().await;
-    let r = get(&emu, &format!("/v2/820712/images/{SEED_ID}")).await;
+    let r = nova_get(&emu, &format!("/v2/820712/images/{SEED_ID}")).await;
     assert_ok_json(&r);
-    assert_eq!(based(&emu, &r.body), SEED_SHOW);
+    assert_eq!(based(&emu, &r.body_str()), SEED_SHOW);
     check_get_image(&r.json()).unwrap();
     // Same keys in the same order as the example, same values outside `metadata`, and the
     // example's (abridged) metadata is a subset of ours.
     let example: Value = serde_json::from_str(
-        &SEED_003_EXAMPLE.replace("https://dfw.servers.api.rackspacecloud.com", &emu.base()),
+        &SEED_003_EXAMPLE.replace("https://dfw.servers.api.rackspacecloud.com", &base(&emu)),
     )
     .unwrap();
     let ours = r.json();
@@ -507,7 +387,7 @@ async fn seed_003_show_is_byte_exact_and_matches_the_example() {
 #[tokio::test]
 async fn seed_000_metadata_equals_the_example() {
     let emu = start().await;
-    let r = get(&emu, &format!("/v2/820712/images/{SEED_ID}/metadata")).await;
+    let r = nova_get(&emu, &format!("/v2/820712/images/{SEED_ID}/metadata")).await;
     assert_ok_json(&r);
     // The seed's own Content-Length.
     assert_eq!(r.header("Content-Length"), Some("1192"));
@@ -515,20 +395,20 @@ async fn seed_000_metadata_equals_the_example() {
     assert_eq!(r.json(), example);
     // Key order: glanceclient's dict filled from HEAD, deep-copied (CPython 2.7 order).
     let expected_meta = &SEED_SHOW[SEED_SHOW.find("\"metadata\": ").unwrap()..SEED_SHOW.len() - 2];
-    assert_eq!(r.body, format!("{{{expected_meta}}}"));
+    assert_eq!(r.body_str(), format!("{{{expected_meta}}}"));
     check_meta(&r.json(), "metadata").unwrap();
 }
 
 #[tokio::test]
 async fn seed_001_meta_item_is_the_example() {
     let emu = start().await;
-    let r = get(
+    let r = nova_get(
         &emu,
         &format!("/v2/820712/images/{LABEL_ID}/metadata/label"),
     )
     .await;
     assert_ok_json(&r);
-    assert_eq!(r.body, r#"{"meta": {"label": "Updated"}}"#);
+    assert_eq!(r.body_str(), r#"{"meta": {"label": "Updated"}}"#);
     assert_eq!(r.header("Content-Length"), Some("30"));
     check_meta(&r.json(), "meta").unwrap();
 }
@@ -544,7 +424,7 @@ async fn curl_on_the_seed_urls_gives_the_examples() {
         return;
     }
     let emu = start().await;
-    let base = emu.base();
+    let base = base(&emu);
     let urls = [
         format!("{base}/v2/820712/images/{SEED_ID}"),
         format!("{base}/v2/820712/images/{SEED_ID}/metadata"),
@@ -578,10 +458,10 @@ async fn curl_on_the_seed_urls_gives_the_examples() {
 #[tokio::test]
 async fn v21_routes_with_and_without_tenant() {
     let emu = start().await;
-    let r = get(&emu, &format!("/v2.1/images/{SEED_ID}")).await;
-    assert_eq!(r.status, "HTTP/1.1 200 OK");
+    let r = nova_get(&emu, &format!("/v2.1/images/{SEED_ID}")).await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
     assert_eq!(
-        r.lines(),
+        r.masked_lines(),
         vec![
             "Content-Type: application/json".to_string(),
             format!("Content-Length: {}", r.body.len()),
@@ -595,30 +475,30 @@ async fn v21_routes_with_and_without_tenant() {
     let links = &v["image"]["links"];
     assert_eq!(
         links[0]["href"],
-        format!("{}/v2.1/images/{SEED_ID}", emu.base())
+        format!("{}/v2.1/images/{SEED_ID}", base(&emu))
     );
-    assert_eq!(links[1]["href"], format!("{}/images/{SEED_ID}", emu.base()));
-    assert_eq!(links[2]["href"], format!("{}/images/{SEED_ID}", emu.base()));
+    assert_eq!(links[1]["href"], format!("{}/images/{SEED_ID}", base(&emu)));
+    assert_eq!(links[2]["href"], format!("{}/images/{SEED_ID}", base(&emu)));
     assert_eq!(
         v["image"]["server"]["links"][0]["href"],
-        format!("{}/v2.1/servers/{SERVER_ID}", emu.base())
+        format!("{}/v2.1/servers/{SERVER_ID}", base(&emu))
     );
     check_get_image(&v).unwrap();
 
-    let r = get(&emu, &format!("/v2.1/820712/images/{SEED_ID}")).await;
-    assert_eq!(r.status, "HTTP/1.1 200 OK");
+    let r = nova_get(&emu, &format!("/v2.1/820712/images/{SEED_ID}")).await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
     let v = r.json();
     assert_eq!(
         v["image"]["links"][0]["href"],
-        format!("{}/v2.1/820712/images/{SEED_ID}", emu.base())
+        format!("{}/v2.1/820712/images/{SEED_ID}", base(&emu))
     );
     assert_eq!(
         v["image"]["links"][1]["href"],
-        format!("{}/820712/images/{SEED_ID}", emu.base())
+        format!("{}/820712/images/{SEED_ID}", base(&emu))
     );
     // The `.json` format suffix.
-    let r = get(&emu, &format!("/v2/820712/images/{SEED_ID}.json")).await;
-    assert_eq!(based(&emu, &r.body), SEED_SHOW);
+    let r = nova_get(&emu, &format!("/v2/820712/images/{SEED_ID}.json")).await;
+    assert_eq!(based(&emu, &r.body_str()), SEED_SHOW);
 }
 
 #[tokio::test]
@@ -626,7 +506,7 @@ async fn microversion_header_on_v21() {
     let emu = start().await;
     let path = format!("/v2.1/images/{SEED_ID}");
     for (sent, echoed) in [("2.3", "2.3"), ("latest", "2.3"), ("2.2", "2.2")] {
-        let r = call(
+        let r = nova_call(
             &emu,
             "GET",
             &path,
@@ -634,10 +514,10 @@ async fn microversion_header_on_v21() {
             None,
         )
         .await;
-        assert_eq!(r.status, "HTTP/1.1 200 OK");
+        assert_eq!(r.status_line, "HTTP/1.1 200 OK");
         assert_eq!(r.header("X-Openstack-Nova-Api-Version"), Some(echoed));
     }
-    let r = call(
+    let r = nova_call(
         &emu,
         "GET",
         &path,
@@ -645,13 +525,13 @@ async fn microversion_header_on_v21() {
         None,
     )
     .await;
-    assert_eq!(r.status, "HTTP/1.1 406 Not Acceptable");
+    assert_eq!(r.status_line, "HTTP/1.1 406 Not Acceptable");
     assert_eq!(
-        r.body,
+        r.body_str(),
         r#"{"computeFault": {"message": "Version 2.99 is not supported by the API. Minimum is 2.1 and maximum is 2.3.", "code": 406}}"#
     );
     assert_eq!(
-        r.lines(),
+        r.masked_lines(),
         vec![
             "X-Openstack-Nova-Api-Version: 2.99".to_string(),
             "Vary: X-OpenStack-Nova-API-Version".into(),
@@ -661,7 +541,7 @@ async fn microversion_header_on_v21() {
             "Date: <date>".into(),
         ]
     );
-    let r = call(
+    let r = nova_call(
         &emu,
         "GET",
         &path,
@@ -677,7 +557,7 @@ async fn microversion_header_on_v21() {
         "API Version String 2.01 is of invalid format. Must be of format MajorNum.MinorNum.",
     );
     // Legacy v2 ignores the header.
-    let r = call(
+    let r = nova_call(
         &emu,
         "GET",
         &format!("/v2/t/images/{SEED_ID}"),
@@ -702,7 +582,7 @@ async fn status_and_progress_table() {
         (8, "UNKNOWN", 0),
     ] {
         let id = format!("7c0a1d7e-0000-4000-8000-00000000000{n}");
-        let r = get(&emu, &format!("/v2/t/images/{id}")).await;
+        let r = nova_get(&emu, &format!("/v2/t/images/{id}")).await;
         assert_ok_json(&r);
         let v = r.json();
         assert_eq!(v["image"]["status"], status, "{id}");
@@ -715,19 +595,19 @@ async fn status_and_progress_table() {
 async fn view_keys_and_values() {
     let emu = start().await;
     // Plain: no server, no diskConfig; seconds truncated; CPython key order.
-    let r = get(&emu, "/v2/t/images/7c0a1d7e-0000-4000-8000-000000000001").await;
+    let r = nova_get(&emu, "/v2/t/images/7c0a1d7e-0000-4000-8000-000000000001").await;
     assert_eq!(
-        based(&emu, &r.body),
+        based(&emu, &r.body_str()),
         r#"{"image": {"status": "ACTIVE", "updated": "2016-05-22T06:04:22Z", "links": [{"href": "BASE/v2/t/images/7c0a1d7e-0000-4000-8000-000000000001", "rel": "self"}, {"href": "BASE/t/images/7c0a1d7e-0000-4000-8000-000000000001", "rel": "bookmark"}, {"href": "BASE/images/7c0a1d7e-0000-4000-8000-000000000001", "type": "application/vnd.openstack.image", "rel": "alternate"}], "id": "7c0a1d7e-0000-4000-8000-000000000001", "OS-EXT-IMG-SIZE:size": 13167616, "name": "plain-active", "created": "2016-05-22T06:04:20Z", "minDisk": 1, "progress": 100, "minRam": 64, "metadata": {}}}"#
     );
     // No size: null. Queued images have no `updated` beyond created.
-    let v = get(&emu, "/v2/t/images/7c0a1d7e-0000-4000-8000-000000000002")
+    let v = nova_get(&emu, "/v2/t/images/7c0a1d7e-0000-4000-8000-000000000002")
         .await
         .json();
     assert_eq!(v["image"]["OS-EXT-IMG-SIZE:size"], Value::Null);
     assert!(v["image"].get("server").is_none());
     // No name: null; auto_disk_config True: AUTO (diskConfig inserted after size).
-    let r = get(&emu, "/v2/t/images/7c0a1d7e-0000-4000-8000-000000000009").await;
+    let r = nova_get(&emu, "/v2/t/images/7c0a1d7e-0000-4000-8000-000000000009").await;
     let v = r.json();
     assert_eq!(v["image"]["name"], Value::Null);
     assert_eq!(v["image"]["OS-DCF:diskConfig"], "AUTO");
@@ -750,7 +630,7 @@ async fn view_keys_and_values() {
         ]
     );
     // block_device_mapping is JSON-decoded into the metadata.
-    let v = get(&emu, "/v2/t/images/7c0a1d7e-0000-4000-8000-00000000000a")
+    let v = nova_get(&emu, "/v2/t/images/7c0a1d7e-0000-4000-8000-00000000000a")
         .await
         .json();
     assert_eq!(
@@ -758,7 +638,7 @@ async fn view_keys_and_values() {
         json!([{"device_name": "vda", "boot_index": 0}])
     );
     // Text Nova could not JSON-decode in block_device_mapping: a 500.
-    let r = call(
+    let r = nova_call(
         &emu,
         "PUT",
         "/v1/images/7c0a1d7e-0000-4000-8000-00000000000a",
@@ -766,20 +646,20 @@ async fn view_keys_and_values() {
         Some(""),
     )
     .await;
-    assert_eq!(r.status, "HTTP/1.1 200 OK");
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
     assert_fault(
-        &get(&emu, "/v2/t/images/7c0a1d7e-0000-4000-8000-00000000000a").await,
+        &nova_get(&emu, "/v2/t/images/7c0a1d7e-0000-4000-8000-00000000000a").await,
         "500 Internal Server Error",
         "computeFault",
         500,
         "The server has either erred or is incapable of performing the requested operation.",
     );
     // Non-ASCII is escaped as json.dumps did.
-    let r = get(&emu, "/v2/t/images/7c0a1d7e-0000-4000-8000-00000000000b").await;
+    let r = nova_get(&emu, "/v2/t/images/7c0a1d7e-0000-4000-8000-00000000000b").await;
     assert!(
-        r.body.contains(r#""name": "caf\u00e9 \u2615""#),
+        r.body_str().contains(r#""name": "caf\u00e9 \u2615""#),
         "{}",
-        r.body
+        r.body_str()
     );
     assert_eq!(r.json()["image"]["name"], "caf\u{e9} \u{2615}");
 }
@@ -794,7 +674,7 @@ async fn deleted_images_admin_sees_deleted_others_404() {
     let admin = "X-Identity-Status: Confirmed\r\nX-Tenant-Id: tenant-a\r\nX-Roles: admin\r\n";
     let member = "X-Identity-Status: Confirmed\r\nX-Tenant-Id: tenant-a\r\nX-Roles: member\r\n";
     let gone = "7c0a1d7e-0000-4000-8000-000000000007";
-    let r = call(
+    let r = nova_call(
         &emu,
         "GET",
         &format!("/v2/tenant-a/images/{gone}"),
@@ -807,7 +687,7 @@ async fn deleted_images_admin_sees_deleted_others_404() {
     assert_eq!(v["image"]["status"], "DELETED");
     assert_eq!(v["image"]["progress"], 0);
     assert_eq!(v["image"]["metadata"], json!({}));
-    let r = call(
+    let r = nova_call(
         &emu,
         "GET",
         &format!("/v2/tenant-a/images/{gone}/metadata"),
@@ -815,8 +695,8 @@ async fn deleted_images_admin_sees_deleted_others_404() {
         None,
     )
     .await;
-    assert_eq!(r.body, r#"{"metadata": {}}"#);
-    let r = call(
+    assert_eq!(r.body_str(), r#"{"metadata": {}}"#);
+    let r = nova_call(
         &emu,
         "GET",
         &format!("/v2/tenant-a/images/{gone}"),
@@ -826,7 +706,7 @@ async fn deleted_images_admin_sees_deleted_others_404() {
     .await;
     not_found(&r);
     // Visibility of private images follows Glance.
-    let r = call(
+    let r = nova_call(
         &emu,
         "GET",
         "/v2/tenant-a/images/7c0a1d7e-0000-4000-8000-00000000000c",
@@ -835,7 +715,7 @@ async fn deleted_images_admin_sees_deleted_others_404() {
     )
     .await;
     not_found(&r);
-    let r = call(
+    let r = nova_call(
         &emu,
         "GET",
         &format!("/v2/tenant-a/images/{SEED_ID}/metadata"),
@@ -845,7 +725,7 @@ async fn deleted_images_admin_sees_deleted_others_404() {
     .await;
     not_found(&r);
     // The URL's project must be the caller's.
-    let r = call(
+    let r = nova_call(
         &emu,
         "GET",
         "/v2/other/images/7c0a1d7e-0000-4000-8000-000000000001",
@@ -861,8 +741,8 @@ async fn deleted_images_admin_sees_deleted_others_404() {
         "Malformed request URL: URL's project_id 'other' doesn't match Context's project_id 'tenant-a'",
     );
     // No token: keystonemiddleware's 401, with the compute request id.
-    let r = get(&emu, "/v2/tenant-a/images").await;
-    assert_eq!(r.status, "HTTP/1.1 401 Unauthorized");
+    let r = nova_get(&emu, "/v2/tenant-a/images").await;
+    assert_eq!(r.status_line, "HTTP/1.1 401 Unauthorized");
     assert_eq!(
         r.headers.last().map(|(n, _)| n.as_str()),
         Some("Date"),
@@ -872,7 +752,7 @@ async fn deleted_images_admin_sees_deleted_others_404() {
     assert!(r.header("X-Compute-Request-Id").is_some());
     // The owner may change its image's metadata; another tenant sees the public image but
     // Glance refuses the update.
-    let r = call(
+    let r = nova_call(
         &emu,
         "PUT",
         "/v2/tenant-a/images/7c0a1d7e-0000-4000-8000-00000000000b/metadata/k",
@@ -880,10 +760,10 @@ async fn deleted_images_admin_sees_deleted_others_404() {
         Some(r#"{"meta": {"k": "v"}}"#),
     )
     .await;
-    assert_eq!(r.status, "HTTP/1.1 200 OK", "{}", r.body);
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK", "{}", r.body_str());
     let other = "X-Identity-Status: Confirmed\r\nX-Tenant-Id: tenant-z\r\nX-Roles: member\r\n";
     let public = "7c0a1d7e-0000-4000-8000-000000000001";
-    let r = call(
+    let r = nova_call(
         &emu,
         "GET",
         &format!("/v2/tenant-z/images/{public}"),
@@ -892,7 +772,7 @@ async fn deleted_images_admin_sees_deleted_others_404() {
     )
     .await;
     assert_ok_json(&r);
-    let r = call(
+    let r = nova_call(
         &emu,
         "PUT",
         &format!("/v2/tenant-z/images/{public}/metadata/k"),
@@ -907,7 +787,7 @@ async fn deleted_images_admin_sees_deleted_others_404() {
         403,
         &format!("Not authorized for image {public}."),
     );
-    let r = call(
+    let r = nova_call(
         &emu,
         "DELETE",
         &format!("/v2/tenant-z/images/{public}"),
@@ -932,17 +812,17 @@ async fn deleted_images_admin_sees_deleted_others_404() {
 async fn unknown_images_are_404_everywhere() {
     let emu = start().await;
     let id = "00000000-0000-0000-0000-000000000000";
-    not_found(&get(&emu, &format!("/v2/t/images/{id}")).await);
-    not_found(&get(&emu, &format!("/v2/t/images/{id}/metadata")).await);
+    not_found(&nova_get(&emu, &format!("/v2/t/images/{id}")).await);
+    not_found(&nova_get(&emu, &format!("/v2/t/images/{id}/metadata")).await);
     // v2.1 faults carry the version headers first.
-    let r = get(&emu, &format!("/v2.1/images/{id}/metadata")).await;
-    assert_eq!(r.status, "HTTP/1.1 404 Not Found");
+    let r = nova_get(&emu, &format!("/v2.1/images/{id}/metadata")).await;
+    assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
     assert_eq!(
-        r.body,
+        r.body_str(),
         r#"{"itemNotFound": {"message": "Image not found.", "code": 404}}"#
     );
     assert_eq!(
-        r.lines(),
+        r.masked_lines(),
         [
             "X-Openstack-Nova-Api-Version: 2.1",
             "Vary: X-OpenStack-Nova-API-Version",
@@ -952,7 +832,7 @@ async fn unknown_images_are_404_everywhere() {
             "Date: <date>"
         ]
     );
-    not_found(&get(&emu, &format!("/v2/t/images/{id}/metadata/k")).await);
+    not_found(&nova_get(&emu, &format!("/v2/t/images/{id}/metadata/k")).await);
     not_found(
         &send_json(
             &emu,
@@ -981,7 +861,7 @@ async fn unknown_images_are_404_everywhere() {
         .await,
     );
     not_found(
-        &call(
+        &nova_call(
             &emu,
             "DELETE",
             &format!("/v2/t/images/{id}/metadata/k"),
@@ -990,9 +870,9 @@ async fn unknown_images_are_404_everywhere() {
         )
         .await,
     );
-    not_found(&call(&emu, "DELETE", &format!("/v2/t/images/{id}"), "", None).await);
+    not_found(&nova_call(&emu, "DELETE", &format!("/v2/t/images/{id}"), "", None).await);
     for bad in ["-1", "x", "detail"] {
-        not_found(&call(&emu, "DELETE", &format!("/v2/t/images/{bad}"), "", None).await);
+        not_found(&nova_call(&emu, "DELETE", &format!("/v2/t/images/{bad}"), "", None).await);
     }
 }
 
@@ -1002,14 +882,14 @@ async fn metadata_errors_and_messages() {
     let m = format!("/v2/t/images/{LABEL_ID}/metadata");
     // GET of a missing key: the bare HTTPNotFound.
     assert_fault(
-        &get(&emu, &format!("{m}/nope")).await,
+        &nova_get(&emu, &format!("{m}/nope")).await,
         "404 Not Found",
         "itemNotFound",
         404,
         "The resource could not be found.",
     );
     assert_fault(
-        &call(&emu, "DELETE", &format!("{m}/nope"), "", None).await,
+        &nova_call(&emu, "DELETE", &format!("{m}/nope"), "", None).await,
         "404 Not Found",
         "itemNotFound",
         404,
@@ -1105,9 +985,9 @@ async fn metadata_errors_and_messages() {
     // Body handling.
     bad("Malformed request body")(send_json(&emu, "POST", &m, "{nope").await);
     bad("Unsupported Content-Type")(
-        call(&emu, "POST", &m, "Content-Type: text/xml\r\n", Some("{}")).await,
+        nova_call(&emu, "POST", &m, "Content-Type: text/xml\r\n", Some("{}")).await,
     );
-    bad("Unsupported Content-Type")(call(&emu, "POST", &m, "", Some("{}")).await);
+    bad("Unsupported Content-Type")(nova_call(&emu, "POST", &m, "", Some("{}")).await);
     // Writes on a deleted image: Glance refuses, Nova says not authorized.
     let gone = "7c0a1d7e-0000-4000-8000-000000000007";
     assert_fault(
@@ -1126,13 +1006,13 @@ async fn metadata_errors_and_messages() {
     // Too large for the sizelimit middleware (hyper closes the unread connection).
     let huge = format!(r#"{{"metadata": {{"k": "{}"}}}}"#, "x".repeat(120_000));
     let r = send_json(&emu, "POST", &m, &huge).await;
-    assert_eq!(r.status, "HTTP/1.1 413 Request Entity Too Large");
+    assert_eq!(r.status_line, "HTTP/1.1 413 Request Entity Too Large");
     assert_eq!(
-        r.body,
+        r.body_str(),
         r#"{"overLimit": {"message": "The body of your request was too large for this server.", "code": 413}}"#
     );
     assert_eq!(
-        r.lines()[..3],
+        r.masked_lines()[..3],
         [
             format!("Content-Length: {}", r.body.len()),
             "Content-Type: application/json; charset=UTF-8".into(),
@@ -1165,9 +1045,9 @@ async fn routing_errors() {
         )
     };
     default404(&with_body("PUT", format!("/v2/t/images/{SEED_ID}")).await);
-    default404(&get(&emu, "/v2/t/images/new").await);
-    default404(&get(&emu, &format!("/v2/t/images/{SEED_ID}/edit")).await);
-    default404(&get(&emu, &format!("/v2/t/images/{SEED_ID}/metadata/new")).await);
+    default404(&nova_get(&emu, "/v2/t/images/new").await);
+    default404(&nova_get(&emu, &format!("/v2/t/images/{SEED_ID}/edit")).await);
+    default404(&nova_get(&emu, &format!("/v2/t/images/{SEED_ID}/metadata/new")).await);
     // No route at all: the router's plain WebOb 404.
     for (m, p) in [
         ("POST", format!("/v2/t/images/{SEED_ID}")),
@@ -1178,16 +1058,16 @@ async fn routing_errors() {
         ("PUT", "/v2/t/images".to_string()),
     ] {
         let r = with_body(m, p.clone()).await;
-        assert_eq!(r.status, "HTTP/1.1 404 Not Found", "{m} {p}");
+        assert_eq!(r.status_line, "HTTP/1.1 404 Not Found", "{m} {p}");
         assert_eq!(r.header("Content-Type"), Some("text/html; charset=UTF-8"));
-        assert!(r.body.contains("The resource could not be found."));
+        assert!(r.body_str().contains("The resource could not be found."));
         assert!(r.header("X-Compute-Request-Id").is_some());
     }
-    let r = call(&emu, "HEAD", &format!("/v2/t/images/{SEED_ID}"), "", None).await;
-    assert_eq!(r.status, "HTTP/1.1 404 Not Found");
+    let r = nova_call(&emu, "HEAD", &format!("/v2/t/images/{SEED_ID}"), "", None).await;
+    assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
     // Paths that are not compute image paths stay Glance's (its 300 version document).
-    let r = get(&emu, "/v2/images").await;
-    assert_eq!(r.status, "HTTP/1.1 300 Multiple Choices");
+    let r = nova_get(&emu, "/v2/images").await;
+    assert_eq!(r.status_line, "HTTP/1.1 300 Multiple Choices");
 }
 
 // -----------------------------------------------------------------------------------------
@@ -1197,7 +1077,7 @@ async fn routing_errors() {
 #[tokio::test]
 async fn lists_with_limit_marker_and_links() {
     let emu = start().await;
-    let r = get(&emu, "/v2/t/images").await;
+    let r = nova_get(&emu, "/v2/t/images").await;
     assert_ok_json(&r);
     let v = r.json();
     check_list(&v, false).unwrap();
@@ -1216,14 +1096,14 @@ async fn lists_with_limit_marker_and_links() {
     assert_eq!(keys(&v["images"][0]), ["id", "links", "name"]);
     assert!(v.get("images_links").is_none());
 
-    let r = get(&emu, "/v2/t/images?limit=2").await;
+    let r = nova_get(&emu, "/v2/t/images?limit=2").await;
     assert_eq!(
-        based(&emu, &r.body),
+        based(&emu, &r.body_str()),
         r#"{"images": [{"id": "7c0a1d7e-0000-4000-8000-00000000000c", "links": [{"href": "BASE/v2/t/images/7c0a1d7e-0000-4000-8000-00000000000c", "rel": "self"}, {"href": "BASE/t/images/7c0a1d7e-0000-4000-8000-00000000000c", "rel": "bookmark"}, {"href": "BASE/images/7c0a1d7e-0000-4000-8000-00000000000c", "type": "application/vnd.openstack.image", "rel": "alternate"}], "name": "b-private"}, {"id": "7c0a1d7e-0000-4000-8000-00000000000b", "links": [{"href": "BASE/v2/t/images/7c0a1d7e-0000-4000-8000-00000000000b", "rel": "self"}, {"href": "BASE/t/images/7c0a1d7e-0000-4000-8000-00000000000b", "rel": "bookmark"}, {"href": "BASE/images/7c0a1d7e-0000-4000-8000-00000000000b", "type": "application/vnd.openstack.image", "rel": "alternate"}], "name": "caf\u00e9 \u2615"}], "images_links": [{"href": "BASE/v2/t/images?limit=2&marker=7c0a1d7e-0000-4000-8000-00000000000b", "rel": "next"}]}"#
     );
     check_list(&r.json(), false).unwrap();
     // Following the next link continues the listing.
-    let r = get(
+    let r = nova_get(
         &emu,
         "/v2/t/images?marker=7c0a1d7e-0000-4000-8000-00000000000b&limit=2",
     )
@@ -1234,11 +1114,11 @@ async fn lists_with_limit_marker_and_links() {
         v["images_links"][0]["href"],
         format!(
             "{}/v2/t/images?limit=2&marker=7c0a1d7e-0000-4000-8000-000000000009",
-            emu.base()
+            base(&emu)
         )
     );
     // Detail: the show view per image; next link points at /detail.
-    let r = get(&emu, "/v2.1/images/detail?limit=1&page_size=1").await;
+    let r = nova_get(&emu, "/v2.1/images/detail?limit=1&page_size=1").await;
     assert_eq!(r.header("X-Openstack-Nova-Api-Version"), Some("2.1"));
     let v = r.json();
     check_list(&v, true).unwrap();
@@ -1247,10 +1127,10 @@ async fn lists_with_limit_marker_and_links() {
         v["images_links"][0]["href"],
         format!(
             "{}/v2.1/images/detail?limit=1&page_size=1&marker=7c0a1d7e-0000-4000-8000-00000000000c",
-            emu.base()
+            base(&emu)
         )
     );
-    let r = get(&emu, "/v2/t/images/detail").await;
+    let r = nova_get(&emu, "/v2/t/images/detail").await;
     let v = r.json();
     check_list(&v, true).unwrap();
     let seed = v["images"]
@@ -1269,31 +1149,33 @@ async fn lists_with_limit_marker_and_links() {
         .replace("/820712/", "/t/")
     );
     // limit=0 means no limit and no link; a limit above the count gives no link.
-    let v = get(&emu, "/v2/t/images?limit=0").await.json();
+    let v = nova_get(&emu, "/v2/t/images?limit=0").await.json();
     assert_eq!(v["images"].as_array().unwrap().len(), 11);
     assert!(v.get("images_links").is_none());
-    let v = get(&emu, "/v2/t/images?limit=50&page_size=3").await.json();
+    let v = nova_get(&emu, "/v2/t/images?limit=50&page_size=3")
+        .await
+        .json();
     assert_eq!(v["images"].as_array().unwrap().len(), 11);
     // Exactly `limit` images: a next link even when nothing follows (as Nova did).
-    let v = get(&emu, "/v2/t/images?limit=11").await.json();
+    let v = nova_get(&emu, "/v2/t/images?limit=11").await.json();
     assert_eq!(v["images"].as_array().unwrap().len(), 11);
     assert!(v.get("images_links").is_some());
     // Parameter errors.
     let bad = |r: Resp, msg: &str| assert_fault(&r, "400 Bad Request", "badRequest", 400, msg);
     bad(
-        get(&emu, "/v2/t/images?limit=x").await,
+        nova_get(&emu, "/v2/t/images?limit=x").await,
         "limit param must be an integer",
     );
     bad(
-        get(&emu, "/v2/t/images/detail?limit=-1").await,
+        nova_get(&emu, "/v2/t/images/detail?limit=-1").await,
         "limit param must be positive",
     );
     bad(
-        get(&emu, "/v2/t/images?page_size=a").await,
+        nova_get(&emu, "/v2/t/images?page_size=a").await,
         "page_size param must be an integer",
     );
     bad(
-        get(
+        nova_get(
             &emu,
             "/v2/t/images?marker=00000000-0000-0000-0000-000000000000",
         )
@@ -1315,36 +1197,47 @@ async fn list_filters() {
     };
     let q = |s: &str| format!("/v2/t/images/detail?{s}");
     assert_eq!(
-        ids(get(&emu, &q("name=voweb1-firstimage")).await.json()),
+        ids(nova_get(&emu, &q("name=voweb1-firstimage")).await.json()),
         [SEED_ID]
     );
     // Nova lower-cases the status for Glance: SAVING finds `saving`, not `queued`.
     assert_eq!(
-        ids(get(&emu, &q("status=SAVING")).await.json()),
+        ids(nova_get(&emu, &q("status=SAVING")).await.json()),
         ["7c0a1d7e-0000-4000-8000-000000000003"]
     );
     assert_eq!(
-        ids(get(&emu, &q("status=QUEUED")).await.json()),
+        ids(nova_get(&emu, &q("status=QUEUED")).await.json()),
         ["7c0a1d7e-0000-4000-8000-000000000002"]
     );
     assert_eq!(
-        ids(get(&emu, &q(&format!("server={SERVER_ID}"))).await.json()),
+        ids(nova_get(&emu, &q(&format!("server={SERVER_ID}")))
+            .await
+            .json()),
         [SEED_ID]
     );
-    let href = format!("{}/v2/t/servers/{SERVER_ID}", emu.base());
+    let href = format!("{}/v2/t/servers/{SERVER_ID}", base(&emu));
     assert_eq!(
-        ids(get(&emu, &q(&format!("server={href}"))).await.json()),
+        ids(nova_get(&emu, &q(&format!("server={href}"))).await.json()),
         [SEED_ID]
     );
-    assert_eq!(ids(get(&emu, &q("type=snapshot")).await.json()), [SEED_ID]);
-    assert_eq!(ids(get(&emu, &q("minRam=512")).await.json()), [LABEL_ID]);
-    assert_eq!(ids(get(&emu, &q("minDisk=40")).await.json()), [SEED_ID]);
     assert_eq!(
-        ids(get(&emu, &q("property-label=Updated")).await.json()),
+        ids(nova_get(&emu, &q("type=snapshot")).await.json()),
+        [SEED_ID]
+    );
+    assert_eq!(
+        ids(nova_get(&emu, &q("minRam=512")).await.json()),
+        [LABEL_ID]
+    );
+    assert_eq!(
+        ids(nova_get(&emu, &q("minDisk=40")).await.json()),
+        [SEED_ID]
+    );
+    assert_eq!(
+        ids(nova_get(&emu, &q("property-label=Updated")).await.json()),
         [LABEL_ID]
     );
     // changes-since includes deleted images (which an admin sees as DELETED).
-    let v = get(&emu, &q("changes-since=2016-05-28T00:30:00"))
+    let v = nova_get(&emu, &q("changes-since=2016-05-28T00:30:00"))
         .await
         .json();
     check_list(&v, true).unwrap();
@@ -1356,8 +1249,8 @@ async fn list_filters() {
         .expect("deleted image listed");
     assert_eq!(gone["status"], "DELETED");
     // A non-ASCII filter value could not be urlencoded by Python 2: a 500.
-    let r = get(&emu, &q("name=caf%C3%A9")).await;
-    assert_eq!(r.status, "HTTP/1.1 500 Internal Server Error");
+    let r = nova_get(&emu, &q("name=caf%C3%A9")).await;
+    assert_eq!(r.status_line, "HTTP/1.1 500 Internal Server Error");
 }
 
 // -----------------------------------------------------------------------------------------
@@ -1367,7 +1260,7 @@ async fn list_filters() {
 #[tokio::test]
 async fn v1_writes_show_up_in_the_compute_views() {
     let emu = start().await;
-    let r = call(
+    let r = nova_call(
         &emu,
         "PUT",
         &format!("/v1/images/{LABEL_ID}"),
@@ -1375,19 +1268,21 @@ async fn v1_writes_show_up_in_the_compute_views() {
         Some(""),
     )
     .await;
-    assert_eq!(r.status, "HTTP/1.1 200 OK", "{}", r.body);
-    let r = get(&emu, &format!("/v2/t/images/{LABEL_ID}/metadata")).await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK", "{}", r.body_str());
+    let r = nova_get(&emu, &format!("/v2/t/images/{LABEL_ID}/metadata")).await;
     assert_ok_json(&r);
     assert_eq!(
-        r.body,
+        r.body_str(),
         r#"{"metadata": {"foo": "bar", "label": "Updated"}}"#
     );
-    let r = get(&emu, &format!("/v2/t/images/{LABEL_ID}/metadata/foo")).await;
-    assert_eq!(r.body, r#"{"meta": {"foo": "bar"}}"#);
+    let r = nova_get(&emu, &format!("/v2/t/images/{LABEL_ID}/metadata/foo")).await;
+    assert_eq!(r.body_str(), r#"{"meta": {"foo": "bar"}}"#);
     // A v1 delete: the admin's compute view says DELETED at once.
-    let r = call(&emu, "DELETE", &format!("/v1/images/{LABEL_ID}"), "", None).await;
-    assert_eq!(r.status, "HTTP/1.1 200 OK");
-    let v = get(&emu, &format!("/v2/t/images/{LABEL_ID}")).await.json();
+    let r = nova_call(&emu, "DELETE", &format!("/v1/images/{LABEL_ID}"), "", None).await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+    let v = nova_get(&emu, &format!("/v2/t/images/{LABEL_ID}"))
+        .await
+        .json();
     assert_eq!(v["image"]["status"], "DELETED");
     assert_eq!(v["image"]["metadata"], json!({}));
 }
@@ -1396,7 +1291,7 @@ async fn v1_writes_show_up_in_the_compute_views() {
 async fn compute_writes_show_up_in_v1_head() {
     let emu = start().await;
     let m = format!("/v2/t/images/{LABEL_ID}/metadata");
-    let before = emu.app.store.get(LABEL_ID).unwrap().updated_at;
+    let before = emu.app().store.get(LABEL_ID).unwrap().updated_at;
 
     // POST merges; the response is Glance's stored set (keys normalised, values str()'d).
     let r = send_json(
@@ -1408,7 +1303,7 @@ async fn compute_writes_show_up_in_v1_head() {
     .await;
     assert_ok_json(&r);
     assert_eq!(
-        r.body,
+        r.body_str(),
         r#"{"metadata": {"os_distro": "ubuntu", "label": "Updated", "e": null, "l": "[1, u'a']", "n": "1.5"}}"#
     );
     check_meta(&r.json(), "metadata").unwrap();
@@ -1422,7 +1317,7 @@ async fn compute_writes_show_up_in_v1_head() {
         ]
         .map(|(k, v)| (k.to_string(), v.to_string()))
     );
-    assert!(emu.app.store.get(LABEL_ID).unwrap().updated_at > before);
+    assert!(emu.app().store.get(LABEL_ID).unwrap().updated_at > before);
 
     // PUT of one key upserts and echoes the body.
     let r = send_json(
@@ -1433,16 +1328,16 @@ async fn compute_writes_show_up_in_v1_head() {
     )
     .await;
     assert_ok_json(&r);
-    assert_eq!(r.body, r#"{"meta": {"os_version": "22.04"}}"#);
+    assert_eq!(r.body_str(), r#"{"meta": {"os_version": "22.04"}}"#);
     check_meta(&r.json(), "meta").unwrap();
-    let r = get(&emu, &format!("{m}/os_version")).await;
-    assert_eq!(r.body, r#"{"meta": {"os_version": "22.04"}}"#);
+    let r = nova_get(&emu, &format!("{m}/os_version")).await;
+    assert_eq!(r.body_str(), r#"{"meta": {"os_version": "22.04"}}"#);
 
     // DELETE of a key: 204 as a serialized empty response.
-    let r = call(&emu, "DELETE", &format!("{m}/l"), "", None).await;
-    assert_eq!(r.status, "HTTP/1.1 204 No Content");
+    let r = nova_call(&emu, "DELETE", &format!("{m}/l"), "", None).await;
+    assert_eq!(r.status_line, "HTTP/1.1 204 No Content");
     assert_eq!(
-        r.lines(),
+        r.masked_lines(),
         [
             "Content-Length: 0",
             "Content-Type: application/json",
@@ -1465,10 +1360,10 @@ async fn compute_writes_show_up_in_v1_head() {
     .await;
     assert_ok_json(&r);
     assert_eq!(
-        r.body,
+        r.body_str(),
         r#"{"metadata": {"os_version": "value1", "os_distro": "value2"}}"#
     );
-    let r = get(&emu, &m).await;
+    let r = nova_get(&emu, &m).await;
     assert_eq!(
         r.json(),
         json!({"metadata": {"os_version": "value1", "os_distro": "value2"}})
@@ -1478,38 +1373,38 @@ async fn compute_writes_show_up_in_v1_head() {
         [("os_distro", "value2"), ("os_version", "value1")]
             .map(|(k, v)| (k.to_string(), v.to_string()))
     );
-    let r = get(&emu, &format!("{m}/os_distro")).await;
-    assert_eq!(r.body, r#"{"meta": {"os_distro": "value2"}}"#);
+    let r = nova_get(&emu, &format!("{m}/os_distro")).await;
+    assert_eq!(r.body_str(), r#"{"meta": {"os_distro": "value2"}}"#);
 
     // An empty PUT clears the properties.
     let r = send_json(&emu, "PUT", &m, r#"{"metadata": {}}"#).await;
-    assert_eq!(r.body, r#"{"metadata": {}}"#);
+    assert_eq!(r.body_str(), r#"{"metadata": {}}"#);
     assert!(head_props(&emu, LABEL_ID).await.is_empty());
     // `Content-Length: 0` is an empty body: a TypeError in create.
-    let r = call(&emu, "POST", &m, "", Some("")).await;
-    assert_eq!(r.status, "HTTP/1.1 400 Bad Request");
+    let r = nova_call(&emu, "POST", &m, "", Some("")).await;
+    assert_eq!(r.status_line, "HTTP/1.1 400 Bad Request");
 }
 
 #[tokio::test]
 async fn compute_image_delete() {
     let emu = start().await;
     let id = "7c0a1d7e-0000-4000-8000-000000000001";
-    let r = call(&emu, "DELETE", &format!("/v2/t/images/{id}"), "", None).await;
-    assert_eq!(r.status, "HTTP/1.1 204 No Content");
+    let r = nova_call(&emu, "DELETE", &format!("/v2/t/images/{id}"), "", None).await;
+    assert_eq!(r.status_line, "HTTP/1.1 204 No Content");
     assert_eq!(
-        r.lines(),
+        r.masked_lines(),
         ["X-Compute-Request-Id: req-<uuid4>", "Date: <date>"]
     );
-    assert_eq!(r.body, "");
-    let h = call(&emu, "HEAD", &format!("/v1/images/{id}"), "", None).await;
+    assert_eq!(r.body_str(), "");
+    let h = nova_call(&emu, "HEAD", &format!("/v1/images/{id}"), "", None).await;
     assert_eq!(h.header("X-Image-Meta-Status"), Some("deleted"));
     assert_eq!(h.header("X-Image-Meta-Deleted"), Some("True"));
-    let v = get(&emu, &format!("/v2/t/images/{id}")).await.json();
+    let v = nova_get(&emu, &format!("/v2/t/images/{id}")).await.json();
     assert_eq!(v["image"]["status"], "DELETED");
-    not_found(&call(&emu, "DELETE", &format!("/v2/t/images/{id}"), "", None).await);
+    not_found(&nova_call(&emu, "DELETE", &format!("/v2/t/images/{id}"), "", None).await);
     // A protected image cannot be deleted.
     assert_fault(
-        &call(
+        &nova_call(
             &emu,
             "DELETE",
             "/v2/t/images/7c0a1d7e-0000-4000-8000-00000000000b",
@@ -1523,7 +1418,7 @@ async fn compute_image_delete() {
         "You are not allowed to delete the image.",
     );
     // v2.1: the version headers come before the request id.
-    let r = call(
+    let r = nova_call(
         &emu,
         "DELETE",
         "/v2.1/images/7c0a1d7e-0000-4000-8000-000000000003",
@@ -1531,9 +1426,9 @@ async fn compute_image_delete() {
         None,
     )
     .await;
-    assert_eq!(r.status, "HTTP/1.1 204 No Content");
+    assert_eq!(r.status_line, "HTTP/1.1 204 No Content");
     assert_eq!(
-        r.lines(),
+        r.masked_lines(),
         [
             "X-Openstack-Nova-Api-Version: 2.1",
             "Vary: X-OpenStack-Nova-API-Version",
@@ -1546,22 +1441,24 @@ async fn compute_image_delete() {
 #[tokio::test]
 async fn every_view_passes_the_tempest_schemas() {
     let emu = start().await;
-    for img in emu.app.store.all() {
-        let r = get(&emu, &format!("/v2/t/images/{}", img.id)).await;
+    for img in emu.app().store.all() {
+        let r = nova_get(&emu, &format!("/v2/t/images/{}", img.id)).await;
         check_get_image(&r.json()).unwrap_or_else(|e| panic!("{}: {e}", img.id));
-        let r = get(&emu, &format!("/v2.1/images/{}/metadata", img.id)).await;
+        let r = nova_get(&emu, &format!("/v2.1/images/{}/metadata", img.id)).await;
         check_meta(&r.json(), "metadata").unwrap();
     }
     check_list(
-        &get(&emu, "/v2/t/images/detail?changes-since=2000-01-01")
+        &nova_get(&emu, "/v2/t/images/detail?changes-since=2000-01-01")
             .await
             .json(),
         true,
     )
     .unwrap();
-    check_list(&get(&emu, "/v2.1/images?limit=3").await.json(), false).unwrap();
+    check_list(&nova_get(&emu, "/v2.1/images?limit=3").await.json(), false).unwrap();
     // A rejected shape: an extra key fails the schema.
-    let mut v = get(&emu, &format!("/v2/t/images/{SEED_ID}")).await.json();
+    let mut v = nova_get(&emu, &format!("/v2/t/images/{SEED_ID}"))
+        .await
+        .json();
     v["image"]["extra"] = json!(1);
     assert!(check_get_image(&v).is_err());
 }

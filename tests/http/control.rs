@@ -2,10 +2,6 @@
 //! and ids, over real TCP against an in-process server on port 0 (and the binary for the
 //! command-line switches). Glance traffic is asserted byte for byte where faults touch it.
 
-#[allow(dead_code)]
-#[path = "http/support.rs"]
-mod support;
-
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,7 +21,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use support::*;
+use crate::support::*;
 
 const IMG: &str = "c0c0c0c0-0000-4000-8000-000000000001";
 const PRIV: &str = "c0c0c0c0-0000-4000-8000-000000000002";

@@ -3,6 +3,8 @@
 mod auth;
 mod cli;
 mod cli_ux;
+mod compute;
+mod control;
 mod fast;
 mod head;
 mod identity;

@@ -7,7 +7,7 @@ use glance_emu::control::ControlSettings;
 use glance_emu::edge::server::ServerOptions;
 use glance_emu::embed::Emulator;
 use glance_emu::fixtures::parse_document;
-use glance_emu::model::Timestamp;
+use glance_emu::model::{Image, Timestamp};
 use glance_emu::{App, Config, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -36,6 +36,11 @@ impl Resp {
 
     pub fn body_str(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON (panics with the body when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body_str()))
     }
 
     /// `Name: value` lines in order, with request id and date masked.
@@ -102,6 +107,11 @@ pub async fn spawn_options(fixture: &str, mut config: Config, options: ServerOpt
         };
     }
     let (images, _) = parse_document("test.json".as_ref(), fixture, Timestamp::now()).unwrap();
+    spawn_records(images, config, options).await
+}
+
+/// Starts an emulator over records already parsed (several fixture documents at once).
+pub async fn spawn_records(images: Vec<Image>, config: Config, options: ServerOptions) -> Emulator {
     let app = App::new(Arc::new(Store::new(images).unwrap()), config);
     Emulator::start_app_with(app, options).await.unwrap()
 }
