@@ -33,7 +33,7 @@ impl Ctx {
 }
 
 /// `req-` + a fresh lower-case UUID4, as oslo.context made it. Ignores the emulator's
-/// seeded ids: prefer [`App::new_request_id`].
+/// seeded ids: prefer [`App::new_request_id`](crate::App::new_request_id).
 pub fn new_request_id() -> HeaderValue {
     request_id_from(uuid::Uuid::new_v4())
 }

@@ -10,9 +10,9 @@ mod handle;
 mod request;
 mod respond;
 
-pub use access::*;
+pub(crate) use access::*;
 pub use config::*;
 pub use ctx::*;
 pub use handle::*;
-pub use request::*;
-pub use respond::*;
+pub(crate) use request::*;
+pub(crate) use respond::*;

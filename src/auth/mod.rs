@@ -1,5 +1,5 @@
 //! Who is asking and what they may do: the caller context and Glance's visibility rules
-//! ([`caller`]), and the `policy.json` rules ([`policy`]).
+//! (`caller`, re-exported here), and the `policy.json` rules ([`policy`]).
 
 mod caller;
 pub mod policy;

@@ -9,8 +9,8 @@
 
 pub mod controller;
 pub mod faults;
-pub mod hooks;
-pub mod http;
+pub(crate) mod hooks;
+pub(crate) mod http;
 pub mod journal;
 pub mod state;
 

@@ -1,11 +1,12 @@
 //! Sockets in, bytes out: the accept loop and drain ([`server`]), the hyper service with the
-//! one top-level dispatch ([`service`]), the HEAD fast path ([`fast`]) and the access log
+//! one top-level dispatch (`service`, [`GlanceService`]), the HEAD fast path ([`fast`]) and the access log
 //! that both write to ([`access_log`]).
 
 pub mod access_log;
 pub mod fast;
-pub mod guard;
+pub(crate) mod guard;
 pub mod server;
-pub mod service;
+pub(crate) mod service;
 
+pub use guard::panics_caught;
 pub use service::GlanceService;

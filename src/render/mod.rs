@@ -1,7 +1,7 @@
 //! Pure rendering: records and errors to the bytes Glance, WebOb and CPython wrote. No
 //! `App`, no store, no tokio, no file system.
 
-pub mod glance_json;
+pub(crate) mod glance_json;
 pub mod image_headers;
-pub mod python;
+pub(crate) mod python;
 pub mod webob;

@@ -8,7 +8,7 @@
 //! (when persisting, on a blocking thread) commits the change to the database before it
 //! becomes visible or is acknowledged.
 
-pub mod log_import;
+pub(crate) mod log_import;
 pub mod sqlite;
 
 use std::collections::HashSet;
@@ -385,7 +385,7 @@ impl Store {
     /// One page of a list: the first `limit` records `keep` accepts in `key`'s order
     /// (descending with `desc`), strictly after `after` (the marker's record). Walks the
     /// order from the marker, so the cost is the records examined, not the catalogue; the
-    /// read lock is let go every [`WALK_BUDGET`] records so that a filter matching little
+    /// read lock is let go every `WALK_BUDGET` records so that a filter matching little
     /// does not hold writers back (the walk resumes after the last record it saw).
     pub fn list_page(
         &self,
