@@ -358,6 +358,7 @@ fn check_meta(v: &Value, key: &str) -> Result<(), String> {
 // The seeds
 // -----------------------------------------------------------------------------------------
 
+/// The seed image's show view is byte for byte what Nova's own view code produced.
 #[tokio::test]
 async fn seed_003_show_is_byte_exact_and_matches_the_example() {
     let emu = start().await;
@@ -384,6 +385,7 @@ async fn seed_003_show_is_byte_exact_and_matches_the_example() {
     assert_eq!(ours["image"]["server"]["id"], SERVER_ID);
 }
 
+/// The seed image's metadata view equals Nova's documented example.
 #[tokio::test]
 async fn seed_000_metadata_equals_the_example() {
     let emu = start().await;
@@ -399,6 +401,7 @@ async fn seed_000_metadata_equals_the_example() {
     check_meta(&r.json(), "metadata").unwrap();
 }
 
+/// One metadata item of the seed image is Nova's documented example.
 #[tokio::test]
 async fn seed_001_meta_item_is_the_example() {
     let emu = start().await;
@@ -413,6 +416,7 @@ async fn seed_001_meta_item_is_the_example() {
     check_meta(&r.json(), "meta").unwrap();
 }
 
+/// curl on the example URLs gives the example bodies with Nova's header set.
 #[tokio::test]
 async fn curl_on_the_seed_urls_gives_the_examples() {
     if std::process::Command::new("curl")
@@ -455,6 +459,7 @@ async fn curl_on_the_seed_urls_gives_the_examples() {
 // Show: routes, views, statuses
 // -----------------------------------------------------------------------------------------
 
+/// v2.1 answers with and without a tenant in the path, with the microversion headers.
 #[tokio::test]
 async fn v21_routes_with_and_without_tenant() {
     let emu = start().await;
@@ -501,6 +506,7 @@ async fn v21_routes_with_and_without_tenant() {
     assert_eq!(based(&emu, &r.body_str()), SEED_SHOW);
 }
 
+/// v2.1 echoes the negotiated microversion (`latest` is the maximum) and refuses malformed or out-of-range ones as Nova did.
 #[tokio::test]
 async fn microversion_header_on_v21() {
     let emu = start().await;
@@ -568,6 +574,7 @@ async fn microversion_header_on_v21() {
     assert_ok_json(&r);
 }
 
+/// Each Glance status maps to Nova's status and progress.
 #[tokio::test]
 async fn status_and_progress_table() {
     let emu = start().await;
@@ -591,6 +598,7 @@ async fn status_and_progress_table() {
     }
 }
 
+/// View keys and values follow Nova's view code: CPython key order, seconds truncated, null size, no server or diskConfig unless the properties say so.
 #[tokio::test]
 async fn view_keys_and_values() {
     let emu = start().await;
@@ -664,6 +672,7 @@ async fn view_keys_and_values() {
     assert_eq!(r.json()["image"]["name"], "caf\u{e9} \u{2615}");
 }
 
+/// Deleted images are shown to an admin as DELETED and are 404 for everyone else.
 #[tokio::test]
 async fn deleted_images_admin_sees_deleted_others_404() {
     let emu = start_with(Config {
@@ -808,6 +817,7 @@ async fn deleted_images_admin_sees_deleted_others_404() {
 // Errors
 // -----------------------------------------------------------------------------------------
 
+/// An unknown image id is Nova's 404 fault on every image and metadata route.
 #[tokio::test]
 async fn unknown_images_are_404_everywhere() {
     let emu = start().await;
@@ -876,6 +886,7 @@ async fn unknown_images_are_404_everywhere() {
     }
 }
 
+/// Metadata writes refuse bad bodies, mismatched keys and the quota with Nova's status codes and messages.
 #[tokio::test]
 async fn metadata_errors_and_messages() {
     let emu = start().await;
@@ -1021,6 +1032,7 @@ async fn metadata_errors_and_messages() {
     );
 }
 
+/// Unknown routes, wrong methods and bad content types get Nova's routing faults.
 #[tokio::test]
 async fn routing_errors() {
     let emu = start().await;
@@ -1074,6 +1086,7 @@ async fn routing_errors() {
 // Lists
 // -----------------------------------------------------------------------------------------
 
+/// Lists page through Glance in its order with limit and marker, leave out deleted images, and give `next` links as Nova did.
 #[tokio::test]
 async fn lists_with_limit_marker_and_links() {
     let emu = start().await;
@@ -1184,6 +1197,7 @@ async fn lists_with_limit_marker_and_links() {
     );
 }
 
+/// List filters (name, status, type, minRam, minDisk, property-*, changes-since) select as Nova's Glance query did.
 #[tokio::test]
 async fn list_filters() {
     let emu = start().await;
@@ -1257,6 +1271,7 @@ async fn list_filters() {
 // Writes, and consistency with Glance v1 on the same store
 // -----------------------------------------------------------------------------------------
 
+/// A write through v1 shows in the compute views at once (one store).
 #[tokio::test]
 async fn v1_writes_show_up_in_the_compute_views() {
     let emu = start().await;
@@ -1287,6 +1302,7 @@ async fn v1_writes_show_up_in_the_compute_views() {
     assert_eq!(v["image"]["metadata"], json!({}));
 }
 
+/// A metadata write through compute shows in v1 HEAD, keys normalised and values str()'d as Glance stored them.
 #[tokio::test]
 async fn compute_writes_show_up_in_v1_head() {
     let emu = start().await;
@@ -1385,6 +1401,7 @@ async fn compute_writes_show_up_in_v1_head() {
     assert_eq!(r.status_line, "HTTP/1.1 400 Bad Request");
 }
 
+/// A compute DELETE answers 204 with no body and the image is deleted in v1.
 #[tokio::test]
 async fn compute_image_delete() {
     let emu = start().await;
@@ -1438,6 +1455,7 @@ async fn compute_image_delete() {
     );
 }
 
+/// Every record's views pass Tempest's response schemas.
 #[tokio::test]
 async fn every_view_passes_the_tempest_schemas() {
     let emu = start().await;

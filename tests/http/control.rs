@@ -292,6 +292,7 @@ async fn control_token_required() {
     assert!(entry.header("x-emu-token").is_none());
 }
 
+/// The control index lists the endpoints; an unknown path is a JSON 404, a wrong method 405 with `Allow`, an unknown body field 400.
 #[tokio::test]
 async fn index_unknown_paths_and_methods() {
     let emu = emu().await;
@@ -316,6 +317,7 @@ async fn index_unknown_paths_and_methods() {
 // Images: load, export, remove, reset
 // ---------------------------------------------------------------------------------------
 
+/// `POST /_emu/images` loads records at run time (new ones added, same ids replaced, mismatched data flagged) and Glance serves them at once.
 #[tokio::test]
 async fn load_images_at_runtime() {
     let emu = emu().await;
@@ -377,6 +379,7 @@ async fn load_images_at_runtime() {
     assert_eq!(status(&r), 400);
 }
 
+/// Relative `{"file"}` paths in a loaded document resolve against `?base=`.
 #[tokio::test]
 async fn load_resolves_files_against_base() {
     let emu = emu().await;
@@ -400,6 +403,7 @@ async fn load_resolves_files_against_base() {
     assert_eq!(get(&emu, "/v1/images/from-file").await.body, b"file bytes");
 }
 
+/// `GET /_emu/images` exports every kind of field so that loading the export gives back the same records (files by path or inline).
 #[tokio::test]
 async fn export_round_trips() {
     let emu = emu().await;
@@ -463,6 +467,7 @@ async fn export_round_trips() {
     assert_eq!(again, inline);
 }
 
+/// `DELETE /_emu/images/{id}` removes one record (404 the second time); reset undoes Glance-side changes back to the start-up records.
 #[tokio::test]
 async fn remove_and_reset() {
     let emu = emu().await;
@@ -516,6 +521,7 @@ async fn remove_and_reset() {
     assert_eq!(s, 400);
 }
 
+/// A reset to fixtures reads the fixture files again, so edits on disk take effect.
 #[tokio::test]
 async fn reset_rereads_fixture_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -534,6 +540,7 @@ async fn reset_rereads_fixture_files() {
     );
 }
 
+/// A reset with `all` also clears faults, journal, clock and id settings.
 #[tokio::test]
 async fn reset_all_restores_every_control() {
     let emu = emu().await;
@@ -571,6 +578,7 @@ async fn reset_all_restores_every_control() {
 // Clock and ids
 // ---------------------------------------------------------------------------------------
 
+/// The clock can be frozen, set running, advanced and put back to real time, and records take their timestamps from it.
 #[tokio::test]
 async fn clock_freeze_advance_run_and_real() {
     let emu = emu().await;
@@ -650,6 +658,7 @@ async fn clock_freeze_advance_run_and_real() {
     assert!(!r.header("Date").unwrap().contains("2030"));
 }
 
+/// A frozen clock with `step_us` moves on by that step after every timestamp it hands out.
 #[tokio::test]
 async fn frozen_clock_steps() {
     let emu = emu().await;
@@ -679,6 +688,7 @@ async fn request_ids(emu: &Emulator, n: usize) -> Vec<String> {
     out
 }
 
+/// Two emulators with the same id seed hand out the same request ids (injected errors included).
 #[tokio::test]
 async fn seeded_request_ids_repeat() {
     let a = emu().await;
@@ -708,6 +718,7 @@ async fn seeded_request_ids_repeat() {
     assert_ne!(request_ids(&a, 2).await, request_ids(&b, 2).await);
 }
 
+/// Queued image ids are used in order for new images, then ids are random again.
 #[tokio::test]
 async fn image_id_queue() {
     let emu = emu().await;
@@ -782,6 +793,7 @@ async fn created_images_use_clock_and_queued_ids() {
 // Journal
 // ---------------------------------------------------------------------------------------
 
+/// The journal records every request (Glance, health, control) with tokens redacted.
 #[tokio::test]
 async fn journal_records_and_redacts() {
     let emu = emu().await;
@@ -828,6 +840,7 @@ async fn journal_records_and_redacts() {
     assert_eq!(e["fault"], Value::Null);
 }
 
+/// Journal filters (method, path, status, tenant, since, limit) select entries; DELETE clears them.
 #[tokio::test]
 async fn journal_filters_and_clear() {
     let emu = spawn_with(
@@ -923,6 +936,7 @@ async fn journal_cap_drops_oldest() {
 // Faults
 // ---------------------------------------------------------------------------------------
 
+/// A `status` fault answers with Glance's own error page for that status, as many times as asked, then stops.
 #[tokio::test]
 async fn fault_status_uses_glance_error_pages() {
     let emu = emu().await;
@@ -992,6 +1006,7 @@ async fn fault_status_uses_glance_error_pages() {
     assert_eq!(r.header("Content-Type"), Some("text/html; charset=UTF-8"));
 }
 
+/// A `delay` fault holds the answer for at least `delay_ms`, then answers normally.
 #[tokio::test]
 async fn fault_delay() {
     let emu = emu().await;
@@ -1017,6 +1032,7 @@ async fn fault_delay() {
     assert!(e["elapsed_ms"].as_f64().unwrap() >= 300.0);
 }
 
+/// A `reset` fault resets the connection without an answer; the next request is served.
 #[tokio::test]
 async fn fault_reset_connection() {
     let emu = emu().await;
@@ -1040,6 +1056,7 @@ async fn fault_reset_connection() {
     );
 }
 
+/// A fault with `tenant` only hits that tenant's requests, and `delay_ms` applies before the reset.
 #[tokio::test]
 async fn fault_reset_after_delay_and_only_for_tenant() {
     let emu = spawn_with(
@@ -1067,6 +1084,7 @@ async fn fault_reset_after_delay_and_only_for_tenant() {
     assert_eq!(err, Some(ErrorKind::ConnectionReset));
 }
 
+/// `close_after_headers` sends the full head, then closes with no body.
 #[tokio::test]
 async fn fault_close_after_headers() {
     let emu = emu().await;
@@ -1098,6 +1116,7 @@ async fn fault_close_after_headers() {
     );
 }
 
+/// `truncate` sends a short body with a matching `Content-Length` while the image metadata still describes the whole image.
 #[tokio::test]
 async fn fault_truncated_body() {
     let emu = emu().await;
@@ -1124,6 +1143,7 @@ async fn fault_truncated_body() {
     assert_eq!(r.body, body_1000());
 }
 
+/// `truncate` with `keep_length` keeps the full `Content-Length` and closes after the short body.
 #[tokio::test]
 async fn fault_truncated_body_keep_length_closes() {
     let emu = emu().await;
@@ -1145,6 +1165,7 @@ async fn fault_truncated_body_keep_length_closes() {
     );
 }
 
+/// `slow_body` sends the whole body in timed chunks, byte for byte the same.
 #[tokio::test]
 async fn fault_slow_body() {
     let emu = emu().await;
@@ -1161,6 +1182,7 @@ async fn fault_slow_body() {
     assert_eq!(r.body, body_1000());
 }
 
+/// Fault matching honours method (any case), path with query, `after`, `times` and `fraction`, and the rule list shows hit counts.
 #[tokio::test]
 async fn fault_matching_after_fraction_and_listing() {
     let emu = emu().await;
@@ -1361,6 +1383,7 @@ async fn bin_get(addr: SocketAddr, path: &str, extra: &str) -> (u16, String) {
     )
 }
 
+/// The binary's control switches (`--control`, token, frozen clock, id seed) take effect; without `--control`, `/_emu/` is Glance's.
 #[tokio::test]
 async fn binary_control_switches() {
     let off = start_bin(&[]);

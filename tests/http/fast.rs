@@ -170,6 +170,7 @@ fn cases() -> Vec<Case> {
     v
 }
 
+/// The HEAD fast path and hyper write the same bytes for the same requests.
 #[tokio::test]
 async fn fast_path_and_hyper_write_the_same_bytes() {
     let fx = fixture();

@@ -119,6 +119,7 @@ async fn follow(emu: &glance_emu::embed::Emulator, query: &str, page: usize) -> 
     }
 }
 
+/// Every sort key, both directions, orders as Glance did (ties by created_at, id), and marker paging gives the same sequence.
 #[tokio::test]
 async fn every_sort_key_both_directions_with_ties_and_marker_paging() {
     let recs = catalogue();
@@ -157,6 +158,7 @@ async fn every_sort_key_both_directions_with_ties_and_marker_paging() {
     emu.stop().await;
 }
 
+/// A marker that the filters leave out still positions the page where it would sort.
 #[tokio::test]
 async fn a_marker_the_filters_drop_pages_from_where_it_would_sort() {
     let recs = catalogue();
@@ -225,6 +227,7 @@ async fn a_marker_the_filters_drop_pages_from_where_it_would_sort() {
     emu.stop().await;
 }
 
+/// Writes between pages move records in every built order (no stale positions).
 #[tokio::test]
 async fn writes_between_pages_move_records_in_every_order() {
     let mut recs = catalogue();
