@@ -134,7 +134,7 @@ impl Caller {
 
     /// Whether the caller owns `img`.
     pub fn owns(&self, img: &Image) -> bool {
-        matches!((self.registry_owner(), &img.owner), (Some(t), Some(o)) if t == &**o)
+        matches!((self.registry_owner(), &img.owner), (Some(t), Some(o)) if *o == *t)
     }
 
     /// Whether the caller is a member of `img`.

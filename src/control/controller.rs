@@ -429,7 +429,7 @@ pub(crate) fn record_json(i: &Image, inline_files: bool) -> Result<Value, Contro
     );
     m.insert("min_disk".into(), json!(i.min_disk));
     m.insert("min_ram".into(), json!(i.min_ram));
-    m.insert("owner".into(), json!(i.owner.as_deref()));
+    m.insert("owner".into(), json!(i.owner));
     m.insert("is_public".into(), json!(i.is_public));
     m.insert("protected".into(), json!(i.protected));
     m.insert("deleted".into(), json!(i.deleted));

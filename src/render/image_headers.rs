@@ -131,8 +131,8 @@ fn walk<S: Sink>(img: &Image, size: Option<u64>, lower: bool, w: &mut S) {
     }
     w.fixed(&F_IS_PUBLIC, py_bool_str(img.is_public));
     w.number(&F_MIN_RAM, u64::from(img.min_ram));
-    if let Some(v) = img.owner.as_deref() {
-        w.fixed(&F_OWNER, v);
+    if let Some(v) = &img.owner {
+        w.fixed(&F_OWNER, &v.text());
     }
     w.time(&F_UPDATED_AT, img.updated_at);
     if let Some(v) = img.disk_format.as_deref() {

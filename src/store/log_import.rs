@@ -76,7 +76,7 @@ impl PImage {
         img.container_format = self.container_format;
         img.min_disk = self.min_disk;
         img.min_ram = self.min_ram;
-        img.owner = self.owner;
+        img.owner = self.owner.as_deref().map(crate::model::Owner::new);
         img.is_public = self.is_public;
         img.protected = self.protected;
         img.deleted = self.deleted;

@@ -462,7 +462,7 @@ impl Db {
                             bad(id_s, "checksum longer than 32 characters".into())
                         })?),
                     };
-                img.owner = text(11)?.map(|s| interner.get(s));
+                img.owner = text(11)?.map(|s| crate::model::Owner::interned(s, interner));
                 let small = |i: usize, what: &str| -> Result<u32, DbError> {
                     let n = int(i)?.unwrap_or(0);
                     u32::try_from(n).map_err(|_| bad(id_s, format!("{what} {n} out of range")))
@@ -936,7 +936,7 @@ fn put_image(tx: &rusqlite::Transaction<'_>, img: &Image) -> rusqlite::Result<()
         img.disk_format.as_deref(),
         img.container_format.as_deref(),
         img.checksum.as_deref(),
-        img.owner.as_deref(),
+        img.owner.as_ref().map(|o| o.to_string()),
         i64::from(img.min_disk),
         i64::from(img.min_ram),
         img.protected as i64,
@@ -1434,7 +1434,7 @@ mod tests {
             .map(|m| (m.member_id.as_str(), m.can_share))
             .collect();
         assert_eq!(members, [("tenant-c", false), ("tenant-d", true)]);
-        assert_eq!(three.owner.as_deref(), Some("tenant-b"));
+        assert_eq!(three.owner, Some("tenant-b".into()));
         assert!(matches!(&*three.data, ImageData::File { path, len: 3 }
             if path.ends_with("images/08301e75-bc13-400a-9518-dbc431d681eb")));
         let four = by("deleted-four");

@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use crate::model::Image;
+use crate::model::{Image, Owner};
 
 /// A `sort_key` v1 accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -148,7 +148,7 @@ impl SortKey {
             SortKey::Visibility => match visibility(img) {
                 (false, _) => (0, true),
                 (true, owner) => {
-                    let (t, exact) = text(owner);
+                    let (t, exact) = text(owner.map(|o| o.text()).as_deref());
                     (t + (2u128 << 120), exact)
                 }
             },
@@ -157,11 +157,11 @@ impl SortKey {
 }
 
 /// The [`SortKey::Visibility`] column: (private, owner of a private record).
-pub fn visibility(img: &Image) -> (bool, Option<&str>) {
+pub fn visibility(img: &Image) -> (bool, Option<&Owner>) {
     if img.is_public {
         (false, None)
     } else {
-        (true, img.owner.as_deref())
+        (true, img.owner.as_ref())
     }
 }
 

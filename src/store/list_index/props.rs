@@ -160,7 +160,11 @@ fn query() -> impl Strategy<Value = Query> {
 fn keep(q: &Query) -> impl Fn(&Image) -> bool + '_ {
     move |i: &Image| match q.filter {
         0 => true,
-        1 => i.is_public || i.owner.as_deref() == Some("tenant1") || !i.members.is_empty(),
+        1 => {
+            i.is_public
+                || i.owner.as_ref().is_some_and(|o| *o == *"tenant1")
+                || !i.members.is_empty()
+        }
         2 => !i.is_public,
         3 => i.name.as_deref() == Some(NAMES[q.arg as usize]),
         4 => i.status == Status::ALL[q.arg as usize],
@@ -225,7 +229,7 @@ proptest! {
                 let t = tenant.as_deref();
                 let sees = |i: &Image| {
                     i.is_public
-                        || (t.is_some() && i.owner.as_deref() == t)
+                        || (t.is_some() && i.owner.as_ref().map(|o| o.to_string()).as_deref() == t)
                         || i.members.iter().any(|m| t.is_none_or(|t| m.member_id == t))
                 };
                 let k = keep(q);

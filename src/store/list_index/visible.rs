@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::model::Image;
+use crate::model::{Image, Owner};
 
 use super::key::visibility;
 use super::{page_from_candidates, page_from_walk, Handle, ListIndex, SortKey};
@@ -106,12 +106,12 @@ impl Shared {
 
 /// Owners of private records ranked in text order: [`rank_summary`] is then an exact
 /// summary of the [`SortKey::Visibility`] column for sorting a new order.
-pub(super) fn owner_ranks(slots: &[Option<Arc<Image>>]) -> HashMap<&str, u32> {
-    let mut owners: Vec<&str> = slots
+pub(super) fn owner_ranks(slots: &[Option<Arc<Image>>]) -> HashMap<&Owner, u32> {
+    let mut owners: Vec<&Owner> = slots
         .iter()
         .flatten()
         .filter(|i| !i.is_public)
-        .filter_map(|i| i.owner.as_deref())
+        .filter_map(|i| i.owner.as_ref())
         .collect();
     owners.sort_unstable();
     owners.dedup();
@@ -123,7 +123,7 @@ pub(super) fn owner_ranks(slots: &[Option<Arc<Image>>]) -> HashMap<&str, u32> {
 }
 
 /// Public records 0, private owner-less 1, then 2 + the owner's rank.
-pub(super) fn rank_summary(ranks: &HashMap<&str, u32>, img: &Image) -> u128 {
+pub(super) fn rank_summary(ranks: &HashMap<&Owner, u32>, img: &Image) -> u128 {
     match visibility(img) {
         (false, _) => 0,
         (true, None) => 1,
@@ -181,14 +181,15 @@ impl ListIndex {
         let vis = SortKey::Visibility;
         let order = self.orders[vis.slot()].as_ref()?;
         let slots = &self.slots;
-        let own_key = tenant.map(|t| (true, Some(t)));
+        let tenant_owner = tenant.map(Owner::new);
+        let own_key = tenant_owner.as_ref().map(|t| (true, Some(t)));
         // Shared records that neither run holds: private, owned by someone else.
         let extra: Vec<&Arc<Image>> = self
             .shared
             .handles(tenant)
             .into_iter()
             .filter_map(|h| slots[h as usize].as_ref())
-            .filter(|r| !r.is_public && (tenant.is_none() || r.owner.as_deref() != tenant))
+            .filter(|r| !r.is_public && (tenant_owner.is_none() || r.owner != tenant_owner))
             .collect();
         let public_n = order.index(order.partition(slots, |r| r.is_public));
         let own_n = own_key.map_or(0, |k| {
