@@ -1,7 +1,9 @@
 //! [`App`]: the handle every request handler is given (the store and the configuration),
 //! with the per-request facts it derives from them (clock time, ids, caller, 401).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Response, StatusCode};
@@ -12,7 +14,6 @@ use crate::clock::{Clock, Ids};
 use crate::render::webob::{ApiError, BodyKind};
 use crate::store::Store;
 
-use super::access::ChangedFiles;
 use super::config::Config;
 use super::ctx::{request_id_from, Ctx};
 use super::respond::error_response;
@@ -135,5 +136,25 @@ impl App {
             }
         }
         resp
+    }
+}
+
+/// Files of file-backed records that a download found changed on disk (another length, or
+/// gone) since the record was loaded or written: path and the length the record holds.
+/// A record loaded again from the changed file has the new length and no longer matches.
+#[derive(Debug, Default)]
+pub struct ChangedFiles(RwLock<HashMap<PathBuf, u64>>);
+
+impl ChangedFiles {
+    /// Notes that the file at `path`, recorded with `len` bytes, is not what the record says.
+    pub fn note(&self, path: &Path, len: u64) {
+        let mut m = self.0.write().unwrap_or_else(|e| e.into_inner());
+        m.insert(path.to_path_buf(), len);
+    }
+
+    /// Whether the file at `path`, recorded with `len` bytes, was found changed.
+    pub fn contains(&self, path: &Path, len: u64) -> bool {
+        let m = self.0.read().unwrap_or_else(|e| e.into_inner());
+        !m.is_empty() && m.get(path) == Some(&len)
     }
 }

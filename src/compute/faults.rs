@@ -1,7 +1,7 @@
 //! Nova's responses: the handler outcome ([`Out`]), Nova faults, and the final headers every
 //! compute answer carries (request ids, microversion).
 
-use super::routes::Rq;
+use super::request::Rq;
 use crate::render::python::dict::DictBuilder;
 use crate::render::python::dumps::dumps;
 use crate::render::python::value::Py;

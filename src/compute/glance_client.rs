@@ -2,7 +2,7 @@
 //! detail pages for lists), here as in-process calls into [`crate::glance`], one way.
 
 use super::faults::{glance_fault, Fault, GlanceCall};
-use super::routes::{Rq, JSON_PROPS, PROPERTY_PREFIX};
+use super::request::{Rq, JSON_PROPS, PROPERTY_PREFIX};
 use crate::render::python::dict::{fill, DictBuilder};
 use crate::render::python::value::Py;
 

@@ -2,7 +2,7 @@
 
 use super::faults::{glance_fault, glanceclient_error, json_out, Fault, GlanceCall, Out};
 use super::glance_client::{get_image, py_int, NovaImage};
-use super::routes::{Rq, GLANCE_PAGE_SIZE, MAX_LIMIT};
+use super::request::{Rq, GLANCE_PAGE_SIZE, MAX_LIMIT};
 use super::views::{basic_view, link, os_path_join, show_view, single};
 use crate::render::python::dict::DictBuilder;
 use crate::render::python::value::Py;

@@ -3,7 +3,7 @@
 
 use super::faults::{json_out, Fault, Out};
 use super::glance_client::{get_image, NovaImage};
-use super::routes::{Rq, JSON_PROPS, METADATA_ITEMS_QUOTA, PROPERTY_PREFIX};
+use super::request::{Rq, JSON_PROPS, METADATA_ITEMS_QUOTA, PROPERTY_PREFIX};
 use super::views::single;
 use crate::render::python::dict::DictBuilder;
 use crate::render::python::dumps::dumps;

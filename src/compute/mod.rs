@@ -20,6 +20,7 @@ mod faults;
 mod glance_client;
 mod images;
 mod metadata;
+mod request;
 pub mod routes;
 mod views;
 

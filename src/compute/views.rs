@@ -3,7 +3,7 @@
 
 use super::faults::Fault;
 use super::glance_client::{py_int, NovaImage};
-use super::routes::Rq;
+use super::request::Rq;
 use crate::render::python::dict::DictBuilder;
 use crate::render::python::repr::py_str;
 use crate::render::python::value::Py;

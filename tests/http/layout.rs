@@ -172,3 +172,114 @@ fn layout_reader_finds_known_imports() {
     let refs = crate_refs("use crate::{model::Image, store::Store};\n// crate::edge\n");
     assert_eq!(refs.into_iter().collect::<Vec<_>>(), ["model", "store"]);
 }
+
+/// Folders whose files may still name each other both ways (to be untangled): the HEAD fast
+/// path and the hyper service/accept loop share the gate and the hand-over.
+const FOLDER_CIRCLES_ALLOWED: &[&str] = &["edge"];
+
+/// Sibling files a file of `folder` names (`super::x`, `super::{x, ..}`,
+/// `crate::<folder>::x`), comments and `#[cfg(test)]` code skipped.
+fn sibling_refs(text: &str, folder: &str, siblings: &BTreeSet<String>) -> BTreeSet<String> {
+    let code: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let code = code.split("#[cfg(test)]").next().unwrap_or("");
+    let mut found = BTreeSet::new();
+    for prefix in ["super::".to_string(), format!("crate::{folder}::")] {
+        let mut rest = code;
+        while let Some(i) = rest.find(&prefix) {
+            rest = &rest[i + prefix.len()..];
+            let names: Vec<String> = match rest.strip_prefix('{') {
+                Some(group) => group[..group.find('}').unwrap_or(group.len())]
+                    .split(',')
+                    .map(|s| s.trim().split("::").next().unwrap_or("").to_string())
+                    .collect(),
+                None => vec![rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect()],
+            };
+            found.extend(names.into_iter().filter(|n| siblings.contains(n)));
+        }
+    }
+    found
+}
+
+// Rule: inside each folder of src/ (edge excepted, see FOLDER_CIRCLES_ALLOWED) no two files
+// import each other, directly or round a longer circle.
+#[test]
+fn layout_no_circles_inside_folders() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut dirs = Vec::new();
+    let mut stack = vec![src.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p.clone());
+                dirs.push(p);
+            }
+        }
+    }
+    let mut circles = Vec::new();
+    for dir in dirs {
+        let folder = dir
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .replace('/', "::");
+        if FOLDER_CIRCLES_ALLOWED.contains(&folder.as_str()) {
+            continue;
+        }
+        let files: BTreeMap<String, PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+            .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), p))
+            .filter(|(n, _)| n != "mod")
+            .collect();
+        let names: BTreeSet<String> = files.keys().cloned().collect();
+        let g: BTreeMap<&String, BTreeSet<String>> = files
+            .iter()
+            .map(|(n, p)| {
+                let text = std::fs::read_to_string(p).unwrap();
+                let mut refs = sibling_refs(&text, &folder, &names);
+                refs.remove(n);
+                (n, refs)
+            })
+            .collect();
+        // A circle exists when a file reaches itself.
+        for start in g.keys() {
+            let mut seen = BTreeSet::new();
+            let mut todo: Vec<&String> = g[start].iter().collect();
+            while let Some(n) = todo.pop() {
+                if n == *start {
+                    circles.push(format!("{folder}: {start} reaches itself"));
+                    break;
+                }
+                if seen.insert(n.clone()) {
+                    if let Some(next) = g.get(n) {
+                        todo.extend(next.iter());
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        circles.is_empty(),
+        "import circles inside folders: {circles:#?}"
+    );
+}
+
+// Rule: the folder reader sees real sibling imports (it must be able to fail).
+#[test]
+fn layout_sibling_reader_finds_imports() {
+    let names: BTreeSet<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+    let text = "use super::a::X;\nuse super::{b, c::Y};\n// super::zzz\n";
+    let refs = sibling_refs(text, "f", &names);
+    assert_eq!(refs.into_iter().collect::<Vec<_>>(), ["a", "b", "c"]);
+    let refs = sibling_refs("fn f() { crate::f::c::go() }", "f", &names);
+    assert_eq!(refs.into_iter().collect::<Vec<_>>(), ["c"]);
+}

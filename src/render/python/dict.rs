@@ -2,6 +2,7 @@
 //! so that dict iteration order (and hence `json.dumps` key order) matches Nova's.
 
 use crate::render::python::value::Py;
+use serde_json::Value;
 
 /// CPython 2.7's string hash (`_Py_HashSecret` zero, as without `-R`), over code points as
 /// a UCS-4 build hashed `unicode` (equal to `str` for ASCII).
@@ -270,6 +271,45 @@ pub fn fill(entries: Vec<(String, Py)>) -> DictBuilder {
 /// [`fill`], returned in iteration order.
 pub fn reinsert(entries: Vec<(String, Py)>) -> Vec<(String, Py)> {
     fill(entries).entries()
+}
+
+/// The conversions that fill fresh dicts (here, beside the dict, so that [`Py`] itself
+/// needs nothing from this module).
+impl Py {
+    /// `json.loads`: objects become dicts filled in document order.
+    pub fn from_json(v: &Value) -> Py {
+        match v {
+            Value::Null => Py::None,
+            Value::Bool(b) => Py::Bool(*b),
+            Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    Py::Int(i128::from(i))
+                } else if let Some(u) = n.as_u64() {
+                    Py::Int(i128::from(u))
+                } else {
+                    Py::Float(n.as_f64().unwrap_or(0.0))
+                }
+            }
+            Value::String(s) => Py::Str(s.clone()),
+            Value::Array(a) => Py::List(a.iter().map(Py::from_json).collect()),
+            Value::Object(m) => Py::Dict(reinsert(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), Py::from_json(v)))
+                    .collect(),
+            )),
+        }
+    }
+
+    /// `copy.deepcopy`: every dict is refilled in its iteration order.
+    pub fn deepcopy(&self) -> Py {
+        match self {
+            Py::List(l) => Py::List(l.iter().map(Py::deepcopy).collect()),
+            Py::Dict(d) => Py::Dict(reinsert(
+                d.iter().map(|(k, v)| (k.clone(), v.deepcopy())).collect(),
+            )),
+            other => other.clone(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,5 @@
-//! A Python value as Nova held it ([`Py`]), built from `json.loads` output.
-
-use crate::render::python::dict::reinsert;
-
-use serde_json::Value;
+//! A Python value as Nova held it ([`Py`]). Building one from `json.loads` output and
+//! `copy.deepcopy` fill dicts, so they live with the dict (`dict.rs`).
 
 // =========================================================================================
 // Python values: CPython 2.7 dict order, json.dumps, str() and repr()
@@ -28,41 +25,6 @@ pub enum Py {
 }
 
 impl Py {
-    /// `json.loads`: objects become dicts filled in document order.
-    pub fn from_json(v: &Value) -> Py {
-        match v {
-            Value::Null => Py::None,
-            Value::Bool(b) => Py::Bool(*b),
-            Value::Number(n) => {
-                if let Some(i) = n.as_i64() {
-                    Py::Int(i128::from(i))
-                } else if let Some(u) = n.as_u64() {
-                    Py::Int(i128::from(u))
-                } else {
-                    Py::Float(n.as_f64().unwrap_or(0.0))
-                }
-            }
-            Value::String(s) => Py::Str(s.clone()),
-            Value::Array(a) => Py::List(a.iter().map(Py::from_json).collect()),
-            Value::Object(m) => Py::Dict(reinsert(
-                m.iter()
-                    .map(|(k, v)| (k.clone(), Py::from_json(v)))
-                    .collect(),
-            )),
-        }
-    }
-
-    /// `copy.deepcopy`: every dict is refilled in its iteration order.
-    pub fn deepcopy(&self) -> Py {
-        match self {
-            Py::List(l) => Py::List(l.iter().map(Py::deepcopy).collect()),
-            Py::Dict(d) => Py::Dict(reinsert(
-                d.iter().map(|(k, v)| (k.clone(), v.deepcopy())).collect(),
-            )),
-            other => other.clone(),
-        }
-    }
-
     pub(crate) fn truthy(&self) -> bool {
         match self {
             Py::None => false,
