@@ -309,6 +309,7 @@ mod tests {
         Timestamp::parse(s).unwrap()
     }
 
+    // Rule: A frozen clock moves by its step only when a timestamp is taken (`now`), not when peeked.
     #[test]
     fn frozen_clock_steps_only_on_now() {
         let c = Clock::default();
@@ -324,6 +325,7 @@ mod tests {
         assert!(c.is_real());
     }
 
+    // Rule: A clock set running starts at the given time and moves on with real time.
     #[test]
     fn running_clock_moves() {
         let c = Clock::default();
@@ -333,6 +335,7 @@ mod tests {
         assert_eq!(c.info().mode, ClockMode::Running);
     }
 
+    // Rule: Seeded id generators repeat the same UUID4-shaped sequence; image ids do not shift request ids.
     #[test]
     fn seeded_ids_repeat_and_look_like_uuid4() {
         let a = Ids::default();

@@ -165,6 +165,7 @@ mod tests {
         }
     }
 
+    // Rule: The stock policy lets every caller get images and only admins publicize; unknown actions are refused.
     #[test]
     fn stock_rules() {
         let p = Policy::stock();
@@ -174,6 +175,7 @@ mod tests {
         assert!(!p.allows("no_such_action", &with_roles(&["member"])));
     }
 
+    // Rule: Policy rule text parses to the rule tree Glance's policy engine read (`!`, roles lower-cased, `or`, `rule:`).
     #[test]
     fn parsing() {
         assert_eq!(Rule::parse("!"), Ok(Rule::Deny));
@@ -189,6 +191,7 @@ mod tests {
         assert!(Rule::parse("role:a and role:b").is_err());
     }
 
+    // Rule: A policy file overlays the stock rules, and bad rule syntax is refused at load.
     #[test]
     fn load_overlays_stock_and_rejects_bad_syntax() {
         let dir = tempfile::tempdir().unwrap();

@@ -79,6 +79,7 @@ mod tests {
 
     const OK: (&str, &str) = ("x-identity-status", "Confirmed");
 
+    // Rule: Only `X-Identity-Status: Confirmed`, spelled exactly, identifies a caller; anything else is 401.
     #[test]
     fn identity_status_must_be_exactly_confirmed() {
         for status in ["confirmed", "Invalid", "CONFIRMED", ""] {
@@ -88,6 +89,7 @@ mod tests {
         assert_eq!(caller(&HeaderMap::new()), Err(Refusal::Unauthorized));
     }
 
+    // Rule: The tenant is X-Project-Id, else X-Tenant-Id, else X-Tenant.
     #[test]
     fn project_id_wins_over_tenant_id_over_legacy_tenant() {
         let c = caller(&headers(&[OK, ("x-tenant-id", "t"), ("x-project-id", "p")])).unwrap();
@@ -109,6 +111,7 @@ mod tests {
         assert_eq!(c.registry_owner(), Some(""));
     }
 
+    // Rule: X-Roles, even empty, wins over the legacy X-Role.
     #[test]
     fn roles_header_wins_over_legacy_role_even_when_empty() {
         assert!(caller(&headers(&[OK, ("x-role", "admin")])).unwrap().admin);
@@ -129,6 +132,7 @@ mod tests {
         );
     }
 
+    // Rule: An unparsable service catalog or a request id over 64 characters is the context middleware's 500.
     #[test]
     fn bad_catalog_and_long_request_id_are_server_errors() {
         assert_eq!(

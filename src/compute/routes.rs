@@ -329,6 +329,7 @@ mod tests {
     use crate::compute::faults::strip_tags;
     use crate::compute::views::os_path_join;
 
+    // Rule: Compute paths split into API tree, tenant and the segments after `images`; other paths are left to v1.
     #[test]
     pub(crate) fn paths_split_into_api_tenant_and_tail() {
         let (api, t, tail) = split_path("/v2/820712/images/abc/metadata").unwrap();

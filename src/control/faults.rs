@@ -491,6 +491,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    // Rule: Fault path globs: `*` matches any run of characters, slashes included; the rest matches exactly.
     #[test]
     fn globs() {
         assert!(glob_match("*", ""));
@@ -505,6 +506,7 @@ mod tests {
         assert!(!glob_match("/v1/images", "/v1/images/x"));
     }
 
+    // Rule: A fault rule in its flat JSON form parses to the same rule as the builder makes.
     #[test]
     fn parse_flat_rules() {
         let r = FaultRule::from_json(json!({
@@ -535,6 +537,8 @@ mod tests {
         );
     }
 
+    // Rule: A rule skips its first `after` matches, fires at most `times` times, fires for about
+    // `fraction` of matches (seeded), and only for its `tenant`.
     #[test]
     fn times_after_and_fraction() {
         let f = Faults::default();
@@ -561,6 +565,7 @@ mod tests {
         assert!(f.pick("GET", "/", None, None).is_none());
     }
 
+    // Rule: Fault rule ids are generated in order and a duplicate id is refused.
     #[test]
     fn ids_are_unique() {
         let f = Faults::default();

@@ -446,6 +446,7 @@ mod tests {
         }
     }
 
+    // Rule: The journal keeps within its byte budget by dropping the oldest entries, and cuts long values (marked truncated).
     #[test]
     fn budget_drops_oldest_and_long_values_are_cut() {
         let j = Journal::with_budget(1000, 20_000);
@@ -471,6 +472,7 @@ mod tests {
         assert_eq!(j.bytes(), 0);
     }
 
+    // Rule: The journal keeps at most its cap of entries, dropping the oldest.
     #[test]
     fn cap_drops_oldest() {
         let j = Journal::new(2);
@@ -490,6 +492,7 @@ mod tests {
         assert!(j.query(&JournalFilter::default()).entries.is_empty());
     }
 
+    // Rule: Journal filters select by method, path glob, status class, since and limit.
     #[test]
     fn filters() {
         let j = Journal::new(10);
@@ -510,6 +513,7 @@ mod tests {
         assert!(JournalFilter::from_query(Some("colour=red")).is_err());
     }
 
+    // Rule: Token headers are redacted in journal entries; other headers are kept.
     #[test]
     fn tokens_are_redacted() {
         let mut h = HeaderMap::new();

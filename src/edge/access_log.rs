@@ -529,6 +529,7 @@ mod tests {
         }
     }
 
+    // Rule: A text access-log line carries every field and never a token.
     #[test]
     fn text_line_has_every_field_and_no_secret() {
         let mut out = Vec::new();
@@ -545,6 +546,7 @@ mod tests {
         assert!(!line.contains("s3cret"));
     }
 
+    // Rule: A JSON access-log line is valid JSON with every field and never a token.
     #[test]
     fn json_line_parses_and_has_no_secret() {
         let mut out = Vec::new();
@@ -561,6 +563,7 @@ mod tests {
         assert!(!String::from_utf8(out).unwrap().contains("s3cret"));
     }
 
+    // Rule: The access log writes colour escapes only when asked.
     #[test]
     fn colour_only_when_asked() {
         let mut plain = Vec::new();
@@ -573,6 +576,7 @@ mod tests {
             .contains("\x1b[33m404\x1b[0m"));
     }
 
+    // Rule: Control bytes in a logged path are escaped, so a request cannot forge log lines.
     #[test]
     fn control_bytes_in_a_path_are_escaped() {
         let mut out = Vec::new();
@@ -587,6 +591,7 @@ mod tests {
         assert_eq!(line.matches('\n').count(), 1);
     }
 
+    // Rule: The log's integer writer prints 0 and u64::MAX exactly.
     #[test]
     fn numbers() {
         let mut out = Vec::new();
@@ -605,6 +610,7 @@ mod tests {
         );
     }
 
+    // Rule: Days since the epoch convert to the right civil dates (leap days included).
     #[test]
     fn civil_dates() {
         let c = civil(0);
@@ -615,6 +621,7 @@ mod tests {
         assert_eq!((c.y, c.m, c.d, c.hh, c.mm, c.ss), (2026, 12, 3, 9, 41, 13));
     }
 
+    // Rule: Logged lines reach the writer, and flush waits until they have.
     #[test]
     fn lines_reach_the_writer_and_flush_waits() {
         #[derive(Clone)]

@@ -178,6 +178,7 @@ impl Future for Guarded {
 mod tests {
     use super::*;
 
+    // Rule: A handler future that panics becomes an error (a 500), counted in panics_caught.
     #[tokio::test]
     async fn a_panicking_future_becomes_an_error() {
         let before = panics_caught();
@@ -194,6 +195,7 @@ mod tests {
         assert_eq!(CatchPanic::new(Box::pin(async { 5 })).await, Ok(5));
     }
 
+    // Rule: A panicking synchronous step becomes an error carrying the panic message.
     #[test]
     fn a_panicking_step_becomes_an_error() {
         assert_eq!(catch("step", || 3), Ok(3));

@@ -750,6 +750,7 @@ pub const CONTAINER_FORMATS: &[&str] = &["ami", "ari", "aki", "bare", "ovf", "ov
 mod tests {
     use super::*;
 
+    // Rule: Timestamps print as Glance printed them: six fraction digits, no zone.
     #[test]
     fn timestamp_has_six_fraction_digits_and_no_zone() {
         let t = Timestamp::parse("2016-05-22T06:04:20.425843").unwrap();
@@ -764,6 +765,7 @@ mod tests {
         assert!(Timestamp::parse("2016-13-01T00:00:00").is_none());
     }
 
+    // Rule: Every status parses back from its wire spelling.
     #[test]
     fn status_round_trips() {
         for s in Status::ALL {
@@ -772,6 +774,7 @@ mod tests {
         assert_eq!(Status::parse("ACTIVE"), None);
     }
 
+    // Rule: A record's properties stay sorted by key through inserts and removals.
     #[test]
     fn properties_stay_sorted() {
         let mut img = Image::new(
@@ -804,6 +807,7 @@ mod tests {
         );
     }
 
+    // Rule: Equal property lists are interned to one shared allocation.
     #[test]
     fn interned_lists_are_shared() {
         let mut i = Interner::default();

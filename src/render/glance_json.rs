@@ -101,6 +101,7 @@ mod tests {
     use super::*;
     use crate::model::Timestamp;
 
+    // Rule: A v1 JSON image record has Glance's 18 keys, nulls included.
     #[test]
     fn record_has_18_keys_and_nulls() {
         let img = Image::new(
@@ -114,6 +115,7 @@ mod tests {
         assert_eq!(index_entry(&img).as_object().unwrap().len(), 6);
     }
 
+    // Rule: The versions document is byte for byte Glance's.
     #[test]
     fn versions_document() {
         assert_eq!(

@@ -416,6 +416,7 @@ mod tests {
             .collect()
     }
 
+    // Rule: `X-Image-Meta-*` headers come in Glance's order with its value spellings, absent fields left out.
     #[test]
     fn order_values_and_omissions() {
         let mut map = HeaderMap::new();
@@ -443,6 +444,7 @@ mod tests {
         );
     }
 
+    // Rule: A deleted image's headers show deleted_at and no properties.
     #[test]
     fn deleted_images_show_deleted_at_and_no_properties() {
         let mut img = sample();
@@ -469,6 +471,7 @@ mod tests {
         assert!(pos("x-image-meta-deleted_at") < pos("x-image-meta-created_at"));
     }
 
+    // Rule: Every field's title-cased name is what hyper writes on the wire.
     #[test]
     fn field_titles_are_what_hyper_writes() {
         for f in ALL_FIELDS {
@@ -519,6 +522,7 @@ mod tests {
         assert!(wire.is_empty());
     }
 
+    // Rule: The size header can be overridden (the bytes served) and a null size is left out.
     #[test]
     fn size_override_and_null_size() {
         let mut img = sample();

@@ -316,6 +316,7 @@ impl ApiError {
 mod tests {
     use super::*;
 
+    // Rule: The HTML error page matches real Glance's capture 22 byte for byte.
     #[test]
     fn html_body_matches_capture_22() {
         let e = ApiError::image_not_found("00000000-0000-0000-0000-000000000000");
@@ -325,6 +326,7 @@ mod tests {
         );
     }
 
+    // Rule: The HTML error page escapes quotes as WebOb did (capture 50).
     #[test]
     fn html_escapes_quotes_like_capture_50() {
         let e = ApiError::bad_request("Setting image status to 'killed'.");
@@ -333,6 +335,7 @@ mod tests {
             .contains("  Setting image status to &#x27;killed&#x27;.<br /><br />\n\n\n\n </body>"));
     }
 
+    // Rule: Plain and JSON error bodies are WebOb's.
     #[test]
     fn plain_and_json_bodies() {
         let e = ApiError::image_not_found("x");
@@ -357,6 +360,7 @@ mod tests {
         );
     }
 
+    // Rule: The error body kind follows WebOb's Accept negotiation (none: plain, */*: HTML, JSON when asked).
     #[test]
     fn accept_negotiation() {
         assert_eq!(BodyKind::from_accept(None), BodyKind::Plain);

@@ -177,6 +177,7 @@ pub fn read(path: &Path) -> Result<LogState, String> {
 mod tests {
     use super::*;
 
+    // Rule: Importing an old images.log gives its final state and ignores a torn last line.
     #[test]
     fn final_state_of_a_log_with_a_torn_tail() {
         let dir = tempfile::tempdir().unwrap();

@@ -344,6 +344,7 @@ mod tests {
         assert_eq!(py_hash("\u{1F600}x"), -1997109378905513350);
     }
 
+    // Rule: Nova view dicts iterate in CPython 2.7's order.
     #[test]
     pub(crate) fn view_key_orders_match_cpython_27() {
         let j = |v: Vec<String>| v.join(", ");
@@ -379,6 +380,7 @@ mod tests {
         );
     }
 
+    // Rule: Float str()/repr() and unicode repr match Python 2.7.
     #[test]
     pub(crate) fn floats_and_reprs_match_python_2() {
         assert_eq!(py_float_str(1e12), "1e+12");

@@ -78,6 +78,7 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> String {
 mod tests {
     use serde_json::json;
 
+    // Rule: The JSON formatter writes what Python's `json.dumps` wrote (separators, escapes).
     #[test]
     fn matches_python_dumps() {
         assert_eq!(
