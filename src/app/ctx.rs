@@ -55,6 +55,7 @@ pub fn request_id_text(u: uuid::Uuid) -> [u8; 40] {
 #[derive(Debug, Default)]
 pub struct ConnInfo {
     peer: Option<SocketAddr>,
+    local: Option<SocketAddr>,
     reset: AtomicBool,
 }
 
@@ -63,8 +64,20 @@ impl ConnInfo {
     pub fn new(peer: Option<SocketAddr>) -> Self {
         ConnInfo {
             peer,
+            local: None,
             reset: AtomicBool::new(false),
         }
+    }
+
+    /// The same, accepted on the local address `local`.
+    pub fn with_local(mut self, local: Option<SocketAddr>) -> Self {
+        self.local = local;
+        self
+    }
+
+    /// The address the connection was accepted on (eventlet's SERVER_NAME:SERVER_PORT).
+    pub fn local(&self) -> Option<SocketAddr> {
+        self.local
     }
 
     /// The client's address.

@@ -204,7 +204,13 @@ impl FastHead {
         else {
             return Step::Handoff;
         };
-        match self.answer(id, out) {
+        // eventlet echoed a client's `Connection: keep-alive` after `Date` (the gate lets
+        // no other Connection value through).
+        let keep_alive = req
+            .headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case("connection"));
+        match self.answer(id, keep_alive, out) {
             Some(a) => {
                 ANSWERED.fetch_add(1, Ordering::Relaxed);
                 if let (Some(log), Some(start)) = (&self.log, start) {
@@ -226,7 +232,7 @@ impl FastHead {
         }
     }
 
-    fn answer(&self, id: &str, out: &mut Vec<u8>) -> Option<Answer> {
+    fn answer(&self, id: &str, keep_alive: bool, out: &mut Vec<u8>) -> Option<Answer> {
         let app = &self.app;
         if let Some(img) = app.store.get(id) {
             if self.ctx.caller.can_see(&img)
@@ -244,6 +250,9 @@ impl FastHead {
                     let rid = crate::app::request_id_text(app.new_request_uuid());
                     headers::write_request_id(&rid, out);
                     write_date(out);
+                    if keep_alive {
+                        out.extend_from_slice(KEEP_ALIVE);
+                    }
                     out.extend_from_slice(b"\r\n");
                     return Some(Answer {
                         status: 200,
@@ -264,7 +273,7 @@ impl FastHead {
         };
         let result = crate::glance::images::meta(app, &ctx, id, &HeaderMap::new());
         let resp = finish_owned(ctx, result);
-        if !write_head(&resp, out) {
+        if !write_head(&resp, keep_alive, out) {
             return None;
         }
         let mut request_id = [b'-'; 40];
@@ -387,11 +396,15 @@ fn gate_step(input: &[u8], max_head: usize) -> Step {
     }
 }
 
+/// The line eventlet added after `Date` for a client that sent `Connection: keep-alive`
+/// (the hyper path's `glance::routes::add_connection`).
+const KEEP_ALIVE: &[u8] = b"Connection: keep-alive\r\n";
+
 /// A response head as hyper 1.x writes it with title-case names: status line, the headers
-/// in map order, then `Date` unless the response has one. Only for answers with an explicit
-/// `Content-Length` and no body (HEAD); for anything else it writes nothing and returns
-/// `false`.
-pub fn write_head(resp: &Response<Body>, out: &mut Vec<u8>) -> bool {
+/// in map order, then `Date` unless the response has one, then (`keep_alive`) the echoed
+/// `Connection: keep-alive`. Only for answers with an explicit `Content-Length` and no body
+/// (HEAD); for anything else it writes nothing and returns `false`.
+pub fn write_head(resp: &Response<Body>, keep_alive: bool, out: &mut Vec<u8>) -> bool {
     let status = resp.status();
     let reason = match resp.extensions().get::<hyper::ext::ReasonPhrase>() {
         Some(r) => r.as_bytes(),
@@ -418,6 +431,9 @@ pub fn write_head(resp: &Response<Body>, out: &mut Vec<u8>) -> bool {
     }
     if !dated {
         write_date(out);
+    }
+    if keep_alive {
+        out.extend_from_slice(KEEP_ALIVE);
     }
     out.extend_from_slice(b"\r\n");
     true
@@ -491,7 +507,7 @@ mod tests {
         assert_eq!(s, Step::Answered(raw.len()));
         assert!(out.starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=UTF-8\r\n"));
         assert!(out.contains("\r\nX-Image-Meta-Id: abc\r\n"));
-        assert!(out.ends_with(" GMT\r\n\r\n"));
+        assert!(out.ends_with(" GMT\r\nConnection: keep-alive\r\n\r\n"));
         let (s, out) = step("HEAD /v1/images/nope HTTP/1.1\r\n\r\n");
         assert_eq!(s, Step::Answered(33));
         assert!(out.starts_with("HTTP/1.1 404 Not Found\r\nContent-Type: text/plain;"));
@@ -530,6 +546,7 @@ mod tests {
             "HEAD /v1/images/abc HTTP/1.1\r\nX-Image-Meta-Size: 1\r\n\r\n",
             "HEAD /v1/images/abc HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
             "HEAD /v1/images/abc HTTP/1.1\r\nExpect: 100-continue\r\n\r\n",
+            "HEAD /v1/images/abc HTTP/1.1\r\nAccept: application/vnd.openstack.images-v1\r\n\r\n",
             "HEAD  /v1/images/abc HTTP/1.1\r\n\r\n",
             "\u{1}garbage\r\n\r\n",
         ] {

@@ -146,7 +146,7 @@ pub async fn run(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let info = Arc::new(ConnInfo::new(Some(peer)));
+                let info = Arc::new(ConnInfo::new(Some(peer)).with_local(stream.local_addr().ok()));
                 let conn = Conn { stream, info: Arc::clone(&info), prefix: Bytes::new() };
                 let service = service
                     .for_connection(info)

@@ -122,9 +122,22 @@ where
     type Future = Guarded;
 
     /// Dispatches under the panic guard: a handler that panics is answered 500.
-    fn call(&self, req: Request<B>) -> Guarded {
+    fn call(&self, mut req: Request<B>) -> Guarded {
         if self.max_head != usize::MAX && head_len(&req) > self.max_head {
             return Guarded::ready(too_large());
+        }
+        if req
+            .headers()
+            .get(http::header::HOST)
+            .is_none_or(|h| h.is_empty())
+        {
+            // WebOb's host_url without a Host header: SERVER_NAME:SERVER_PORT, which eventlet
+            // set from the listening socket (links and Location then name this address).
+            if let Some(local) = self.conn.as_ref().and_then(|c| c.local()) {
+                if let Ok(v) = http::HeaderValue::from_str(&local.to_string()) {
+                    req.headers_mut().insert(http::header::HOST, v);
+                }
+            }
         }
         let method = req.method().clone();
         let accept = BodyKind::from_accept(
@@ -338,6 +351,10 @@ fn harmless(h: &httparse::Header<'_>) -> bool {
     let n = h.name;
     if n.eq_ignore_ascii_case("connection") {
         return h.value.eq_ignore_ascii_case(b"keep-alive");
+    }
+    if n.eq_ignore_ascii_case("accept") {
+        // Version negotiation by media type (`glance::negotiate`) is hyper's.
+        return memchr::memmem::find(h.value, b"vnd.").is_none();
     }
     [
         "host",

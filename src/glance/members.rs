@@ -129,42 +129,13 @@ where
     enforce(&app, &ctx, "modify_member")?;
     image_for_members(&app, &ctx, &id)?;
     let body = read_json(req.into_body()).await?;
-    let invalid = || {
-        ApiError::from_registry(
-            ApiError::explained(
-                StatusCode::BAD_REQUEST,
-                "Invalid membership association: 'member_id'",
-            ),
-            "",
-        )
-    };
-    let list = body
-        .as_ref()
-        .and_then(|b| b.get("memberships"))
-        .ok_or_else(invalid)?;
-    let list = list.as_array().ok_or_else(invalid)?;
-    member_quota(&app, list.len())?;
-    let mut members: Vec<Member> = Vec::with_capacity(list.len());
-    for m in list {
-        let member_id = m
-            .get("member_id")
-            .and_then(|v| v.as_str())
-            .ok_or_else(invalid)?
-            .to_string();
-        let can_share = m.get("can_share").map(json_truthy).unwrap_or(false);
-        if let Some(x) = members.iter_mut().find(|x| x.member_id == member_id) {
-            x.can_share = can_share;
-        } else {
-            members.push(Member {
-                member_id,
-                can_share,
-            });
-        }
-    }
+    // glance-api's own refusals first; the registry's after its sharing check.
+    let parsed = memberships(&app, body.as_ref())?;
     let caller = ctx.caller.clone();
     app.store
         .write(move |snap, tx| {
             let cur = shareable(snap, &id, &caller)?;
+            let members = parsed?;
             let mut img = (*cur).clone();
             // Rows that stay keep their place (the registry updates them in place); new
             // memberships follow in request order.
@@ -189,6 +160,124 @@ where
         })
         .await?;
     Ok(no_content())
+}
+
+/// The registry's 400 for a membership it could not read, with Python's own exception text.
+fn invalid_membership(why: &str) -> ApiError {
+    ApiError::from_registry(
+        ApiError::explained(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid membership association: {why}"),
+        ),
+        "",
+    )
+}
+
+/// `{"memberships": [...]}` as glance-api, its registry client and the registry read it
+/// (Python 3, as the oracle's reference runs): glance-api called `body.get` (a list body:
+/// AttributeError, 500) and checked the quota on a truthy value's `len()`; the client
+/// wrapped an object without "memberships" into a one-element list; the registry iterated
+/// the value (null or a number: TypeError, 500; a string or object: its characters or keys)
+/// and subscripted each element, answering 400 with the exception text when that failed.
+/// The outer error is glance-api's, the inner one the registry's.
+type Parsed = Result<Vec<Member>, ApiError>;
+
+fn memberships(app: &App, body: Option<&serde_json::Value>) -> Result<Parsed, ApiError> {
+    use serde_json::Value;
+    let Some(body) = body else {
+        return Ok(Err(invalid_membership("'member_id'")));
+    };
+    let Value::Object(obj) = body else {
+        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
+    };
+    if let Some(v) = obj.get("memberships") {
+        let len = match v {
+            Value::Array(a) => Some(a.len()),
+            Value::String(t) => Some(t.chars().count()),
+            Value::Object(o) => Some(o.len()),
+            _ => None,
+        };
+        if let Some(n) = len.filter(|&n| n > 0) {
+            member_quota(app, n)?;
+        }
+        if matches!(v, Value::Bool(true)) || v.as_f64().is_some_and(|f| f != 0.0) {
+            // `len()` of a truthy number: TypeError in glance-api.
+            return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
+        }
+    }
+    Ok(registry_memberships(body, obj))
+}
+
+/// The registry's walk over the memberships (after the client's wrapping).
+fn registry_memberships(
+    body: &serde_json::Value,
+    obj: &serde_json::Map<String, serde_json::Value>,
+) -> Parsed {
+    use serde_json::Value;
+    let server_error = || ApiError::new(StatusCode::INTERNAL_SERVER_ERROR);
+    let elements: Vec<&Value> = match obj.get("memberships") {
+        None => vec![body],
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(Value::String(text)) => {
+            if !text.is_empty() {
+                return Err(invalid_membership(
+                    "string indices must be integers, not 'str'",
+                ));
+            }
+            Vec::new()
+        }
+        Some(Value::Object(o)) => {
+            if !o.is_empty() {
+                return Err(invalid_membership(
+                    "string indices must be integers, not 'str'",
+                ));
+            }
+            Vec::new()
+        }
+        Some(_) => return Err(server_error()),
+    };
+    let mut members: Vec<Member> = Vec::with_capacity(elements.len());
+    for m in elements {
+        let member_id = match m {
+            Value::Object(o) => match o.get("member_id") {
+                None => return Err(invalid_membership("'member_id'")),
+                Some(Value::String(s)) => s.clone(),
+                // An integer went into the String column as its decimal text.
+                Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
+                Some(_) => return Err(server_error()),
+            },
+            Value::String(_) => {
+                return Err(invalid_membership(
+                    "string indices must be integers, not 'str'",
+                ))
+            }
+            Value::Array(_) => {
+                return Err(invalid_membership(
+                    "list indices must be integers or slices, not str",
+                ))
+            }
+            Value::Null => {
+                return Err(invalid_membership("'NoneType' object is not subscriptable"))
+            }
+            Value::Bool(_) => return Err(invalid_membership("'bool' object is not subscriptable")),
+            Value::Number(n) if n.is_f64() => {
+                return Err(invalid_membership("'float' object is not subscriptable"))
+            }
+            Value::Number(_) => {
+                return Err(invalid_membership("'int' object is not subscriptable"))
+            }
+        };
+        let can_share = m.get("can_share").map(json_truthy).unwrap_or(false);
+        if let Some(x) = members.iter_mut().find(|x| x.member_id == member_id) {
+            x.can_share = can_share;
+        } else {
+            members.push(Member {
+                member_id,
+                can_share,
+            });
+        }
+    }
+    Ok(members)
 }
 
 fn json_truthy(v: &serde_json::Value) -> bool {

@@ -93,11 +93,8 @@ fn eventlet_connection<B>(req: &Request<B>) -> Option<&'static str> {
         // eventlet closed a connection whose `100 Continue` it never had to send.
         return Some("close");
     }
-    if client == b"keep-alive" && http11 {
-        // eventlet echoed this too; not yet done here because the HEAD fast path (which must
-        // write the same bytes) does not: a known oracle difference.
-        None
-    } else if client == b"keep-alive" {
+    if client == b"keep-alive" {
+        // HTTP/1.1 too (the HEAD fast path writes the same line: `edge::fast`).
         Some("keep-alive")
     } else if http11 && client != b"close" {
         None
@@ -107,6 +104,12 @@ fn eventlet_connection<B>(req: &Request<B>) -> Option<&'static str> {
 }
 
 fn add_connection(app: &App, mut resp: Response<Body>, value: &'static str) -> Response<Body> {
+    use http_body::Body as _;
+    if resp.body().is_end_stream() && resp.headers().contains_key(header::CONTENT_LENGTH) {
+        // hyper moves the Content-Length of an empty body to the end of the head; WebOb's
+        // stayed before Date and Connection.
+        *resp.body_mut() = Body::empty_sized();
+    }
     let date = app.clock.peek().http_date();
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&date) {
@@ -163,7 +166,25 @@ where
     let accept = BodyKind::from_accept(req.headers().get(header::ACCEPT).map(|v| v.as_bytes()));
     let caller = match app.caller_for(req.headers()) {
         Ok(caller) => caller,
-        Err(refusal) => return ready(app.refused(&refusal, req.method(), accept)),
+        Err(refusal) => {
+            // The over-long request id: Glance's context middleware stored the exception as
+            // the context, which failed only where an action used it; a route miss and the
+            // router's 405s never did.
+            if refusal == crate::auth::Refusal::ServerError(None) {
+                if let Some(e) = context_free(&split_segments(rest), req.method()) {
+                    let ctx = Ctx {
+                        method: req.method().clone(),
+                        accept,
+                        request_id: HeaderValue::from_static(""),
+                        caller: crate::auth::Caller::default(),
+                        host_url: String::new(),
+                    };
+                    let resp = error_response(&ctx, e);
+                    return drain_then(req, resp);
+                }
+            }
+            return ready(app.refused(&refusal, req.method(), accept));
+        }
     };
     let ctx = Ctx {
         method: req.method().clone(),
@@ -194,27 +215,16 @@ where
         // WebOb's Content-Length came after the request id, on HEAD too.
         resp.headers_mut()
             .append(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
-        return ready(resp);
+        return drain_then(req, resp);
     }
-    // At most four segments are ever routed; a fifth marks the path as unroutable.
-    let mut buf = [""; 5];
-    let mut n = 0;
-    for seg in rest[1..].split('/') {
-        if n == buf.len() {
-            break;
-        }
-        buf[n] = seg;
-        n += 1;
-    }
-    let segs: &[&str] = if n == buf.len() {
-        &["", "", "", "", ""]
-    } else {
-        &buf[..n]
-    };
+    let segs = split_segments(rest);
+    let segs: &[&str] = &segs;
     let body = request_body(&req);
     if body != RequestBody::None && !routed(segs) {
-        return drain_then(req, finish(&ctx, Err(ApiError::new(StatusCode::NOT_FOUND))));
+        return drain_then(req, finish(&ctx, Err(route_miss(&ctx.method))));
     }
+    // HEAD on the detail list reached an action that takes no body: its 405 came from there.
+    let detail_head = matches!(segs, ["images", "detail"]) && ctx.method == Method::HEAD;
     if body != RequestBody::None && !reads_own_body(segs, &ctx.method) {
         // The body is read first (eventlet kept the connection), then judged as Glance's
         // JSON deserializer did, before the action ran.
@@ -239,7 +249,9 @@ where
             parts.headers.remove(header::TRANSFER_ENCODING);
             let req = Request::from_parts(parts, http_body_util::Empty::<Bytes>::new());
             let resp = route_inner(&app, req, &path).await?;
-            if body == RequestBody::Json && resp.status() != StatusCode::METHOD_NOT_ALLOWED {
+            if body == RequestBody::Json
+                && (resp.status() != StatusCode::METHOD_NOT_ALLOWED || detail_head)
+            {
                 // A JSON body became `body=` for an action that takes none: TypeError, 500.
                 return Ok(finish(
                     &ctx,
@@ -294,6 +306,11 @@ where
                 _ => Err(ApiError::method_not_allowed(Some("GET, HEAD, PUT, DELETE"))),
             }
         }
+        // Routes matched the members list of an image called "detail", and the registry
+        // call behind it failed: real Glance 15 answers a bare 500 (checked by the oracle).
+        ["images", "detail", "members"] if *m == Method::GET => {
+            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR))
+        }
         ["images", id, "members"] if !id.is_empty() => {
             let id = decode(id).unwrap_or_default().into_owned();
             match *m {
@@ -328,9 +345,62 @@ where
             let member = decode(member).unwrap_or_default();
             crate::glance::members::shared_images(app, &ctx, &member)
         }
-        _ => Err(ApiError::new(StatusCode::NOT_FOUND)),
+        _ => Err(route_miss(m)),
     };
     ready(finish(&ctx, result))
+}
+
+/// The path after the version prefix as segments: at most four are ever routed, so a
+/// fifth marks the path as unroutable (five empty segments).
+fn split_segments(rest: &str) -> Vec<&str> {
+    let segs: Vec<&str> = rest.get(1..).unwrap_or("").split('/').take(5).collect();
+    if segs.len() == 5 {
+        vec![""; 5]
+    } else {
+        segs
+    }
+}
+
+/// Glance's router for a path no route matched: 404, or 501 for a method outside the ones
+/// it implemented (`glance.common.wsgi.Router._dispatch`).
+fn route_miss(m: &Method) -> ApiError {
+    if matches!(
+        m.as_str(),
+        "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "PATCH"
+    ) {
+        ApiError::new(StatusCode::NOT_FOUND)
+    } else {
+        ApiError::new(StatusCode::NOT_IMPLEMENTED)
+    }
+}
+
+/// The answers the router gave without running an action (so without the request
+/// context): route misses and the method refusals of the table in `route_inner`.
+fn context_free(segs: &[&str], m: &Method) -> Option<ApiError> {
+    if !routed(segs) {
+        return Some(route_miss(m));
+    }
+    let ms = m.as_str();
+    match segs {
+        ["images"] if !matches!(ms, "GET" | "POST") => {
+            Some(ApiError::method_not_allowed(Some("GET, POST")))
+        }
+        ["images", "detail"] if ms == "HEAD" => Some(ApiError::method_not_allowed(Some("GET"))),
+        ["images", "detail"] if ms != "GET" => {
+            Some(ApiError::method_not_allowed(Some("GET, HEAD")))
+        }
+        ["images", _] if !matches!(ms, "GET" | "HEAD" | "PUT" | "DELETE") => {
+            Some(ApiError::method_not_allowed(Some("GET, HEAD, PUT, DELETE")))
+        }
+        ["images", _, "members"] if !matches!(ms, "GET" | "PUT") => {
+            Some(ApiError::method_not_allowed(Some("GET, PUT")))
+        }
+        ["images", _, "members", _] if ms == "GET" => Some(ApiError::method_not_allowed(None)),
+        ["images", _, "members", _] if !matches!(ms, "PUT" | "DELETE") => {
+            Some(ApiError::method_not_allowed(Some("GET, PUT, DELETE")))
+        }
+        _ => None,
+    }
 }
 
 /// What the request carries after its headers.

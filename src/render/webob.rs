@@ -293,6 +293,10 @@ impl ApiError {
             405 => format!(
                 "The method {method} is not allowed for this resource. <br /><br />\n{detail}"
             ),
+            // Glance's router for a path no route matched, with a method it did not know.
+            501 => format!(
+                "\nThe request method {method} is not implemented for this server. <br /><br />\n{detail}"
+            ),
             _ => {
                 let expl = esc(self.explanation.as_deref().unwrap_or(generic));
                 format!("{expl}<br /><br />\n{detail}\n\n")

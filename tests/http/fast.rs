@@ -153,6 +153,14 @@ fn cases() -> Vec<Case> {
         chunks: vec![head_req(cirros, "Connection: close\r\n").into_bytes()],
         heads: vec![true],
     });
+    v.push(Case {
+        what: "a version media type on a HEAD (negotiated by hyper)",
+        chunks: vec![
+            head_req(cirros, "Accept: application/vnd.openstack.images-v1\r\n").into_bytes(),
+            head_req(cirros, "Connection: keep-alive\r\n").into_bytes(),
+        ],
+        heads: vec![true, true],
+    });
     for path in [
         "/v1/images/detail",
         "/v1/images/3c3d1d01%2Db48a-4639-8a88-08be3b9b5d78",

@@ -1,0 +1,264 @@
+//! Wire details the live oracle (tests/conformance/) found differing from real Glance 15,
+//! pinned here as exact bytes over real TCP: the keep-alive echo (on the fast path and on
+//! hyper's alike), links without a Host header, route misses with unknown methods, the
+//! over-long request id on routes that never used the context, and the odd 500s.
+
+use glance_emu::auth::AuthMode;
+use glance_emu::Config;
+
+use crate::support::*;
+
+const PUB: &str = "0c0c0c0c-0000-4000-8000-000000000001";
+const FIXTURE: &str = r#"[
+  {"id": "0c0c0c0c-0000-4000-8000-000000000001", "name": "pub-a", "owner": "a1", "is_public": true,
+   "created_at": "2015-06-02T10:11:12.100001", "data": {"base64": "cHVibGljIGltYWdlIEEK"}}
+]"#;
+
+/// The header block as `Name: value` lines (request id and date masked).
+fn lines(r: &Resp) -> Vec<String> {
+    let mut v = vec![r.status_line.clone()];
+    v.extend(r.masked_lines());
+    v
+}
+
+/// eventlet echoed `Connection: keep-alive` after `Date`, on HTTP/1.1 too; the HEAD fast
+/// path writes the same line as hyper's path, for 200s and 404s.
+#[tokio::test]
+async fn keep_alive_is_echoed_after_date_on_both_paths() {
+    let fast = spawn(FIXTURE).await;
+    let hyper = spawn_hyper_only(FIXTURE, Config::default()).await;
+    for id in [PUB, "nope"] {
+        let raw =
+            format!("HEAD /v1/images/{id} HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n");
+        let a = request(&fast, &raw).await;
+        let b = request(&hyper, &raw).await;
+        assert_eq!(lines(&a), lines(&b), "{id}");
+        assert_eq!(a.names().last(), Some(&"Connection"), "{id}");
+        assert_eq!(a.header("Connection"), Some("keep-alive"));
+        let n = a.names();
+        assert_eq!(n[n.len() - 2], "Date");
+    }
+    // Without the header nothing is added.
+    let r = head(&fast, &format!("/v1/images/{PUB}")).await;
+    assert_eq!(r.header("Connection"), None);
+}
+
+/// The bare version prefix's 302 keeps WebOb's order with a Connection line: the
+/// Content-Length stays before Date and Connection.
+#[tokio::test]
+async fn redirect_keeps_content_length_before_date_and_connection() {
+    let emu = spawn(FIXTURE).await;
+    for conn in ["close", "keep-alive"] {
+        let r = request(
+            &emu,
+            &format!("GET /v1 HTTP/1.1\r\nHost: h:1\r\nConnection: {conn}\r\n\r\n"),
+        )
+        .await;
+        assert_eq!(r.status_line, "HTTP/1.1 302 Found");
+        assert_eq!(
+            r.names(),
+            [
+                "Content-Type",
+                "Location",
+                "X-Openstack-Request-Id",
+                "Content-Length",
+                "Date",
+                "Connection"
+            ],
+            "{conn}"
+        );
+    }
+    // A chunked body on the redirect is read and dropped; the connection stays open.
+    let mut c = Conn::open(&emu).await;
+    let r = c
+        .roundtrip(b"GET /v1 HTTP/1.1\r\nHost: h:1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+        .await;
+    assert_eq!(r.header("Connection"), None);
+    let r = c.roundtrip(b"GET /v1 HTTP/1.1\r\nHost: h:1\r\n\r\n").await;
+    assert_eq!(r.status_line, "HTTP/1.1 302 Found");
+}
+
+/// Without a Host header WebOb built links from SERVER_NAME:SERVER_PORT, the listening
+/// address eventlet served on.
+#[tokio::test]
+async fn links_without_host_name_the_listening_address() {
+    let emu = spawn(FIXTURE).await;
+    let addr = emu.addr();
+    let r = request(&emu, "GET /versions HTTP/1.0\r\n\r\n").await;
+    let want = format!(
+        "{{\"versions\": [{{\"id\": \"v1.1\", \"status\": \"DEPRECATED\", \"links\": [{{\"rel\": \"self\", \"href\": \"http://{addr}/v1/\"}}]}}, {{\"id\": \"v1.0\", \"status\": \"DEPRECATED\", \"links\": [{{\"rel\": \"self\", \"href\": \"http://{addr}/v1/\"}}]}}]}}"
+    );
+    assert_eq!(r.body_str(), want);
+    let r = request(&emu, "HEAD /v1 HTTP/1.1\r\n\r\n").await;
+    assert_eq!(
+        r.header("Location"),
+        Some(format!("http://{addr}/v1/").as_str())
+    );
+}
+
+/// A HEAD naming a version by media type is negotiated (hyper's path), not answered by the
+/// fast path: `application/vnd.openstack.images-v1` keeps the /v1 prefix, a route miss.
+#[tokio::test]
+async fn head_with_a_version_media_type_is_negotiated() {
+    let emu = spawn(FIXTURE).await;
+    let raw =
+        |acc: &str| format!("HEAD /v1/images/{PUB} HTTP/1.1\r\nHost: h\r\nAccept: {acc}\r\n\r\n");
+    let r = request(&emu, &raw("application/vnd.openstack.images-v1")).await;
+    assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
+    assert_eq!(r.header("Content-Type"), Some("text/html; charset=UTF-8"));
+    let r = request(&emu, &raw("application/vnd.openstack.images-v2")).await;
+    assert_eq!(r.status_line, "HTTP/1.1 300 Multiple Choices");
+    assert_eq!(r.names(), ["Content-Type", "Content-Length", "Date"]);
+}
+
+/// A path no route matched, with a method Glance's router did not implement: 501.
+#[tokio::test]
+async fn route_miss_with_an_unknown_method_is_501() {
+    let emu = spawn(FIXTURE).await;
+    let r = request(
+        &emu,
+        "TRACE /v1/nothing HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n",
+    )
+    .await;
+    assert_eq!(r.status_line, "HTTP/1.1 501 Not Implemented");
+    assert_eq!(
+        r.names(),
+        [
+            "Content-Length",
+            "Content-Type",
+            "X-Openstack-Request-Id",
+            "Date"
+        ]
+    );
+    assert_eq!(
+        r.body_str(),
+        "<html>\n <head>\n  <title>501 Not Implemented</title>\n </head>\n <body>\n  \
+         <h1>501 Not Implemented</h1>\n  \nThe request method TRACE is not implemented for \
+         this server. <br /><br />\n\n </body>\n</html>"
+    );
+    assert_eq!(r.header("Content-Length"), Some("194"));
+    let r = request(&emu, "GET /v1/nothing HTTP/1.1\r\nHost: h\r\n\r\n").await;
+    assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
+}
+
+/// The members list of an image called "detail" and a JSON body on HEAD of the detail list:
+/// real Glance's bare 500s.
+#[tokio::test]
+async fn detail_oddities_are_500() {
+    let emu = spawn(FIXTURE).await;
+    let r = get(&emu, "/v1/images/detail/members").await;
+    assert_eq!(r.status_line, "HTTP/1.1 500 Internal Server Error");
+    let r = call(
+        &emu,
+        "HEAD",
+        "/v1/images/detail",
+        "Content-Type: application/json\r\n",
+        b"{\"image\": {}}",
+    )
+    .await;
+    assert_eq!(r.status_line, "HTTP/1.1 500 Internal Server Error");
+    assert_eq!(
+        r.names(),
+        [
+            "Content-Type",
+            "Content-Length",
+            "X-Openstack-Request-Id",
+            "Date"
+        ]
+    );
+}
+
+/// An over-long request id broke Glance's context, but only actions that used it failed:
+/// a route miss is still 404 and the router's 405 still 405 (neither with a request id).
+#[tokio::test]
+async fn long_request_id_spares_routes_that_never_used_the_context() {
+    let emu = spawn_with(
+        FIXTURE,
+        Config {
+            auth: AuthMode::TrustedHeaders,
+            ..Config::default()
+        },
+    )
+    .await;
+    let who = format!(
+        "X-Identity-Status: Confirmed\r\nX-Tenant-Id: a1\r\nX-Roles: member\r\n\
+         X-Openstack-Request-Id: {}\r\n",
+        "x".repeat(70)
+    );
+    let ask = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n{who}\r\n");
+    let r = request(&emu, &ask(&format!("/v1/images/{PUB}/members/b2"))).await;
+    assert_eq!(r.status_line, "HTTP/1.1 405 Method Not Allowed");
+    assert_eq!(r.names(), ["Content-Length", "Content-Type", "Date"]);
+    assert_eq!(r.header("Content-Length"), Some("187"));
+    let r = request(&emu, &ask("/v1/shared-images/")).await;
+    assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
+    assert_eq!(r.names(), ["Content-Length", "Content-Type", "Date"]);
+    let r = request(&emu, &ask(&format!("/v1/images/{PUB}"))).await;
+    assert_eq!(r.status_line, "HTTP/1.1 500 Internal Server Error");
+}
+
+/// Malformed `PUT /v1/images/{id}/members` bodies: real Glance 15 (Python 3) answered with
+/// Python's own exception texts inside the registry's page, a 500 where glance-api itself
+/// failed, and took integer member ids as their decimal text.
+#[tokio::test]
+async fn malformed_membership_bodies_answer_as_glance_did() {
+    let emu = spawn(FIXTURE).await;
+    let put = |body: &'static str| {
+        let emu = &emu;
+        async move {
+            call(
+                emu,
+                "PUT",
+                &format!("/v1/images/{PUB}/members"),
+                "Content-Type: application/json\r\n",
+                body.as_bytes(),
+            )
+            .await
+        }
+    };
+    let page = |why: &str| {
+        format!(
+            "<html>\n <head>\n  <title>400 Bad Request</title>\n </head>\n <body>\n  \
+             <h1>400 Bad Request</h1>\n  400 Bad Request\n\nInvalid membership association: \
+             {why}\n\n   <br /><br />\n\n\n\n </body>\n</html>"
+        )
+    };
+    for (body, why) in [
+        (
+            r#"{"memberships": "x"}"#,
+            "string indices must be integers, not &#x27;str&#x27;",
+        ),
+        (
+            r#"{"memberships": [null]}"#,
+            "&#x27;NoneType&#x27; object is not subscriptable",
+        ),
+        (
+            r#"{"memberships": [[1]]}"#,
+            "list indices must be integers or slices, not str",
+        ),
+        (
+            r#"{"memberships": [{"can_share": true}]}"#,
+            "&#x27;member_id&#x27;",
+        ),
+        (r#"{"member": "x"}"#, "&#x27;member_id&#x27;"),
+        ("{}", "&#x27;member_id&#x27;"),
+    ] {
+        let r = put(body).await;
+        assert_eq!(r.status_line, "HTTP/1.1 400 Bad Request", "{body}");
+        assert_eq!(r.body_str(), page(why), "{body}");
+    }
+    for body in ["[1, 2]", r#"{"memberships": null}"#] {
+        let r = put(body).await;
+        assert_eq!(
+            r.status_line, "HTTP/1.1 500 Internal Server Error",
+            "{body}"
+        );
+    }
+    let r = put(r#"{"memberships": [{"member_id": 1}]}"#).await;
+    assert_eq!(r.status_line, "HTTP/1.1 204 No Content");
+    let r = get(&emu, &format!("/v1/images/{PUB}/members")).await;
+    assert_eq!(
+        r.body_str(),
+        r#"{"members": [{"member_id": "1", "can_share": false}]}"#
+    );
+}
