@@ -173,7 +173,12 @@ impl Caller {
         if self.admin || self.owns(img) {
             return true;
         }
-        self.registry_owner()
-            .is_some_and(|t| img.members.iter().any(|m| m.member_id == t && m.can_share))
+        // The registry read the caller's FIRST row (a member may have several).
+        self.registry_owner().is_some_and(|t| {
+            img.members
+                .iter()
+                .find(|m| m.member_id == t)
+                .is_some_and(|m| m.can_share)
+        })
     }
 }

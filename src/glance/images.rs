@@ -7,7 +7,7 @@ use http::{Response, StatusCode};
 
 use crate::app::body::Body;
 use crate::app::{data_mismatch, downloadable, empty_html, visible_image, App, Ctx, REQ_SIZE};
-use crate::model::{ImageData, Status};
+use crate::model::{Image, ImageData, Status};
 use crate::render::image_headers as headers;
 use crate::render::webob::ApiError;
 
@@ -140,7 +140,8 @@ pub async fn delete(app: Arc<App>, ctx: Arc<Ctx>, id: String) -> Result<Response
     enforce(&app, &ctx, "delete_image")?;
     let now = app.now();
     let caller = ctx.caller.clone();
-    app.store
+    let destroyed = app
+        .store
         .write(move |snap, tx| {
             let cur = match snap.get(&id) {
                 Some(c) if caller.can_see(&c) => c,
@@ -173,15 +174,34 @@ pub async fn delete(app: Arc<App>, ctx: Arc<Ctx>, id: String) -> Result<Response
             }
             let mut img = (*cur).clone();
             img.status = Status::Deleted;
+            img.updated_at = now;
+            if has_duplicate_member_rows(&img) {
+                // glance-api first set the status to deleted, then the registry's destroy
+                // soft-deleted every member row with ONE deleted_at, which broke the unique
+                // key (image_id, member, deleted_at) on a tenant's duplicate rows: a 500,
+                // the destroy rolled back, the status change kept (a real Glance bug).
+                tx.put(img);
+                return Ok(false);
+            }
             img.deleted = true;
             img.deleted_at = Some(now);
-            img.updated_at = now;
             // Glance soft-deletes the member rows with the image: a former member no longer
             // sees it in lists with changes-since (and the database agrees after a restart).
-            img.members.retain(|_| false);
+            img.members.soft_delete_all();
             tx.put(img);
-            Ok(())
+            Ok(true)
         })
         .await?;
+    if !destroyed {
+        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
+    }
     Ok(empty_html(StatusCode::OK))
+}
+
+/// Whether a tenant has two live membership rows (a can_share member's writes can add them).
+fn has_duplicate_member_rows(img: &Image) -> bool {
+    let m = &img.members;
+    m.iter()
+        .enumerate()
+        .any(|(i, a)| m[..i].iter().any(|b| b.member_id == a.member_id))
 }

@@ -9,7 +9,7 @@ use http::{Request, Response, StatusCode};
 use crate::app::body::Body;
 use crate::app::{json_response, no_content, visible_image, App, Ctx};
 use crate::auth::Caller;
-use crate::model::{Image, Member, Status, Timestamp};
+use crate::model::{Image, Member, MemberRow, Status, Timestamp};
 use crate::render::glance_json as api;
 use crate::render::webob::ApiError;
 use crate::store::Snapshot;
@@ -73,6 +73,14 @@ fn shareable(snap: &Snapshot<'_>, id: &str, caller: &Caller) -> Result<Arc<Image
     Ok(cur)
 }
 
+/// Whether the registry's member query for `caller` returns `row` of `img`: an admin's
+/// returns every row, anyone else's the rows of images it owns and the rows naming it.
+fn row_visible(img: &Image, caller: &Caller, row: &MemberRow) -> bool {
+    caller.admin
+        || caller.owns(img)
+        || caller.registry_owner() == Some(row.member.member_id.as_str())
+}
+
 /// The registry refusing a write to an image the caller may see but not change.
 pub(crate) fn not_mutable(prefix: &str) -> ApiError {
     let mut e = ApiError::from_registry(ApiError::new(StatusCode::FORBIDDEN), prefix);
@@ -125,10 +133,11 @@ where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    // Glance's JSON deserializer ran before the action's own checks.
+    let body = read_json(req.into_body()).await?;
     check_member_access(&ctx)?;
     enforce(&app, &ctx, "modify_member")?;
     image_for_members(&app, &ctx, &id)?;
-    let body = read_json(req.into_body()).await?;
     // glance-api's own refusals first; the registry's after its sharing check.
     let parsed = memberships(&app, body.as_ref())?;
     let caller = ctx.caller.clone();
@@ -137,24 +146,39 @@ where
             let cur = shareable(snap, &id, &caller)?;
             let members = parsed?;
             let mut img = (*cur).clone();
-            // Rows that stay keep their place (the registry updates them in place); new
-            // memberships follow in request order.
-            let mut next: Vec<Member> = img
-                .members
-                .iter()
-                .filter_map(|old| {
-                    members
-                        .iter()
-                        .find(|m| m.member_id == old.member_id)
-                        .cloned()
-                })
-                .collect();
-            for m in members {
-                if !next.iter().any(|x| x.member_id == m.member_id) {
-                    next.push(m);
+            // The registry's update_all: each membership looked up among the rows the
+            // caller's query sees, deleted ones included (the first match is updated and so
+            // revived); the rest of those rows soft-deleted; the unmatched ones added as new
+            // rows (twice when listed twice).
+            let seen = |r: &MemberRow| row_visible(&img, &caller, r);
+            let rows: Vec<MemberRow> = img.members.rows().into_iter().filter(seen).collect();
+            let mut existing: Vec<(u32, bool)> = Vec::new();
+            let mut add: Vec<Member> = Vec::new();
+            for (member_id, can_share) in members {
+                match rows.iter().find(|r| r.member.member_id == member_id) {
+                    Some(r) => {
+                        let cs = can_share.unwrap_or(r.member.can_share);
+                        match existing.iter_mut().find(|(id, _)| *id == r.id) {
+                            Some(e) => e.1 = cs,
+                            None => existing.push((r.id, cs)),
+                        }
+                    }
+                    None => add.push(Member {
+                        member_id,
+                        can_share: can_share.unwrap_or(false),
+                    }),
                 }
             }
-            img.members = next.into();
+            for r in &rows {
+                match existing.iter().find(|(id, _)| *id == r.id) {
+                    Some(&(id, cs)) => img.members.update_row(id, cs),
+                    None if !r.deleted => img.members.soft_delete(r.id),
+                    None => {}
+                }
+            }
+            for m in add {
+                img.members.push(m);
+            }
             tx.put(img);
             Ok::<(), ApiError>(())
         })
@@ -179,8 +203,9 @@ fn invalid_membership(why: &str) -> ApiError {
 /// wrapped an object without "memberships" into a one-element list; the registry iterated
 /// the value (null or a number: TypeError, 500; a string or object: its characters or keys)
 /// and subscripted each element, answering 400 with the exception text when that failed.
-/// The outer error is glance-api's, the inner one the registry's.
-type Parsed = Result<Vec<Member>, ApiError>;
+/// The outer error is glance-api's, the inner one the registry's; each membership is
+/// (member id, `can_share` when given), duplicates kept.
+type Parsed = Result<Vec<(String, Option<bool>)>, ApiError>;
 
 fn memberships(app: &App, body: Option<&serde_json::Value>) -> Result<Parsed, ApiError> {
     use serde_json::Value;
@@ -236,7 +261,7 @@ fn registry_memberships(
         }
         Some(_) => return Err(server_error()),
     };
-    let mut members: Vec<Member> = Vec::with_capacity(elements.len());
+    let mut members = Vec::with_capacity(elements.len());
     for m in elements {
         let member_id = match m {
             Value::Object(o) => match o.get("member_id") {
@@ -267,15 +292,7 @@ fn registry_memberships(
                 return Err(invalid_membership("'int' object is not subscriptable"))
             }
         };
-        let can_share = m.get("can_share").map(json_truthy).unwrap_or(false);
-        if let Some(x) = members.iter_mut().find(|x| x.member_id == member_id) {
-            x.can_share = can_share;
-        } else {
-            members.push(Member {
-                member_id,
-                can_share,
-            });
-        }
+        members.push((member_id, m.get("can_share").map(json_truthy)));
     }
     Ok(members)
 }
@@ -303,11 +320,12 @@ where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    // Glance's JSON deserializer ran before the action's own checks.
+    let body = read_json(req.into_body()).await?;
     check_member_access(&ctx)?;
     enforce(&app, &ctx, "modify_member")?;
     let img = image_for_members(&app, &ctx, &id)?;
     member_quota(&app, img.members.len() + 1)?;
-    let body = read_json(req.into_body()).await?;
     let can_share = body
         .as_ref()
         .and_then(|b| b.get("member"))
@@ -318,10 +336,18 @@ where
         .write(move |snap, tx| {
             let cur = shareable(snap, &id, &caller)?;
             let mut img = (*cur).clone();
-            match img.members.iter_mut().find(|m| m.member_id == member) {
-                Some(m) => {
+            // The first row the caller's query sees, deleted ones included: updated (and so
+            // revived) only when can_share was given; none seen: a new row, even when
+            // another tenant's query would have found one.
+            let found = img
+                .members
+                .rows()
+                .into_iter()
+                .find(|r| r.member.member_id == member && row_visible(&img, &caller, r));
+            match found {
+                Some(r) => {
                     if let Some(cs) = can_share {
-                        m.can_share = cs;
+                        img.members.update_row(r.id, cs);
                     }
                 }
                 None => img.members.push(Member {
@@ -350,14 +376,17 @@ pub async fn member_delete(
     app.store
         .write(move |snap, tx| {
             let cur = shareable(snap, &id, &caller)?;
-            let Some(pos) = cur.members.iter().position(|m| m.member_id == member) else {
+            let found = cur.members.rows().into_iter().find(|r| {
+                !r.deleted && r.member.member_id == member && row_visible(&cur, &caller, r)
+            });
+            let Some(row) = found else {
                 return Err(ApiError::from_registry(
                     ApiError::explained(StatusCode::NOT_FOUND, "Membership could not be found."),
                     "",
                 ));
             };
             let mut img = (*cur).clone();
-            img.members.remove(pos);
+            img.members.soft_delete(row.id);
             tx.put(img);
             Ok(())
         })

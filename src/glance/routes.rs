@@ -183,7 +183,8 @@ where
                     return drain_then(req, resp);
                 }
             }
-            return ready(app.refused(&refusal, req.method(), accept));
+            let resp = app.refused(&refusal, req.method(), accept);
+            return drain_then(req, resp);
         }
     };
     let ctx = Ctx {

@@ -163,15 +163,7 @@ where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let ct = req_headers.get(header::CONTENT_TYPE).map(|v| {
-        v.as_bytes()
-            .split(|b| *b == b';')
-            .next()
-            .unwrap_or(b"")
-            .trim_ascii()
-            .to_vec()
-    });
-    if ct.as_deref() != Some(b"application/octet-stream".as_slice()) {
+    if !octet_stream(req_headers) {
         set_status(app, id, Status::Killed, None).await?;
         return Err(ApiError::bad_request(
             "Content-Type must be application/octet-stream",
@@ -349,8 +341,44 @@ where
         return Ok(image_response(StatusCode::CREATED, &img, Some(location)));
     }
     formats_for_upload(&img)?;
+    if !ctx.caller.admin && img.owner.is_none() {
+        // A caller without a tenant made an owner-less image, which the registry lets no
+        // non-admin change: the upload's first step (status "saving") came back "Image not
+        // found" and glance-api answered 500, leaving the record queued. A wrong
+        // Content-Type was refused before that (the attempt to kill the record failed
+        // the same way, quietly).
+        drain(body).await;
+        if !octet_stream(&parts.headers) {
+            return Err(ApiError::bad_request(
+                "Content-Type must be application/octet-stream",
+            ));
+        }
+        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
+    }
     let img = Box::pin(upload_and_activate(&app, &id, &parts.headers, body)).await?;
     Ok(image_response(StatusCode::CREATED, &img, Some(location)))
+}
+
+/// Whether the request's media type is `application/octet-stream` (parameters ignored),
+/// the only one Glance took image data in.
+fn octet_stream(h: &HeaderMap) -> bool {
+    h.get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes()
+            .split(|b| *b == b';')
+            .next()
+            .unwrap_or(b"")
+            .trim_ascii()
+            == b"application/octet-stream"
+    })
+}
+
+/// Reads and drops a request body (eventlet discarded what the application left unread,
+/// and kept the connection).
+async fn drain<B>(mut body: B)
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
+    while let Some(Ok(_)) = body.frame().await {}
 }
 
 /// Glance's check before bytes are stored: an image needs both formats to take data.
@@ -475,14 +503,16 @@ where
     let caller = ctx.caller.clone();
     let idc = id.clone();
     let now = app.now();
-    let updated = app
+    let written = app
         .store
         .write(move |snap, tx| {
             let cur = match snap.get(&idc) {
                 Some(c) if caller.can_see(&c) => c,
                 _ => return Err(ApiError::image_not_found(&idc)),
             };
-            if !caller.admin && !caller.owns(&cur) && cur.owner.is_some() {
+            // The registry let no non-admin change an image it does not own, owner-less
+            // ones included (`is_image_mutable`).
+            if !caller.admin && !caller.owns(&cur) {
                 if cur.is_public {
                     return Err(not_mutable("Forbidden to update image: "));
                 }
@@ -502,7 +532,16 @@ where
             tx.put(img);
             Ok(out)
         })
-        .await?;
+        .await;
+    let updated = match written {
+        Ok(u) => u,
+        Err(e) => {
+            if with_data {
+                drain(body).await;
+            }
+            return Err(e);
+        }
+    };
     if with_data && updated.status == Status::Queued {
         formats_for_upload(&updated)?;
         let img = Box::pin(upload_and_activate(&app, &id, &parts.headers, body)).await?;

@@ -483,34 +483,147 @@ impl fmt::Debug for Properties {
 }
 
 /// A record's memberships: one thin pointer, and nothing allocated for the usual none.
+/// Dereferences to the live rows in the registry's row order; rows soft-deleted by member
+/// calls are kept aside (with their row ids) for the registry's `include_deleted` lookups,
+/// which revive them in place.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Members(Option<Box<MemberList>>);
 
-/// The memberships behind [`Members`] (a named type: a thin pointer to a `Vec`).
+/// The rows behind [`Members`] (a named type: a thin pointer).
 #[derive(Clone, Default, PartialEq, Eq)]
-struct MemberList(Vec<Member>);
+struct MemberList {
+    /// Live rows, in row-id order.
+    live: Vec<Member>,
+    /// Row ids of `live`, increasing.
+    ids: Vec<u32>,
+    /// Soft-deleted rows: (row id, member).
+    gone: Vec<(u32, Member)>,
+}
+
+/// One membership row as the registry's `image_members` table held it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    /// The row id (insertion order).
+    pub id: u32,
+    /// The membership.
+    pub member: Member,
+    /// Soft-deleted.
+    pub deleted: bool,
+}
 
 impl Members {
-    fn edit<R>(&mut self, f: impl FnOnce(&mut Vec<Member>) -> R) -> R {
-        let mut v: Vec<Member> = self.0.take().map(|l| l.0).unwrap_or_default();
-        let r = f(&mut v);
-        *self = v.into();
-        r
+    fn list(&mut self) -> &mut MemberList {
+        self.0.get_or_insert_with(Box::default)
     }
 
-    /// Adds a membership at the end.
+    /// Drops the allocation when no row (live or deleted) is left.
+    fn tidy(&mut self) {
+        if self
+            .0
+            .as_ref()
+            .is_some_and(|l| l.live.is_empty() && l.gone.is_empty())
+        {
+            self.0 = None;
+        }
+    }
+
+    fn next_id(&self) -> u32 {
+        self.0.as_ref().map_or(1, |l| {
+            let live = l.ids.last().copied().unwrap_or(0);
+            let gone = l.gone.iter().map(|(i, _)| *i).max().unwrap_or(0);
+            live.max(gone) + 1
+        })
+    }
+
+    /// Adds a membership as a new row at the end.
     pub fn push(&mut self, m: Member) {
-        self.edit(|v| v.push(m));
+        let id = self.next_id();
+        let l = self.list();
+        l.live.push(m);
+        l.ids.push(id);
     }
 
-    /// Keeps the memberships `f` accepts.
-    pub fn retain(&mut self, f: impl FnMut(&Member) -> bool) {
-        self.edit(|v| v.retain(f));
+    /// Keeps the live memberships `f` accepts (the others are dropped, not soft-deleted).
+    pub fn retain(&mut self, mut f: impl FnMut(&Member) -> bool) {
+        if let Some(l) = self.0.as_deref_mut() {
+            let keep: Vec<bool> = l.live.iter().map(&mut f).collect();
+            let mut k = keep.iter();
+            l.live.retain(|_| *k.next().unwrap_or(&true));
+            let mut k = keep.iter();
+            l.ids.retain(|_| *k.next().unwrap_or(&true));
+        }
+        self.tidy();
     }
 
-    /// Removes and returns the membership at `i` (which must exist).
+    /// Removes and returns the live membership at `i` (which must exist).
     pub fn remove(&mut self, i: usize) -> Member {
-        self.edit(|v| v.remove(i))
+        let l = self.list();
+        l.ids.remove(i);
+        let m = l.live.remove(i);
+        self.tidy();
+        m
+    }
+
+    /// Every row, live and soft-deleted, in row-id order.
+    pub fn rows(&self) -> Vec<MemberRow> {
+        let Some(l) = self.0.as_deref() else {
+            return Vec::new();
+        };
+        let mut out: Vec<MemberRow> = l
+            .ids
+            .iter()
+            .zip(&l.live)
+            .map(|(&id, m)| MemberRow {
+                id,
+                member: m.clone(),
+                deleted: false,
+            })
+            .chain(l.gone.iter().map(|(id, m)| MemberRow {
+                id: *id,
+                member: m.clone(),
+                deleted: true,
+            }))
+            .collect();
+        out.sort_by_key(|r| r.id);
+        out
+    }
+
+    /// Soft-deletes the live row `id` (the registry's `image_member_delete`).
+    pub fn soft_delete(&mut self, id: u32) {
+        if let Some(l) = self.0.as_deref_mut() {
+            if let Some(i) = l.ids.iter().position(|&x| x == id) {
+                l.ids.remove(i);
+                let m = l.live.remove(i);
+                l.gone.push((id, m));
+            }
+        }
+    }
+
+    /// Soft-deletes every live row (the registry's image destroy).
+    pub fn soft_delete_all(&mut self) {
+        if let Some(l) = self.0.as_deref_mut() {
+            let ids = std::mem::take(&mut l.ids);
+            let live = std::mem::take(&mut l.live);
+            l.gone.extend(ids.into_iter().zip(live));
+        }
+    }
+
+    /// The registry's `image_member_update`: sets `can_share` and un-deletes the row.
+    pub fn update_row(&mut self, id: u32, can_share: bool) {
+        let Some(l) = self.0.as_deref_mut() else {
+            return;
+        };
+        if let Some(i) = l.ids.iter().position(|&x| x == id) {
+            l.live[i].can_share = can_share;
+            return;
+        }
+        if let Some(g) = l.gone.iter().position(|(x, _)| *x == id) {
+            let (_, mut m) = l.gone.remove(g);
+            m.can_share = can_share;
+            let at = l.ids.partition_point(|&x| x < id);
+            l.ids.insert(at, id);
+            l.live.insert(at, m);
+        }
     }
 }
 
@@ -518,19 +631,26 @@ impl std::ops::Deref for Members {
     type Target = [Member];
 
     fn deref(&self) -> &[Member] {
-        self.0.as_deref().map_or(&[], |l| &l.0)
+        self.0.as_deref().map_or(&[], |l| &l.live)
     }
 }
 
 impl std::ops::DerefMut for Members {
     fn deref_mut(&mut self) -> &mut [Member] {
-        self.0.as_deref_mut().map_or(&mut [], |l| &mut l.0)
+        self.0.as_deref_mut().map_or(&mut [], |l| &mut l.live)
     }
 }
 
 impl From<Vec<Member>> for Members {
     fn from(v: Vec<Member>) -> Self {
-        Members((!v.is_empty()).then(|| Box::new(MemberList(v))))
+        Members((!v.is_empty()).then(|| {
+            let n = u32::try_from(v.len()).unwrap_or(u32::MAX);
+            Box::new(MemberList {
+                ids: (1..=n).collect(),
+                live: v,
+                gone: Vec::new(),
+            })
+        }))
     }
 }
 

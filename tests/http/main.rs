@@ -10,6 +10,7 @@ mod head;
 mod identity;
 mod layout;
 mod lists;
+mod member_rows;
 mod oracle_wire;
 mod persist;
 mod robust;
