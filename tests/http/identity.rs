@@ -179,3 +179,97 @@ async fn bad_catalog_and_long_request_id_are_500() {
     assert_eq!(r.names(), ["Content-Length", "Content-Type", "Date"]);
     assert_eq!(r.header("Content-Length"), Some("228"));
 }
+
+/// Every identity shape of issue 13 against private, shared and public images: the detail
+/// list (with the admin-only `is_public=None`, which non-admins cannot use to widen it) and
+/// a HEAD of D's private image show exactly what real Glance 15 showed that caller (the live
+/// oracle runs the same shapes against it: tests/conformance/generate.py IDENTITIES).
+#[tokio::test]
+async fn every_identity_shape_sees_only_what_glance_shows() {
+    let emu = emu().await;
+    let as_a: &[&str] = &["shared-d-with-a", "priv-a", "pub-a"];
+    let as_d: &[&str] = &["shared-d-with-a", "priv-d", "pub-a"];
+    let public: &[&str] = &["pub-a"];
+    let shapes: Vec<(&str, String, Option<&[&str]>)> = vec![
+        (
+            "no tenant",
+            format!("{CONFIRMED}X-User-Id: u\r\nX-Roles: member\r\n"),
+            Some(public),
+        ),
+        (
+            "no tenant, no roles",
+            format!("{CONFIRMED}X-User-Id: u\r\n"),
+            Some(public),
+        ),
+        (
+            "empty tenant",
+            format!("{CONFIRMED}X-Tenant-Id: \r\nX-Roles: member\r\n"),
+            Some(public),
+        ),
+        (
+            "owner, no roles",
+            format!("{CONFIRMED}X-Tenant-Id: {A}\r\n"),
+            Some(as_a),
+        ),
+        (
+            "owner, empty roles",
+            format!("{CONFIRMED}X-Tenant-Id: {A}\r\nX-Roles: \r\n"),
+            Some(as_a),
+        ),
+        (
+            "project A, tenant D",
+            format!("{CONFIRMED}X-Project-Id: {A}\r\nX-Tenant-Id: {D}\r\nX-Roles: member\r\n"),
+            Some(as_a),
+        ),
+        (
+            "project D, tenant A",
+            format!("{CONFIRMED}X-Project-Id: {D}\r\nX-Tenant-Id: {A}\r\nX-Roles: member\r\n"),
+            Some(as_d),
+        ),
+        (
+            "project only",
+            format!("{CONFIRMED}X-Project-Id: {A}\r\nX-Roles: member\r\n"),
+            Some(as_a),
+        ),
+        (
+            "legacy X-Tenant/X-User/X-Role",
+            format!("{CONFIRMED}X-Tenant: {A}\r\nX-User: u\r\nX-Role: member\r\n"),
+            Some(as_a),
+        ),
+        (
+            "X-Roles beats a legacy admin X-Role",
+            format!("{CONFIRMED}X-Tenant-Id: {A}\r\nX-Roles: member\r\nX-Role: admin\r\n"),
+            Some(as_a),
+        ),
+        (
+            "Invalid identity claiming admin",
+            format!("X-Identity-Status: Invalid\r\nX-Tenant-Id: {A}\r\nX-Roles: admin\r\n"),
+            None,
+        ),
+        ("no identity at all", String::new(), None),
+    ];
+    for (what, who, want) in shapes {
+        let r = as_who(&emu, "GET", "/v1/images/detail?is_public=None", &who).await;
+        let h = as_who(&emu, "HEAD", &format!("/v1/images/{PRIV_D}"), &who).await;
+        match want {
+            None => {
+                assert_eq!(r.status_line, "HTTP/1.1 401 Unauthorized", "{what}");
+                assert!(!r.body_str().contains("priv"), "{what}");
+                assert_eq!(h.status_line, "HTTP/1.1 401 Unauthorized", "{what}");
+            }
+            Some(names_seen) => {
+                assert_eq!(names(&r), names_seen, "{what}");
+                let sees_d = names_seen.contains(&"priv-d");
+                assert_eq!(
+                    h.status_line,
+                    if sees_d {
+                        "HTTP/1.1 200 OK"
+                    } else {
+                        "HTTP/1.1 404 Not Found"
+                    },
+                    "{what}"
+                );
+            }
+        }
+    }
+}
