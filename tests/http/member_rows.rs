@@ -66,6 +66,8 @@ async fn members(emu: &glance_emu::embed::Emulator) -> String {
         .body_str()
 }
 
+/// A can_share member's write to another tenant's membership adds a second row; the first
+/// row decides; the owner's image delete is then the registry's 500 with the status kept.
 #[tokio::test]
 async fn a_sharing_member_adds_duplicate_rows_and_the_image_delete_fails() {
     let emu = emu().await;
@@ -118,6 +120,8 @@ async fn a_sharing_member_adds_duplicate_rows_and_the_image_delete_fails() {
     assert_eq!(r.header("X-Image-Meta-Deleted"), Some("False"));
 }
 
+/// A deleted member's row stays deleted on a PUT without can_share, and comes back in its
+/// old place with one.
 #[tokio::test]
 async fn a_deleted_member_row_is_revived_only_with_can_share() {
     let emu = emu().await;
