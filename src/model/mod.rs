@@ -795,4 +795,38 @@ mod tests {
         assert_eq!(c[0].1.as_deref(), Some("w"));
         assert!(i.property_list([]).is_empty());
     }
+
+    // Rule: Member rows keep registry row order: a soft-deleted row is kept aside, revived in
+    // its old place by update_row, and retain/remove keep the row ids in step.
+    #[test]
+    fn member_rows_soft_delete_and_revive_in_place() {
+        let m = |id: &str| Member {
+            member_id: id.to_string(),
+            can_share: false,
+        };
+        let mut ms: Members = vec![m("a"), m("b"), m("c")].into();
+        let a_row = ms.rows()[0].id;
+        ms.soft_delete(a_row);
+        let live: Vec<&str> = ms.iter().map(|x| x.member_id.as_str()).collect();
+        assert_eq!(live, ["b", "c"]);
+        assert_eq!(ms.rows().len(), 3);
+        assert!(ms.rows()[0].deleted);
+        ms.push(m("d"));
+        ms.update_row(a_row, true);
+        let live: Vec<(&str, bool)> = ms
+            .iter()
+            .map(|x| (x.member_id.as_str(), x.can_share))
+            .collect();
+        assert_eq!(
+            live,
+            [("a", true), ("b", false), ("c", false), ("d", false)]
+        );
+        ms.retain(|x| x.member_id != "b");
+        ms.remove(0);
+        let ids: Vec<u32> = ms.rows().iter().map(|r| r.id).collect();
+        assert_eq!(ids, [3, 4]);
+        ms.soft_delete_all();
+        assert!(ms.is_empty());
+        assert_eq!(ms.rows().len(), 2);
+    }
 }
