@@ -500,6 +500,7 @@ mod tests {
         (s, String::from_utf8(out).unwrap())
     }
 
+    // Rule: A plain keep-alive HEAD is answered here (the keep-alive echoed) and consumes exactly its own bytes; so is a 404.
     #[test]
     fn answers_plain_heads_and_counts_the_bytes() {
         let raw = "HEAD /v1/images/abc HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n";
@@ -513,6 +514,7 @@ mod tests {
         assert!(out.starts_with("HTTP/1.1 404 Not Found\r\nContent-Type: text/plain;"));
     }
 
+    // Rule: A partial head waits for more bytes, up to the head limit; beyond it the answer is 431.
     #[test]
     fn waits_for_a_whole_head_but_not_forever() {
         assert_eq!(step("HEAD /v1/images/abc HTTP/1.1\r\nHo").0, Step::NeedMore);
@@ -531,6 +533,7 @@ mod tests {
         assert_eq!(step(&format!("{longer}\r\n\r\n")).0, Step::TooLarge);
     }
 
+    // Rule: A request the fast path does not fully understand (method, version, escapes, query, other paths, answer-changing headers, a version media type) goes to hyper untouched.
     #[test]
     fn everything_else_goes_to_hyper() {
         for raw in [
@@ -556,6 +559,7 @@ mod tests {
         }
     }
 
+    // Rule: While the control API journals, every request goes to hyper.
     #[test]
     fn journalling_sends_requests_to_hyper() {
         let app = app(Config::default());
@@ -566,6 +570,7 @@ mod tests {
         assert_eq!(fast.step(raw, &mut out), Step::Handoff);
     }
 
+    // Rule: The fast path exists only for Glance's unauthenticated (noauth) context.
     #[test]
     fn only_for_the_unauthenticated_context() {
         let config = Config {

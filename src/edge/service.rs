@@ -414,6 +414,7 @@ mod tests {
         }
     }
 
+    // Rule: A handler that panics is answered with Glance's 500 page, and the connection keeps serving.
     #[tokio::test]
     async fn a_panicking_handler_answers_500_and_the_connection_lives_on() {
         let app = Arc::new(App::new(

@@ -105,6 +105,7 @@ mod tests {
     const MULTI: Negotiated = Negotiated::Versions(StatusCode::MULTIPLE_CHOICES);
     const EXPLICIT: Negotiated = Negotiated::Versions(StatusCode::OK);
 
+    // Rule: A URL version (v1, v1.0, v1.1) is popped with every leading slash; any other first segment gets the 300 version document.
     #[test]
     fn url_versions_pop_every_leading_slash() {
         assert_eq!(n("/v1/images"), v1("/images"));
@@ -128,6 +129,7 @@ mod tests {
         }
     }
 
+    // Rule: The path is percent-decoded before negotiation, as WSGI handed it over.
     #[test]
     fn paths_are_percent_decoded_first() {
         assert_eq!(n("/v1/%69mages"), v1("/images"));
@@ -135,6 +137,7 @@ mod tests {
         assert_eq!(n("/%761/images"), v1("/images"));
     }
 
+    // Rule: `/versions` is a peek at the first segment: 200 with the version document.
     #[test]
     fn versions_is_a_peek() {
         for p in ["/versions", "/versions/", "/versions/v1", "//versions"] {
@@ -143,6 +146,7 @@ mod tests {
         assert_eq!(n("/versionsx"), MULTI);
     }
 
+    // Rule: An Accept media type application/vnd.openstack.images-vN names the version and keeps the /v1 prefix in the path.
     #[test]
     fn accept_media_type_names_the_version_and_keeps_the_path() {
         let a = |p: &str, acc: &str| negotiate(p, Some(acc.as_bytes()));
