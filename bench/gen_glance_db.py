@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes a `--persist` state directory with N images straight into Glance's registry
-schema (src/glance_schema.sql), for the start-up measurement in docs/performance.md.
+schema (src/store/glance_schema.sql), for the start-up measurement in docs/performance.md.
 
 usage: gen_glance_db.py N DIR
 
@@ -9,7 +9,7 @@ microsecond timestamps, checksum and size), two live properties and one soft-del
 every 10th image has two members (one soft-deleted); every active image has a location row
 `file://DIR/images/<id>` (the files themselves are not written: start-up does not read
 them); every 50th image is deleted. Rows are written as Glance writes them (see
-src/sqlite_state.rs for the mapping).
+src/store/sqlite.rs for the mapping).
 """
 import os
 import random
@@ -30,7 +30,7 @@ def main():
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA synchronous=OFF")
     db.execute("PRAGMA journal_mode=OFF")
-    db.executescript(open(os.path.join(ROOT, "src", "glance_schema.sql")).read())
+    db.executescript(open(os.path.join(ROOT, "src", "store", "glance_schema.sql")).read())
     db.execute("BEGIN")
     db.execute("INSERT INTO migrate_version VALUES ('Glance Migrations', "
                "'glance/db/sqlalchemy/migrate_repo', 0)")

@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
 """Start-up time of `glance-emu --persist DIR` on an existing state directory (issue 14):
-wall time from exec to the "listening" line, the process's peak RSS (VmHWM) at that point,
-and the database size per image.
+wall time from exec to the "listening" line, the CPU time the process used until then
+(user + system, from /proc/PID/stat: the figure that holds on a loaded machine), the
+process's peak RSS (VmHWM) at that point, the load average, and the database size per
+image.
 
-usage: persist_startup.py BINARY DIR [--runs N]
+usage: persist_startup.py BINARY [BINARY...] DIR [--runs N]
+
+With several binaries, the runs alternate between them (A B A B ...), so that a comparison
+sees the same machine load.
 
 DIR is typically made by bench/gen_glance_db.py (1,000,000 images). Each run starts the
 binary with an empty --data directory, waits for the listening line, reads
@@ -21,15 +26,17 @@ import time
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("binary")
+    ap.add_argument("binary", nargs="+")
     ap.add_argument("dir")
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
     db = os.path.join(a.dir, "glance.sqlite")
     empty = tempfile.mkdtemp()
-    for run in range(a.runs):
+    tick = os.sysconf("SC_CLK_TCK")
+    for run, binary in [(r, b) for r in range(a.runs) for b in a.binary]:
+        load = os.getloadavg()[0]
         t = time.perf_counter()
-        p = subprocess.Popen([a.binary, "--listen", "127.0.0.1:0", "--data", empty,
+        p = subprocess.Popen([binary, "--listen", "127.0.0.1:0", "--data", empty,
                               "--persist", a.dir], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         line = p.stdout.readline()
@@ -38,6 +45,8 @@ def main():
             p.kill()
             raise SystemExit("did not start: %r %s" % (line, p.stderr.read()))
         hwm = [ln for ln in open("/proc/%d/status" % p.pid) if ln.startswith("VmHWM")][0]
+        stat = open("/proc/%d/stat" % p.pid).read().rsplit(")", 1)[1].split()
+        cpu = (int(stat[11]) + int(stat[12])) / tick
         addr = line.split("http://")[1].split()[0]
         host, port = addr.rsplit(":", 1)
         c = http.client.HTTPConnection(host, int(port), timeout=10)
@@ -45,8 +54,9 @@ def main():
         status = c.getresponse().status
         p.kill()
         p.wait()
-        print("run %d: %.2f s to listening (%s), peak RSS %s, HEAD -> %d" % (
-            run + 1, dt, line.split("(")[1].rstrip(")\n"), hwm.split(":")[1].strip(), status))
+        print("%s run %d: %.2f s to listening, %.2f s CPU (%s), peak RSS %s, load %.1f, "
+              "HEAD -> %d" % (binary, run + 1, dt, cpu, line.split("(")[1].rstrip(")\n"),
+                              hwm.split(":")[1].strip(), load, status))
     size = os.path.getsize(db)
     wal = db + "-wal"
     if os.path.exists(wal):

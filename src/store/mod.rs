@@ -69,6 +69,11 @@ impl Index {
         self.map.get(id).map(|e| &e.0)
     }
 
+    /// Room for `n` more records (start-up adds a million at once: no rehash on the way).
+    fn reserve(&mut self, n: usize) {
+        self.map.reserve(n);
+    }
+
     fn insert(&mut self, img: Arc<Image>) {
         let old = self.map.replace(Entry(Arc::clone(&img)));
         if self.lists.put(old.as_ref().map(|e| &e.0), &img).is_err() {
@@ -275,8 +280,9 @@ impl Store {
         for id in &loaded.removed {
             map.remove(id);
         }
+        map.reserve(loaded.images.len());
         for img in loaded.images {
-            map.insert(Arc::new(img));
+            map.insert(img);
         }
         Ok(Store {
             images: RwLock::new(map),

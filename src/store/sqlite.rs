@@ -72,12 +72,16 @@ impl DbError {
     }
 }
 
+/// Image id to its place in the loaded rows.
+type ByIdIndex = std::collections::HashMap<ImageId, u32, foldhash::fast::RandomState>;
+
 /// The records found in a state directory.
 #[derive(Debug, Default)]
 pub struct Loaded {
     /// Every image row (deleted ones included), with its live properties, members and the
-    /// bytes its first live location names.
-    pub images: Vec<Image>,
+    /// bytes its first live location names. Built in place, each in its own `Arc` (the
+    /// store's shape: no second copy of a million records on the way in).
+    pub images: Vec<Arc<Image>>,
     /// Ids removed outright by the control API (to drop from the fixtures).
     pub removed: Vec<String>,
 }
@@ -374,19 +378,35 @@ impl Db {
 
     /// Reads one of an image's child tables (`sql` selects `image_id` first) in rowid
     /// order and hands each row to `row` with the index of its image; rows of images that
-    /// are not loaded are skipped.
+    /// are not loaded are skipped. Child rows are usually written right after their image
+    /// (Glance inserts them in the same transaction), so the previous row's image and the
+    /// image after it in `order` (the images in rowid order) are tried before the hash
+    /// table.
     fn scan_live_children(
         &self,
         sql: &str,
-        find: &impl Fn(&str) -> Option<u32>,
+        order: &[Arc<Image>],
+        find: &ByIdIndex,
         mut row: impl FnMut(u32, &rusqlite::Row<'_>) -> Result<(), DbError>,
     ) -> Result<(), DbError> {
         let path = &self.db_path;
         let err = sql_err(path);
         let mut st = self.conn.prepare(sql).map_err(&err)?;
         let mut rows = st.query([]).map_err(&err)?;
+        let mut last: Option<(ImageId, u32)> = None;
         while let Some(r) = rows.next().map_err(&err)? {
-            if let Some(i) = find(col_text(r, 0, path)?.unwrap_or_default()) {
+            let Some(id) = ImageId::new(col_text(r, 0, path)?.unwrap_or_default()) else {
+                continue;
+            };
+            let i = match last {
+                Some((l, i)) if l == id => Some(i),
+                Some((_, i)) if order.get(i as usize + 1).is_some_and(|n| n.id == id) => {
+                    Some(i + 1)
+                }
+                _ => find.get(&id).copied(),
+            };
+            if let Some(i) = i {
+                last = Some((id, i));
                 row(i, r)?;
             }
         }
@@ -398,7 +418,7 @@ impl Db {
         let path = &self.db_path;
         let err = sql_err(path);
         let bad = |id: &str, what: String| DbError::new(path, format!("image '{id}': {what}"));
-        let mut images: Vec<Image> = Vec::new();
+        let mut images: Vec<Arc<Image>> = Vec::new();
         {
             let mut st = self
                 .conn
@@ -478,47 +498,71 @@ impl Db {
                     ),
                 };
                 img.is_public = text(16)? == Some("public");
-                images.push(img);
+                images.push(Arc::new(img));
             }
         }
         // Every table is read in its own (rowid) order, a sequential scan, never through
         // an index (an index walk costs a random page read per row: minutes for a million
-        // images); rows are matched to their image by binary search and sorted in memory.
-        images.sort_unstable_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
-        if let Some(w) = images.windows(2).find(|w| w[0].id == w[1].id) {
-            return Err(bad(w[0].id.as_str(), "id appears twice".into()));
+        // images); rows are matched to their image through one hash table of inline ids
+        // (no allocation per key; a binary search over a million ids cost half the load)
+        // and sorted in memory.
+        let mut by_id = ByIdIndex::with_capacity_and_hasher(images.len(), Default::default());
+        for (i, img) in images.iter().enumerate() {
+            if by_id.insert(img.id, i as u32).is_some() {
+                return Err(bad(img.id.as_str(), "id appears twice".into()));
+            }
         }
-        // The ids as plain strings, in the same order (compared without a UTF-8 check).
-        let keys: Vec<Box<str>> = images.iter().map(|i| Box::from(i.id.as_str())).collect();
-        let find = |id: &str| {
-            keys.binary_search_by(|k| (**k).cmp(id))
-                .ok()
-                .map(|i| i as u32)
+        let find = &by_id;
+        // Properties: live rows; a record keeps them sorted by name. Their text is copied
+        // into one buffer and interned only when the image's list is a new one (lists
+        // repeat across images, and a repeated list costs one hash of its text).
+        let mut text = String::new();
+        // (image, name at, name length, value at, value length or NULL_VALUE)
+        let mut props: Vec<(u32, u32, u32, u32, u32)> = Vec::new();
+        const NULL_VALUE: u32 = u32::MAX;
+        let keep = |text: &mut String, s: &str| -> Result<(u32, u32), DbError> {
+            let at = u32::try_from(text.len()).ok();
+            let len = u32::try_from(s.len()).ok().filter(|n| *n != NULL_VALUE);
+            text.push_str(s);
+            match (at, len) {
+                (Some(at), Some(len)) => Ok((at, len)),
+                _ => Err(DbError::new(path, "more than 4 GB of property text")),
+            }
         };
-        // Properties: live rows; a record keeps them sorted by name.
-        let mut props: Vec<(u32, Arc<str>, Option<Arc<str>>)> = Vec::new();
         self.scan_live_children(
             "SELECT image_id, name, value FROM image_properties NOT INDEXED WHERE deleted = 0",
-            &find,
+            &images,
+            find,
             |i, r| {
-                let name = interner.get(col_text(r, 1, path)?.unwrap_or_default());
-                let value = col_text(r, 2, path)?.map(|v| interner.get(v));
-                props.push((i, name, value));
+                let (name_at, name_len) =
+                    keep(&mut text, col_text(r, 1, path)?.unwrap_or_default())?;
+                let (value_at, value_len) = match col_text(r, 2, path)? {
+                    Some(v) => keep(&mut text, v)?,
+                    None => (0, NULL_VALUE),
+                };
+                props.push((i, name_at, name_len, value_at, value_len));
                 Ok(())
             },
         )?;
-        props.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let at = |at: u32, len: u32| &text[at as usize..(at + len) as usize];
+        let value = |at_: u32, len: u32| (len != NULL_VALUE).then(|| at(at_, len));
+        props.sort_unstable_by(|a, b| (a.0, at(a.1, a.2)).cmp(&(b.0, at(b.1, b.2))));
         for group in props.chunk_by(|a, b| a.0 == b.0) {
-            images[group[0].0 as usize].properties =
-                interner.property_list(group.iter().map(|(_, k, v)| (&**k, v.as_deref())));
+            Arc::make_mut(&mut images[group[0].0 as usize]).properties = interner.property_list(
+                group
+                    .iter()
+                    .map(|&(_, na, nl, va, vl)| (at(na, nl), value(va, vl))),
+            );
         }
         drop(props);
+        drop(text);
         // Members: live rows in the order they were added (row id).
         let mut members: Vec<(u32, i64, Member)> = Vec::new();
         self.scan_live_children(
             "SELECT image_id, id, member, can_share FROM image_members NOT INDEXED \
              WHERE deleted = 0",
-            &find,
+            &images,
+            find,
             |i, r| {
                 let m = Member {
                     member_id: r.get(2).map_err(&err)?,
@@ -530,14 +574,16 @@ impl Db {
         )?;
         members.sort_unstable_by_key(|m| (m.0, m.1));
         for group in members.chunk_by(|a, b| a.0 == b.0) {
-            images[group[0].0 as usize].members = group.iter().map(|(_, _, m)| m.clone()).collect();
+            Arc::make_mut(&mut images[group[0].0 as usize]).members =
+                group.iter().map(|(_, _, m)| m.clone()).collect();
         }
         drop(members);
         // Bytes: the first live location of each image, when it is a local file.
         let mut locs: Vec<(u32, i64, String)> = Vec::new();
         self.scan_live_children(
             "SELECT image_id, id, value FROM image_locations NOT INDEXED WHERE deleted = 0",
-            &find,
+            &images,
+            find,
             |i, r| {
                 locs.push((i, r.get(1).map_err(&err)?, r.get(2).map_err(&err)?));
                 Ok(())
@@ -546,7 +592,7 @@ impl Db {
         locs.sort_unstable_by_key(|l| (l.0, l.1));
         for group in locs.chunk_by(|a, b| a.0 == b.0) {
             let (i, _, value) = &group[0];
-            let img = &mut images[*i as usize];
+            let img = Arc::make_mut(&mut images[*i as usize]);
             if let Some(p) = value.strip_prefix("file://") {
                 let mut p = PathBuf::from(p);
                 // A copied (or moved) Glance state directory still names the files where
@@ -567,6 +613,7 @@ impl Db {
             }
         }
         drop(locs);
+        drop(by_id);
         let removed = if self.has_tombstones {
             let mut st = self
                 .conn
@@ -1159,6 +1206,9 @@ mod tests {
             .load(&mut Interner::default())
             .unwrap()
             .images
+            .into_iter()
+            .map(Arc::unwrap_or_clone)
+            .collect()
     }
 
     #[test]
