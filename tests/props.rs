@@ -190,6 +190,8 @@ fn stream() -> impl Strategy<Value = Vec<Vec<u8>>> {
         })
 }
 
+// Rule: for any generated request stream, the HEAD fast path and hyper write the same
+// bytes (request ids and dates masked).
 #[test]
 fn fast_path_and_hyper_answer_every_stream_alike() {
     let p = pair();
@@ -330,6 +332,8 @@ fn document() -> impl Strategy<Value = String> {
         })
 }
 
+// Rule: the loader never panics on a generated or mutated document, and every error names
+// the file (and a field when the document is valid JSON).
 #[test]
 fn loader_never_panics_and_errors_name_a_field() {
     let now = Timestamp::parse("2020-01-01T00:00:00").unwrap();
