@@ -152,6 +152,14 @@ impl ChangedFiles {
         m.insert(path.to_path_buf(), len);
     }
 
+    /// Forgets a change (a download found the file as the record says again).
+    pub fn forget(&self, path: &Path, len: u64) {
+        if self.contains(path, len) {
+            let mut m = self.0.write().unwrap_or_else(|e| e.into_inner());
+            m.remove(path);
+        }
+    }
+
     /// Whether the file at `path`, recorded with `len` bytes, was found changed.
     pub fn contains(&self, path: &Path, len: u64) -> bool {
         let m = self.0.read().unwrap_or_else(|e| e.into_inner());

@@ -111,6 +111,8 @@ pub async fn show(app: Arc<App>, ctx: Arc<Ctx>, id: String) -> Result<Response<B
                     .len();
                 if len != *recorded {
                     changed();
+                } else {
+                    app.changed_files.forget(path, *recorded);
                 }
                 // Take exactly the length announced, so a file growing mid-stream cannot
                 // overrun Content-Length.

@@ -265,7 +265,8 @@ async fn data_mismatch_409_unless_compat() {
 }
 
 /// A `{"file": ...}` image whose file a download found changed after start-up (longer, or
-/// gone) answers 409 to HEAD; HEAD itself never touches the disk.
+/// gone) answers 409 to HEAD until a download finds it as recorded again; HEAD itself never
+/// touches the disk.
 #[tokio::test]
 async fn file_changed_on_disk_is_detected_by_a_download() {
     let dir = tempfile::tempdir().unwrap();
@@ -290,6 +291,10 @@ async fn file_changed_on_disk_is_detected_by_a_download() {
     // A download reads the file and notes the change; HEAD then reports it.
     assert_eq!(get(&emu, id).await.status_line, "HTTP/1.1 200 OK");
     assert_eq!(head(&emu, id).await.status_line, "HTTP/1.1 409 Conflict");
+    // Put back as it was: the next download sees that, and HEAD is 200 again.
+    std::fs::write(dir.path().join("img.bin"), b"hello glance image one\n").unwrap();
+    assert_eq!(get(&emu, id).await.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(head(&emu, id).await.status_line, "HTTP/1.1 200 OK");
 
     // A file that disappears: the download's 404 notes it too.
     std::fs::write(dir.path().join("two.bin"), b"two").unwrap();
