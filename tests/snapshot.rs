@@ -124,6 +124,9 @@ const FIXTURE: &str = r#"{"images": [
   "members": [{"member_id": "tenant-c", "can_share": false}]}
 ]}"#;
 
+/// A snapshot (paged, with members, data, deleted, killed and pending_delete images) served
+/// by a second emulator answers every HEAD, GET, detail list, members and shared-images read
+/// with the source's bytes, for an admin and for a member tenant.
 #[test]
 fn a_snapshot_of_an_emulator_serves_the_same_bytes() {
     let work = tempfile::tempdir().unwrap();
@@ -199,6 +202,9 @@ fn a_snapshot_of_an_emulator_serves_the_same_bytes() {
     assert!(head.contains("X-Image-Meta-Deleted: True"), "{head}");
 }
 
+/// An unreachable server, a version document, an HTML page, a 404, a non-empty --out and an
+/// https URL each end the snapshot with one line and a non-zero status, leaving nothing to
+/// serve.
 #[test]
 fn refusals_are_one_line_and_non_zero() {
     let work = tempfile::tempdir().unwrap();

@@ -1211,6 +1211,7 @@ mod tests {
             .collect()
     }
 
+    // Rule: A new state directory gets Glance 15's registry schema exactly (40 statements, visibility column, revision pike01) and an images/ folder.
     #[test]
     fn fresh_database_has_the_pike_schema() {
         let dir = tempfile::tempdir().unwrap();
@@ -1236,6 +1237,7 @@ mod tests {
         assert!(dir.path().join("images").is_dir());
     }
 
+    // Rule: Every field of a record comes back from the database unchanged; bytes move to images/<id> and the rows are the ones Glance writes (visibility, SQL timestamps, file:// location).
     #[test]
     fn every_field_round_trips() {
         let dir = tempfile::tempdir().unwrap();
@@ -1275,6 +1277,7 @@ mod tests {
         assert_eq!(loc, format!("file://{}", target.display()));
     }
 
+    // Rule: Updates soft-delete removed property and member rows, revive them when they come back, and members keep the order they were added in.
     #[test]
     fn updates_soft_delete_and_keep_member_order() {
         let dir = tempfile::tempdir().unwrap();
@@ -1336,6 +1339,7 @@ mod tests {
         assert_eq!(format!("{:?}", b_got.members), format!("{:?}", b3.members));
     }
 
+    // Rule: An upload is moved to the Glance path before its row commits; a delete removes the bytes and soft-deletes the location.
     #[test]
     fn uploads_move_to_the_glance_path_and_deletes_remove_bytes() {
         let dir = tempfile::tempdir().unwrap();
@@ -1373,6 +1377,7 @@ mod tests {
         assert!(got[0].deleted && got[0].data.is_none());
     }
 
+    // Rule: Records removed outright leave tombstones (to hide fixtures) until the same id is written again.
     #[test]
     fn removes_leave_tombstones_until_put_again() {
         let dir = tempfile::tempdir().unwrap();
@@ -1396,6 +1401,7 @@ mod tests {
         );
     }
 
+    // Rule: A file that is not SQLite, a foreign database, another revision or a corrupt one is refused with one line naming the file.
     #[test]
     fn foreign_and_corrupt_files_are_one_line_errors() {
         let dir = tempfile::tempdir().unwrap();
@@ -1440,6 +1446,7 @@ mod tests {
         assert!(!e.contains('\n'));
     }
 
+    // Rule: A database moved away or replaced while serving refuses writes and fails the health check.
     #[test]
     fn a_replaced_or_removed_database_refuses_writes() {
         let dir = tempfile::tempdir().unwrap();
@@ -1452,6 +1459,46 @@ mod tests {
         let e = db.check().unwrap_err().to_string();
         assert!(e.contains("replaced while serving"), "{e}");
     }
+
+    // Rule: Child rows join their own image whatever order they were written in (the
+    // next-row guess of the loader only ever shortcuts the hash lookup); rows of an image
+    // that is not there are skipped.
+    #[test]
+    fn child_rows_in_any_order_join_their_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(dir.path()).unwrap();
+        let mut puts = rich();
+        db.commit(&mut puts, &[]).unwrap();
+        db.conn
+            .execute_batch(
+                "INSERT INTO image_properties (image_id, name, value, created_at, deleted) \
+                 SELECT image_id, name || '_again', value, created_at, 0 FROM image_properties \
+                 WHERE deleted = 0 ORDER BY image_id DESC, name DESC; \
+                 INSERT INTO image_properties (image_id, name, value, created_at, deleted) \
+                 VALUES ('no-such-image', 'x', 'y', '2026-01-01 00:00:00', 0);",
+            )
+            .unwrap();
+        drop(db);
+        let got = reload(dir.path());
+        for want in &puts {
+            let img = got.iter().find(|i| i.id == want.id).unwrap();
+            let mut expect: Vec<(String, Option<String>)> = Vec::new();
+            for (k, v) in want.properties.iter() {
+                let v = v.as_deref().map(str::to_string);
+                expect.push((k.to_string(), v.clone()));
+                expect.push((format!("{k}_again"), v));
+            }
+            expect.sort();
+            let have: Vec<(String, Option<String>)> = img
+                .properties
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.as_deref().map(str::to_string)))
+                .collect();
+            assert_eq!(have, expect, "{}", want.id);
+        }
+    }
+
+    // Rule: Rows a real Glance 15 wrote load as Glance serves them.
     #[test]
     fn rows_written_by_glance_load_as_glance_serves_them() {
         // `sqlite3 glance.sqlite .dump` of a real Glance 15 after creates, an upload, an
