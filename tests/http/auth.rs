@@ -216,14 +216,7 @@ async fn non_admin_writes() {
 /// Trusted headers: Confirmed identity required; roles compared case-insensitively.
 #[tokio::test]
 async fn trusted_headers_mode() {
-    let emu = spawn_with(
-        FIXTURE,
-        Config {
-            auth: AuthMode::TrustedHeaders,
-            ..Config::default()
-        },
-    )
-    .await;
+    let emu = spawn_trusted(FIXTURE).await;
     let path = "/v1/images/eeeeeeee-0000-4000-8000-000000000001";
     let r = head(&emu, path).await;
     assert_eq!(r.status_line, "HTTP/1.1 401 Unauthorized");

@@ -2,9 +2,6 @@
 //! no response to a non-admin may reveal an image real Glance 15 hides from that caller. The
 //! expected answers are real Glance 15's (tests/conformance/ runs the same shapes live).
 
-use glance_emu::auth::AuthMode;
-use glance_emu::Config;
-
 use crate::support::*;
 
 const A: &str = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
@@ -20,14 +17,7 @@ const FIXTURE: &str = r#"[
 ]"#;
 
 async fn emu() -> glance_emu::embed::Emulator {
-    spawn_with(
-        FIXTURE,
-        Config {
-            auth: AuthMode::TrustedHeaders,
-            ..Config::default()
-        },
-    )
-    .await
+    spawn_trusted(FIXTURE).await
 }
 
 async fn as_who(emu: &glance_emu::embed::Emulator, method: &str, path: &str, who: &str) -> Resp {

@@ -5,9 +5,6 @@
 //! leaves deleted when it does not; and deleting an image with duplicate rows is the
 //! registry's 500 (its unique key broke), after glance-api had already set the status.
 
-use glance_emu::auth::AuthMode;
-use glance_emu::Config;
-
 use crate::support::*;
 
 const IMG: &str = "0c0c0c0c-0000-4000-8000-000000000003";
@@ -24,14 +21,7 @@ const FIXTURE: &str = r#"[
 ]"#;
 
 async fn emu() -> glance_emu::embed::Emulator {
-    spawn_with(
-        FIXTURE,
-        Config {
-            auth: AuthMode::TrustedHeaders,
-            ..Config::default()
-        },
-    )
-    .await
+    spawn_trusted(FIXTURE).await
 }
 
 fn who(tenant: &str) -> String {

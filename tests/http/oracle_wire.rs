@@ -3,7 +3,6 @@
 //! hyper's alike), links without a Host header, route misses with unknown methods, the
 //! over-long request id on routes that never used the context, and the odd 500s.
 
-use glance_emu::auth::AuthMode;
 use glance_emu::Config;
 
 use crate::support::*;
@@ -172,14 +171,7 @@ async fn detail_oddities_are_500() {
 /// a route miss is still 404 and the router's 405 still 405 (neither with a request id).
 #[tokio::test]
 async fn long_request_id_spares_routes_that_never_used_the_context() {
-    let emu = spawn_with(
-        FIXTURE,
-        Config {
-            auth: AuthMode::TrustedHeaders,
-            ..Config::default()
-        },
-    )
-    .await;
+    let emu = spawn_trusted(FIXTURE).await;
     let who = format!(
         "X-Identity-Status: Confirmed\r\nX-Tenant-Id: a1\r\nX-Roles: member\r\n\
          X-Openstack-Request-Id: {}\r\n",

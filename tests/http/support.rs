@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use glance_emu::auth::AuthMode;
 use glance_emu::control::ControlSettings;
 use glance_emu::edge::server::ServerOptions;
 use glance_emu::embed::Emulator;
@@ -88,6 +89,18 @@ pub async fn spawn(fixture: &str) -> Emulator {
 /// a request journal only when the control API is on, so plain HEADs take the fast path.
 pub async fn spawn_with(fixture: &str, config: Config) -> Emulator {
     spawn_options(fixture, config, ServerOptions::default()).await
+}
+
+/// [`spawn`] with `--auth trusted-headers` (identity from keystonemiddleware's headers).
+pub async fn spawn_trusted(fixture: &str) -> Emulator {
+    spawn_with(
+        fixture,
+        Config {
+            auth: AuthMode::TrustedHeaders,
+            ..Config::default()
+        },
+    )
+    .await
 }
 
 /// [`spawn_with`] with every request going through hyper (no HEAD fast path).
