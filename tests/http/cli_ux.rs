@@ -6,6 +6,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+
+use crate::support::announced_addr;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_glance-emu");
@@ -77,13 +79,7 @@ fn start(mut cmd: Command) -> (Server, String) {
     // Keep reading (the server prints more lines with some options).
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let child = Server(Some(child), Some(drain));
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string();
-    (child, addr)
+    (child, announced_addr(&line))
 }
 
 fn signal(child: &Child, sig: &str) {

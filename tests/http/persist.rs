@@ -5,6 +5,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 
+use crate::support::announced_addr;
+
 const BIN: &str = env!("CARGO_BIN_EXE_glance-emu");
 
 fn start(dir: &std::path::Path, state: &std::path::Path) -> (Child, String) {
@@ -21,13 +23,7 @@ fn start(dir: &std::path::Path, state: &std::path::Path) -> (Child, String) {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    (child, addr)
+    (child, announced_addr(&line))
 }
 
 fn http(addr: &str, raw: &[u8]) -> String {

@@ -80,6 +80,15 @@ pub fn assert_http_date(v: &str) {
     );
 }
 
+/// The `host:port` of the binary's first stdout line (`glance-emu listening on http://…`).
+pub fn announced_addr(line: &str) -> String {
+    line.split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string()
+}
+
 /// Starts an emulator with the records of a fixture document.
 pub async fn spawn(fixture: &str) -> Emulator {
     spawn_with(fixture, Config::default()).await
