@@ -30,6 +30,18 @@ impl Ctx {
     pub fn is_head(&self) -> bool {
         self.method == Method::HEAD
     }
+
+    /// For answers given before Glance's context middleware made a context (a refused
+    /// identity): no request id, no caller, no host URL.
+    pub fn before_context(method: &Method, accept: BodyKind) -> Ctx {
+        Ctx {
+            method: method.clone(),
+            accept,
+            request_id: HeaderValue::from_static(""),
+            caller: Caller::default(),
+            host_url: String::new(),
+        }
+    }
 }
 
 /// `req-` + a fresh lower-case UUID4, as oslo.context made it. Ignores the emulator's

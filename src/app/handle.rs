@@ -80,13 +80,7 @@ impl App {
         match refusal {
             Refusal::Unauthorized => self.unauthorized(method, accept),
             Refusal::ServerError(detail) => {
-                let ctx = Ctx {
-                    method: method.clone(),
-                    accept,
-                    request_id: HeaderValue::from_static(""),
-                    caller: Caller::default(),
-                    host_url: String::new(),
-                };
+                let ctx = Ctx::before_context(method, accept);
                 let err = match detail {
                     Some(d) => ApiError::detailed(StatusCode::INTERNAL_SERVER_ERROR, *d),
                     None => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR),
@@ -120,13 +114,7 @@ impl App {
 
     /// The 401 keystonemiddleware/Glance's context sent: WebOb's page, no request id.
     pub fn unauthorized(&self, method: &Method, accept: BodyKind) -> Response<Body> {
-        let ctx = Ctx {
-            method: method.clone(),
-            accept,
-            request_id: HeaderValue::from_static(""),
-            caller: Caller::default(),
-            host_url: String::new(),
-        };
+        let ctx = Ctx::before_context(method, accept);
         let mut resp = error_response(&ctx, ApiError::new(StatusCode::UNAUTHORIZED));
         if let crate::auth::AuthMode::Tokens(_) = self.config.auth {
             if let Ok(v) =

@@ -172,13 +172,7 @@ where
             // router's 405s never did.
             if refusal == crate::auth::Refusal::ServerError(None) {
                 if let Some(e) = context_free(&split_segments(rest), req.method()) {
-                    let ctx = Ctx {
-                        method: req.method().clone(),
-                        accept,
-                        request_id: HeaderValue::from_static(""),
-                        caller: crate::auth::Caller::default(),
-                        host_url: String::new(),
-                    };
+                    let ctx = Ctx::before_context(req.method(), accept);
                     let resp = error_response(&ctx, e);
                     return drain_then(req, resp);
                 }

@@ -1094,12 +1094,7 @@ async fn lists_with_limit_marker_and_links() {
     assert_ok_json(&r);
     let v = r.json();
     check_list(&v, false).unwrap();
-    let ids: Vec<&str> = v["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_str().unwrap())
-        .collect();
+    let ids = image_ids(&v);
     // Glance's order (created_at desc); deleted, pending_delete and killed images left out.
     assert_eq!(ids.len(), 11, "{ids:?}");
     assert_eq!(ids[0], "7c0a1d7e-0000-4000-8000-00000000000c");

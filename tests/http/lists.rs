@@ -474,12 +474,7 @@ async fn a_tenant_view_is_answered_from_its_own_records_in_every_order() {
             let mut want = sorted(&sees, "created_at");
             want.reverse();
             let page = list("/v1/images?limit=1000".to_string(), tenant).await;
-            let ids: Vec<&str> = page["images"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| i["id"].as_str().unwrap())
-                .collect();
+            let ids = image_ids(&page);
             assert_eq!(ids, want);
         }
     };

@@ -89,6 +89,16 @@ pub fn announced_addr(line: &str) -> String {
         .to_string()
 }
 
+/// The ids of a v1 list body's `images`, in order.
+pub fn image_ids(list: &serde_json::Value) -> Vec<&str> {
+    list["images"]
+        .as_array()
+        .expect("an images list")
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect()
+}
+
 /// Starts an emulator with the records of a fixture document.
 pub async fn spawn(fixture: &str) -> Emulator {
     spawn_with(fixture, Config::default()).await

@@ -31,12 +31,7 @@ async fn lists_and_filters() {
     let r = get(&emu, "/v1/images").await;
     assert_eq!(r.status_line, "HTTP/1.1 200 OK");
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-    let ids: Vec<&str> = v["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_str().unwrap())
-        .collect();
+    let ids = image_ids(&v);
     assert_eq!(
         ids,
         vec![
