@@ -442,6 +442,43 @@ impl Members {
         out
     }
 
+    /// Rows as a database holds them: (row id, membership, soft-deleted), row ids
+    /// increasing. Nothing is allocated for no rows, nor for the soft-deleted list when no
+    /// row is deleted.
+    pub fn from_rows(rows: impl IntoIterator<Item = (u32, Member, bool)>) -> Self {
+        let rows = rows.into_iter();
+        let mut l = MemberList::default();
+        // A list without deleted rows is allocated at its exact size, as `From<Vec>` does.
+        l.live.reserve_exact(rows.size_hint().0);
+        l.ids.reserve_exact(rows.size_hint().0);
+        for (id, m, deleted) in rows {
+            if deleted {
+                l.gone.push((id, m));
+            } else {
+                l.ids.push(id);
+                l.live.push(m);
+            }
+        }
+        if !l.gone.is_empty() {
+            l.live.shrink_to_fit();
+            l.ids.shrink_to_fit();
+            l.gone.shrink_to_fit();
+        }
+        let mut ms = Members(Some(Box::new(l)));
+        ms.tidy();
+        ms
+    }
+
+    /// Gives every row a new id, `f(old id)`; `f` must keep the ids' order (the writer
+    /// of `--persist` numbers the rows as the database did).
+    pub fn renumber(&mut self, mut f: impl FnMut(u32) -> u32) {
+        if let Some(l) = self.0.as_deref_mut() {
+            for id in l.ids.iter_mut().chain(l.gone.iter_mut().map(|(id, _)| id)) {
+                *id = f(*id);
+            }
+        }
+    }
+
     /// Soft-deletes the live row `id` (the registry's `image_member_delete`).
     pub fn soft_delete(&mut self, id: u32) {
         if let Some(l) = self.0.as_deref_mut() {

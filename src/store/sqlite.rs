@@ -26,6 +26,7 @@
 //! by SQLite as it grows and when the last connection closes; until then the
 //! `glance.sqlite-wal` file is part of the state (copy the whole directory).
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
@@ -36,7 +37,8 @@ use bytes::Bytes;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::model::{
-    repeat_block, Checksum, Data, Image, ImageData, ImageId, Interner, Member, Status, Timestamp,
+    repeat_block, Checksum, Data, Image, ImageData, ImageId, Interner, Member, Members, Status,
+    Timestamp,
 };
 
 /// The database file inside `DIR`.
@@ -556,26 +558,69 @@ impl Db {
         }
         drop(props);
         drop(text);
-        // Members: live rows in the order they were added (row id).
-        let mut members: Vec<(u32, i64, Member)> = Vec::new();
+        // Members: every row of a live image in row-id order, soft-deleted ones included
+        // (the registry's member calls look them up with include_deleted: a removed member
+        // re-added without can_share stays deleted). Each row keeps its database id, so
+        // the list order and "the first row found" are the database's, and the writer
+        // (put_image) finds each row again. A deleted image's rows are not loaded (they
+        // were soft-deleted with it and no call reaches them). Of a member's soft-deleted
+        // rows only the lowest is kept, and none when the member has a live row:
+        // - the registry only ever finds, and so revives, a member's first row; a deleted
+        //   row after it is never read again by any call (unobservable, not kept);
+        // - glance-emu before this version wrote a revival as a new row after its deleted
+        //   one (and rewrote reordered lists as new rows), so a deleted row before a live
+        //   row of the same member is such a leftover; kept, a later PUT with can_share
+        //   would revive it and list the member twice. Real Glance only writes that shape
+        //   when a non-owner allowed to share adds a member the owner had removed (its
+        //   query does not see the owner's row); after a restart glance-emu forgets that
+        //   deleted row (docs/persistence.md).
+        // Rows not kept are removed from the database when the image is next written.
+        let mut members: Vec<(u32, u32, Member, bool)> = Vec::new();
         self.scan_live_children(
-            "SELECT image_id, id, member, can_share FROM image_members NOT INDEXED \
-             WHERE deleted = 0",
+            "SELECT image_id, id, member, can_share, deleted FROM image_members NOT INDEXED",
             &images,
             find,
             |i, r| {
+                if images[i as usize].deleted {
+                    return Ok(());
+                }
+                let row: i64 = r.get(1).map_err(&err)?;
+                let row = u32::try_from(row).map_err(|_| {
+                    DbError::new(path, format!("image_members id {row} out of range"))
+                })?;
                 let m = Member {
                     member_id: r.get(2).map_err(&err)?,
                     can_share: r.get::<_, i64>(3).map_err(&err)? != 0,
                 };
-                members.push((i, r.get(1).map_err(&err)?, m));
+                let deleted = r.get::<_, i64>(4).map_err(&err)? != 0;
+                members.push((i, row, m, deleted));
                 Ok(())
             },
         )?;
         members.sort_unstable_by_key(|m| (m.0, m.1));
         for group in members.chunk_by(|a, b| a.0 == b.0) {
-            Arc::make_mut(&mut images[group[0].0 as usize]).members =
-                group.iter().map(|(_, _, m)| m.clone()).collect();
+            let img = Arc::make_mut(&mut images[group[0].0 as usize]);
+            if group.iter().all(|m| !m.3) {
+                img.members =
+                    Members::from_rows(group.iter().map(|(_, id, m, _)| (*id, m.clone(), false)));
+                continue;
+            }
+            let live: HashSet<&str> = group
+                .iter()
+                .filter(|m| !m.3)
+                .map(|m| m.2.member_id.as_str())
+                .collect();
+            let mut seen: HashSet<&str> = HashSet::new();
+            img.members = Members::from_rows(
+                group
+                    .iter()
+                    .filter(|(_, _, m, deleted)| {
+                        !deleted
+                            || (!live.contains(m.member_id.as_str())
+                                && seen.insert(m.member_id.as_str()))
+                    })
+                    .map(|(_, id, m, deleted)| (*id, m.clone(), *deleted)),
+            );
         }
         drop(members);
         // Bytes: the first live location of each image, when it is a local file.
@@ -779,7 +824,7 @@ impl Db {
         r
     }
 
-    fn write_rows(&mut self, puts: &[Image], removes: &[String]) -> Result<(), DbError> {
+    fn write_rows(&mut self, puts: &mut [Image], removes: &[String]) -> Result<(), DbError> {
         let path = self.db_path.clone();
         let err = sql_err(&path);
         let has_tombstones = self.has_tombstones;
@@ -816,7 +861,7 @@ impl Db {
             }
         }
         let tombstones = has_tombstones || !removes.is_empty();
-        for img in puts {
+        for img in puts.iter_mut() {
             put_image(&tx, img).map_err(&err)?;
             if tombstones {
                 tx.prepare_cached(&format!("DELETE FROM {TOMBSTONES} WHERE id = ?1"))
@@ -943,10 +988,152 @@ fn check_header(path: &Path) -> Result<(), DbError> {
     ))
 }
 
+/// The record's member rows, row for row (Glance's own writes): a record's row ids are the
+/// database's (`Db::load` keeps them), so a row found again is changed in place (a revival
+/// is `deleted = 0` on the old row, as the registry's `image_member_update` does, and keeps
+/// its place) and a row the record added is inserted, after which the record takes the id
+/// the database gave it. Database rows the record does not have (rows `Db::load` left out,
+/// or a record the control API replaced) are removed. When the rows found again are not
+/// all before the new ones (a replaced record whose ids happen to match), the image's rows
+/// are written again from scratch, in the record's order.
+fn put_members(tx: &rusqlite::Transaction<'_>, img: &mut Image, now: &str) -> rusqlite::Result<()> {
+    let id = img.id.as_str().to_string();
+    let gone_at = img.deleted_at.unwrap_or(img.updated_at);
+    let db: Vec<(i64, String, bool, bool)> = tx
+        .prepare_cached(
+            "SELECT id, member, can_share, deleted FROM image_members WHERE image_id = ?1 \
+             ORDER BY id",
+        )?
+        .query_map([&id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get::<_, i64>(2)? != 0,
+                r.get::<_, i64>(3)? != 0,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    // (image_id, member, deleted_at) is unique: a row soft-deleted at the same instant as
+    // another row of that member (a list naming a member twice, a frozen clock) is stamped
+    // a microsecond later. No call shows a member row's timestamps.
+    let free_gone_at = |member: &str| -> rusqlite::Result<String> {
+        let mut t = gone_at;
+        loop {
+            let at = ts_sql(&t);
+            let taken = tx
+                .prepare_cached(
+                    "SELECT 1 FROM image_members WHERE image_id = ?1 AND member = ?2 \
+                     AND deleted_at = ?3",
+                )?
+                .exists(params![id, member, at])?;
+            if !taken {
+                return Ok(at);
+            }
+            t = Timestamp(t.0 + chrono::Duration::microseconds(1));
+        }
+    };
+    let soft_delete = |row: i64, member: &str, can_share: bool| -> rusqlite::Result<()> {
+        let at = free_gone_at(member)?;
+        tx.prepare_cached(
+            "UPDATE image_members SET deleted = 1, deleted_at = ?2, updated_at = ?2, \
+             can_share = ?3 WHERE id = ?1",
+        )?
+        .execute(params![row, at, can_share as i64])?;
+        Ok(())
+    };
+    if img.deleted {
+        // A deleted image's members are soft-deleted with it, as Glance's image_destroy
+        // does; its rows are not loaded again (no call reaches them) and stay as they are.
+        for (row, member, can_share, deleted) in &db {
+            if !deleted {
+                soft_delete(*row, member, *can_share)?;
+            }
+        }
+        return Ok(());
+    }
+    let rows = img.members.rows();
+    let found: Vec<Option<usize>> = rows
+        .iter()
+        .map(|r| {
+            db.binary_search_by_key(&i64::from(r.id), |d| d.0)
+                .ok()
+                .filter(|&at| db[at].1 == r.member.member_id)
+        })
+        .collect();
+    let first_new = found.iter().position(Option::is_none).unwrap_or(rows.len());
+    let in_place = found[first_new..].iter().all(Option::is_none);
+    let mut keep = vec![false; db.len()];
+    if in_place {
+        for at in found.iter().flatten() {
+            keep[*at] = true;
+        }
+    }
+    for ((row, ..), _) in db.iter().zip(&keep).filter(|(_, k)| !**k) {
+        tx.prepare_cached("DELETE FROM image_members WHERE id = ?1")?
+            .execute([row])?;
+    }
+    let mut renumber: Vec<(u32, u32)> = Vec::new();
+    for (r, at) in rows.iter().zip(&found) {
+        let m = &r.member;
+        match at.filter(|_| in_place).map(|at| &db[at]) {
+            Some(&(row, _, cs, deleted)) => {
+                if r.deleted && !deleted {
+                    soft_delete(row, &m.member_id, m.can_share)?;
+                } else if !r.deleted && deleted {
+                    tx.prepare_cached(
+                        "UPDATE image_members SET deleted = 0, deleted_at = NULL, \
+                         can_share = ?2, updated_at = ?3 WHERE id = ?1",
+                    )?
+                    .execute(params![row, m.can_share as i64, now])?;
+                } else if cs != m.can_share {
+                    tx.prepare_cached(
+                        "UPDATE image_members SET can_share = ?2, updated_at = ?3 WHERE id = ?1",
+                    )?
+                    .execute(params![row, m.can_share as i64, now])?;
+                }
+            }
+            None => {
+                let gone = if r.deleted {
+                    Some(free_gone_at(&m.member_id)?)
+                } else {
+                    None
+                };
+                tx.prepare_cached(
+                    "INSERT INTO image_members (image_id, member, can_share, created_at, \
+                     updated_at, deleted_at, deleted, status) \
+                     VALUES (?1, ?2, ?3, ?4, coalesce(?5, ?4), ?5, ?6, 'pending')",
+                )?
+                .execute(params![
+                    id,
+                    m.member_id,
+                    m.can_share as i64,
+                    now,
+                    gone,
+                    r.deleted as i64
+                ])?;
+                let new = u32::try_from(tx.last_insert_rowid()).map_err(|_| {
+                    rusqlite::Error::IntegralValueOutOfRange(0, tx.last_insert_rowid())
+                })?;
+                renumber.push((r.id, new));
+            }
+        }
+    }
+    if !renumber.is_empty() {
+        // Rows are inserted in row order, so `renumber` is sorted by the old id.
+        img.members.renumber(|old| {
+            renumber
+                .binary_search_by_key(&old, |r| r.0)
+                .map_or(old, |at| renumber[at].1)
+        });
+    }
+    Ok(())
+}
+
 /// One record's rows: the image, then its properties, members and location brought in
 /// line with the record (soft deletes for what went away).
-fn put_image(tx: &rusqlite::Transaction<'_>, img: &Image) -> rusqlite::Result<()> {
-    let id = img.id.as_str();
+fn put_image(tx: &rusqlite::Transaction<'_>, img: &mut Image) -> rusqlite::Result<()> {
+    let image_id = img.id;
+    let id = image_id.as_str();
     let now = ts_sql(&img.updated_at);
     let gone_at = img
         .deleted_at
@@ -1031,73 +1218,7 @@ fn put_image(tx: &rusqlite::Transaction<'_>, img: &Image) -> rusqlite::Result<()
         }
     }
 
-    // Members: live rows in id order are the record's list; changes are made in place when
-    // the order allows, otherwise the live rows are retired and written again in order.
-    let live: Vec<(i64, String, bool)> = tx
-        .prepare_cached(
-            "SELECT id, member, can_share FROM image_members WHERE image_id = ?1 AND deleted = 0 \
-             ORDER BY id",
-        )?
-        .query_map([id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
-        })?
-        .collect::<Result<_, _>>()?;
-    let want: &[Member] = if img.deleted { &[] } else { &img.members };
-    let kept: Vec<&(i64, String, bool)> = live
-        .iter()
-        .filter(|(_, m, _)| want.iter().any(|w| &w.member_id == m))
-        .collect();
-    let in_place = kept.len() <= want.len()
-        && kept
-            .iter()
-            .zip(want)
-            .all(|((_, m, _), w)| *m == w.member_id);
-    let retire = |row_id: i64, member: &str| -> rusqlite::Result<()> {
-        // (image_id, member, deleted_at) is unique: an older retired row of the same
-        // member at the same instant (a frozen clock) makes way.
-        tx.prepare_cached(
-            "DELETE FROM image_members WHERE image_id = ?1 AND member = ?2 AND deleted = 1 \
-             AND deleted_at = ?3",
-        )?
-        .execute(params![id, member, gone_at])?;
-        tx.prepare_cached(
-            "UPDATE image_members SET deleted = 1, deleted_at = ?2, updated_at = ?2 WHERE id = ?1",
-        )?
-        .execute(params![row_id, gone_at])?;
-        Ok(())
-    };
-    let insert = |m: &Member| -> rusqlite::Result<()> {
-        tx.prepare_cached(
-            "INSERT INTO image_members (image_id, member, can_share, created_at, updated_at, \
-             deleted, status) VALUES (?1, ?2, ?3, ?4, ?4, 0, 'pending')",
-        )?
-        .execute(params![id, m.member_id, m.can_share as i64, now])?;
-        Ok(())
-    };
-    if in_place {
-        for (row_id, m, cs) in &live {
-            match want.iter().find(|w| &w.member_id == m) {
-                None => retire(*row_id, m)?,
-                Some(w) if w.can_share != *cs => {
-                    tx.prepare_cached(
-                        "UPDATE image_members SET can_share = ?2, updated_at = ?3 WHERE id = ?1",
-                    )?
-                    .execute(params![row_id, w.can_share as i64, now])?;
-                }
-                Some(_) => {}
-            }
-        }
-        for m in &want[kept.len()..] {
-            insert(m)?;
-        }
-    } else {
-        for (row_id, m, _) in &live {
-            retire(*row_id, m)?;
-        }
-        for m in want {
-            insert(m)?;
-        }
-    }
+    put_members(tx, img, &now)?;
 
     // Location: a live record's local file is its one live location; a deleted record has
     // none (Glance deletes it with the image). A record without bytes leaves whatever
@@ -1277,66 +1398,192 @@ mod tests {
         assert_eq!(loc, format!("file://{}", target.display()));
     }
 
-    // Rule: Updates soft-delete removed property and member rows, revive them when they come back, and members keep the order they were added in.
+    // Rule: Updates soft-delete removed property and member rows and revive them in place when they come back (members keep their place); a restart loads the deleted member rows the registry's calls can still find.
     #[test]
     fn updates_soft_delete_and_keep_member_order() {
         let dir = tempfile::tempdir().unwrap();
         let mut db = Db::open(dir.path()).unwrap();
         let mut puts = rich();
         db.commit(&mut puts, &[]).unwrap();
+        let row_of = |i: &Image, m: &str| {
+            i.members
+                .rows()
+                .into_iter()
+                .find(|r| r.member.member_id == m)
+                .unwrap()
+                .id
+        };
         let mut a = puts[0].clone();
         a.updated_at = ts("2026-11-24T01:02:03.000004");
         a.remove_property("os_distro");
         a.set_property("new".into(), Some("1".into()));
         let mut b = puts[1].clone();
-        b.members.retain(|m| m.member_id != "tenant-c");
+        b.members.soft_delete(row_of(&b, "tenant-c"));
         b.members.push(Member {
             member_id: "tenant-d".into(),
             can_share: false,
         });
         b.members[0].can_share = false;
         b.is_public = false;
-        db.commit(&mut [a.clone(), b.clone()], &[]).unwrap();
-        // Back again: the deleted property row revives, a member is re-added at the end.
+        let mut two = [a, b];
+        db.commit(&mut two, &[]).unwrap();
+        let [a, b] = two;
+        // Back again: the deleted property row revives, and so does the member's row, in
+        // its old place (the registry's image_member_update).
         let mut a2 = a.clone();
         a2.set_property("os_distro".into(), Some("debian".into()));
         let mut b2 = b.clone();
-        b2.members.push(Member {
-            member_id: "tenant-c".into(),
-            can_share: true,
-        });
-        db.commit(&mut [a2.clone(), b2.clone()], &[]).unwrap();
-        let deleted_props: i64 = db
-            .conn
-            .query_row(
-                "SELECT count(*) FROM image_properties WHERE deleted = 1",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(deleted_props, 0);
-        let deleted_members: i64 = db
-            .conn
-            .query_row(
-                "SELECT count(*) FROM image_members WHERE deleted = 1",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(deleted_members, 1);
+        b2.members.update_row(row_of(&b, "tenant-c"), true);
+        let mut two = [a2, b2];
+        db.commit(&mut two, &[]).unwrap();
+        let [a2, b2] = two;
+        let members: Vec<&str> = b2.members.iter().map(|m| m.member_id.as_str()).collect();
+        assert_eq!(members, ["tenant-c", "tenant-b", "tenant-d"]);
+        let count =
+            |db: &Db, sql: &str| -> i64 { db.conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(
+            count(
+                &db,
+                "SELECT count(*) FROM image_properties WHERE deleted = 1"
+            ),
+            0
+        );
+        assert_eq!(
+            count(&db, "SELECT count(*) FROM image_members WHERE deleted = 1"),
+            0
+        );
+        assert_eq!(count(&db, "SELECT count(*) FROM image_members"), 3);
         drop(db);
         let got = reload(dir.path());
-        let want = vec![a2, b2, puts[2].clone(), puts[3].clone()];
+        let want = vec![a2, b2.clone(), puts[2].clone(), puts[3].clone()];
         assert_eq!(dump(&got), dump(&want));
-        // Members in a new order are written again in that order.
+        let b_got = got.iter().find(|i| i.id == b2.id).unwrap();
+        assert_eq!(b_got.members, b2.members);
+        // Deleted rows come back after a restart: a member removed twice at the same
+        // instant (a list naming it twice) keeps both rows in the database (the second a
+        // microsecond later), and a restart loads the one the registry can still find.
         let mut db = Db::open(dir.path()).unwrap();
-        let mut b3 = want[1].clone();
-        b3.members.reverse();
+        let mut b3 = b2.clone();
+        b3.members.soft_delete(row_of(&b3, "tenant-d"));
+        b3.members.push(Member {
+            member_id: "tenant-e".into(),
+            can_share: false,
+        });
+        b3.members.push(Member {
+            member_id: "tenant-e".into(),
+            can_share: true,
+        });
         db.commit(std::slice::from_mut(&mut b3), &[]).unwrap();
+        for r in b3.members.rows() {
+            if r.member.member_id == "tenant-e" {
+                b3.members.soft_delete(r.id);
+            }
+        }
+        db.commit(std::slice::from_mut(&mut b3), &[]).unwrap();
+        assert_eq!(
+            count(&db, "SELECT count(*) FROM image_members WHERE deleted = 1"),
+            3
+        );
         drop(db);
         let got = reload(dir.path());
         let b_got = got.iter().find(|i| i.id == b3.id).unwrap();
-        assert_eq!(format!("{:?}", b_got.members), format!("{:?}", b3.members));
+        let rows = |i: &Image| -> Vec<(u32, String, bool)> {
+            i.members
+                .rows()
+                .into_iter()
+                .map(|r| (r.id, r.member.member_id, r.deleted))
+                .collect()
+        };
+        let mut want_rows = rows(&b3);
+        let second_e = want_rows.iter().rposition(|r| r.1 == "tenant-e").unwrap();
+        want_rows.remove(second_e);
+        assert_eq!(rows(b_got), want_rows);
+        // Members in a new order (a record replaced outright) are written again in that
+        // order.
+        let mut db = Db::open(dir.path()).unwrap();
+        let mut b4 = b_got.clone();
+        b4.members.reverse();
+        db.commit(std::slice::from_mut(&mut b4), &[]).unwrap();
+        drop(db);
+        let got = reload(dir.path());
+        let b_got = got.iter().find(|i| i.id == b4.id).unwrap();
+        assert_eq!(format!("{:?}", b_got.members), format!("{:?}", b4.members));
+        assert_eq!(rows(b_got), rows(&b4));
+    }
+
+    // Rule: Member rows written by glance-emu before revivals were made in place (a revival as a new row, a reordered list rewritten) load as the record was, deleted images' member rows are not loaded, and the next write removes the leftovers.
+    #[test]
+    fn member_rows_of_earlier_versions_load_as_the_record_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(dir.path()).unwrap();
+        let mut puts = rich();
+        puts[1].members = Members::default();
+        db.commit(&mut puts, &[]).unwrap();
+        let (live, dead) = (&puts[1].id, &puts[2].id);
+        // tenant-a and tenant-b: deleted rows (a removal, the rows retired by a reorder)
+        // before the live rows written again; tenant-c: removed twice; tenant-x: a row of
+        // the deleted image.
+        let rows = [
+            (live, "tenant-a", 1),
+            (live, "tenant-b", 1),
+            (live, "tenant-a", 0),
+            (live, "tenant-b", 0),
+            (live, "tenant-c", 1),
+            (live, "tenant-c", 1),
+            (dead, "tenant-x", 1),
+        ];
+        for (n, (image, member, deleted)) in rows.iter().enumerate() {
+            db.conn
+                .execute(
+                    "INSERT INTO image_members (image_id, member, can_share, created_at, \
+                     updated_at, deleted_at, deleted, status) VALUES (?1, ?2, 0, \
+                     '2026-11-22 13:40:23.526723', NULL, CASE WHEN ?3 = 1 THEN ?4 END, ?3, \
+                     'pending')",
+                    params![
+                        image.as_str(),
+                        member,
+                        deleted,
+                        format!("2026-11-22 13:40:2{n}")
+                    ],
+                )
+                .unwrap();
+        }
+        drop(db);
+        let got = reload(dir.path());
+        let by = |id: &ImageId| got.iter().find(|i| i.id == *id).unwrap().clone();
+        let rows = |i: &Image| -> Vec<(u32, String, bool)> {
+            i.members
+                .rows()
+                .into_iter()
+                .map(|r| (r.id, r.member.member_id, r.deleted))
+                .collect()
+        };
+        let want = vec![
+            (3, "tenant-a".to_string(), false),
+            (4, "tenant-b".to_string(), false),
+            (5, "tenant-c".to_string(), true),
+        ];
+        assert_eq!(rows(&by(live)), want);
+        assert!(by(dead).members.rows().is_empty());
+        // The next write of each image: the leftovers of the live image are removed; the
+        // deleted image's rows stay as they are.
+        let mut db = Db::open(dir.path()).unwrap();
+        let mut two = [by(live), by(dead)];
+        db.commit(&mut two, &[]).unwrap();
+        let ids: Vec<i64> = db
+            .conn
+            .prepare("SELECT id FROM image_members ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(ids, [3, 4, 5, 7]);
+        drop(db);
+        assert_eq!(
+            rows(&by(live)),
+            rows(reload(dir.path()).iter().find(|i| i.id == *live).unwrap())
+        );
     }
 
     // Rule: An upload is moved to the Glance path before its row commits; a delete removes the bytes and soft-deletes the location.

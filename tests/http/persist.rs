@@ -166,3 +166,200 @@ fn old_log_is_imported_once() {
     assert!(get.ends_with("\r\n\r\nold bytes"), "{get}");
     kill9(&mut child);
 }
+
+fn body(resp: &str) -> &str {
+    resp.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+fn members_of(addr: &str, id: &str) -> String {
+    let r = http(
+        addr,
+        format!("GET /v1/images/{id}/members HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    body(&r).to_string()
+}
+
+/// `PUT` (with an optional JSON body) or `DELETE` of one membership; the status line.
+fn member(addr: &str, method: &str, id: &str, m: &str, json: &str) -> String {
+    let ct = if json.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/json\r\n"
+    };
+    let r = http(
+        addr,
+        format!(
+            "{method} /v1/images/{id}/members/{m} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n{ct}Content-Length: {}\r\n\r\n{json}",
+            json.len()
+        )
+        .as_bytes(),
+    );
+    r.lines().next().unwrap_or_default().to_string()
+}
+
+fn create(addr: &str, id: &str) {
+    let r = http(addr, format!("POST /v1/images HTTP/1.1\r\nHost: h\r\nConnection: close\r\nx-image-meta-id: {id}\r\nx-image-meta-name: shared\r\nContent-Length: 0\r\n\r\n").as_bytes());
+    assert!(r.starts_with("HTTP/1.1 201 Created"), "{r}");
+}
+
+/// A member removed before a restart is still a soft-deleted row after it: a `PUT`
+/// without can_share leaves it deleted (real Glance finds the deleted row and changes
+/// nothing), one with can_share revives it in its old place; a deleted image's members
+/// answer as before.
+#[test]
+fn deleted_member_rows_survive_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let id = "eeeeeeee-0000-4000-8000-000000000001";
+    let gone = "eeeeeeee-0000-4000-8000-000000000002";
+    let (mut child, addr) = start(data.path(), state.path());
+    create(&addr, id);
+    create(&addr, gone);
+    for (img, m) in [(id, "t1"), (id, "t2"), (gone, "t1")] {
+        assert_eq!(member(&addr, "PUT", img, m, ""), "HTTP/1.1 204 No Content");
+    }
+    assert_eq!(
+        member(&addr, "DELETE", id, "t1", ""),
+        "HTTP/1.1 204 No Content"
+    );
+    assert_eq!(
+        member(&addr, "DELETE", gone, "t1", ""),
+        "HTTP/1.1 204 No Content"
+    );
+    let r = http(
+        &addr,
+        format!("DELETE /v1/images/{gone} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    assert!(r.starts_with("HTTP/1.1 200 OK"), "{r}");
+    let gone_before = http(
+        &addr,
+        format!("GET /v1/images/{gone}/members HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    assert!(gone_before.starts_with("HTTP/1.1 404"), "{gone_before}");
+    kill9(&mut child);
+
+    let (mut child, addr) = start(data.path(), state.path());
+    let t2 = r#"{"members": [{"member_id": "t2", "can_share": false}]}"#;
+    assert_eq!(members_of(&addr, id), t2);
+    assert_eq!(
+        member(&addr, "PUT", id, "t1", ""),
+        "HTTP/1.1 204 No Content"
+    );
+    assert_eq!(members_of(&addr, id), t2, "no can_share: still deleted");
+    assert_eq!(
+        member(&addr, "PUT", id, "t1", r#"{"member": {"can_share": true}}"#),
+        "HTTP/1.1 204 No Content"
+    );
+    let both = r#"{"members": [{"member_id": "t1", "can_share": true}, {"member_id": "t2", "can_share": false}]}"#;
+    assert_eq!(members_of(&addr, id), both, "revived in its old place");
+    let gone_after = http(
+        &addr,
+        format!("GET /v1/images/{gone}/members HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    assert_eq!(body(&gone_after), body(&gone_before));
+    assert_eq!(
+        gone_after.lines().next(),
+        gone_before.lines().next(),
+        "{gone_after}"
+    );
+    kill9(&mut child);
+
+    // The revival was written in place: one row per member, none deleted.
+    let db = rusqlite::Connection::open(state.path().join("glance.sqlite")).unwrap();
+    let rows: Vec<(String, i64)> = db
+        .prepare("SELECT member, deleted FROM image_members WHERE image_id = ?1 ORDER BY id")
+        .unwrap()
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows, [("t1".to_string(), 0), ("t2".to_string(), 0)]);
+    drop(db);
+    let (mut child, addr) = start(data.path(), state.path());
+    assert_eq!(members_of(&addr, id), both);
+    kill9(&mut child);
+}
+
+/// A member re-added by glance-emu before revivals were written in place (its deleted row,
+/// then a live row written after it, the reordered list rewritten the same way) is one
+/// member after a restart, and later changes act on it as they did before the restart.
+#[test]
+fn re_added_members_of_earlier_versions_survive_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let id = "eeeeeeee-0000-4000-8000-000000000003";
+    let (mut child, addr) = start(data.path(), state.path());
+    create(&addr, id);
+    for m in ["t1", "t2"] {
+        assert_eq!(member(&addr, "PUT", id, m, ""), "HTTP/1.1 204 No Content");
+    }
+    kill9(&mut child);
+    // What the earlier writer left after DELETE t1 and PUT t1 with can_share: t1's
+    // deleted row and t2's retired one, then both written again in the list's order.
+    let db = rusqlite::Connection::open(state.path().join("glance.sqlite")).unwrap();
+    db.execute_batch(&format!(
+        "UPDATE image_members SET deleted = 1, deleted_at = '2026-12-01 10:00:0' || id \
+         WHERE image_id = '{id}';
+         INSERT INTO image_members (image_id, member, can_share, created_at, deleted, status) \
+         VALUES ('{id}', 't1', 1, '2026-12-01 10:00:09', 0, 'pending'), \
+                ('{id}', 't2', 0, '2026-12-01 10:00:09', 0, 'pending');"
+    ))
+    .unwrap();
+    drop(db);
+
+    let (mut child, addr) = start(data.path(), state.path());
+    let both = |cs1: bool| {
+        format!(
+            r#"{{"members": [{{"member_id": "t1", "can_share": {cs1}}}, {{"member_id": "t2", "can_share": false}}]}}"#
+        )
+    };
+    assert_eq!(members_of(&addr, id), both(true));
+    // can_share changes the one live row; no second t1 appears.
+    assert_eq!(
+        member(
+            &addr,
+            "PUT",
+            id,
+            "t1",
+            r#"{"member": {"can_share": false}}"#
+        ),
+        "HTTP/1.1 204 No Content"
+    );
+    assert_eq!(members_of(&addr, id), both(false));
+    assert_eq!(
+        member(&addr, "PUT", id, "t2", ""),
+        "HTTP/1.1 204 No Content"
+    );
+    assert_eq!(members_of(&addr, id), both(false));
+    kill9(&mut child);
+    let (mut child, addr) = start(data.path(), state.path());
+    assert_eq!(members_of(&addr, id), both(false), "unchanged by a restart");
+    assert_eq!(
+        member(&addr, "DELETE", id, "t1", ""),
+        "HTTP/1.1 204 No Content"
+    );
+    assert_eq!(
+        member(&addr, "PUT", id, "t1", ""),
+        "HTTP/1.1 204 No Content"
+    );
+    let t2 = r#"{"members": [{"member_id": "t2", "can_share": false}]}"#;
+    assert_eq!(members_of(&addr, id), t2);
+    kill9(&mut child);
+    let (mut child, addr) = start(data.path(), state.path());
+    assert_eq!(members_of(&addr, id), t2);
+    kill9(&mut child);
+    // The leftovers are gone from the database: one row per member.
+    let db = rusqlite::Connection::open(state.path().join("glance.sqlite")).unwrap();
+    let rows: Vec<(String, i64)> = db
+        .prepare("SELECT member, deleted FROM image_members WHERE image_id = ?1 ORDER BY id")
+        .unwrap()
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows, [("t1".to_string(), 1), ("t2".to_string(), 0)]);
+}
