@@ -339,7 +339,8 @@ impl fmt::Debug for Properties {
 /// A record's memberships: one thin pointer, and nothing allocated for the usual none.
 /// Dereferences to the live rows in the registry's row order; rows soft-deleted by member
 /// calls are kept aside (with their row ids) for the registry's `include_deleted` lookups,
-/// which revive them in place.
+/// which revive them in place. Row ids only order an image's rows; with `--persist` they are
+/// the database's `image_members` ids.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Members(Option<Box<MemberList>>);
 

@@ -13,10 +13,13 @@
 //! - v1 `is_public` is `visibility == 'public'`; a v1 write stores `'public'` or `'shared'`.
 //!   A row that is `'private'` or `'community'` (written by v2) keeps that value unless the
 //!   emulator makes it public.
-//! - Properties, members and locations are soft-deleted (`deleted = 1`, `deleted_at`), never
-//!   removed; only live rows (`deleted = 0`) are served. A property name that comes back
-//!   revives its old row (the `(image_id, name)` pair is unique), as Glance does.
-//! - Members are listed in row order (`id`), which is the order they were added.
+//! - Properties, members and locations are soft-deleted (`deleted = 1`, `deleted_at`); only
+//!   live rows (`deleted = 0`) are served. A property name that comes back revives its old
+//!   row (the `(image_id, name)` pair is unique), as Glance does.
+//! - Members are listed in row order (`id`), which is the order they were added. A record's
+//!   member rows keep their database ids, deleted rows the registry can still find included
+//!   (see `Db::load`), and are written back row for row (`put_members`): a revival is the old
+//!   row with `deleted = 0`. Member rows left out at load are removed at the next write.
 //! - Timestamps are `YYYY-MM-DD HH:MM:SS.ffffff` (SQLAlchemy's SQLite `DATETIME`), booleans
 //!   0/1.
 //!
