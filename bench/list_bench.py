@@ -64,6 +64,11 @@ def queries(ids):
         ("filtered: changes-since=2016-06-28T23:00:00",
          "/v1/images/detail?limit=25&changes-since=2016-06-28T23:00:00"),
         ("filtered: status=queued (no match)", "/v1/images/detail?limit=25&status=queued"),
+        ("filtered: protected=True (no match)", "/v1/images/detail?limit=25&protected=True"),
+        ("filtered: min_ram=999999 (no match)", "/v1/images/detail?limit=25&min_ram=999999"),
+        ("filtered: property-hw_disk_bus=nvme (no match)",
+         "/v1/images/detail?limit=25&property-hw_disk_bus=nvme"),
+        ("filtered: min_disk=7", "/v1/images/detail?limit=25&min_disk=7"),
         ("compute: /v2/t/images/detail?limit=25", "/v2/t/images/detail?limit=25"),
     ]
     return rows, deep

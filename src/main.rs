@@ -288,6 +288,7 @@ async fn run(cli: Cli, checked: Checked, access_log: Option<AccessLog>) -> Resul
         access_log,
         ..ServerOptions::default()
     };
+    let warm = Arc::clone(&app.store);
     let service = GlanceService::with_control(app, control);
     let control_only = service.control_only();
     let mut servers = vec![(listener, service.clone())];
@@ -313,29 +314,38 @@ async fn run(cli: Cli, checked: Checked, access_log: Option<AccessLog>) -> Resul
         }
     }
     let shutdown = signals.first_then_hard_exit();
-    if servers.len() == 1 {
-        let (listener, service) = servers.remove(0);
-        server::run(listener, service, options, shutdown).await;
-    } else {
-        // One signal stops every listener.
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        let mut tasks = Vec::new();
-        for (listener, service) in servers {
-            let mut rx = rx.clone();
-            let options = options.clone();
-            tasks.push(tokio::spawn(async move {
-                server::run(listener, service, options, async move {
-                    let _ = rx.wait_for(|v| *v).await;
-                })
-                .await;
-            }));
+    let serving = tokio::spawn(async move {
+        if servers.len() == 1 {
+            let (listener, service) = servers.remove(0);
+            server::run(listener, service, options, shutdown).await;
+        } else {
+            // One signal stops every listener.
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            let mut tasks = Vec::new();
+            for (listener, service) in servers {
+                let mut rx = rx.clone();
+                let options = options.clone();
+                tasks.push(tokio::spawn(async move {
+                    server::run(listener, service, options, async move {
+                        let _ = rx.wait_for(|v| *v).await;
+                    })
+                    .await;
+                }));
+            }
+            shutdown.await;
+            let _ = tx.send(true);
+            for t in tasks {
+                let _ = t.await;
+            }
         }
-        shutdown.await;
-        let _ = tx.send(true);
-        for t in tasks {
-            let _ = t.await;
-        }
-    }
+    });
+    // The orders every list walks (the default one and the tenant view's) are built now,
+    // while the listeners answer on the workers, so the first list of a large catalogue
+    // does not pay for them. This thread loaded the records, so the orders land in the
+    // same malloc arena (a pool thread would start a second one: about 9 bytes more per
+    // record at a million).
+    warm.warm_lists();
+    let _ = serving.await;
     drop(addr_file);
     eprintln!("glance-emu: stopped");
     Ok(())

@@ -9,7 +9,7 @@ use crate::app::{json_response, App, Ctx};
 use crate::model::{Image, Status, Timestamp};
 use crate::render::glance_json as api;
 use crate::render::webob::ApiError;
-use crate::store::list_index::{self, SortKey, ViewLimits};
+use crate::store::list_index::{self, Field, SortKey, ViewLimits, Wanted};
 
 use super::request_meta::enforce;
 
@@ -197,6 +197,7 @@ fn filter_candidates(
     changes_since: Option<Timestamp>,
     size_min: Option<u64>,
     size_max: Option<u64>,
+    unordered: &[(Field, Option<Wanted<'_>>)],
 ) -> Option<Vec<Arc<Image>>> {
     let store = &app.store;
     // Equal runs of a text column, one per accepted value, until the cap.
@@ -240,7 +241,15 @@ fn filter_candidates(
             return found;
         }
     }
-    EQUALITY_FILTERS[1..].iter().find_map(|&k| runs(k))
+    if let Some(c) = EQUALITY_FILTERS[1..].iter().find_map(|&k| runs(k)) {
+        return Some(c);
+    }
+    // Equality filters without an order: the records of an uncommon value are listed by
+    // the store; a value nothing holds (or one no record can hold) has none.
+    unordered.iter().find_map(|(field, want)| match want {
+        None => Some(Vec::new()),
+        Some(w) => store.list_filter(field, *w),
+    })
 }
 
 /// `GET /v1/images` (6-key entries) and `GET /v1/images/detail` (18-key records).
@@ -387,7 +396,9 @@ pub fn index(
     }
     let size_min = param(&params, "size_min").and_then(|v| v.trim().parse::<u64>().ok());
     let size_max = param(&params, "size_max").and_then(|v| v.trim().parse::<u64>().ok());
-    let min_ram = param(&params, "min_ram").and_then(|v| v.trim().parse::<u32>().ok());
+    // Validated above as an integer from 0 to 2^63-1; past u32 no record has it (the
+    // registry's column compared with the number matched nothing).
+    let min_ram = param(&params, "min_ram").map(|v| v.trim().parse::<u32>().ok());
     let min_disk = param(&params, "min_disk").map(|v| v.trim().parse::<u32>().ok());
     let props: Vec<(&str, &str)> = params
         .iter()
@@ -431,7 +442,7 @@ pub fn index(
         }
         if size_min.is_some_and(|m| img.size.is_none_or(|s| s < m))
             || size_max.is_some_and(|m| img.size.is_none_or(|s| s > m))
-            || min_ram.is_some_and(|m| img.min_ram != m)
+            || min_ram.is_some_and(|m| m != Some(img.min_ram))
             || min_disk.is_some_and(|m| m != Some(img.min_disk))
             || protected.is_some_and(|p| img.protected != p)
         {
@@ -439,6 +450,20 @@ pub fn index(
         }
         props.iter().all(|(k, v)| img.property(k) == Some(*v))
     };
+    // The filters `matches` applies that no order answers (see `filter_candidates`).
+    let mut unordered: Vec<(Field, Option<Wanted<'_>>)> = Vec::new();
+    if let Some(m) = min_ram {
+        unordered.push((Field::MinRam, m.map(Wanted::Num)));
+    }
+    if let Some(m) = min_disk {
+        unordered.push((Field::MinDisk, m.map(Wanted::Num)));
+    }
+    if let Some(p) = protected {
+        unordered.push((Field::Protected, Some(Wanted::Bool(p))));
+    }
+    for (k, v) in &props {
+        unordered.push((Field::Property((*k).into()), Some(Wanted::Text(v))));
+    }
     let key = SortKey::parse(sort_key).unwrap_or(SortKey::CreatedAt);
     // The marker: a record the filters keep, or one the caller may see (a marker filtered
     // out pages from where it would sort); anything else is unknown.
@@ -466,15 +491,18 @@ pub fn index(
         Some(page) => page,
         None => match default_order_run(app, &params, key, desc, after, limit, &matches) {
             Some(page) => page,
-            None => match filter_candidates(app, &params, changes_since, size_min, size_max) {
-                Some(cands) => {
-                    list_index::page_from_candidates(cands, key, desc, after, limit, matches)
+            None => {
+                match filter_candidates(app, &params, changes_since, size_min, size_max, &unordered)
+                {
+                    Some(cands) => {
+                        list_index::page_from_candidates(cands, key, desc, after, limit, matches)
+                    }
+                    None => match view_page(MERGED_VIEW) {
+                        Some(page) => page,
+                        None => app.store.list_page(key, desc, after, limit, matches),
+                    },
                 }
-                None => match view_page(MERGED_VIEW) {
-                    Some(page) => page,
-                    None => app.store.list_page(key, desc, after, limit, matches),
-                },
-            },
+            }
         },
     };
     let page = images.iter();

@@ -224,6 +224,9 @@ pub struct Store {
     blob_dir: PathBuf,
     /// Keeps the temporary blob directory alive when not persisting.
     _tmp: Option<tempfile::TempDir>,
+    /// Held while a list order is built: a second list (or the start-up warm-up) asking
+    /// for an order being built waits for it instead of building it again.
+    building: Mutex<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -255,6 +258,7 @@ impl Store {
             health: None,
             blob_dir: tmp.path().to_path_buf(),
             _tmp: Some(tmp),
+            building: Mutex::new(()),
         })
     }
 
@@ -291,6 +295,7 @@ impl Store {
             writer: Mutex::new(Writer { db: Some(db) }),
             persistent: true,
             _tmp: None,
+            building: Mutex::new(()),
         })
     }
 
@@ -348,12 +353,26 @@ impl Store {
         self.read().values().cloned().collect()
     }
 
+    /// Builds the list orders nearly every list needs: the default order (`created_at`)
+    /// and the tenant-view order. A server calls it off the request path right after it
+    /// starts answering, so the first list of a large catalogue does not pay for them;
+    /// the other sort keys are still built the first time a list asks for them.
+    pub fn warm_lists(&self) {
+        for key in [SortKey::CreatedAt, SortKey::Visibility] {
+            self.ensure_order(key);
+        }
+    }
+
     /// Builds `key`'s list order the first time it is needed, without the writer lock (a
     /// writer may hold it across a durable commit): built under a read lock (HEADs, lists
     /// and the writer's own reads go on), then installed under a brief write lock if no
     /// write was published meanwhile; otherwise built again, a few times at most. `false`
     /// if it cannot be built (this list then sorts; a later one tries again).
     fn ensure_order(&self, key: SortKey) -> bool {
+        if self.read().lists.has(key) {
+            return true;
+        }
+        let _building = self.building.lock().unwrap_or_else(|e| e.into_inner());
         for _ in 0..ORDER_BUILD_TRIES {
             let (generation, prepared) = {
                 let idx = self.read();
@@ -492,6 +511,36 @@ impl Store {
             return None;
         }
         self.read().lists.range(key, before, within, cap)
+    }
+
+    /// The records whose `field` is `want` (an equality filter without an order:
+    /// `min_ram`, `min_disk`, `protected`, `property-*`), when they are few enough to be
+    /// listed ([`list_index::FEW`]); `None`: a common value or a field not indexed (walk).
+    /// The field is indexed the first time it is asked for, as orders are.
+    pub fn list_filter(
+        &self,
+        field: &list_index::Field,
+        want: list_index::Wanted<'_>,
+    ) -> Option<Vec<Arc<Image>>> {
+        if !self.ensure_order(SortKey::CreatedAt) {
+            return None;
+        }
+        if !self.read().lists.has_filter(field) {
+            let _building = self.building.lock().unwrap_or_else(|e| e.into_inner());
+            for _ in 0..ORDER_BUILD_TRIES {
+                let (generation, built) = {
+                    let idx = self.read();
+                    (idx.generation, idx.lists.prepare_filter(field))
+                };
+                let Some(b) = built else { break };
+                let mut idx = self.images.write().unwrap_or_else(|e| e.into_inner());
+                if idx.generation == generation {
+                    idx.lists.install_filter(b);
+                    break;
+                }
+            }
+        }
+        self.read().lists.filter_matches(field, want)
     }
 
     /// Heap bytes of the list indexes (handle table and orders), and the orders built.

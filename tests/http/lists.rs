@@ -530,3 +530,143 @@ async fn a_tenant_view_is_answered_from_its_own_records_in_every_order() {
     check(recs, owners, shared).await;
     emu.stop().await;
 }
+
+/// Equality filters without an order of their own (`min_ram`, `min_disk`, `protected`,
+/// `property-*`), whose values the store lists while they are few: pages match the
+/// catalogue filtered and sorted here, for uncommon, common (more than 4,096 records) and
+/// absent values, before and after writes change the filtered fields.
+#[tokio::test]
+async fn filters_without_an_order_page_exactly_before_and_after_writes() {
+    #[derive(Clone)]
+    struct R {
+        id: String,
+        created: String,
+        min_ram: u32,
+        min_disk: u32,
+        protected: bool,
+        os: Option<String>,
+    }
+    let mut recs: Vec<R> = (0..4200u32)
+        .map(|i| R {
+            id: format!("{:08x}-0000-4000-8000-{i:012x}", (i * 7919) % 10000),
+            created: format!("2020-01-{:02}T00:00:{:02}.{:06}", 1 + i % 28, i % 60, i),
+            min_ram: [0, 512, 2048][(i % 3) as usize] + u32::from(i % 1000 == 1),
+            min_disk: i % 13,
+            protected: i % 500 == 7,
+            os: (i % 4 != 0)
+                .then(|| ["ubuntu", "centos", "rare"][(i % 3) as usize].to_string())
+                .map(|s| {
+                    if s == "rare" && i % 97 != 2 {
+                        "fedora".into()
+                    } else {
+                        s
+                    }
+                }),
+        })
+        .collect();
+    let fixture = {
+        let items: Vec<Value> = recs
+            .iter()
+            .map(|r| {
+                let props = match &r.os {
+                    Some(os) => serde_json::json!({ "os": os }),
+                    None => serde_json::json!({ "os": null }),
+                };
+                serde_json::json!({
+                    "id": r.id, "is_public": true, "created_at": r.created,
+                    "min_ram": r.min_ram, "min_disk": r.min_disk, "protected": r.protected,
+                    "properties": props,
+                })
+            })
+            .collect();
+        serde_json::json!({ "images": items }).to_string()
+    };
+    let emu = spawn(&fixture).await;
+    let queries = [
+        "min_ram=1",
+        "min_ram=513",
+        "min_ram=512",
+        "min_ram=4096",
+        "min_ram=99999999999",
+        "min_disk=12",
+        "min_disk=77",
+        "protected=True",
+        "protected=False",
+        "property-os=rare",
+        "property-os=ubuntu",
+        "property-os=plan9",
+        "property-os=rare&protected=False",
+        "property-os=rare&min_disk=2",
+    ];
+    let check = |recs: &[R], q: &str| -> Vec<String> {
+        let mut v: Vec<&R> = recs
+            .iter()
+            .filter(|r| {
+                q.split('&').all(|kv| {
+                    let (k, val) = kv.split_once('=').unwrap();
+                    match k {
+                        "min_ram" => val.parse::<u32>().ok() == Some(r.min_ram),
+                        "min_disk" => val.parse::<u32>().ok() == Some(r.min_disk),
+                        "protected" => (val == "True") == r.protected,
+                        _ => r.os.as_deref() == Some(val),
+                    }
+                })
+            })
+            .collect();
+        // Glance's default order: created_at desc, then id desc.
+        v.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
+        v.into_iter().map(|r| r.id.clone()).collect()
+    };
+    for round in 0..2 {
+        for q in queries {
+            let want = check(&recs, q);
+            let (page, expect_all) = if want.len() > 300 {
+                (25, false)
+            } else {
+                (7, true)
+            };
+            if expect_all {
+                assert_eq!(follow(&emu, q, page).await, want, "round {round}: {q}");
+            } else {
+                // Common values: the first pages, followed by marker.
+                let first = ids(&emu, &format!("/v1/images/detail?limit=25&{q}")).await;
+                assert_eq!(first, want[..25], "round {round}: {q}");
+                let next = ids(
+                    &emu,
+                    &format!("/v1/images/detail?limit=25&{q}&marker={}", want[24]),
+                )
+                .await;
+                assert_eq!(next, want[25..50], "round {round}: {q}");
+            }
+        }
+        if round == 1 {
+            break;
+        }
+        // Writes: values move between uncommon, common and absent ones.
+        for (n, i) in [7usize, 10, 1001, 2002, 3333, 4199].into_iter().enumerate() {
+            let id = recs[i].id.clone();
+            let os = ["rare", "plan9", "ubuntu"][n % 3];
+            let protected = n % 2 == 0;
+            let r = call(
+                &emu,
+                "PUT",
+                &format!("/v1/images/{id}"),
+                &format!(
+                    "x-image-meta-min_ram: 513\r\nx-image-meta-min_disk: 77\r\n\
+                     x-image-meta-protected: {protected}\r\nx-image-meta-property-os: {os}\r\n"
+                ),
+                b"",
+            )
+            .await;
+            assert!(
+                r.status_line.starts_with("HTTP/1.1 200"),
+                "{}",
+                r.body_str()
+            );
+            recs[i].min_ram = 513;
+            recs[i].min_disk = 77;
+            recs[i].protected = protected;
+            recs[i].os = Some(os.into());
+        }
+    }
+}

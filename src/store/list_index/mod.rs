@@ -20,6 +20,7 @@
 //! [`naive_page`] is the reference the indexes are tested against: filter everything, sort,
 //! cut after the marker (what the v1 handler did before the indexes).
 
+mod filters;
 mod key;
 mod order;
 mod page;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 
 use crate::model::Image;
 
+pub use filters::{Built as BuiltFilter, Field, Matches, Wanted};
 use key::time_bits;
 pub use key::SortKey;
 use order::{Handle, Order, Pos};
@@ -48,6 +50,8 @@ pub struct ListIndex {
     orders: [Option<Order>; 9],
     /// Handles by the tenants their record is shared with (kept while the index is live).
     shared: Shared,
+    /// Records by value for the equality filters without an order (built on first use).
+    filters: filters::Filters,
 }
 
 /// An order built off the index, to be installed ([`ListIndex::prepare`]).
@@ -132,19 +136,30 @@ impl ListIndex {
             Some(r) => (visible::rank_summary(r, img), true),
             None => key.prefix(img),
         };
-        let mut keyed: Vec<(u128, u64, Handle)> = slots
-            .iter()
-            .enumerate()
-            .filter_map(|(h, s)| {
-                s.as_deref()
-                    .map(|img| (summary(img).0, time_bits(img.created_at), h as Handle))
+        // Each record is read once here (its summary, and whether the summary is its whole
+        // key); the sort reads records only to break ties the summaries cannot.
+        type Keyed = (u128, u64, Handle, bool);
+        // At least 32 MiB: glibc serves a block that large from its own mapping and gives
+        // it back whole when freed; a smaller one would come from the heap and leave a
+        // hole the orders then fill unevenly (measured: 9 bytes more per record at a
+        // million with every order built). Pages never written are never resident.
+        let mut keyed: Vec<Keyed> = Vec::with_capacity(
+            slots
+                .len()
+                .max((32 << 20) / std::mem::size_of::<Keyed>() + 1),
+        );
+        keyed.extend(slots.iter().enumerate().filter_map(|(h, s)| {
+            s.as_deref().map(|img| {
+                let (sum, exact) = summary(img);
+                (sum, time_bits(img.created_at), h as Handle, exact)
             })
-            .collect();
+        }));
+        drop(ranks);
         let rec = |h: Handle| slots[h as usize].as_deref();
         keyed.sort_unstable_by(|a, b| {
             a.0.cmp(&b.0)
-                .then_with(|| match (rec(a.2), rec(b.2)) {
-                    (Some(x), Some(y)) if !summary(x).1 => key.cmp_key(x, y),
+                .then_with(|| match (a.3, rec(a.2), rec(b.2)) {
+                    (false, Some(x), Some(y)) => key.cmp_key(x, y),
                     _ => Ordering::Equal,
                 })
                 .then_with(|| a.1.cmp(&b.1))
@@ -155,7 +170,6 @@ impl ListIndex {
         });
         let order = Order::from_sorted(keyed.iter().map(|k| k.2));
         drop(keyed);
-        drop(ranks);
         Ok(Some(Prepared {
             key,
             slots: fresh.map(|slots| {
@@ -177,6 +191,7 @@ impl ListIndex {
             }
             self.slots = slots;
             self.shared = shared;
+            self.filters = filters::Filters::default();
             self.free.clear();
         }
         self.orders[p.key.slot()] = Some(p.order);
@@ -221,6 +236,7 @@ impl ListIndex {
                 let mut moved = Vec::with_capacity(keys.len());
                 if let Some(cur) = cur.as_deref() {
                     self.shared.replace(h, cur, new);
+                    self.filters.replace(h, cur, new);
                     for &k in &keys {
                         if k.cmp(cur, new) != Ordering::Equal {
                             if let Some(p) = self.position(k, cur) {
@@ -251,6 +267,7 @@ impl ListIndex {
         };
         self.slots[h as usize] = Some(Arc::clone(new));
         self.shared.add(h, new);
+        self.filters.add(h, new);
         for k in keys {
             self.insert_into(k, h, new);
         }
@@ -280,6 +297,7 @@ impl ListIndex {
             }
         }
         self.shared.remove(h, &cur);
+        self.filters.remove(h, &cur);
         self.slots[h as usize] = None;
         self.free.push(h);
     }
@@ -411,6 +429,38 @@ impl ListIndex {
                 .map(Order::heap_bytes)
                 .sum::<usize>()
             + self.shared.heap_bytes()
+            + self.filters.heap_bytes()
+    }
+
+    /// Whether `f` is indexed (or cannot be: too many property keys already are).
+    pub fn has_filter(&self, f: &Field) -> bool {
+        self.filters.has(f) || !self.filters.room_for(f)
+    }
+
+    /// Indexes `f` without changing the index (under a read lock, as [`ListIndex::prepare`]);
+    /// `None` when it is indexed already, cannot be, or no order is built yet (the handle
+    /// table comes with the first order).
+    pub fn prepare_filter(&self, f: &Field) -> Option<BuiltFilter> {
+        (self.is_live() && !self.has_filter(f)).then(|| filters::Filters::build(f, &self.slots))
+    }
+
+    /// Adds a field [`ListIndex::prepare_filter`] indexed (with no write in between).
+    pub fn install_filter(&mut self, b: BuiltFilter) {
+        if self.is_live() {
+            self.filters.install(b);
+        }
+    }
+
+    /// The records whose `f` is `want`, when the index knows them all.
+    pub fn filter_matches(&self, f: &Field, want: Wanted<'_>) -> Option<Vec<Arc<Image>>> {
+        match self.filters.matches(f, want) {
+            Matches::Few(hs) => Some(
+                hs.into_iter()
+                    .filter_map(|h| self.slots.get(h as usize).cloned().flatten())
+                    .collect(),
+            ),
+            Matches::Unknown => None,
+        }
     }
 
     /// Checks the invariants (tests): every order holds every live handle once, sorted.
@@ -420,6 +470,7 @@ impl ListIndex {
         if self.is_live() && !self.shared.same_as(&Shared::build(&self.slots)) {
             return Err("shared-with map out of date".into());
         }
+        self.filters.check(&self.slots)?;
         for (k, o) in self.built() {
             if o.len() != live {
                 return Err(format!("{k:?}: {} handles, {live} records", o.len()));

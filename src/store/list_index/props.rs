@@ -20,6 +20,8 @@ struct Rec {
     owner: Option<u8>,
     /// Shared with tenant0..3 (bit i: tenant i).
     member: u8,
+    /// min_ram (0..3), min_disk (0..7), protected, property "p" (0..3 or none).
+    extra: (u8, u8, bool, Option<u8>),
 }
 
 fn rec() -> impl Strategy<Value = Rec> {
@@ -42,12 +44,14 @@ fn rec() -> impl Strategy<Value = Rec> {
             proptest::option::of(0u8..3),
             0u8..16,
         ),
+        (0u8..3, 0u8..7, any::<bool>(), proptest::option::of(0u8..3)),
     )
         .prop_map(
             |(
                 (id, long_id, name, status),
                 (disk, container, size),
                 (created, updated, public, owner, member),
+                extra,
             )| Rec {
                 id,
                 long_id,
@@ -61,6 +65,7 @@ fn rec() -> impl Strategy<Value = Rec> {
                 public,
                 owner,
                 member,
+                extra,
             },
         )
 }
@@ -93,6 +98,12 @@ fn build(r: &Rec) -> Arc<Image> {
     i.updated_at = ts(r.updated);
     i.is_public = r.public;
     i.owner = r.owner.map(|o| format!("tenant{o}").into());
+    i.min_ram = u32::from(r.extra.0) * 512;
+    i.min_disk = u32::from(r.extra.1);
+    i.protected = r.extra.2;
+    if let Some(p) = r.extra.3 {
+        i.set_property("p".into(), Some(format!("v{p}").into()));
+    }
     for t in (0..4).filter(|t| r.member & (1 << t) != 0) {
         i.members.push(Member {
             member_id: format!("tenant{t}"),
@@ -107,6 +118,17 @@ enum Op {
     Put(Rec),
     Remove(u8),
     Ensure(u8),
+    Filter(u8),
+}
+
+/// The filter fields, by number.
+fn field(n: u8) -> Field {
+    match n % 4 {
+        0 => Field::MinRam,
+        1 => Field::MinDisk,
+        2 => Field::Protected,
+        _ => Field::Property("p".into()),
+    }
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -114,6 +136,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => rec().prop_map(Op::Put),
         1 => any::<u8>().prop_map(Op::Remove),
         1 => (0u8..9).prop_map(Op::Ensure),
+        1 => (0u8..4).prop_map(Op::Filter),
     ]
 }
 
@@ -210,6 +233,11 @@ proptest! {
                     }
                 }
                 Op::Ensure(k) => ix.ensure(SortKey::INDEXED[*k as usize], store.values()).unwrap(),
+                Op::Filter(f) => {
+                    if let Some(b) = ix.prepare_filter(&field(*f)) {
+                        ix.install_filter(b);
+                    }
+                }
             }
             prop_assert!(ix.check().is_ok(), "{:?}", ix.check());
         }
@@ -238,6 +266,36 @@ proptest! {
                 let limits = ViewLimits { merge: q.merge, collect: q.collect };
                 if let Some(got) = ix.visible_page(t, key, q.desc, marker.as_deref(), q.limit, both, limits) {
                     prop_assert_eq!(ids(&got), ids(&want), "view {:?}", q);
+                }
+            }
+            // An equality filter without an order: the records the index lists for a
+            // value are exactly those holding it, and the page cut from them is the page.
+            {
+                let f = field(q.arg);
+                let text = format!("v{}", q.arg % 3);
+                let want_v = match f {
+                    Field::MinRam => Wanted::Num(u32::from(q.arg % 3) * 512),
+                    Field::MinDisk => Wanted::Num(u32::from(q.arg % 7)),
+                    Field::Protected => Wanted::Bool(q.arg % 2 == 0),
+                    Field::Property(_) => Wanted::Text(&text),
+                };
+                let holds = |i: &Image| match want_v {
+                    Wanted::Num(n) if f == Field::MinRam => i.min_ram == n,
+                    Wanted::Num(n) => i.min_disk == n,
+                    Wanted::Bool(b) => i.protected == b,
+                    Wanted::Text(t) => i.property("p") == Some(t),
+                };
+                if let Some(c) = ix.filter_matches(&f, want_v) {
+                    let mut got = ids(&c);
+                    got.sort();
+                    let mut want: Vec<String> =
+                        all.iter().filter(|i| holds(i)).map(|i| i.id.to_string()).collect();
+                    want.sort();
+                    prop_assert_eq!(got, want, "filter {:?}", q);
+                    let both = |i: &Image| holds(i) && keep(q)(i);
+                    let want = naive_page(&all, key, q.desc, marker.as_deref(), q.limit, both);
+                    let got = page_from_candidates(c, key, q.desc, marker.as_deref(), q.limit, both);
+                    prop_assert_eq!(ids(&got), ids(&want), "filter page {:?}", q);
                 }
             }
             // A created_at page walked inside a name run (every query: the marker

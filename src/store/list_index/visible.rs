@@ -104,9 +104,12 @@ impl Shared {
     }
 }
 
+/// Owner ranks by owner (read once per record while an order is built).
+pub(super) type Ranks<'a> = HashMap<&'a Owner, u32, foldhash::fast::RandomState>;
+
 /// Owners of private records ranked in text order: [`rank_summary`] is then an exact
 /// summary of the [`SortKey::Visibility`] column for sorting a new order.
-pub(super) fn owner_ranks(slots: &[Option<Arc<Image>>]) -> HashMap<&Owner, u32> {
+pub(super) fn owner_ranks(slots: &[Option<Arc<Image>>]) -> Ranks<'_> {
     let mut owners: Vec<&Owner> = slots
         .iter()
         .flatten()
@@ -123,7 +126,7 @@ pub(super) fn owner_ranks(slots: &[Option<Arc<Image>>]) -> HashMap<&Owner, u32> 
 }
 
 /// Public records 0, private owner-less 1, then 2 + the owner's rank.
-pub(super) fn rank_summary(ranks: &HashMap<&Owner, u32>, img: &Image) -> u128 {
+pub(super) fn rank_summary(ranks: &Ranks<'_>, img: &Image) -> u128 {
     match visibility(img) {
         (false, _) => 0,
         (true, None) => 1,
