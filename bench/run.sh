@@ -258,6 +258,11 @@ start_emu() {
     || { cat "$TMP/emu-$n.err" >&2; die "glance-emu with $n records did not answer"; }
   EMU_START_MS="$(awk -v d=$(( $(now_ns) - T0 )) 'BEGIN {printf "%.0f", d / 1e6}')"
   log "glance-emu ($n records) pid $EMU_PID port $EMU_PORT answered after ${EMU_START_MS} ms"
+  # The default list orders are built right after the first answer; measure after them.
+  for _ in $(seq 1 600); do
+    grep -q "list orders ready" "$TMP/emu-$n.err" 2>/dev/null && break
+    sleep 0.1
+  done
 }
 
 IDS_1M="$DATA/ids-1000000.txt"

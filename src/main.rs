@@ -344,7 +344,14 @@ async fn run(cli: Cli, checked: Checked, access_log: Option<AccessLog>) -> Resul
     // does not pay for them. This thread loaded the records, so the orders land in the
     // same malloc arena (a pool thread would start a second one: about 9 bytes more per
     // record at a million).
+    let t0 = std::time::Instant::now();
     warm.warm_lists();
+    tracing::info!(
+        "list orders ready ({} images, {} ms)",
+        warm.len(),
+        t0.elapsed().as_millis()
+    );
+    drop(warm);
     let _ = serving.await;
     drop(addr_file);
     eprintln!("glance-emu: stopped");
