@@ -396,9 +396,10 @@ pub async fn member_delete(
 
 /// `GET /v1/shared-images/{member}`.
 pub fn shared_images(app: &App, ctx: &Ctx, member: &str) -> Result<Response<Body>, ApiError> {
+    // Only the records with a row naming the member are read (the store's member map).
     let mut entries: Vec<(Timestamp, String, bool)> = app
         .store
-        .all()
+        .shared_with(member)
         .iter()
         .filter(|i| !i.deleted && ctx.caller.can_see(i))
         // Non-admins see rows of images they own, or rows naming themselves.

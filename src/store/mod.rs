@@ -513,6 +513,21 @@ impl Store {
         self.read().lists.range(key, before, within, cap)
     }
 
+    /// The records shared with `member` by a live member row, in no order: from the list
+    /// index's member map (built with the first list order), not a walk of the catalogue.
+    pub fn shared_with(&self, member: &str) -> Vec<Arc<Image>> {
+        if self.ensure_order(SortKey::CreatedAt) {
+            if let Some(found) = self.read().lists.shared_with(member) {
+                return found;
+            }
+        }
+        self.read()
+            .values()
+            .filter(|i| i.members.iter().any(|m| m.member_id == member))
+            .cloned()
+            .collect()
+    }
+
     /// The records whose `field` is `want` (an equality filter without an order:
     /// `min_ram`, `min_disk`, `protected`, `property-*`), when they are few enough to be
     /// listed ([`list_index::FEW`]); `None`: a common value or a field not indexed (walk).

@@ -438,6 +438,14 @@ async fn members_flow() {
     )
     .await;
     assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
+    // shared-images follows the writes (it reads the store's member map).
+    let r = get(&emu, "/v1/shared-images/t1").await;
+    assert_eq!(r.body_str(), r#"{"shared_images": []}"#);
+    let r = get(&emu, "/v1/shared-images/t2").await;
+    assert_eq!(
+        r.body_str(),
+        format!(r#"{{"shared_images": [{{"image_id": "{id}", "can_share": false}}]}}"#)
+    );
     let many: Vec<String> = (0..129)
         .map(|i| format!(r#"{{"member_id": "m{i}"}}"#))
         .collect();
@@ -464,6 +472,13 @@ async fn members_flow() {
     assert_eq!(
         r.body_str(),
         r#"{"members": [{"member_id": "x", "can_share": false}]}"#
+    );
+    let r = get(&emu, "/v1/shared-images/t2").await;
+    assert_eq!(r.body_str(), r#"{"shared_images": []}"#);
+    let r = get(&emu, "/v1/shared-images/x").await;
+    assert_eq!(
+        r.body_str(),
+        format!(r#"{{"shared_images": [{{"image_id": "{id}", "can_share": false}}]}}"#)
     );
     let r = call(&emu, "POST", &format!("/v1/images/{id}"), "", b"").await;
     assert_eq!(r.status_line, "HTTP/1.1 405 Method Not Allowed");

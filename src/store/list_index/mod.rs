@@ -432,6 +432,18 @@ impl ListIndex {
             + self.filters.heap_bytes()
     }
 
+    /// The records a live member row shares with `tenant` (`GET /v1/shared-images/...`),
+    /// in no order; `None` before the first order is built (the map comes with it).
+    pub fn shared_with(&self, tenant: &str) -> Option<Vec<Arc<Image>>> {
+        self.is_live().then(|| {
+            self.shared
+                .records(tenant, &self.slots)
+                .into_iter()
+                .cloned()
+                .collect()
+        })
+    }
+
     /// Whether `f` is indexed (or cannot be: too many property keys already are).
     pub fn has_filter(&self, f: &Field) -> bool {
         self.filters.has(f) || !self.filters.room_for(f)
