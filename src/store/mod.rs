@@ -205,6 +205,10 @@ pub enum PersistError {
 /// before it gives up for this list.
 const ORDER_BUILD_TRIES: usize = 3;
 
+/// A write of at least this many records (and a quarter of the catalogue) rebuilds the
+/// list orders rather than updating them record by record ([`Store::write_blocking`]).
+const BULK_WRITE: usize = 4096;
+
 struct Writer {
     db: Option<sqlite::Db>,
 }
@@ -599,11 +603,23 @@ impl Store {
         }
         let mut map = self.images.write().unwrap_or_else(|e| e.into_inner());
         map.generation = map.generation.wrapping_add(1);
+        // A write touching a large part of the catalogue (a control-API reset or load)
+        // drops the list orders and builds them again afterwards: updating every order
+        // record by record took a minute for a reset of a million with seven orders built,
+        // all of it under the lock HEADs wait for.
+        let ops = tx.puts.len() + tx.removes.len();
+        let rebuild = map.lists.is_live() && ops >= BULK_WRITE && ops >= map.len() / 4;
+        let dropped = rebuild.then(|| std::mem::take(&mut map.lists));
         for id in tx.removes {
             map.remove(&id);
         }
         for img in tx.puts {
             map.insert(Arc::new(img));
+        }
+        drop(map);
+        drop(dropped);
+        if rebuild {
+            self.warm_lists();
         }
         result
     }

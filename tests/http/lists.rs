@@ -22,7 +22,12 @@ struct Rec {
 
 /// 150 records, few distinct values per column so that every tie-break is exercised.
 fn catalogue() -> Vec<Rec> {
-    (0..150u64)
+    catalogue_n(150)
+}
+
+/// [`catalogue`] with `n` records.
+fn catalogue_n(n: u64) -> Vec<Rec> {
+    (0..n)
         .map(|i| {
             let scrambled = (i * 7919) % 1000;
             Rec {
@@ -667,6 +672,60 @@ async fn filters_without_an_order_page_exactly_before_and_after_writes() {
             recs[i].min_disk = 77;
             recs[i].protected = protected;
             recs[i].os = Some(os.into());
+        }
+    }
+}
+
+/// A control-API reset replaces most of the catalogue at once: the orders are dropped and
+/// built again (not updated record by record), and every order still pages exactly, after a
+/// reset to nothing and one back to the fixtures.
+#[tokio::test]
+async fn orders_are_rebuilt_after_a_reset_of_the_whole_catalogue() {
+    let recs = catalogue_n(5000);
+    let config = glance_emu::Config {
+        control: glance_emu::control::ControlSettings {
+            http: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let emu = spawn_with(&fixture(&recs), config).await;
+    for key in KEYS {
+        ids(
+            &emu,
+            &format!("/v1/images/detail?is_public=None&sort_key={key}"),
+        )
+        .await;
+    }
+    let reset = |to: &'static str| {
+        let emu = &emu;
+        async move {
+            let body = format!(r#"{{"to": "{to}"}}"#);
+            let r = call(
+                emu,
+                "POST",
+                "/_emu/reset",
+                "Content-Type: application/json\r\n",
+                body.as_bytes(),
+            )
+            .await;
+            assert_eq!(r.status_line, "HTTP/1.1 200 OK", "{}", r.body_str());
+        }
+    };
+    reset("empty").await;
+    assert!(ids(&emu, "/v1/images/detail?is_public=None")
+        .await
+        .is_empty());
+    reset("fixtures").await;
+    for key in KEYS {
+        for desc in [false, true] {
+            let mut want = sorted(&recs, key);
+            if desc {
+                want.reverse();
+            }
+            let dir = if desc { "desc" } else { "asc" };
+            let q = format!("is_public=None&sort_key={key}&sort_dir={dir}");
+            assert_eq!(follow(&emu, &q, 1000).await, want, "{q}");
         }
     }
 }
