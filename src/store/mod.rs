@@ -534,7 +534,7 @@ impl Store {
 
     /// The records whose `field` is `want` (an equality filter without an order:
     /// `min_ram`, `min_disk`, `protected`, `property-*`), when they are few enough to be
-    /// listed ([`list_index::FEW`]); `None`: a common value or a field not indexed (walk).
+    /// listed (at most 4,096 per value); `None`: a common value or a field not indexed (walk).
     /// The field is indexed the first time it is asked for, as orders are.
     pub fn list_filter(
         &self,

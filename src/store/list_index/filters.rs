@@ -54,7 +54,7 @@ pub enum Wanted<'a> {
 /// What the index knows of a filter's matches.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Matches {
-    /// Exactly these records (none, or fewer than [`FEW`]).
+    /// Exactly these records (none, or at most 4,096).
     Few(Vec<Handle>),
     /// Too many to list, or the field is not indexed: walk.
     Unknown,

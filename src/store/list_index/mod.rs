@@ -9,8 +9,10 @@
 //! [`BLOCK`] (a two-level B-tree: a binary search over the blocks, then inside one), so an
 //! insert or a removal moves at most a block, never the whole order. An order costs
 //! 3 bytes per record and is built the first time a list asks for its key ([`ListIndex::ensure`]):
-//! start-up does not pay for it, and keys nobody sorts by cost nothing. From then on every
-//! write updates it in place ([`ListIndex::put`], [`ListIndex::remove`]).
+//! loading does not wait for it (the binary builds the default and tenant-view orders just
+//! after it starts answering, `Store::warm_lists`), and keys nobody sorts by cost nothing.
+//! From then on every write updates it in place ([`ListIndex::put`], [`ListIndex::remove`]);
+//! a write replacing much of the catalogue drops the orders and builds them again.
 //!
 //! Comparisons read the records themselves (no key copies): a seek costs about 20 record
 //! reads. The order of one key is *total*: (key, `created_at`, `id`), ids being unique;
