@@ -1271,6 +1271,25 @@ mod tests {
         Timestamp::parse(s).unwrap()
     }
 
+    /// (row id, member, deleted) of every member row of `i`, live and soft-deleted.
+    fn member_rows_of(i: &Image) -> Vec<(u32, String, bool)> {
+        i.members
+            .rows()
+            .into_iter()
+            .map(|r| (r.id, r.member.member_id, r.deleted))
+            .collect()
+    }
+
+    /// The first column of every row `sql` selects.
+    fn column<T: rusqlite::types::FromSql>(conn: &Connection, sql: &str) -> Vec<T> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     fn img(id: &str) -> Image {
         Image::new(ImageId::new(id).unwrap(), ts("2026-11-22T13:40:23.526723"))
     }
@@ -1340,14 +1359,10 @@ mod tests {
     fn fresh_database_has_the_pike_schema() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(dir.path()).unwrap();
-        let sql: Vec<String> = db
-            .conn
-            .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let sql: Vec<String> = column(
+            &db.conn,
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid",
+        );
         assert_eq!(sql.len(), 40);
         assert!(sql[0].starts_with("CREATE TABLE migrate_version ("));
         assert!(sql
@@ -1490,17 +1505,10 @@ mod tests {
         drop(db);
         let got = reload(dir.path());
         let b_got = got.iter().find(|i| i.id == b3.id).unwrap();
-        let rows = |i: &Image| -> Vec<(u32, String, bool)> {
-            i.members
-                .rows()
-                .into_iter()
-                .map(|r| (r.id, r.member.member_id, r.deleted))
-                .collect()
-        };
-        let mut want_rows = rows(&b3);
+        let mut want_rows = member_rows_of(&b3);
         let second_e = want_rows.iter().rposition(|r| r.1 == "tenant-e").unwrap();
         want_rows.remove(second_e);
-        assert_eq!(rows(b_got), want_rows);
+        assert_eq!(member_rows_of(b_got), want_rows);
         // Members in a new order (a record replaced outright) are written again in that
         // order.
         let mut db = Db::open(dir.path()).unwrap();
@@ -1511,7 +1519,7 @@ mod tests {
         let got = reload(dir.path());
         let b_got = got.iter().find(|i| i.id == b4.id).unwrap();
         assert_eq!(format!("{:?}", b_got.members), format!("{:?}", b4.members));
-        assert_eq!(rows(b_got), rows(&b4));
+        assert_eq!(member_rows_of(b_got), member_rows_of(&b4));
     }
 
     // Rule: Member rows written by glance-emu before revivals were made in place (a revival as a new row, a reordered list rewritten) load as the record was, deleted images' member rows are not loaded, and the next write removes the leftovers.
@@ -1554,38 +1562,24 @@ mod tests {
         drop(db);
         let got = reload(dir.path());
         let by = |id: &ImageId| got.iter().find(|i| i.id == *id).unwrap().clone();
-        let rows = |i: &Image| -> Vec<(u32, String, bool)> {
-            i.members
-                .rows()
-                .into_iter()
-                .map(|r| (r.id, r.member.member_id, r.deleted))
-                .collect()
-        };
         let want = vec![
             (3, "tenant-a".to_string(), false),
             (4, "tenant-b".to_string(), false),
             (5, "tenant-c".to_string(), true),
         ];
-        assert_eq!(rows(&by(live)), want);
+        assert_eq!(member_rows_of(&by(live)), want);
         assert!(by(dead).members.rows().is_empty());
         // The next write of each image: the leftovers of the live image are removed; the
         // deleted image's rows stay as they are.
         let mut db = Db::open(dir.path()).unwrap();
         let mut two = [by(live), by(dead)];
         db.commit(&mut two, &[]).unwrap();
-        let ids: Vec<i64> = db
-            .conn
-            .prepare("SELECT id FROM image_members ORDER BY id")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let ids: Vec<i64> = column(&db.conn, "SELECT id FROM image_members ORDER BY id");
         assert_eq!(ids, [3, 4, 5, 7]);
         drop(db);
         assert_eq!(
-            rows(&by(live)),
-            rows(reload(dir.path()).iter().find(|i| i.id == *live).unwrap())
+            member_rows_of(&by(live)),
+            member_rows_of(reload(dir.path()).iter().find(|i| i.id == *live).unwrap())
         );
     }
 

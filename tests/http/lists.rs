@@ -124,6 +124,22 @@ async fn follow(emu: &glance_emu::embed::Emulator, query: &str, page: usize) -> 
     }
 }
 
+/// Every sort key in both directions, followed by marker `page` records at a time (the
+/// admin's `is_public=None` view), lists `recs` in the order computed here.
+async fn every_order_pages_as(emu: &glance_emu::embed::Emulator, recs: &[Rec], page: usize) {
+    for key in KEYS {
+        for desc in [false, true] {
+            let mut want = sorted(recs, key);
+            if desc {
+                want.reverse();
+            }
+            let dir = if desc { "desc" } else { "asc" };
+            let q = format!("is_public=None&sort_key={key}&sort_dir={dir}");
+            assert_eq!(follow(emu, &q, page).await, want, "{q}");
+        }
+    }
+}
+
 /// Every sort key, both directions, orders as Glance did (ties by created_at, id), and marker paging gives the same sequence.
 #[tokio::test]
 async fn every_sort_key_both_directions_with_ties_and_marker_paging() {
@@ -293,17 +309,7 @@ async fn writes_between_pages_move_records_in_every_order() {
         "{}",
         r.body_str()
     );
-    for key in KEYS {
-        for desc in [false, true] {
-            let mut want = sorted(&recs, key);
-            if desc {
-                want.reverse();
-            }
-            let dir = if desc { "desc" } else { "asc" };
-            let q = format!("is_public=None&sort_key={key}&sort_dir={dir}");
-            assert_eq!(follow(&emu, &q, 9).await, want, "{q}");
-        }
-    }
+    every_order_pages_as(&emu, &recs, 9).await;
     // Equality filters answered from an order's run agree with the walk.
     let n2: Vec<Rec> = recs
         .iter()
@@ -717,15 +723,5 @@ async fn orders_are_rebuilt_after_a_reset_of_the_whole_catalogue() {
         .await
         .is_empty());
     reset("fixtures").await;
-    for key in KEYS {
-        for desc in [false, true] {
-            let mut want = sorted(&recs, key);
-            if desc {
-                want.reverse();
-            }
-            let dir = if desc { "desc" } else { "asc" };
-            let q = format!("is_public=None&sort_key={key}&sort_dir={dir}");
-            assert_eq!(follow(&emu, &q, 1000).await, want, "{q}");
-        }
-    }
+    every_order_pages_as(&emu, &recs, 1000).await;
 }

@@ -269,16 +269,8 @@ fn deleted_member_rows_survive_a_restart() {
     kill9(&mut child);
 
     // The revival was written in place: one row per member, none deleted.
-    let db = rusqlite::Connection::open(state.path().join("glance.sqlite")).unwrap();
-    let rows: Vec<(String, i64)> = db
-        .prepare("SELECT member, deleted FROM image_members WHERE image_id = ?1 ORDER BY id")
-        .unwrap()
-        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let rows = member_rows(state.path(), id);
     assert_eq!(rows, [("t1".to_string(), 0), ("t2".to_string(), 0)]);
-    drop(db);
     let (mut child, addr) = start(data.path(), state.path());
     assert_eq!(members_of(&addr, id), both);
     kill9(&mut child);
@@ -353,13 +345,19 @@ fn re_added_members_of_earlier_versions_survive_a_restart() {
     assert_eq!(members_of(&addr, id), t2);
     kill9(&mut child);
     // The leftovers are gone from the database: one row per member.
-    let db = rusqlite::Connection::open(state.path().join("glance.sqlite")).unwrap();
-    let rows: Vec<(String, i64)> = db
+    let rows = member_rows(state.path(), id);
+    assert_eq!(rows, [("t1".to_string(), 1), ("t2".to_string(), 0)]);
+}
+
+/// (member, deleted) of every `image_members` row of `id` in `state`'s database, by row id.
+fn member_rows(state: &std::path::Path, id: &str) -> Vec<(String, i64)> {
+    let db = rusqlite::Connection::open(state.join("glance.sqlite")).unwrap();
+    let rows = db
         .prepare("SELECT member, deleted FROM image_members WHERE image_id = ?1 ORDER BY id")
         .unwrap()
         .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(rows, [("t1".to_string(), 1), ("t2".to_string(), 0)]);
+    rows
 }

@@ -388,6 +388,11 @@ async fn create_errors() {
     assert_eq!(r.status_line, "HTTP/1.1 403 Forbidden");
 }
 
+/// A shared-images body listing one image.
+fn shared_one(id: &str, can_share: bool) -> String {
+    format!(r#"{{"shared_images": [{{"image_id": "{id}", "can_share": {can_share}}}]}}"#)
+}
+
 /// Members: add, list, replace, delete, quota, shared-images, 405s.
 #[tokio::test]
 async fn members_flow() {
@@ -413,10 +418,7 @@ async fn members_flow() {
         r#"{"members": [{"member_id": "t1", "can_share": true}, {"member_id": "t2", "can_share": false}]}"#
     );
     let r = get(&emu, "/v1/shared-images/t1").await;
-    assert_eq!(
-        r.body_str(),
-        format!(r#"{{"shared_images": [{{"image_id": "{id}", "can_share": true}}]}}"#)
-    );
+    assert_eq!(r.body_str(), shared_one(id, true));
     let r = get(&emu, &format!("/v1/images/{id}/members/t1")).await;
     assert_eq!(r.status_line, "HTTP/1.1 405 Method Not Allowed");
     assert_eq!(r.header("Allow"), None);
@@ -442,10 +444,7 @@ async fn members_flow() {
     let r = get(&emu, "/v1/shared-images/t1").await;
     assert_eq!(r.body_str(), r#"{"shared_images": []}"#);
     let r = get(&emu, "/v1/shared-images/t2").await;
-    assert_eq!(
-        r.body_str(),
-        format!(r#"{{"shared_images": [{{"image_id": "{id}", "can_share": false}}]}}"#)
-    );
+    assert_eq!(r.body_str(), shared_one(id, false));
     let many: Vec<String> = (0..129)
         .map(|i| format!(r#"{{"member_id": "m{i}"}}"#))
         .collect();
@@ -476,10 +475,7 @@ async fn members_flow() {
     let r = get(&emu, "/v1/shared-images/t2").await;
     assert_eq!(r.body_str(), r#"{"shared_images": []}"#);
     let r = get(&emu, "/v1/shared-images/x").await;
-    assert_eq!(
-        r.body_str(),
-        format!(r#"{{"shared_images": [{{"image_id": "{id}", "can_share": false}}]}}"#)
-    );
+    assert_eq!(r.body_str(), shared_one(id, false));
     let r = call(&emu, "POST", &format!("/v1/images/{id}"), "", b"").await;
     assert_eq!(r.status_line, "HTTP/1.1 405 Method Not Allowed");
     assert_eq!(r.header("Allow"), Some("GET, HEAD, PUT, DELETE"));
