@@ -37,6 +37,10 @@ use crate::edge::service::fast_path_may_answer;
 use crate::render::image_headers as headers;
 use crate::render::webob::BodyKind;
 
+/// Default `--max-header-bytes`: eventlet's limit for Glance's whole header block (this
+/// path and hyper's both refuse a longer head with 431).
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+
 /// Requests answered on the fast path since start (all listeners): the one way to see,
 /// from outside, that it is in use.
 static ANSWERED: AtomicU64 = AtomicU64::new(0);
@@ -126,7 +130,7 @@ impl FastHead {
             ctx,
             log: None,
             answers: true,
-            max_head: crate::edge::server::DEFAULT_MAX_HEADER_BYTES,
+            max_head: DEFAULT_MAX_HEADER_BYTES,
         })
     }
 
@@ -527,7 +531,7 @@ mod tests {
         assert_eq!(step(&long).0, Step::NeedMore);
         let longer = format!(
             "HEAD /v1/images/abc HTTP/1.1\r\nHost: {}",
-            "x".repeat(crate::edge::server::DEFAULT_MAX_HEADER_BYTES)
+            "x".repeat(DEFAULT_MAX_HEADER_BYTES)
         );
         assert_eq!(step(&longer).0, Step::TooLarge);
         assert_eq!(step(&format!("{longer}\r\n\r\n")).0, Step::TooLarge);

@@ -44,8 +44,8 @@ pub struct ServerOptions {
     pub max_connections: usize,
 }
 
-/// Default `--max-header-bytes`: eventlet's limit for Glance's whole header block.
-pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Default `--max-header-bytes` (defined beside the fast path, which reads heads first).
+pub use crate::edge::fast::DEFAULT_MAX_HEADER_BYTES;
 
 /// Default `--max-headers`: the most Python's `http.client` (so Glance) accepted.
 pub const DEFAULT_MAX_HEADERS: usize = 100;
@@ -91,7 +91,13 @@ pub async fn run(
     let builder = Arc::new(builder);
     // Every connection's first head passes the fast path or, where that does not answer,
     // its gate (see `FastHead::gate`), so a split head is judged as the same head unsplit.
-    let fast = Arc::new(match service.fast_head() {
+    // The HEAD fast path, when this listener can have one (never the control API's own).
+    let head = (!service.is_control_only())
+        .then(|| {
+            crate::edge::fast::FastHead::new(Arc::clone(service.app()), service.control().clone())
+        })
+        .flatten();
+    let fast = Arc::new(match head {
         Some(f) if options.fast_head => f
             .with_max_head(options.max_header_bytes)
             .with_access_log(options.access_log.clone()),

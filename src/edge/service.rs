@@ -83,13 +83,9 @@ impl GlanceService {
         self
     }
 
-    /// The HEAD fast path for connections of this service, when it can have one (never on
-    /// the control API's own listener).
-    pub fn fast_head(&self) -> Option<crate::edge::fast::FastHead> {
-        if self.control_only {
-            return None;
-        }
-        crate::edge::fast::FastHead::new(Arc::clone(&self.app), self.control.clone())
+    /// Whether this is the control API's own listener (which never has the HEAD fast path).
+    pub fn is_control_only(&self) -> bool {
+        self.control_only
     }
 
     /// The shared application state.

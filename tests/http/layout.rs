@@ -173,9 +173,9 @@ fn layout_reader_finds_known_imports() {
     assert_eq!(refs.into_iter().collect::<Vec<_>>(), ["model", "store"]);
 }
 
-/// Folders whose files may still name each other both ways (to be untangled): the HEAD fast
-/// path and the hyper service/accept loop share the gate and the hand-over.
-const FOLDER_CIRCLES_ALLOWED: &[&str] = &["edge"];
+/// Folders whose files may still name each other both ways (none now: `edge/` was untangled
+/// when the accept loop, not the service, started building the fast path).
+const FOLDER_CIRCLES_ALLOWED: &[&str] = &[];
 
 /// Sibling files a file of `folder` names (`super::x`, `super::{x, ..}`,
 /// `crate::<folder>::x`), comments and `#[cfg(test)]` code skipped.
@@ -207,7 +207,7 @@ fn sibling_refs(text: &str, folder: &str, siblings: &BTreeSet<String>) -> BTreeS
     found
 }
 
-// Rule: inside each folder of src/ (edge excepted, see FOLDER_CIRCLES_ALLOWED) no two files
+// Rule: inside each folder of src/ (exceptions in FOLDER_CIRCLES_ALLOWED: none) no two files
 // import each other, directly or round a longer circle.
 #[test]
 fn layout_no_circles_inside_folders() {
