@@ -318,7 +318,7 @@ measure "glance-emu, 404 (unknown ids)" 1000000 "$IDS_1M" 100 "$EMU_PORT" "$EMU_
 # Interleaved rounds: system time on this VM drifts by a microsecond per request between
 # runs a minute apart, so the ratio that counts is taken round by round, nginx and
 # glance-emu back to back, and the median of those ratios is reported.
-RROWS=(); RRATIOS=()
+RROWS=(); RRATIOS=(); RP99N=(); RP99E=()
 for r in $(seq 1 "$ROUNDS"); do
   log "interleaved round $r/$ROUNDS: nginx, then glance-emu (1M, 200), ${ROUND_SECS}s each"
   run_wrk "$NGINX_PORT" "$IDS_1M" 0 1 "$NGINX_PID"
@@ -327,10 +327,15 @@ for r in $(seq 1 "$ROUNDS"); do
   run_wrk "$EMU_PORT" "$IDS_1M" 0 1 "$EMU_PID"
   run_wrk "$EMU_PORT" "$IDS_1M" 0 "$ROUND_SECS" "$EMU_PID"
   ratio="$(awk -v a="$W_CPU_US" -v b="$n_cpu" 'BEGIN{printf "%.2f", a/b}')"
-  RRATIOS+=("$ratio")
+  RRATIOS+=("$ratio"); RP99N+=("$n_p99"); RP99E+=("$W_P99")
   RROWS+=("| $r | $n_cpu ($n_us) | $(awk -v u="$n_p99" 'BEGIN{printf "%.2f", u/1000}') | $W_CPU_US ($W_USR_US / $W_SYS_US) | $(awk -v u="$W_P99" 'BEGIN{printf "%.2f", u/1000}') | $W_ERR | $ratio |")
 done
-RMEDIAN="$(printf '%s\n' "${RRATIOS[@]}" | sort -n | awk '{v[NR]=$1} END {if (NR % 2) print v[(NR+1)/2]; else printf "%.2f", (v[NR/2]+v[NR/2+1])/2}')"
+median() { sort -n | awk '{v[NR]=$1} END {if (NR % 2) print v[(NR+1)/2]; else printf "%.2f", (v[NR/2]+v[NR/2+1])/2}'; }
+RMEDIAN="$(printf '%s\n' "${RRATIOS[@]}" | median)"
+# p99 in µs, median over the rounds, for both servers (one 10 s row is at the mercy of a
+# single stall of this VM; nginx's own p99 says how much of it is the machine).
+P99_ROUNDS_E="$(printf '%s\n' "${RP99E[@]}" | median)"
+P99_ROUNDS_N="$(printf '%s\n' "${RP99N[@]}" | median)"
 RSS1M="$(status_kb "$EMU_PID" VmRSS)"; HWM1M="$(status_kb "$EMU_PID" VmHWM)"
 BPR=$(( (RSS1M - RSS0) * 1024 / 1000000 ))
 PEAK_RATIO="$(awk -v a="$HWM1M" -v b="$RSS1M" 'BEGIN{printf "%.2f", a/b}')"
@@ -476,9 +481,10 @@ fi
   met() { if awk "BEGIN {exit !($1)}"; then echo "yes"; else echo "**not met**"; fi; }
   echo "| CPU per HEAD ≤ nginx's at 1M (median ratio of the interleaved rounds ≤ 1.00) | $RMEDIAN | $(met "$RMEDIAN <= 1.00") |"
   echo "| start-up to first answer ≤ 1 s at 1M | first start $START_1M ms, second $START_1M_2 ms | $(met "$START_1M <= 1000 && $START_1M_2 <= 1000") |"
-  echo "| ≤ 350 bytes per typical record (no list order) | $BPR | $(met "$BPR <= 350") |"
+  echo "| ≤ 350 bytes per typical record (after start: the default and tenant-view orders built) | $BPR | $(met "$BPR <= 350") |"
   echo "| peak ≤ 1.2 × steady at 1M | $PEAK_RATIO | $(met "$PEAK_RATIO <= 1.2") |"
   echo "| p99 ≤ 1 ms at $CONNS connections (1M, 200s) | $(awk -v u="$P99_1M" 'BEGIN{printf "%.2f", u/1000}') ms | $(met "$P99_1M <= 1000") |"
+  echo "| p99 ≤ 1 ms, median of the interleaved rounds (nginx's beside it) | $(awk -v u="$P99_ROUNDS_E" 'BEGIN{printf "%.2f", u/1000}') ms (nginx $(awk -v u="$P99_ROUNDS_N" 'BEGIN{printf "%.2f", u/1000}') ms) | $(met "$P99_ROUNDS_E <= 1000") |"
   echo "| no errors (1M, 200s) | $ERR_1M errors, $NON2XX_1M non-2xx | $(met "$ERR_1M == 0 && $NON2XX_1M == 0") |"
   if [ "$LISTS" = 1 ]; then
     worst() {  # FILE -> "page_small page_head filtered_head"
@@ -492,7 +498,7 @@ fi
     fp="$(echo "$FOLLOW_LINE" | sed -n 's/.*pages=\([0-9]*\).*total_s=\([0-9.]*\).*/\1 pages in \2 s/p')"
     echo "| every marker page through 1M finishes${FOLLOW_MAX:+ (first $FOLLOW_MAX pages: --quick)} | $fp | $(met "${#fp} > 0") |"
     echo "| ≤ 350 bytes per typical record, every list order built | $BPR_LISTS | $(met "$BPR_LISTS <= 350") |"
-    echo "| ≤ 350 bytes per record, distinct owners, no list order / every order built | $BPR_OWNERS / $BPR_OWNERS_LISTS | $(met "$BPR_OWNERS_LISTS <= 350") |"
+    echo "| ≤ 350 bytes per record, distinct owners, after start / every order built | $BPR_OWNERS / $BPR_OWNERS_LISTS | $(met "$BPR_OWNERS_LISTS <= 350") |"
   fi
   echo
   echo "Machine load before the run: ${BUSY}% busy (1 s sample of /proc/stat); the \"other load\" column above says how busy it was during each HEAD row."
