@@ -52,7 +52,7 @@ pub const IMAGES_DIR: &str = "images";
 pub const PIKE_REVISION: &str = "pike01";
 
 /// The schema, statement for statement as `glance-manage db_sync` (Glance 15.0.2) leaves it.
-const SCHEMA: &str = include_str!("glance_schema.sql");
+const SCHEMA: &str = include_str!("../glance_schema.sql");
 
 /// The emulator's own table, created only when a record is removed outright (control API);
 /// Glance never reads it. Lets a removed fixture record stay removed across a restart.
@@ -1750,7 +1750,7 @@ mod tests {
         // and a killed upload (see tests/fixtures/glance15-registry.sql).
         let dir = tempfile::tempdir().unwrap();
         let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
-        c.execute_batch(include_str!("../../tests/fixtures/glance15-registry.sql"))
+        c.execute_batch(include_str!("../../../tests/fixtures/glance15-registry.sql"))
             .unwrap();
         drop(c);
         let db = Db::open(dir.path()).unwrap();
