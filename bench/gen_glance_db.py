@@ -9,7 +9,7 @@ microsecond timestamps, checksum and size), two live properties and one soft-del
 every 10th image has two members (one soft-deleted); every active image has a location row
 `file://DIR/images/<id>` (the files themselves are not written: start-up does not read
 them); every 50th image is deleted. Rows are written as Glance writes them (see
-src/store/sqlite.rs for the mapping).
+src/store/sqlite/ for the mapping).
 """
 import os
 import random
