@@ -455,3 +455,22 @@ fn progress_lines_while_fixtures_load() {
     );
     assert!(line.contains(" MB ("), "{line}");
 }
+
+// Rule: The binary builds the default list orders right after it starts answering and says so
+// on stderr (the first list of a large catalogue then does not wait for them).
+#[test]
+fn list_orders_are_built_after_start_and_logged() {
+    let (child, addr) = start(command(&["--listen", "127.0.0.1:0"]));
+    let list = request(
+        &addr,
+        "GET /v1/images?limit=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(list, "HTTP/1.1 200 OK");
+    let err = stop(child);
+    let line = err
+        .lines()
+        .find(|l| l.contains("list orders ready"))
+        .unwrap_or_else(|| panic!("no 'list orders ready' line in:\n{err}"));
+    assert!(line.contains(" INFO "), "{line}");
+    assert!(line.contains("list orders ready (10 images, "), "{line}");
+}
