@@ -484,8 +484,10 @@ fn rows_written_by_glance_load_as_glance_serves_them() {
     // and a killed upload (see tests/fixtures/glance15-registry.sql).
     let dir = tempfile::tempdir().unwrap();
     let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
-    c.execute_batch(include_str!("../../../tests/fixtures/glance15-registry.sql"))
-        .unwrap();
+    c.execute_batch(include_str!(
+        "../../../tests/fixtures/glance15-registry.sql"
+    ))
+    .unwrap();
     drop(c);
     let db = Db::open(dir.path()).unwrap();
     let l = db.load(&mut Interner::default()).unwrap();
