@@ -152,7 +152,19 @@ impl Status {
 
     /// Parses the wire spelling (exact, lower case).
     pub fn parse(s: &str) -> Option<Self> {
-        Status::ALL.into_iter().find(|st| st.as_str() == s)
+        // A `match` on the literals (compared inline), not a walk over `ALL`.
+        Some(match s {
+            "queued" => Status::Queued,
+            "saving" => Status::Saving,
+            "active" => Status::Active,
+            "killed" => Status::Killed,
+            "deactivated" => Status::Deactivated,
+            "pending_delete" => Status::PendingDelete,
+            "deleted" => Status::Deleted,
+            "importing" => Status::Importing,
+            "uploading" => Status::Uploading,
+            _ => return None,
+        })
     }
 }
 
@@ -722,10 +734,25 @@ impl Interner {
         I: IntoIterator<Item = (&'s str, Option<&'s str>)>,
         I::IntoIter: Clone + ExactSizeIterator,
     {
+        let items = items.into_iter();
+        match self.known_list(items.clone()) {
+            Ok(p) => p,
+            Err(h) => self.add_list(h, items),
+        }
+    }
+
+    /// The shared copy of a list (as for [`Interner::property_list`]) when this interner
+    /// already holds the very same one, else the list's hash for [`Interner::add_list`].
+    /// An empty list is always known.
+    pub fn known_list<'s, I>(&self, items: I) -> Result<Properties, u64>
+    where
+        I: IntoIterator<Item = (&'s str, Option<&'s str>)>,
+        I::IntoIter: Clone + ExactSizeIterator,
+    {
         use std::hash::{BuildHasher, Hash, Hasher};
         let items = items.into_iter();
         if items.len() == 0 {
-            return Properties::default();
+            return Ok(Properties::default());
         }
         let mut h = self.seed.build_hasher();
         for (k, v) in items.clone() {
@@ -736,13 +763,23 @@ impl Interner {
         if let Some(a) = self.lists.get(&h) {
             let same = a.len() == items.len()
                 && a.iter()
-                    .zip(items.clone())
+                    .zip(items)
                     .all(|((ak, av), (k, v))| &**ak == k && av.as_deref() == v);
             if same {
-                return Properties::from_sorted(Arc::clone(a));
+                return Ok(Properties::from_sorted(Arc::clone(a)));
             }
         }
+        Err(h)
+    }
+
+    /// Builds and keeps a list [`Interner::known_list`] did not know (`h` is the hash it
+    /// gave back).
+    pub fn add_list<'s, I>(&mut self, h: u64, items: I) -> Properties
+    where
+        I: IntoIterator<Item = (&'s str, Option<&'s str>)>,
+    {
         let list: Arc<[Property]> = items
+            .into_iter()
             .map(|(k, v)| (self.get(k), v.map(|v| self.get(v))))
             .collect();
         self.lists.entry(h).or_insert_with(|| Arc::clone(&list));
