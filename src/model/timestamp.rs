@@ -29,9 +29,11 @@ impl Timestamp {
     /// Parses the forms Glance accepted and showed: `YYYY-MM-DDTHH:MM:SS[.ffffff]`, with an
     /// optional trailing `Z` or `+00:00`, or a space instead of `T`.
     pub fn parse(s: &str) -> Option<Self> {
-        if let Some(t) = Self::parse_fast(s.as_bytes()) {
-            return Some(t);
-        }
+        Self::parse_fast(s.as_bytes()).or_else(|| Self::parse_general(s))
+    }
+
+    /// [`Timestamp::parse`] through chrono's formats: every accepted form.
+    fn parse_general(s: &str) -> Option<Self> {
         let t = s.trim();
         let t = t
             .strip_suffix('Z')
@@ -72,28 +74,31 @@ impl Timestamp {
         {
             return None;
         }
-        let num = |r: std::ops::Range<usize>| -> Option<u32> {
-            b[r].iter().try_fold(0u32, |acc, c| {
-                c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        // Every digit is checked with one test at the end (a byte below '0' wraps to a large
+        // value): no branch per digit.
+        let mut bad = false;
+        let mut num = |r: std::ops::Range<usize>| -> u32 {
+            b[r].iter().fold(0u32, |acc, &c| {
+                let d = c.wrapping_sub(b'0');
+                bad |= d > 9;
+                acc * 10 + u32::from(d)
             })
         };
         let micros = match &b[19..] {
             [] => 0,
             [b'.', frac @ ..] if !frac.is_empty() && frac.len() <= 6 => {
-                let v = num(20..b.len())?;
-                v * 10u32.pow(6 - frac.len() as u32)
+                num(20..b.len()) * 10u32.pow(6 - frac.len() as u32)
             }
             _ => return None,
         };
+        let (year, month, day) = (num(0..4), num(5..7), num(8..10));
+        let (hour, min, sec) = (num(11..13), num(14..16), num(17..19));
         // Year 0 is valid for chrono, not for Python's datetime.
-        let year = num(0..4).filter(|y| *y >= 1)?;
-        let date = chrono::NaiveDate::from_ymd_opt(year as i32, num(5..7)?, num(8..10)?)?;
-        let time = chrono::NaiveTime::from_hms_micro_opt(
-            num(11..13)?,
-            num(14..16)?,
-            num(17..19)?,
-            micros,
-        )?;
+        if bad || year < 1 {
+            return None;
+        }
+        let date = chrono::NaiveDate::from_ymd_opt(year as i32, month, day)?;
+        let time = chrono::NaiveTime::from_hms_micro_opt(hour, min, sec, micros)?;
         Some(Timestamp(NaiveDateTime::new(date, time)))
     }
 
@@ -150,4 +155,83 @@ fn push_padded(out: &mut Vec<u8>, mut v: u32, width: usize) {
         buf.len() - width
     };
     out.extend_from_slice(&buf[start..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every input the fast reader answers must get the same answer from chrono's formats;
+    /// the usual shape must be answered fast.
+    fn agree(s: &str) {
+        let fast = Timestamp::parse_fast(s.as_bytes());
+        let general = Timestamp::parse_general(s);
+        if fast.is_some() {
+            assert_eq!(fast, general, "{s}");
+        }
+        let strict = s.len() >= 19
+            && s.as_bytes()[10] == b'T'
+            && s.bytes().enumerate().all(|(i, c)| match i {
+                4 | 7 => c == b'-',
+                10 => c == b'T',
+                13 | 16 => c == b':',
+                19 => c == b'.',
+                _ => c.is_ascii_digit(),
+            })
+            && s.len() != 20
+            && s.len() <= 26
+            // A leap second (`:60`) is left to chrono.
+            && &s[17..19] != "60";
+        if strict && general.is_some() {
+            assert_eq!(fast, general, "not read fast: {s}");
+        }
+        assert_eq!(Timestamp::parse(s), fast.or(general), "{s}");
+    }
+
+    // Rule: The fast timestamp reader agrees with chrono's formats on every input.
+    #[test]
+    fn fast_reader_agrees_with_chrono() {
+        let years = [
+            "0000", "0001", "0004", "0100", "1900", "1999", "2000", "2016", "2024", "2100", "9999",
+        ];
+        let months = [
+            "00", "01", "02", "03", "04", "06", "09", "11", "12", "13", "99",
+        ];
+        let days = ["00", "01", "15", "28", "29", "30", "31", "32", "99"];
+        let times = [
+            "00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60", "09:05:07",
+        ];
+        let fracs = [
+            "", ".", ".0", ".5", ".12", ".123456", ".000001", ".999999", ".1234567", ".0000000",
+            ".12a", ".-1", "Z", ".5Z", "+00:00", " ",
+        ];
+        for y in years {
+            for m in months {
+                for d in days {
+                    for t in times {
+                        for f in fracs {
+                            agree(&format!("{y}-{m}-{d}T{t}{f}"));
+                        }
+                    }
+                    agree(&format!("{y}-{m}-{d} 01:02:03.4"));
+                    agree(&format!("{y}-{m}-{d}"));
+                }
+            }
+        }
+        // Every byte of a valid timestamp replaced by bytes around the digits and signs.
+        let base = *b"2016-02-29T23:59:59.123456";
+        for i in 0..base.len() {
+            for c in [
+                b'/', b':', b'0', b'9', b'-', b'+', b' ', b'T', b'.', b'a', 0, 0x7f,
+            ] {
+                let mut v = base;
+                v[i] = c;
+                agree(std::str::from_utf8(&v).unwrap());
+                agree(std::str::from_utf8(&v[..i.max(1)]).unwrap());
+            }
+        }
+        // Non-ASCII text where digits are expected.
+        agree("2016-05-0١T00:00:00");
+        agree("２016-05-01T00:00:00");
+    }
 }
