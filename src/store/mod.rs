@@ -132,6 +132,11 @@ impl Indexed {
         Some(Indexed(index))
     }
 
+    /// The record with this id.
+    pub fn get(&self, id: &str) -> Option<&Arc<Image>> {
+        self.0.get(id)
+    }
+
     /// Number of records.
     pub fn len(&self) -> usize {
         self.0.len()
