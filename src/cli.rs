@@ -348,6 +348,11 @@ pub(crate) struct SnapshotArgs {
     /// Seconds to wait for a connection or an answer before giving up.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub(crate) timeout: u64,
+
+    /// Keep-alive connections (1 to 64) over which each page's members requests and
+    /// downloads are spread; the output is the same for every N.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub(crate) connections: u32,
 }
 
 /// `--listen` and friends: `IP:PORT`, `[IPv6]:PORT` or `HOST:PORT` (the host name resolved

@@ -3,12 +3,17 @@
 //! members, optionally downloads the bytes, writes `OUT/images.json` (and `OUT/data/<id>`),
 //! then loads the result with the fixture loader to prove that it serves.
 //!
-//! The HTTP client is hyper's own (one keep-alive HTTP/1.1 connection, reopened when the
-//! server closes it); plain `http://` only.
+//! The HTTP client is hyper's own (keep-alive HTTP/1.1 connections, each reopened when the
+//! server closes it); plain `http://` only. Each detail page's members requests and downloads
+//! are spread over `--connections` connections (one task each, taking the page's records in
+//! order from a shared counter); the results are put back in record order before anything
+//! is written, so the file, the warnings and the first error do not depend on N.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -50,7 +55,12 @@ const SINCE: &str = "1970-01-01T00:00:00";
 
 /// Runs the subcommand; one line on stderr and a non-zero status on failure.
 pub(crate) fn main(args: SnapshotArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    // As many worker threads as connections, up to the cores: the members' JSON and the
+    // downloads' MD5 and file writes run beside each other.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = (args.connections.clamp(1, 64) as usize).min(cores);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
     {
@@ -160,14 +170,14 @@ impl Source {
 
 /// One keep-alive connection to the source, opened on first use and again after the server
 /// closed it.
-struct Client<'s> {
-    src: &'s Source,
+struct Client {
+    src: Arc<Source>,
     conn: Option<SendRequest<Empty<Bytes>>>,
 }
 
-impl<'s> Client<'s> {
+impl Client {
     async fn connect(&self) -> Result<SendRequest<Empty<Bytes>>, String> {
-        let s = self.src;
+        let s = &*self.src;
         let tcp = tokio::time::timeout(
             s.timeout,
             tokio::net::TcpStream::connect((s.host.as_str(), s.port)),
@@ -193,7 +203,8 @@ impl<'s> Client<'s> {
     /// Sends `method path` (path relative to the prefix); the answer's head, the body still
     /// to read. A kept-alive connection the server had closed is reopened once.
     async fn send(&mut self, method: Method, path: &str) -> Result<Response<Incoming>, String> {
-        let s = self.src;
+        let src = Arc::clone(&self.src);
+        let s = &*src;
         let full = format!("{}{path}", s.prefix);
         for attempt in 0..2 {
             let mut sender = match self.conn.take() {
@@ -267,8 +278,14 @@ async fn run(args: SnapshotArgs) -> Result<(), String> {
             args.page_size
         ));
     }
+    if !(1..=64).contains(&args.connections) {
+        return Err(format!(
+            "--connections: expected 1 to 64, got {}",
+            args.connections
+        ));
+    }
     prepare_out(&args.out, args.with_data)?;
-    let result = copy_all(&src, &args).await;
+    let result = copy_all(Arc::new(src), &args).await;
     if result.is_err() {
         // Nothing half-copied stays behind to be served by mistake (the directory was
         // empty or absent before).
@@ -278,9 +295,14 @@ async fn run(args: SnapshotArgs) -> Result<(), String> {
     result
 }
 
-async fn copy_all(src: &Source, args: &SnapshotArgs) -> Result<(), String> {
+async fn copy_all(src: Arc<Source>, args: &SnapshotArgs) -> Result<(), String> {
     let out = args.out.clone();
-    let mut client = Client { src, conn: None };
+    let mut clients: Vec<Client> = (0..args.connections)
+        .map(|_| Client {
+            src: Arc::clone(&src),
+            conn: None,
+        })
+        .collect();
     eprintln!(
         "glance-emu snapshot: reading {} into {}",
         src.url,
@@ -299,25 +321,51 @@ async fn copy_all(src: &Source, args: &SnapshotArgs) -> Result<(), String> {
     let mut seen = std::collections::HashSet::new();
     let mut marker: Option<String> = None;
     loop {
-        let page = detail_page(&mut client, args.page_size, marker.as_deref()).await?;
+        let page = detail_page(&mut clients[0], args.page_size, marker.as_deref()).await?;
         let mut fresh = 0usize;
+        // In record order, before any request: the records as written (fields ordered,
+        // unknown ones warned about once each), and what each one needs from the server.
+        let mut records: Vec<(Map<String, Value>, Option<usize>)> = Vec::new();
+        let mut jobs: Vec<Job> = Vec::new();
+        let mut stop: Option<String> = None;
         for rec in page {
-            let id = rec
-                .get("id")
-                .and_then(Value::as_str)
-                .ok_or_else(|| format!("{}: an image without an id in the detail list", src.url))?
-                .to_string();
+            let Some(id) = rec.get("id").and_then(Value::as_str).map(str::to_string) else {
+                // Reported after the records before it, as when they were copied one by one.
+                stop = Some(format!(
+                    "{}: an image without an id in the detail list",
+                    src.url
+                ));
+                break;
+            };
             marker = Some(id.clone());
             if !seen.insert(id.clone()) {
                 continue;
             }
             fresh += 1;
-            let record = copy_image(&mut client, args, &out, rec, &id, &mut counts).await?;
+            let (record, job) = prepare(args, rec, id, &mut counts);
+            let slot = job.map(|j| {
+                jobs.push(j);
+                jobs.len() - 1
+            });
+            records.push((record, slot));
+        }
+        let mut fetched = fetch_all(&mut clients, jobs, &out).await;
+        for (mut record, slot) in records {
+            if let Some(slot) = slot {
+                match fetched.get_mut(slot).and_then(Option::take) {
+                    Some(Ok(f)) => f.merge_into(&mut record, &mut counts),
+                    Some(Err(e)) => return Err(e),
+                    None => return Err("internal error: an image was not fetched".into()),
+                }
+            }
             let sep = if counts.images == 0 { "\n" } else { ",\n" };
             file.write_all(sep.as_bytes()).map_err(werr)?;
             serde_json::to_writer(&mut file, &record)
                 .map_err(|e| format!("cannot write {}: {e}", file_path.display()))?;
             counts.images += 1;
+        }
+        if let Some(e) = stop {
+            return Err(e);
         }
         if fresh == 0 {
             break;
@@ -384,7 +432,7 @@ fn prepare_out(out: &Path, with_data: bool) -> Result<(), String> {
 /// One page of `/v1/images/detail` for an admin: every visibility, deleted and killed images
 /// too. Anything but a JSON image list is "not a Glance v1 server" (or a refusal).
 async fn detail_page(
-    client: &mut Client<'_>,
+    client: &mut Client,
     limit: u32,
     marker: Option<&str>,
 ) -> Result<Vec<Map<String, Value>>, String> {
@@ -470,15 +518,52 @@ fn excerpt(body: &[u8]) -> String {
     }
 }
 
-/// One detail record as a fixture record, with its members (and bytes).
-async fn copy_image(
-    client: &mut Client<'_>,
+/// What one record needs from the server: its members (every image that is not deleted)
+/// and, with `--with-data`, its bytes (active images).
+struct Job {
+    id: String,
+    /// `Some(the record's checksum)` when the bytes are to be downloaded.
+    download: Option<Option<String>>,
+}
+
+/// What the server gave for one [`Job`], merged into its record in record order.
+#[derive(Default)]
+struct Fetched {
+    members: Vec<Value>,
+    /// `data/<id>` when the bytes were written.
+    data: Option<String>,
+    /// Warning lines (without the `glance-emu snapshot: warning: ` prefix).
+    warnings: Vec<String>,
+    data_bytes: u64,
+}
+
+impl Fetched {
+    fn merge_into(self, record: &mut Map<String, Value>, counts: &mut Counts) {
+        counts.members += self.members.len() as u64;
+        if !self.members.is_empty() {
+            record.insert("members".into(), Value::Array(self.members));
+        }
+        for w in &self.warnings {
+            counts.warnings += 1;
+            eprintln!("glance-emu snapshot: warning: {w}");
+        }
+        if let Some(rel) = self.data {
+            counts.data_files += 1;
+            counts.data_bytes += self.data_bytes;
+            record.insert("data".into(), serde_json::json!({ "file": rel }));
+        }
+    }
+}
+
+/// One detail record as a fixture record (members and bytes still to fetch): the fields in
+/// the fixture's order, a warning for each field never seen before, and the [`Job`] that the
+/// record needs (none for a deleted image).
+fn prepare(
     args: &SnapshotArgs,
-    out: &Path,
     mut rec: Map<String, Value>,
-    id: &str,
+    id: String,
     counts: &mut Counts,
-) -> Result<Map<String, Value>, String> {
+) -> (Map<String, Value>, Option<Job>) {
     let mut record = Map::new();
     for f in FIELDS {
         if let Some(v) = rec.remove(*f) {
@@ -497,28 +582,91 @@ async fn copy_image(
     let deleted = record.get("deleted").and_then(Value::as_bool) == Some(true);
     if deleted {
         counts.deleted += 1;
-    } else {
-        let members = members(client, id).await?;
-        counts.members += members.len() as u64;
-        if !members.is_empty() {
-            record.insert("members".into(), Value::Array(members));
-        }
+        return (record, None);
     }
     let active = record.get("status").and_then(Value::as_str) == Some("active");
-    if args.with_data && active && !deleted {
-        let expected = record
+    let download = (args.with_data && active).then(|| {
+        record
             .get("checksum")
             .and_then(Value::as_str)
-            .map(str::to_string);
-        if let Some(rel) = download(client, out, id, expected.as_deref(), counts).await? {
-            record.insert("data".into(), serde_json::json!({ "file": rel }));
+            .map(str::to_string)
+    });
+    (record, Some(Job { id, download }))
+}
+
+/// Runs a page's jobs over the clients (one task per client, each taking the next job in
+/// order); the results by job index. After a failure no job past it is started, and every
+/// job before it has run, so the first `Err` in index order is the one a one-at-a-time copy
+/// would have met.
+async fn fetch_all(
+    clients: &mut Vec<Client>,
+    jobs: Vec<Job>,
+    out: &Path,
+) -> Vec<Option<Result<Fetched, String>>> {
+    let n = jobs.len();
+    let mut results: Vec<Option<Result<Fetched, String>>> = (0..n).map(|_| None).collect();
+    if n == 0 {
+        return results;
+    }
+    let jobs = Arc::new(jobs);
+    let next = Arc::new(AtomicUsize::new(0));
+    let first_err = Arc::new(AtomicUsize::new(usize::MAX));
+    let mut tasks = tokio::task::JoinSet::new();
+    let used = clients.len().min(n);
+    let src = Arc::clone(&clients[0].src);
+    for mut client in clients.drain(..used) {
+        let (jobs, next, first_err) =
+            (Arc::clone(&jobs), Arc::clone(&next), Arc::clone(&first_err));
+        let out = out.to_path_buf();
+        tasks.spawn(async move {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= jobs.len() || i > first_err.load(Ordering::Relaxed) {
+                    break;
+                }
+                let r = fetch_one(&mut client, &out, &jobs[i]).await;
+                if r.is_err() {
+                    first_err.fetch_min(i, Ordering::Relaxed);
+                }
+                done.push((i, r));
+            }
+            (client, done)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((client, done)) => {
+                clients.push(client);
+                for (i, r) in done {
+                    results[i] = Some(r);
+                }
+            }
+            // A task that panicked: its jobs stay `None` (an error when merged), and a
+            // fresh client takes its place.
+            Err(_) => clients.push(Client {
+                src: Arc::clone(&src),
+                conn: None,
+            }),
         }
     }
-    Ok(record)
+    results
+}
+
+/// The members (and bytes) of one image.
+async fn fetch_one(client: &mut Client, out: &Path, job: &Job) -> Result<Fetched, String> {
+    let mut f = Fetched {
+        members: members(client, &job.id).await?,
+        ..Fetched::default()
+    };
+    if let Some(expected) = &job.download {
+        f.data = download(client, out, &job.id, expected.as_deref(), &mut f).await?;
+    }
+    Ok(f)
 }
 
 /// `GET /v1/images/<id>/members` as fixture members (404: none).
-async fn members(client: &mut Client<'_>, id: &str) -> Result<Vec<Value>, String> {
+async fn members(client: &mut Client, id: &str) -> Result<Vec<Value>, String> {
     let path = format!("/v1/images/{}/members", enc(id));
     let resp = client.send(Method::GET, &path).await?;
     let status = resp.status();
@@ -558,22 +706,21 @@ fn enc(id: &str) -> String {
 /// Streams `GET /v1/images/<id>` into `OUT/data/<id>`; the fixture's relative path, or
 /// `None` (with a warning) when the source has no bytes to give.
 async fn download(
-    client: &mut Client<'_>,
+    client: &mut Client,
     out: &Path,
     id: &str,
     checksum: Option<&str>,
-    counts: &mut Counts,
+    fetched: &mut Fetched,
 ) -> Result<Option<String>, String> {
     let path = format!("/v1/images/{}", enc(id));
     let resp = client.send(Method::GET, &path).await?;
     let status = resp.status();
     if status != StatusCode::OK {
         let body = client.body(resp).await?;
-        counts.warnings += 1;
-        eprintln!(
-            "glance-emu snapshot: warning: image {id}: no data (GET answered {status}{})",
+        fetched.warnings.push(format!(
+            "image {id}: no data (GET answered {status}{})",
             excerpt(&body)
-        );
+        ));
         return Ok(None);
     }
     let file_name: String = id
@@ -611,15 +758,12 @@ async fn download(
     let got = glance_emu::fixtures::hex(&md5.finalize());
     if let Some(want) = checksum {
         if want != got {
-            counts.warnings += 1;
-            eprintln!(
-                "glance-emu snapshot: warning: image {id}: the data's MD5 is {got}, the \
-                 record says {want}"
-            );
+            fetched.warnings.push(format!(
+                "image {id}: the data's MD5 is {got}, the record says {want}"
+            ));
         }
     }
-    counts.data_files += 1;
-    counts.data_bytes += n;
+    fetched.data_bytes = n;
     Ok(Some(rel))
 }
 

@@ -284,3 +284,135 @@ fn refusals_are_one_line_and_non_zero() {
     assert!(!o.status.success());
     assert!(last_line(&o).contains("https is not supported"));
 }
+
+/// A few hundred images (some deleted, a third with members, some with bytes), paged by 50:
+/// `--connections 1` and `--connections 8` write the same `images.json` byte for byte, the
+/// same data files and the same summary.
+#[test]
+fn the_copy_is_the_same_over_one_or_eight_connections() {
+    let work = tempfile::tempdir().unwrap();
+    let src_dir = work.path().join("src");
+    std::fs::create_dir(&src_dir).unwrap();
+    let mut recs = Vec::new();
+    for i in 0..320u32 {
+        let id = format!("22222222-0000-4000-8000-{i:012}");
+        let mut r = format!(
+            r#"{{"id": "{id}", "name": "img-{i}", "owner": "tenant-{o}",
+  "created_at": "2022-01-{d:02}T00:00:{s:02}.{i:06}", "properties": {{"n": "{i}"}}"#,
+            o = i % 5,
+            d = 1 + i % 28,
+            s = i % 60
+        );
+        if i % 7 == 3 {
+            r.push_str(r#", "status": "deleted", "deleted_at": "2022-02-01T00:00:00""#);
+        } else {
+            if i % 3 == 0 {
+                r.push_str(&format!(
+                    r#", "members": [{{"member_id": "tenant-m{a}", "can_share": true}},
+  {{"member_id": "tenant-m{b}"}}]"#,
+                    a = i % 11,
+                    b = 11 + i % 13
+                ));
+            }
+            if i % 10 == 1 {
+                r.push_str(&format!(
+                    r#", "data": {{"repeat": "ab", "size": {}}}"#,
+                    1000 * i
+                ));
+            }
+        }
+        r.push('}');
+        recs.push(r);
+    }
+    std::fs::write(
+        src_dir.join("images.json"),
+        format!("{{\"images\": [\n{}\n]}}", recs.join(",\n")),
+    )
+    .unwrap();
+    let source = Emu::start(&src_dir);
+    let url = format!("http://{}", source.addr);
+    let headers: Vec<String> = ADMIN.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    let copy = |n: &str| {
+        let out = work.path().join(format!("snap-{n}"));
+        let mut args = vec![
+            "--from",
+            &url,
+            "--out",
+            out.to_str().unwrap(),
+            "--with-data",
+            "--page-size",
+            "50",
+            "--connections",
+            n,
+        ];
+        for h in &headers {
+            args.extend(["--header", h]);
+        }
+        let run = snapshot(&args);
+        let err = String::from_utf8_lossy(&run.stderr).to_string();
+        assert!(
+            run.status.success(),
+            "snapshot --connections {n} failed: {err}"
+        );
+        let summary = err
+            .lines()
+            .rfind(|l| l.contains(" images ("))
+            .unwrap()
+            .split(" images/s")
+            .next()
+            .unwrap()
+            .rsplit_once(", ")
+            .unwrap()
+            .0
+            .to_string();
+        (out, summary)
+    };
+    let (one, sum1) = copy("1");
+    let (eight, sum8) = copy("8");
+    // 320 images, 46 deleted; 2 members for each of the 91 others with i % 3 == 0; every
+    // active image has a data file (an empty one without "data").
+    assert_eq!(
+        sum1,
+        "glance-emu snapshot: 320 images (46 deleted), 182 members, 274 data files (4.1 MB)"
+    );
+    assert_eq!(sum1, sum8);
+    let a = std::fs::read(one.join("images.json")).unwrap();
+    let b = std::fs::read(eight.join("images.json")).unwrap();
+    assert!(a == b, "images.json differs between 1 and 8 connections");
+    let mut names: Vec<_> = std::fs::read_dir(one.join("data"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 274);
+    for name in names {
+        let x = std::fs::read(one.join("data").join(&name)).unwrap();
+        let y = std::fs::read(eight.join("data").join(&name)).unwrap();
+        assert!(x == y, "data/{name:?} differs");
+    }
+}
+
+/// `--connections` outside 1 to 64 is one line and exit status 1, before anything is read
+/// or written.
+#[test]
+fn connections_out_of_range_are_one_line() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    for n in ["0", "65"] {
+        let o = snapshot(&[
+            "--from",
+            "http://127.0.0.1:9",
+            "--out",
+            out.to_str().unwrap(),
+            "--connections",
+            n,
+        ]);
+        assert_eq!(o.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(
+            err,
+            format!("glance-emu snapshot: --connections: expected 1 to 64, got {n}\n")
+        );
+        assert!(!out.exists(), "nothing written");
+    }
+}
