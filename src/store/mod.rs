@@ -381,31 +381,46 @@ impl Store {
         if self.read().lists.has(key) {
             return true;
         }
+        self.build_and_install(
+            |idx| {
+                let t0 = std::time::Instant::now();
+                let p = idx.lists.prepare(key, idx.values());
+                if let Ok(Some(_)) = &p {
+                    tracing::debug!(
+                        "list order {} for {} records built in {:?}",
+                        key.as_str(),
+                        idx.len(),
+                        t0.elapsed()
+                    );
+                }
+                p
+            },
+            |lists, p| lists.install(p),
+        )
+    }
+
+    /// Builds a part of the list index (an order, a filter field) under a read lock, so
+    /// that HEADs, lists and the writer's own reads go on, and installs it under a brief
+    /// write lock if no write was published meanwhile; otherwise builds it again,
+    /// [`ORDER_BUILD_TRIES`] times at most. One build at a time: a second caller waits for
+    /// the first, whose `prepare` then finds nothing left to build (`Ok(None)`). `false`
+    /// when it cannot be built (`Err`) or writes kept coming.
+    fn build_and_install<P, E>(
+        &self,
+        prepare: impl Fn(&Index) -> Result<Option<P>, E>,
+        install: impl Fn(&mut ListIndex, P),
+    ) -> bool {
         let _building = self.building.lock().unwrap_or_else(|e| e.into_inner());
         for _ in 0..ORDER_BUILD_TRIES {
             let (generation, prepared) = {
                 let idx = self.read();
-                if idx.lists.has(key) {
-                    return true;
-                }
-                let t0 = std::time::Instant::now();
-                let p = idx.lists.prepare(key, idx.values());
-                tracing::debug!(
-                    "list order {} for {} records built in {:?}",
-                    key.as_str(),
-                    idx.len(),
-                    t0.elapsed()
-                );
-                (idx.generation, p)
+                (idx.generation, prepare(&idx))
             };
             match prepared {
                 Ok(Some(p)) => {
                     let mut idx = self.images.write().unwrap_or_else(|e| e.into_inner());
-                    if idx.lists.has(key) {
-                        return true;
-                    }
                     if idx.generation == generation {
-                        idx.lists.install(p);
+                        install(&mut idx.lists, p);
                         return true;
                     }
                 }
@@ -550,19 +565,10 @@ impl Store {
             return None;
         }
         if !self.read().lists.has_filter(field) {
-            let _building = self.building.lock().unwrap_or_else(|e| e.into_inner());
-            for _ in 0..ORDER_BUILD_TRIES {
-                let (generation, built) = {
-                    let idx = self.read();
-                    (idx.generation, idx.lists.prepare_filter(field))
-                };
-                let Some(b) = built else { break };
-                let mut idx = self.images.write().unwrap_or_else(|e| e.into_inner());
-                if idx.generation == generation {
-                    idx.lists.install_filter(b);
-                    break;
-                }
-            }
+            self.build_and_install(
+                |idx| Ok::<_, std::convert::Infallible>(idx.lists.prepare_filter(field)),
+                |lists, b| lists.install_filter(b),
+            );
         }
         self.read().lists.filter_matches(field, want)
     }

@@ -277,7 +277,7 @@ impl Filters {
     pub(super) fn check(&self, slots: &[Option<Arc<Image>>]) -> Result<(), String> {
         fn field<K: Hash + Eq + std::fmt::Debug>(
             name: &str,
-            v: &Option<Values<K>>,
+            v: Option<&Values<K>>,
             slots: &[Option<Arc<Image>>],
             of: impl Fn(&Image) -> Option<K>,
         ) -> Result<(), String> {
@@ -314,15 +314,17 @@ impl Filters {
             }
             Ok(())
         }
-        field("min_ram", &self.min_ram, slots, |i| Some(i.min_ram))?;
-        field("min_disk", &self.min_disk, slots, |i| Some(i.min_disk))?;
-        field("protected", &self.protected, slots, |i| Some(i.protected))?;
+        field("min_ram", self.min_ram.as_ref(), slots, |i| Some(i.min_ram))?;
+        field("min_disk", self.min_disk.as_ref(), slots, |i| {
+            Some(i.min_disk)
+        })?;
+        field("protected", self.protected.as_ref(), slots, |i| {
+            Some(i.protected)
+        })?;
         for (key, v) in &self.props {
-            let v = Some(Values {
-                map: v.map.clone(),
-                gave_up: v.gave_up,
-            });
-            field(key, &v, slots, |i| i.property(key).map(Box::<str>::from))?;
+            field(key, Some(v), slots, |i| {
+                i.property(key).map(Box::<str>::from)
+            })?;
         }
         Ok(())
     }

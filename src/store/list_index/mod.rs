@@ -434,14 +434,19 @@ impl ListIndex {
             + self.filters.heap_bytes()
     }
 
+    /// The record at handle `h` (`None`: a free handle).
+    fn record(&self, h: Handle) -> Option<&Arc<Image>> {
+        self.slots.get(h as usize)?.as_ref()
+    }
+
     /// The records a live member row shares with `tenant` (`GET /v1/shared-images/...`),
     /// in no order; `None` before the first order is built (the map comes with it).
     pub fn shared_with(&self, tenant: &str) -> Option<Vec<Arc<Image>>> {
         self.is_live().then(|| {
             self.shared
-                .records(tenant, &self.slots)
+                .handles(Some(tenant))
                 .into_iter()
-                .cloned()
+                .filter_map(|h| self.record(h).cloned())
                 .collect()
         })
     }
@@ -470,7 +475,7 @@ impl ListIndex {
         match self.filters.matches(f, want) {
             Matches::Few(hs) => Some(
                 hs.into_iter()
-                    .filter_map(|h| self.slots.get(h as usize).cloned().flatten())
+                    .filter_map(|h| self.record(h).cloned())
                     .collect(),
             ),
             Matches::Unknown => None,

@@ -63,22 +63,9 @@ impl Shared {
         self.add(h, new);
     }
 
-    /// The records shared with `tenant` (a live member row names it), in no order.
-    pub(super) fn records<'s>(
-        &self,
-        tenant: &str,
-        slots: &'s [Option<Arc<Image>>],
-    ) -> Vec<&'s Arc<Image>> {
-        self.0.get(tenant).map_or_else(Vec::new, |hs| {
-            hs.iter()
-                .filter_map(|&h| slots.get(h as usize).and_then(Option::as_ref))
-                .collect()
-        })
-    }
-
     /// The handles shared with `tenant`; with `None` (Glance's noauth context, whose
     /// membership join matched every row), every handle with a member.
-    fn handles(&self, tenant: Option<&str>) -> Vec<Handle> {
+    pub(super) fn handles(&self, tenant: Option<&str>) -> Vec<Handle> {
         match tenant {
             Some(t) => self.0.get(t).cloned().unwrap_or_default(),
             None => {
