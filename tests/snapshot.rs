@@ -97,6 +97,17 @@ fn snapshot(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `snapshot --from url --out out [extra...]` as the admin of [`ADMIN`].
+fn snapshot_as_admin(url: &str, out: &Path, extra: &[&str]) -> Output {
+    let headers: Vec<String> = ADMIN.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    let mut args = vec!["--from", url, "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    for h in &headers {
+        args.extend(["--header", h]);
+    }
+    snapshot(&args)
+}
+
 const FIXTURE: &str = r#"{"images": [
  {"id": "11111111-0000-4000-8000-000000000001", "name": "public-raw", "is_public": true,
   "disk_format": "raw", "container_format": "bare", "owner": "tenant-a",
@@ -136,20 +147,8 @@ fn a_snapshot_of_an_emulator_serves_the_same_bytes() {
     let source = Emu::start(&src_dir);
     let out = work.path().join("snap");
     let url = format!("http://{}", source.addr);
-    let mut args = vec![
-        "--from",
-        &url,
-        "--out",
-        out.to_str().unwrap(),
-        "--with-data",
-    ];
     // Three images a page: the marker paging is exercised too.
-    args.extend(["--page-size", "3"]);
-    let headers: Vec<String> = ADMIN.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-    for h in &headers {
-        args.extend(["--header", h]);
-    }
-    let run = snapshot(&args);
+    let run = snapshot_as_admin(&url, &out, &["--with-data", "--page-size", "3"]);
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "snapshot failed: {err}");
     assert!(
@@ -331,24 +330,13 @@ fn the_copy_is_the_same_over_one_or_eight_connections() {
     .unwrap();
     let source = Emu::start(&src_dir);
     let url = format!("http://{}", source.addr);
-    let headers: Vec<String> = ADMIN.iter().map(|(k, v)| format!("{k}: {v}")).collect();
     let copy = |n: &str| {
         let out = work.path().join(format!("snap-{n}"));
-        let mut args = vec![
-            "--from",
+        let run = snapshot_as_admin(
             &url,
-            "--out",
-            out.to_str().unwrap(),
-            "--with-data",
-            "--page-size",
-            "50",
-            "--connections",
-            n,
-        ];
-        for h in &headers {
-            args.extend(["--header", h]);
-        }
-        let run = snapshot(&args);
+            &out,
+            &["--with-data", "--page-size", "50", "--connections", n],
+        );
         let err = String::from_utf8_lossy(&run.stderr).to_string();
         assert!(
             run.status.success(),
@@ -466,22 +454,10 @@ fn the_first_error_in_list_order_is_reported_over_eight_connections() {
         assert!(line.starts_with("HTTP/1.1 201"), "{line}");
     }
     let url = format!("http://{}", source.addr);
-    let headers: Vec<String> = ADMIN.iter().map(|(k, v)| format!("{k}: {v}")).collect();
     let mut lines = Vec::new();
     for n in ["1", "8"] {
         let out = work.path().join(format!("out-{n}"));
-        let mut args = vec![
-            "--from",
-            &url,
-            "--out",
-            out.to_str().unwrap(),
-            "--connections",
-            n,
-        ];
-        for h in &headers {
-            args.extend(["--header", h]);
-        }
-        let o = snapshot(&args);
+        let o = snapshot_as_admin(&url, &out, &["--connections", n]);
         let err = String::from_utf8_lossy(&o.stderr).to_string();
         assert_eq!(o.status.code(), Some(1), "{err}");
         let last = err.lines().last().unwrap_or("").to_string();

@@ -107,6 +107,18 @@ async fn ids(emu: &glance_emu::embed::Emulator, path: &str) -> Vec<String> {
         .collect()
 }
 
+/// `PUT /v1/images/<id>` with these `x-image-meta-*` header lines; it must answer 200. The
+/// answer's JSON.
+async fn update(emu: &glance_emu::embed::Emulator, id: &str, headers: &str) -> Value {
+    let r = call(emu, "PUT", &format!("/v1/images/{id}"), headers, b"").await;
+    assert!(
+        r.status_line.starts_with("HTTP/1.1 200"),
+        "{}",
+        r.body_str()
+    );
+    serde_json::from_slice(&r.body).unwrap()
+}
+
 /// Every page of a list followed by marker, as `glance image-list` does.
 async fn follow(emu: &glance_emu::embed::Emulator, query: &str, page: usize) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -264,20 +276,12 @@ async fn writes_between_pages_move_records_in_every_order() {
     for (n, i) in [3usize, 40, 41, 99, 149].into_iter().enumerate() {
         let id = recs[i].id.clone();
         let name = format!("renamed-{n}");
-        let r = call(
+        let v = update(
             &emu,
-            "PUT",
-            &format!("/v1/images/{id}"),
+            &id,
             &format!("x-image-meta-name: {name}\r\nx-image-meta-size: 12345\r\n"),
-            b"",
         )
         .await;
-        assert!(
-            r.status_line.starts_with("HTTP/1.1 200"),
-            "{}",
-            r.body_str()
-        );
-        let v: Value = serde_json::from_slice(&r.body).unwrap();
         recs[i].name = Some(name);
         recs[i].size = Some(12345);
         recs[i].updated = v["image"]["updated_at"].as_str().unwrap().to_string();
@@ -658,22 +662,15 @@ async fn filters_without_an_order_page_exactly_before_and_after_writes() {
             let id = recs[i].id.clone();
             let os = ["rare", "plan9", "ubuntu"][n % 3];
             let protected = n % 2 == 0;
-            let r = call(
+            update(
                 &emu,
-                "PUT",
-                &format!("/v1/images/{id}"),
+                &id,
                 &format!(
                     "x-image-meta-min_ram: 513\r\nx-image-meta-min_disk: 77\r\n\
                      x-image-meta-protected: {protected}\r\nx-image-meta-property-os: {os}\r\n"
                 ),
-                b"",
             )
             .await;
-            assert!(
-                r.status_line.starts_with("HTTP/1.1 200"),
-                "{}",
-                r.body_str()
-            );
             recs[i].min_ram = 513;
             recs[i].min_disk = 77;
             recs[i].protected = protected;
