@@ -11,7 +11,6 @@
 pub(crate) mod log_import;
 pub mod sqlite;
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -22,12 +21,17 @@ pub mod list_index;
 
 use list_index::{ListIndex, SortKey};
 
-/// The records keyed by their own id: a set of `Arc<Image>` looked up by `&str`, so the id
+/// The records keyed by their own id: a table of `Arc<Image>` looked up by `&str`, so the id
 /// is stored once instead of again as a map key; and the list orders over the same records,
 /// changed by the same writes ([`ListIndex`]: empty until a list first asks for a key).
+///
+/// A `hashbrown::HashTable` rather than a `HashSet`: it takes hashes computed outside it,
+/// which lets [`Index::bulk`] hash a million ids in one sequential pass and insert them in
+/// bucket order (see there).
 #[derive(Default)]
 struct Index {
-    map: HashSet<Entry, foldhash::fast::RandomState>,
+    map: hashbrown::HashTable<Entry>,
+    hasher: foldhash::fast::RandomState,
     lists: ListIndex,
     /// Bumped by every published write, so an order built under a read lock can tell
     /// whether a write came in before it was installed.
@@ -36,66 +40,85 @@ struct Index {
 
 struct Entry(Arc<Image>);
 
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.id == other.0.id
-    }
-}
-
-impl Eq for Entry {}
-
-impl std::hash::Hash for Entry {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.id.as_str().hash(state)
-    }
-}
-
-impl std::borrow::Borrow<str> for Entry {
-    fn borrow(&self) -> &str {
-        &self.0.id
-    }
-}
-
 impl Index {
     fn with_capacity(n: usize) -> Self {
         Index {
-            map: HashSet::with_capacity_and_hasher(n, Default::default()),
-            lists: ListIndex::new(),
-            generation: 0,
+            map: hashbrown::HashTable::with_capacity(n),
+            ..Index::default()
         }
     }
 
+    fn hash(&self, id: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(id)
+    }
+
     fn get(&self, id: &str) -> Option<&Arc<Image>> {
-        self.map.get(id).map(|e| &e.0)
+        self.map.find(self.hash(id), |e| e.0.id == id).map(|e| &e.0)
     }
 
     /// Room for `n` more records (start-up adds a million at once: no rehash on the way).
     fn reserve(&mut self, n: usize) {
-        self.map.reserve(n);
+        let hasher = &self.hasher;
+        self.map.reserve(n, |e| {
+            use std::hash::BuildHasher;
+            hasher.hash_one(e.0.id.as_str())
+        });
+    }
+
+    /// Adds `img` under hash `h` (its id's): no record with that id may be there.
+    fn push(&mut self, h: u64, img: Arc<Image>) {
+        let hasher = &self.hasher;
+        self.map.insert_unique(h, Entry(img), |e| {
+            use std::hash::BuildHasher;
+            hasher.hash_one(e.0.id.as_str())
+        });
     }
 
     fn insert(&mut self, img: Arc<Image>) {
-        let old = self.map.replace(Entry(Arc::clone(&img)));
-        if self.lists.put(old.as_ref().map(|e| &e.0), &img).is_err() {
+        let h = self.hash(&img.id);
+        let old = match self.map.find_mut(h, |e| e.0.id == img.id) {
+            Some(e) => Some(std::mem::replace(&mut e.0, Arc::clone(&img))),
+            None => {
+                self.push(h, Arc::clone(&img));
+                None
+            }
+        };
+        if self.lists.put(old.as_ref(), &img).is_err() {
             self.drop_lists();
         }
     }
 
-    /// Adds a record whose id is not there yet; `false` (and no change) if it is.
-    fn insert_new(&mut self, img: Arc<Image>) -> bool {
-        if !self.lists.is_live() {
-            // The loader's path: one hash operation per record.
-            return self.map.insert(Entry(img));
+    /// A new index of `images` (the loader's million records), or `None` when an id
+    /// repeats. Inserting records in file order touches the table at random, a cache miss
+    /// (or two: control bytes and slot) per record. Here every id is hashed in one pass over
+    /// the records (in memory order), the (hash, record) pairs are sorted by the bucket
+    /// their hash starts probing at (a radix sort on those bits), and then inserted in that
+    /// order, so the table is filled front to back. The bucket is the hash's low bits
+    /// (`hashbrown`'s probe start); were that to change, this would only be slower.
+    fn bulk(images: Vec<Arc<Image>>) -> Option<Index> {
+        let mut index = Index::with_capacity(images.len());
+        // Buckets of a table sized for `capacity` (a power of two, load at most 7/8).
+        let buckets = (index.map.capacity().max(1) * 8 / 7).next_power_of_two();
+        let mask = (buckets - 1) as u64;
+        let keyed: Vec<(u64, Option<Arc<Image>>)> = images
+            .into_iter()
+            .map(|img| (index.hash(&img.id), Some(img)))
+            .collect();
+        for (h, img) in radix_by_bucket(keyed, mask) {
+            let Some(img) = img else { continue };
+            if index.map.find(h, |e| e.0.id == img.id).is_some() {
+                return None;
+            }
+            index.push(h, img);
         }
-        if self.map.contains(img.id.as_str()) {
-            return false;
-        }
-        self.insert(img);
-        true
+        Some(index)
     }
 
     fn remove(&mut self, id: &str) {
-        if let Some(old) = self.map.take(id) {
+        let h = self.hash(id);
+        if let Ok(e) = self.map.find_entry(h, |e| e.0.id == id) {
+            let (old, _) = e.remove();
             self.lists.remove(&old.0);
         }
     }
@@ -115,6 +138,45 @@ impl Index {
     }
 }
 
+/// `pairs` sorted by `hash & mask` (stable), 11 bits per pass: two passes for a million
+/// records' table (2^21 buckets). The records move as pointers; none is read. The two
+/// buffers are allocated once and take turns (a buffer allocated per pass would come from
+/// the heap once the first is freed, and stay resident after the load).
+fn radix_by_bucket(
+    mut pairs: Vec<(u64, Option<Arc<Image>>)>,
+    mask: u64,
+) -> Vec<(u64, Option<Arc<Image>>)> {
+    const BITS: u32 = 11;
+    let bits = 64 - mask.leading_zeros();
+    let mut out: Vec<(u64, Option<Arc<Image>>)> = Vec::new();
+    let mut start = vec![0usize; 1 << BITS];
+    let mut shift = 0;
+    while shift < bits {
+        if out.is_empty() {
+            out.resize_with(pairs.len(), || (0, None));
+        }
+        let digit = |h: u64| ((h & mask) >> shift) as usize & ((1 << BITS) - 1);
+        start.fill(0);
+        for (h, _) in &pairs {
+            start[digit(*h)] += 1;
+        }
+        let mut sum = 0;
+        for c in start.iter_mut() {
+            let n = *c;
+            *c = sum;
+            sum += n;
+        }
+        for (h, img) in pairs.iter_mut() {
+            let d = digit(*h);
+            out[start[d]] = (*h, img.take());
+            start[d] += 1;
+        }
+        std::mem::swap(&mut pairs, &mut out);
+        shift += BITS;
+    }
+    pairs
+}
+
 /// Records indexed by id, every id known to be unique: what the loader hands a new store
 /// ([`Store::from_indexed`]), so that at start-up a million ids go into one hash table
 /// once instead of being checked in one table and then indexed in another.
@@ -123,13 +185,7 @@ pub struct Indexed(Index);
 impl Indexed {
     /// Indexes `images` (moved in); `None` when an id repeats.
     pub fn unique(images: Vec<Arc<Image>>) -> Option<Self> {
-        let mut index = Index::with_capacity(images.len());
-        for img in images {
-            if !index.insert_new(img) {
-                return None;
-            }
-        }
-        Some(Indexed(index))
+        Index::bulk(images).map(Indexed)
     }
 
     /// The record with this id.
