@@ -34,6 +34,12 @@ impl<const N: usize> InlineStr<N> {
         })
     }
 
+    /// The text's bytes, without the UTF-8 check [`InlineStr::as_str`] pays for (hashing
+    /// and comparing ids in the store's table).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         // Built only from a `&str` cut at its own length, so always valid UTF-8.

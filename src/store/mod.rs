@@ -48,13 +48,18 @@ impl Index {
         }
     }
 
-    fn hash(&self, id: &str) -> u64 {
+    /// The hash of an id's bytes (a stored id's bytes are read without a UTF-8 check).
+    fn hash(&self, id: &[u8]) -> u64 {
         use std::hash::BuildHasher;
         self.hasher.hash_one(id)
     }
 
     fn get(&self, id: &str) -> Option<&Arc<Image>> {
-        self.map.find(self.hash(id), |e| e.0.id == id).map(|e| &e.0)
+        self.map
+            .find(self.hash(id.as_bytes()), |e| {
+                e.0.id.as_bytes() == id.as_bytes()
+            })
+            .map(|e| &e.0)
     }
 
     /// Room for `n` more records (start-up adds a million at once: no rehash on the way).
@@ -62,7 +67,7 @@ impl Index {
         let hasher = &self.hasher;
         self.map.reserve(n, |e| {
             use std::hash::BuildHasher;
-            hasher.hash_one(e.0.id.as_str())
+            hasher.hash_one(e.0.id.as_bytes())
         });
     }
 
@@ -71,12 +76,12 @@ impl Index {
         let hasher = &self.hasher;
         self.map.insert_unique(h, Entry(img), |e| {
             use std::hash::BuildHasher;
-            hasher.hash_one(e.0.id.as_str())
+            hasher.hash_one(e.0.id.as_bytes())
         });
     }
 
     fn insert(&mut self, img: Arc<Image>) {
-        let h = self.hash(&img.id);
+        let h = self.hash(img.id.as_bytes());
         let old = match self.map.find_mut(h, |e| e.0.id == img.id) {
             Some(e) => Some(std::mem::replace(&mut e.0, Arc::clone(&img))),
             None => {
@@ -103,7 +108,7 @@ impl Index {
         let mask = (buckets - 1) as u64;
         let keyed: Vec<(u64, Option<Arc<Image>>)> = images
             .into_iter()
-            .map(|img| (index.hash(&img.id), Some(img)))
+            .map(|img| (index.hash(img.id.as_bytes()), Some(img)))
             .collect();
         for (h, img) in radix_by_bucket(keyed, mask) {
             let Some(img) = img else { continue };
@@ -116,8 +121,11 @@ impl Index {
     }
 
     fn remove(&mut self, id: &str) {
-        let h = self.hash(id);
-        if let Ok(e) = self.map.find_entry(h, |e| e.0.id == id) {
+        let h = self.hash(id.as_bytes());
+        if let Ok(e) = self
+            .map
+            .find_entry(h, |e| e.0.id.as_bytes() == id.as_bytes())
+        {
             let (old, _) = e.remove();
             self.lists.remove(&old.0);
         }
