@@ -351,6 +351,17 @@ async fn run(cli: Cli, checked: Checked, access_log: Option<AccessLog>) -> Resul
         warm.len(),
         t0.elapsed().as_millis()
     );
+    // Then the orders of the other sort keys, so that no first list waits for one
+    // (unless the server is already stopping).
+    let t0 = std::time::Instant::now();
+    warm.warm_every_order(|| serving.is_finished());
+    if !serving.is_finished() {
+        tracing::info!(
+            "every list order ready ({} images, {} ms)",
+            warm.len(),
+            t0.elapsed().as_millis()
+        );
+    }
     drop(warm);
     let _ = serving.await;
     drop(addr_file);

@@ -428,10 +428,25 @@ impl Store {
 
     /// Builds the list orders nearly every list needs: the default order (`created_at`)
     /// and the tenant-view order. A server calls it off the request path right after it
-    /// starts answering, so the first list of a large catalogue does not pay for them;
-    /// the other sort keys are still built the first time a list asks for them.
+    /// starts answering, so the first list of a large catalogue does not pay for them
+    /// (and again after a bulk write dropped the orders).
     pub fn warm_lists(&self) {
         for key in [SortKey::CreatedAt, SortKey::Visibility] {
+            self.ensure_order(key);
+        }
+    }
+
+    /// Builds the order of every other `sort_key` (and so of the filters that walk a run
+    /// of one: `name`, `status`, the formats, `size_min`/`size_max`, `changes-since`). The
+    /// binary calls it after [`Store::warm_lists`], so that no first list of a large
+    /// catalogue waits for an order (0.2 to 0.7 s each at a million images). An order the
+    /// store cannot build is skipped: lists on its key sort, as they would have anyway.
+    /// `stop` is asked before each order (a server shutting down does not wait for them).
+    pub fn warm_every_order(&self, stop: impl Fn() -> bool) {
+        for key in SortKey::ALL {
+            if stop() {
+                return;
+            }
             self.ensure_order(key);
         }
     }
@@ -830,6 +845,61 @@ mod tests {
     fn image(n: u32) -> Image {
         let id = ImageId::new(&format!("00000000-0000-4000-8000-{n:012}")).unwrap();
         Image::new(id, Timestamp::parse("2016-05-22T06:04:20").unwrap())
+    }
+
+    // Rule: the start-up index (filled in bucket order) holds every record under its id,
+    // finds nothing else, refuses a repeated id, and takes writes like any other.
+    #[test]
+    fn bulk_index_finds_every_record_and_refuses_a_repeat() {
+        let imgs: Vec<Arc<Image>> = (0..5000).map(|n| Arc::new(image(n))).collect();
+        let mut idx = Index::bulk(imgs.clone()).unwrap();
+        assert_eq!(idx.len(), 5000);
+        for img in &imgs {
+            assert!(Arc::ptr_eq(idx.get(&img.id).unwrap(), img));
+        }
+        assert!(idx.get("00000000-0000-4000-8000-000000005000").is_none());
+        assert!(idx.get("").is_none());
+        idx.insert(Arc::new(image(5000)));
+        idx.remove(&imgs[7].id);
+        assert_eq!(idx.len(), 5000);
+        assert!(idx.get(&imgs[7].id).is_none());
+        assert!(idx.get("00000000-0000-4000-8000-000000005000").is_some());
+        for n in [0, 4999, 1234] {
+            let mut dup = imgs.clone();
+            dup.push(Arc::new(image(n)));
+            assert!(Index::bulk(dup).is_none(), "{n}");
+        }
+        assert_eq!(Index::bulk(Vec::new()).unwrap().len(), 0);
+    }
+
+    // Rule: the radix pass orders pairs by the masked hash, keeps equal buckets in input
+    // order, and loses no record.
+    #[test]
+    fn radix_orders_by_bucket_stably() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let pairs: Vec<(u64, Option<Arc<Image>>)> = (0..3000)
+            .map(|n| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x, Some(Arc::new(image(n))))
+            })
+            .collect();
+        for mask in [0u64, 1, (1 << 11) - 1, (1 << 12) - 1, (1 << 23) - 1] {
+            let expect: Vec<(u64, String)> = {
+                let mut v: Vec<(u64, String)> = pairs
+                    .iter()
+                    .map(|(h, i)| (*h, i.as_ref().unwrap().id.to_string()))
+                    .collect();
+                v.sort_by_key(|(h, _)| h & mask);
+                v
+            };
+            let got: Vec<(u64, String)> = radix_by_bucket(pairs.clone(), mask)
+                .into_iter()
+                .map(|(h, i)| (h, i.unwrap().id.to_string()))
+                .collect();
+            assert_eq!(got, expect, "mask {mask:#x}");
+        }
     }
 
     // Rule: a list that builds an order does not wait for a writer that holds the writer

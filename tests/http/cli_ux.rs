@@ -456,8 +456,8 @@ fn progress_lines_while_fixtures_load() {
     assert!(line.contains(" MB ("), "{line}");
 }
 
-// Rule: The binary builds the default list orders right after it starts answering and says so
-// on stderr (the first list of a large catalogue then does not wait for them).
+// Rule: The binary builds the default list orders right after it starts answering, then every
+// other sort key's, and says so on stderr (no first list of a large catalogue waits for one).
 #[test]
 fn list_orders_are_built_after_start_and_logged() {
     let (child, addr) = start(command(&["--listen", "127.0.0.1:0"]));
@@ -473,4 +473,11 @@ fn list_orders_are_built_after_start_and_logged() {
         .unwrap_or_else(|| panic!("no 'list orders ready' line in:\n{err}"));
     assert!(line.contains(" INFO "), "{line}");
     assert!(line.contains("list orders ready (10 images, "), "{line}");
+    // Then every other sort key's order, after the default ones.
+    let every = err
+        .lines()
+        .position(|l| l.contains("every list order ready (10 images, "))
+        .unwrap_or_else(|| panic!("no 'every list order ready' line in:\n{err}"));
+    let first = err.lines().position(|l| l == line);
+    assert!(first < Some(every), "{err}");
 }
