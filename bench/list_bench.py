@@ -10,6 +10,11 @@ Usage:
                 admin's unfiltered pages in every order)
   list_bench.py PORT IDS_FILE --follow [--page 20] [--max-pages N]
   list_bench.py --report SMALL.txt LARGE.txt   (markdown table of two runs' ROW lines)
+  list_bench.py PORT IDS_FILE --against PORT2 --path PATH [--path PATH ...] [--reps N]
+                (two servers on the same fixture, say two builds: each PATH asked of both,
+                alternately, one request at a time, so that both see the same machine load;
+                prints `CMP a_us=... b_us=... b/a=... same_body=... path=...` with medians,
+                after the HEAD round trip of each)
 
 IDS_FILE is the fixture's id list (bench/gen_fixtures.py --ids): its lines are in record
 order, so the record at index i has the fields gen_fixtures.py gives record i; the deep
@@ -157,6 +162,29 @@ def follow(conn, page, max_pages):
           % (pages, images, total, total / max(pages, 1) * 1e6, worst))
 
 
+def compare(port_a, port_b, ids, paths, reps):
+    """The same requests against two servers, interleaved (which goes first alternates)."""
+    conns = [http.client.HTTPConnection("127.0.0.1", p, timeout=600) for p in (port_a, port_b)]
+
+    def both(method, path):
+        bodies = [timed(c, method, path)[1] for c in conns]  # warm (a first filter builds its index)
+        ts = ([], [])
+        for r in range(reps):
+            for k in ((0, 1) if r % 2 == 0 else (1, 0)):
+                us, body = timed(conns[k], method, path)
+                ts[k].append(us)
+        return statistics.median(ts[0]), statistics.median(ts[1]), bodies[0] == bodies[1]
+
+    a, b, same = both("HEAD", "/v1/images/" + ids[len(ids) // 3 + 1])
+    print("CMP a_us=%.0f b_us=%.0f b/a=%.3f same_body=%s path=HEAD round trip"
+          % (a, b, b / a, "yes" if same else "NO"))
+    for path in paths:
+        a, b, same = both("GET", path)
+        print("CMP a_us=%.0f b_us=%.0f b/a=%.3f same_body=%s path=%s"
+              % (a, b, b / a, "yes" if same else "NO", path))
+        sys.stdout.flush()
+
+
 def report(small_path, large_path):
     """Side by side: the same rows at two catalogue sizes, with issue 17's targets."""
     def rows(path):
@@ -208,9 +236,14 @@ def main():
     ap.add_argument("--max-pages", type=int)
     ap.add_argument("--only", help="substring of the row names to run")
     ap.add_argument("--set", choices=["typical", "tenant"], default="typical")
+    ap.add_argument("--against", type=int, help="a second server's port (with --path)")
+    ap.add_argument("--path", action="append", default=[], help="a request path (with --against)")
     a = ap.parse_args()
     with open(a.ids) as f:
         ids = [line.strip() for line in f if line.strip()]
+    if a.against:
+        compare(a.port, a.against, ids, a.path, a.reps)
+        return 0
     conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=600)
     if a.follow:
         follow(conn, a.page, a.max_pages)

@@ -146,7 +146,9 @@ const EQUALITY_FILTERS: [SortKey; 4] = [
 
 /// A page in the default order (`created_at`) with a one-value equality filter on
 /// `name`, `status`, `disk_format` or `container_format`: that value's run in the filter's
-/// order is already sorted by (`created_at`, `id`), so the page is walked inside the run.
+/// order is already sorted by (`created_at`, `id`), so the page is walked inside the run
+/// (skipping unread the records the bitmaps of `sieved`'s common values rule out).
+#[allow(clippy::too_many_arguments)]
 fn default_order_run(
     app: &App,
     params: &[(String, String)],
@@ -154,6 +156,7 @@ fn default_order_run(
     desc: bool,
     after: Option<&Image>,
     limit: usize,
+    sieved: &[(Field, Wanted<'_>)],
     keep: &impl Fn(&Image) -> bool,
 ) -> Option<Vec<Arc<Image>>> {
     if key != SortKey::CreatedAt {
@@ -163,8 +166,30 @@ fn default_order_run(
         let values = str_filter_values(param(params, k.as_str())?);
         let [v] = values.as_slice() else { return None };
         let col = text_column(k);
-        app.store
-            .list_run(k, |i| col(i).cmp(&Some(*v)), desc, after, limit, keep)
+        app.store.list_run(
+            k,
+            |i| col(i).cmp(&Some(*v)),
+            desc,
+            after,
+            limit,
+            sieved,
+            keep,
+        )
+    })
+}
+
+/// The records of an equality filter without an order (`min_ram`, `min_disk`,
+/// `protected`, `property-*`) whose value is uncommon (at most 4,096 records, listed by
+/// the store) or that nothing holds: every record the list can show. `None`: each such
+/// value is common or its field cannot be indexed. Each field asked for is indexed on first
+/// use, before any walk: a walk can then skip the records outside a common value's bitmap.
+fn unordered_candidates(
+    app: &App,
+    unordered: &[(Field, Option<Wanted<'_>>)],
+) -> Option<Vec<Arc<Image>>> {
+    unordered.iter().find_map(|(field, want)| match want {
+        None => Some(Vec::new()),
+        Some(w) => app.store.list_filter(field, *w),
     })
 }
 
@@ -197,7 +222,6 @@ fn filter_candidates(
     changes_since: Option<Timestamp>,
     size_min: Option<u64>,
     size_max: Option<u64>,
-    unordered: &[(Field, Option<Wanted<'_>>)],
 ) -> Option<Vec<Arc<Image>>> {
     let store = &app.store;
     // Equal runs of a text column, one per accepted value, until the cap.
@@ -241,15 +265,7 @@ fn filter_candidates(
             return found;
         }
     }
-    if let Some(c) = EQUALITY_FILTERS[1..].iter().find_map(|&k| runs(k)) {
-        return Some(c);
-    }
-    // Equality filters without an order: the records of an uncommon value are listed by
-    // the store; a value nothing holds (or one no record can hold) has none.
-    unordered.iter().find_map(|(field, want)| match want {
-        None => Some(Vec::new()),
-        Some(w) => store.list_filter(field, *w),
-    })
+    EQUALITY_FILTERS[1..].iter().find_map(|&k| runs(k))
 }
 
 /// `GET /v1/images` (6-key entries) and `GET /v1/images/detail` (18-key records).
@@ -464,6 +480,11 @@ pub fn index(
     for (k, v) in &props {
         unordered.push((Field::Property((*k).into()), Some(Wanted::Text(v))));
     }
+    // The same with a value: what a walk can skip records by, without reading them.
+    let sieved: Vec<(Field, Wanted<'_>)> = unordered
+        .iter()
+        .filter_map(|(f, w)| Some((f.clone(), (*w)?)))
+        .collect();
     let key = SortKey::parse(sort_key).unwrap_or(SortKey::CreatedAt);
     // The marker: a record the filters keep, or one the caller may see (a marker filtered
     // out pages from where it would sort); anything else is unknown.
@@ -487,23 +508,22 @@ pub fn index(
             })
             .flatten()
     };
-    let images = match view_page(SMALL_VIEW) {
-        Some(page) => page,
-        None => match default_order_run(app, &params, key, desc, after, limit, &matches) {
-            Some(page) => page,
-            None => {
-                match filter_candidates(app, &params, changes_since, size_min, size_max, &unordered)
-                {
-                    Some(cands) => {
-                        list_index::page_from_candidates(cands, key, desc, after, limit, matches)
-                    }
-                    None => match view_page(MERGED_VIEW) {
-                        Some(page) => page,
-                        None => app.store.list_page(key, desc, after, limit, matches),
-                    },
-                }
-            }
-        },
+    // Where the page is looked for, cheapest first; every path gives the same page.
+    let images = if let Some(page) = view_page(SMALL_VIEW) {
+        page
+    } else if let Some(cands) = unordered_candidates(app, &unordered) {
+        list_index::page_from_candidates(cands, key, desc, after, limit, &matches)
+    } else if let Some(page) =
+        default_order_run(app, &params, key, desc, after, limit, &sieved, &matches)
+    {
+        page
+    } else if let Some(cands) = filter_candidates(app, &params, changes_since, size_min, size_max) {
+        list_index::page_from_candidates(cands, key, desc, after, limit, &matches)
+    } else if let Some(page) = view_page(MERGED_VIEW) {
+        page
+    } else {
+        app.store
+            .list_page(key, desc, after, limit, &sieved, &matches)
     };
     let page = images.iter();
     let entries = if detail {

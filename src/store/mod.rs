@@ -221,6 +221,10 @@ impl std::fmt::Debug for Indexed {
 /// Records a list walk examines before it lets the read lock go (and takes it again).
 const WALK_BUDGET: usize = 1 << 16;
 
+/// Handles a sieved walk may skip (testing a bit, not reading the record) for one record
+/// it reads, as far as [`WALK_BUDGET`] goes: a skip costs a small fraction of a read.
+const SKIPS_PER_READ: usize = 16;
+
 /// A pending set of changes built inside [`Store::write`].
 #[derive(Debug, Default)]
 pub struct Tx {
@@ -512,15 +516,19 @@ impl Store {
 
     /// One page of a list: the first `limit` records `keep` accepts in `key`'s order
     /// (descending with `desc`), strictly after `after` (the marker's record). Walks the
-    /// order from the marker, so the cost is the records examined, not the catalogue; the
-    /// read lock is let go every `WALK_BUDGET` records so that a filter matching little
-    /// does not hold writers back (the walk resumes after the last record it saw).
+    /// order from the marker, so the cost is the records examined, not the catalogue; a
+    /// record outside the bitmap of a common value of one of `filters` (equality filters
+    /// `keep` applies too) is skipped without being read ([`ListIndex::walk_sieved`]). The
+    /// read lock is let go every `WALK_BUDGET` records read (or `SKIPS_PER_READ` times as
+    /// many skipped) so that a filter matching little does not hold writers back (the walk
+    /// resumes after the last record it passed).
     pub fn list_page(
         &self,
         key: SortKey,
         desc: bool,
         after: Option<&Image>,
         limit: usize,
+        filters: &[(list_index::Field, list_index::Wanted<'_>)],
         mut keep: impl FnMut(&Image) -> bool,
     ) -> Vec<Arc<Image>> {
         if !self.ensure_order(key) {
@@ -532,23 +540,35 @@ impl Store {
         while out.len() < limit {
             let idx = self.read();
             let from = resume.as_deref().or(after);
-            let Some(walk) = idx.lists.walk(key, desc, from) else {
+            let Some(walk) = idx.lists.walk_sieved(key, desc, from, filters) else {
                 // Dropped meanwhile (cannot happen short of 4 billion records).
                 return list_index::naive_page(idx.values(), key, desc, after, limit, keep);
             };
-            let mut seen = 0;
+            let mut work = 0;
             let mut last = None;
-            for img in walk {
-                if keep(img) {
-                    out.push(Arc::clone(img));
-                    if out.len() == limit {
+            for step in walk {
+                match step {
+                    list_index::Step::Candidate(img) => {
+                        if keep(img) {
+                            out.push(Arc::clone(img));
+                            if out.len() == limit {
+                                break;
+                            }
+                        }
+                        work += SKIPS_PER_READ;
+                    }
+                    list_index::Step::Skipped { n, .. } => work += n,
+                }
+                if work >= WALK_BUDGET * SKIPS_PER_READ {
+                    // A skipped record's slot is read only here (reading each would cost
+                    // what the bitmap saves).
+                    last = match step {
+                        list_index::Step::Candidate(img) => Some(Arc::clone(img)),
+                        list_index::Step::Skipped { last, .. } => last.clone(),
+                    };
+                    if last.is_some() {
                         break;
                     }
-                }
-                seen += 1;
-                if seen == WALK_BUDGET {
-                    last = Some(Arc::clone(img));
-                    break;
                 }
             }
             match last {
@@ -561,7 +581,9 @@ impl Store {
 
     /// A `created_at` page among the records whose `key` equals one value (`vs`: how a
     /// record's key compares with it), walked inside that value's run of `key`'s order
-    /// ([`ListIndex::run_page`]). `None` when the order cannot be built.
+    /// ([`ListIndex::run_page`], skipping what the bitmaps of `filters` rule out). `None`
+    /// when the order cannot be built.
+    #[allow(clippy::too_many_arguments)]
     pub fn list_run(
         &self,
         key: SortKey,
@@ -569,6 +591,7 @@ impl Store {
         desc: bool,
         after: Option<&Image>,
         limit: usize,
+        filters: &[(list_index::Field, list_index::Wanted<'_>)],
         keep: impl FnMut(&Image) -> bool,
     ) -> Option<Vec<Arc<Image>>> {
         if !self.ensure_order(key) {
@@ -576,7 +599,7 @@ impl Store {
         }
         self.read()
             .lists
-            .run_page(key, vs, desc, after, limit, keep)
+            .run_page(key, vs, desc, after, limit, filters, keep)
     }
 
     /// A page of the normal-user view of `tenant` (public, own, shared with it), looked
@@ -925,14 +948,14 @@ mod tests {
         let (page_tx, page_rx) = mpsc::channel();
         let lister = Arc::clone(&store);
         std::thread::spawn(move || {
-            let page = lister.list_page(SortKey::CreatedAt, false, None, 100, |_| true);
+            let page = lister.list_page(SortKey::CreatedAt, false, None, 100, &[], |_| true);
             let _ = page_tx.send(page.len());
         });
         let listed = page_rx.recv_timeout(std::time::Duration::from_secs(30));
         go_tx.send(()).unwrap();
         assert_eq!(listed, Ok(50), "the list waited for the writer lock");
         writer.join().unwrap().unwrap();
-        let page = store.list_page(SortKey::CreatedAt, false, None, 100, |_| true);
+        let page = store.list_page(SortKey::CreatedAt, false, None, 100, &[], |_| true);
         assert_eq!(page.len(), 51);
     }
 }

@@ -679,6 +679,220 @@ async fn filters_without_an_order_page_exactly_before_and_after_writes() {
     }
 }
 
+/// A common value (more than 4,096 records: a bitmap over handles, which a walk tests before
+/// reading a record) whose records are all the oldest, at the far end of the default order:
+/// every page of it, followed by marker, is the catalogue filtered and sorted here, body for
+/// body, before and after writes that free handles and reuse them, move records in and out
+/// of the value, drop it back to a list (2,048 records or fewer) and raise it past 4,096
+/// again.
+#[tokio::test]
+async fn a_common_value_far_from_the_marker_pages_exactly_before_and_after_writes() {
+    #[derive(Clone)]
+    struct R {
+        id: String,
+        created: String,
+        min_ram: u32,
+        os: &'static str,
+        disk: &'static str,
+    }
+    // Record i is created i seconds after the first (`half`: half a second later).
+    let at = |i: u32, half: bool| {
+        format!(
+            "2020-01-01T{:02}:{:02}:{:02}.{}",
+            i / 3600,
+            i / 60 % 60,
+            i % 60,
+            if half { "500000" } else { "000000" }
+        )
+    };
+    let id = |i: u32| format!("{:08x}-0000-4000-8000-{i:012x}", (i * 7919) % 10000);
+    // The 4,500 oldest of 6,000 hold min_ram=777 and os=far; the newer ones other values.
+    let mut recs: Vec<R> = (0..6000u32)
+        .map(|i| R {
+            id: id(i),
+            created: at(i, false),
+            min_ram: if i < 4500 {
+                777
+            } else {
+                [0, 512][(i % 2) as usize]
+            },
+            os: if i < 4500 { "far" } else { "near" },
+            disk: ["raw", "qcow2"][(i % 2) as usize],
+        })
+        .collect();
+    let doc = |rs: &[R]| {
+        let items: Vec<Value> = rs
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id, "is_public": true, "created_at": r.created,
+                    "min_ram": r.min_ram, "properties": { "os": r.os },
+                    "disk_format": r.disk,
+                })
+            })
+            .collect();
+        serde_json::json!({ "images": items }).to_string()
+    };
+    let config = glance_emu::Config {
+        control: glance_emu::control::ControlSettings {
+            http: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let emu = spawn_with(&doc(&recs), config).await;
+    let load = |rs: Vec<R>| {
+        let emu = &emu;
+        let body = doc(&rs);
+        async move {
+            let r = call(emu, "POST", "/_emu/images", "", body.as_bytes()).await;
+            assert_eq!(r.status_line, "HTTP/1.1 200 OK", "{}", r.body_str());
+        }
+    };
+    // The admin's whole catalogue (`is_public=None`: the order is walked; the default view
+    // of 6,000 public records would be merged from the visibility order instead).
+    let queries = [
+        "is_public=None&min_ram=777",
+        "is_public=None&property-os=far",
+        "is_public=None&min_ram=777&property-os=far",
+        "is_public=None&min_ram=0",
+        "is_public=None&min_ram=512&property-os=near",
+        "is_public=None&min_ram=1",
+        "min_ram=777",
+        // Walked inside the raw run of the disk_format order.
+        "is_public=None&disk_format=raw&min_ram=777",
+    ];
+    let check = |recs: Vec<R>, round: &'static str| {
+        let emu = &emu;
+        async move {
+            // Every record as the unfiltered list renders it (1,000 a page at most).
+            let mut by_id: std::collections::HashMap<String, Value> = Default::default();
+            let mut marker = String::new();
+            loop {
+                let r = get(emu, &format!("/v1/images/detail?limit=1000{marker}")).await;
+                let page = r.json();
+                let items = page["images"].as_array().unwrap();
+                for v in items {
+                    by_id.insert(v["id"].as_str().unwrap().to_string(), v.clone());
+                }
+                match items.last() {
+                    Some(v) if items.len() == 1000 => {
+                        marker = format!("&marker={}", v["id"].as_str().unwrap())
+                    }
+                    _ => break,
+                }
+            }
+            assert_eq!(by_id.len(), recs.len());
+            for q in queries {
+                let mut want: Vec<&R> = recs
+                    .iter()
+                    .filter(|r| {
+                        q.split('&').all(|kv| match kv.split_once('=').unwrap() {
+                            ("is_public", _) => true,
+                            ("min_ram", v) => v.parse::<u32>().ok() == Some(r.min_ram),
+                            ("disk_format", v) => r.disk == v,
+                            (_, v) => r.os == v,
+                        })
+                    })
+                    .collect();
+                // Glance's default order: created_at desc, then id desc.
+                want.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
+                let want: Vec<&str> = want.iter().map(|r| r.id.as_str()).collect();
+                // Two pages of 25, then the rest 700 at a time, each body exact.
+                let mut got: Vec<String> = Vec::new();
+                loop {
+                    let limit = if got.len() < 50 { 25 } else { 700 };
+                    let mut path = format!("/v1/images/detail?limit={limit}&{q}");
+                    if let Some(m) = got.last() {
+                        path.push_str(&format!("&marker={m}"));
+                    }
+                    let r = get(emu, &path).await;
+                    assert_eq!(r.status_line, "HTTP/1.1 200 OK", "{path}: {}", r.body_str());
+                    let page = r.json();
+                    let n = page["images"].as_array().unwrap().len();
+                    let expect: Vec<Value> = want[got.len()..(got.len() + limit).min(want.len())]
+                        .iter()
+                        .map(|id| by_id[*id].clone())
+                        .collect();
+                    assert_eq!(
+                        page,
+                        serde_json::json!({ "images": expect }),
+                        "{round}: {path}"
+                    );
+                    got.extend(image_ids(&page).into_iter().map(String::from));
+                    if n < limit {
+                        break;
+                    }
+                }
+                assert_eq!(got, want, "{round}: {q}");
+            }
+        }
+    };
+    check(recs.clone(), "as loaded").await;
+
+    // Handles freed and reused: 300 far records removed outright, 300 new ones (other ids,
+    // created among them) loaded; a few records moved into the value and out of it.
+    let gone: Vec<R> = recs.iter().step_by(15).take(300).cloned().collect();
+    for r in &gone {
+        let path = format!("/_emu/images/{}", r.id);
+        let resp = call(&emu, "DELETE", &path, "", b"").await;
+        assert_eq!(resp.status_line, "HTTP/1.1 200 OK", "{}", resp.body_str());
+    }
+    recs.retain(|r| !gone.iter().any(|g| g.id == r.id));
+    let new: Vec<R> = (0..300u32)
+        .map(|i| R {
+            id: id(7000 + i),
+            created: at(i * 15, true),
+            min_ram: 777,
+            os: "far",
+            disk: "raw",
+        })
+        .collect();
+    load(new.clone()).await;
+    recs.extend(new);
+    for (i, min_ram, os) in [
+        (5990usize, 777, "far"),
+        (5000, 777, "far"),
+        (100, 0, "near"),
+        (2000, 0, "near"),
+    ] {
+        let id = recs[i].id.clone();
+        update(
+            &emu,
+            &id,
+            &format!("x-image-meta-min_ram: {min_ram}\r\nx-image-meta-property-os: {os}\r\n"),
+        )
+        .await;
+        recs[i].min_ram = min_ram;
+        recs[i].os = os;
+    }
+    check(recs.clone(), "after handles were reused").await;
+
+    // 2,600 of the value's records leave it: about 1,900 are left, listed again.
+    let far: Vec<usize> = (0..recs.len())
+        .filter(|&i| recs[i].min_ram == 777)
+        .collect();
+    assert!(far.len() > 4096);
+    let moved: Vec<usize> = far.iter().copied().step_by(1).skip(3).take(2600).collect();
+    for &i in &moved {
+        recs[i].min_ram = 1;
+        recs[i].os = "mid";
+    }
+    load(moved.iter().map(|&i| recs[i].clone()).collect()).await;
+    assert!(recs.iter().filter(|r| r.min_ram == 777).count() <= 2048);
+    check(recs.clone(), "after the value fell to a list").await;
+
+    // And back: past 4,096 again.
+    for &i in &moved {
+        recs[i].min_ram = 777;
+        recs[i].os = "far";
+    }
+    load(moved.iter().map(|&i| recs[i].clone()).collect()).await;
+    assert!(recs.iter().filter(|r| r.min_ram == 777).count() > 4096);
+    check(recs, "after the value rose again").await;
+    emu.stop().await;
+}
+
 /// A control-API reset replaces most of the catalogue at once: the orders are dropped and
 /// built again (not updated record by record), and every order still pages exactly, after a
 /// reset to nothing and one back to the fixtures.

@@ -1,18 +1,29 @@
 //! Equality filters that have no order of their own (`min_ram`, `min_disk`, `protected`,
-//! `property-<key>`): for each value, the records holding it while they are few.
+//! `property-<key>`): for each value, the records holding it, as a list while they are few
+//! and as a bitmap over handles once they are many.
 //!
 //! Walking an order with such a filter costs the distance to the matches: nothing matching
 //! `property-os_distro=plan9` among a million images meant reading all million. Here each
-//! filtered field keeps, per value, the handles of its records up to [`FEW`] of them; past
-//! that the value is marked common (a walk meets one of its records at least every
-//! N / [`FEW`] records or so) and its list dropped. A value absent from the map has no
-//! record at all, and the page is empty at once.
+//! filtered field keeps, per value, the handles of its records up to [`FEW`] of them (an
+//! uncommon value's page is cut from them, a value absent from the map has no record and
+//! its page is empty at once). Past [`FEW`] the value is common: its list becomes a bitmap
+//! (bit `h` set while record `h` holds the value, one bit per handle) and a count. A walk
+//! still goes through an order for it, but tests each handle's bit before touching the
+//! record ([`Sieve`]): a record costs a cache miss (about 0.3 µs at a million), a bit a few
+//! nanoseconds, so a value whose records all sort far from the marker no longer costs the
+//! distance in records read. A common value whose count falls to [`DEMOTE_AT`] turns back
+//! into a list (the gap up to [`FEW`] keeps a value at the edge from switching at every
+//! write); one whose count reaches zero is forgotten.
 //!
-//! A field is indexed the first time a list filters on it ([`super::ListIndex::ensure_filter`]),
+//! A field is indexed the first time a list filters on it ([`super::ListIndex::prepare_filter`]),
 //! so fields nobody filters on cost nothing; from then on every write keeps it. Memory:
-//! three bytes per record at most per field (only records of uncommon values are listed),
-//! and a field with more than [`MAX_VALUES`] distinct values gives up (its filters walk).
-//! At most [`MAX_PROPERTY_KEYS`] property keys are indexed.
+//! three bytes per record of an uncommon value per field, and N/8 bytes (N handles) per
+//! bitmap, at most [`MAX_BITMAPS`] bitmaps over all fields (8 bytes per record in all); a
+//! value turning common when they are all taken keeps only its count and its filters walk
+//! reading records (as before bitmaps), until it has no record left or a bulk write has the
+//! list indexes built again. A field with
+//! more than [`MAX_VALUES`] distinct values gives up (its filters walk), which frees its
+//! bitmaps. At most [`MAX_PROPERTY_KEYS`] property keys are indexed.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -23,15 +34,24 @@ use crate::model::Image;
 use super::order::{pack, unpack, Packed};
 use super::Handle;
 
-/// A value with more records than this is common: its filter walks an order instead.
-/// (Tiny in unit tests, so that random catalogues cross it.)
+/// A value with more records than this is common: its records are a bitmap, and its filter
+/// walks an order testing bits. (Tiny in unit tests, so that random catalogues cross it.)
 pub const FEW: usize = if cfg!(test) { 3 } else { 4096 };
+
+/// A common value with this many records or fewer is listed again (and its bitmap freed).
+pub const DEMOTE_AT: usize = FEW / 2;
 
 /// A field with more distinct values than this is not indexed (its filters walk).
 pub const MAX_VALUES: usize = if cfg!(test) { 5 } else { 1 << 16 };
 
 /// Property keys indexed at most (the first ones filtered on).
 pub const MAX_PROPERTY_KEYS: usize = 16;
+
+/// Bitmaps kept at most, over every field: each costs N/8 bytes for N handles, so all of
+/// them 8 bytes per record (8 MB at a million). The typical bench catalogue has 57 common
+/// values over the five fields its lists filter on (`min_disk` alone 40); a field can have
+/// up to N / [`FEW`] (244 at a million). (Tiny in unit tests, so that it runs out.)
+pub const MAX_BITMAPS: usize = if cfg!(test) { 3 } else { 64 };
 
 /// A field an equality filter reads.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -60,11 +80,100 @@ pub enum Matches {
     Unknown,
 }
 
+/// The handles of one common value: bit `h` is set while record `h` holds it. Sized to the
+/// handle table when made, grown (by an eighth, so that adding records one by one does
+/// not copy it every 64) when a record gets a handle past its end.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(handles: usize) -> Self {
+        Bits(vec![0; handles.div_ceil(64)])
+    }
+
+    fn set(&mut self, h: Handle) {
+        let w = h as usize / 64;
+        if w >= self.0.len() {
+            if w >= self.0.capacity() {
+                self.0
+                    .reserve_exact(w + 1 - self.0.len() + self.0.len() / 8);
+            }
+            self.0.resize(w + 1, 0);
+        }
+        self.0[w] |= 1 << (h % 64);
+    }
+
+    fn clear(&mut self, h: Handle) {
+        if let Some(w) = self.0.get_mut(h as usize / 64) {
+            *w &= !(1 << (h % 64));
+        }
+    }
+
+    pub(super) fn has(&self, h: Handle) -> bool {
+        self.0
+            .get(h as usize / 64)
+            .is_some_and(|w| w & (1 << (h % 64)) != 0)
+    }
+
+    /// The handles set, ascending.
+    fn handles(&self) -> impl Iterator<Item = Handle> + '_ {
+        self.0.iter().enumerate().flat_map(|(i, &w)| {
+            let mut w = w;
+            std::iter::from_fn(move || {
+                (w != 0).then(|| {
+                    let b = w.trailing_zeros();
+                    w &= w - 1;
+                    (i * 64) as Handle + b
+                })
+            })
+        })
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.0.capacity() * 8
+    }
+}
+
+/// The records of one value.
+#[derive(Debug)]
+enum Entry {
+    /// At most [`FEW`] handles.
+    Few(Vec<Packed>),
+    /// More than [`DEMOTE_AT`] records (`count`), and their bitmap unless
+    /// [`MAX_BITMAPS`] were taken when the value turned common.
+    Common { count: u32, bits: Option<Bits> },
+}
+
+/// Bitmaps in use over every field, and the size of the handle table (new bitmaps start
+/// that large).
+#[derive(Debug, Clone, Copy, Default)]
+struct Budget {
+    bitmaps: usize,
+    handles: usize,
+}
+
+impl Budget {
+    /// A bitmap holding `hs`, if one more may be kept.
+    fn bitmap(&mut self, hs: impl Iterator<Item = Handle>) -> Option<Bits> {
+        (self.bitmaps < MAX_BITMAPS).then(|| {
+            self.bitmaps += 1;
+            let mut b = Bits::new(self.handles);
+            hs.for_each(|h| b.set(h));
+            b
+        })
+    }
+
+    fn free(&mut self, bits: Option<Bits>) {
+        if bits.is_some() {
+            self.bitmaps -= 1;
+        }
+    }
+}
+
 /// One field's values.
 #[derive(Debug)]
 struct Values<K> {
-    /// `None`: a common value (more than [`FEW`] records).
-    map: HashMap<K, Option<Vec<Packed>>, foldhash::fast::RandomState>,
+    map: HashMap<K, Entry, foldhash::fast::RandomState>,
     /// Too many distinct values: nothing is kept.
     gave_up: bool,
 }
@@ -79,35 +188,74 @@ impl<K: Hash + Eq> Default for Values<K> {
 }
 
 impl<K: Hash + Eq> Values<K> {
-    fn add(&mut self, h: Handle, k: K) {
+    fn add(&mut self, h: Handle, k: K, budget: &mut Budget) {
         if self.gave_up {
             return;
         }
         if self.map.len() >= MAX_VALUES && !self.map.contains_key(&k) {
+            for (_, e) in self.map.drain() {
+                if let Entry::Common { bits, .. } = e {
+                    budget.free(bits);
+                }
+            }
             self.map = HashMap::default();
             self.gave_up = true;
             return;
         }
-        let slot = self.map.entry(k).or_insert_with(|| Some(Vec::new()));
-        if let Some(v) = slot {
-            if v.len() >= FEW {
-                *slot = None;
-            } else {
-                v.push(pack(h));
+        let e = self.map.entry(k).or_insert_with(|| Entry::Few(Vec::new()));
+        match e {
+            Entry::Few(v) if v.len() < FEW => v.push(pack(h)),
+            Entry::Few(v) => {
+                let bits = budget.bitmap(v.iter().map(unpack).chain([h]));
+                *e = Entry::Common {
+                    count: FEW as u32 + 1,
+                    bits,
+                };
+            }
+            Entry::Common { count, bits } => {
+                *count += 1;
+                if let Some(b) = bits {
+                    b.set(h);
+                }
             }
         }
     }
 
-    fn remove<Q>(&mut self, h: Handle, k: &Q)
+    fn remove<Q>(&mut self, h: Handle, k: &Q, budget: &mut Budget)
     where
         K: std::borrow::Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        if let Some(Some(v)) = self.map.get_mut(k) {
-            let p = pack(h);
-            v.retain(|x| *x != p);
-            if v.is_empty() {
-                self.map.remove(k);
+        let Some(e) = self.map.get_mut(k) else { return };
+        let left = match e {
+            Entry::Few(v) => {
+                let p = pack(h);
+                v.retain(|x| *x != p);
+                v.len()
+            }
+            Entry::Common { count, bits } => {
+                *count -= 1;
+                if let Some(b) = bits.as_mut() {
+                    b.clear(h);
+                }
+                // Listed again at DEMOTE_AT. Without its bitmap a common value cannot say
+                // which records hold it, and stays common until it has none.
+                if *count as usize <= DEMOTE_AT {
+                    if let Some(b) = bits.take() {
+                        let v = b.handles().map(pack).collect();
+                        budget.free(Some(b));
+                        *e = Entry::Few(v);
+                    }
+                }
+                match e {
+                    Entry::Common { count, .. } => *count as usize,
+                    Entry::Few(v) => v.len(),
+                }
+            }
+        };
+        if left == 0 {
+            if let Some(Entry::Common { bits, .. }) = self.map.remove(k) {
+                budget.free(bits);
             }
         }
     }
@@ -122,18 +270,81 @@ impl<K: Hash + Eq> Values<K> {
         }
         match self.map.get(k) {
             None => Matches::Few(Vec::new()),
-            Some(None) => Matches::Unknown,
-            Some(Some(v)) => Matches::Few(v.iter().map(unpack).collect()),
+            Some(Entry::Common { .. }) => Matches::Unknown,
+            Some(Entry::Few(v)) => Matches::Few(v.iter().map(unpack).collect()),
+        }
+    }
+
+    /// How a walk may narrow itself to `k`'s records.
+    fn narrow<Q>(&self, k: &Q) -> Narrow<'_>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if self.gave_up {
+            return Narrow::Any;
+        }
+        match self.map.get(k) {
+            None => Narrow::Nothing,
+            Some(Entry::Common {
+                bits: Some(b),
+                count: _,
+            }) => Narrow::To(b),
+            Some(_) => Narrow::Any,
         }
     }
 
     fn heap_bytes(&self, key_bytes: impl Fn(&K) -> usize) -> usize {
-        self.map.capacity() * (std::mem::size_of::<(K, Option<Vec<Packed>>)>() + 1)
+        self.map.capacity() * (std::mem::size_of::<(K, Entry)>() + 1)
             + self
                 .map
                 .iter()
-                .map(|(k, v)| key_bytes(k) + v.as_ref().map_or(0, |v| v.capacity() * 3))
+                .map(|(k, e)| {
+                    key_bytes(k)
+                        + match e {
+                            Entry::Few(v) => v.capacity() * 3,
+                            Entry::Common { bits, .. } => bits.as_ref().map_or(0, Bits::heap_bytes),
+                        }
+                })
                 .sum::<usize>()
+    }
+
+    fn bitmaps(&self) -> usize {
+        self.map
+            .values()
+            .filter(|e| matches!(e, Entry::Common { bits: Some(_), .. }))
+            .count()
+    }
+}
+
+/// One filter's say in a walk.
+enum Narrow<'a> {
+    /// No record holds the value.
+    Nothing,
+    /// Only the handles set here can.
+    To(&'a Bits),
+    /// Anything can (read the record).
+    Any,
+}
+
+/// The handles a walk need not read: those outside the bitmap of a common value it filters
+/// on. Built from the index it walks, under the same lock (a write may change the bits).
+#[derive(Debug, Default)]
+pub(super) struct Sieve<'a> {
+    bits: Vec<&'a Bits>,
+    nothing: bool,
+}
+
+impl Sieve<'_> {
+    /// True when a value it sieves on has no record.
+    pub(super) fn admits_none(&self) -> bool {
+        self.nothing
+    }
+
+    /// Whether record `h` may match (false: it holds another value of a sieved filter),
+    /// unless [`Sieve::admits_none`].
+    pub(super) fn admits(&self, h: Handle) -> bool {
+        self.bits.iter().all(|b| b.has(h))
     }
 }
 
@@ -144,6 +355,8 @@ pub(super) struct Filters {
     min_disk: Option<Values<u32>>,
     protected: Option<Values<bool>>,
     props: Vec<(Box<str>, Values<Box<str>>)>,
+    /// Bitmaps held by all the fields above ([`MAX_BITMAPS`] at most).
+    bitmaps: usize,
 }
 
 impl Filters {
@@ -161,9 +374,13 @@ impl Filters {
         !matches!(f, Field::Property(_)) || self.props.len() < MAX_PROPERTY_KEYS
     }
 
-    /// Indexes `f` over every record of a handle table.
-    pub(super) fn build(f: &Field, slots: &[Option<Arc<Image>>]) -> Built {
-        let mut one = Filters::default();
+    /// Indexes `f` over every record of a handle table, with the bitmaps this index has
+    /// room for.
+    pub(super) fn build(&self, f: &Field, slots: &[Option<Arc<Image>>]) -> Built {
+        let mut one = Filters {
+            bitmaps: self.bitmaps,
+            ..Filters::default()
+        };
         match f {
             Field::MinRam => one.min_ram = Some(Values::default()),
             Field::MinDisk => one.min_disk = Some(Values::default()),
@@ -172,77 +389,122 @@ impl Filters {
         }
         for (h, img) in slots.iter().enumerate() {
             if let Some(img) = img {
-                one.add(h as Handle, img);
+                one.add(h as Handle, img, slots.len());
             }
         }
-        Built(one)
+        Built {
+            base: self.bitmaps,
+            one,
+        }
     }
 
-    /// Takes the field [`Filters::build`] indexed.
+    /// Takes the field [`Filters::build`] indexed (on this index, with no write between).
     pub(super) fn install(&mut self, b: Built) {
-        let Built(one) = b;
+        let Built { base, one } = b;
+        if base != self.bitmaps {
+            // Built against another budget (cannot happen: one build at a time, and no
+            // write in between); dropping it keeps the bound.
+            return;
+        }
+        let taken = one.bitmaps - base;
+        let mut took = false;
         if let Some(v) = one.min_ram {
+            took |= self.min_ram.is_none();
             self.min_ram.get_or_insert(v);
         }
         if let Some(v) = one.min_disk {
+            took |= self.min_disk.is_none();
             self.min_disk.get_or_insert(v);
         }
         if let Some(v) = one.protected {
+            took |= self.protected.is_none();
             self.protected.get_or_insert(v);
         }
         for (k, v) in one.props {
             if !self.props.iter().any(|(x, _)| *x == k) && self.props.len() < MAX_PROPERTY_KEYS {
                 self.props.push((k, v));
+                took = true;
             }
+        }
+        if took {
+            self.bitmaps += taken;
         }
     }
 
-    /// `img` (at `h`) was added.
-    pub(super) fn add(&mut self, h: Handle, img: &Image) {
+    fn budget(&self, handles: usize) -> Budget {
+        Budget {
+            bitmaps: self.bitmaps,
+            handles,
+        }
+    }
+
+    /// `img` (at `h`, in a table of `handles`) was added.
+    pub(super) fn add(&mut self, h: Handle, img: &Image, handles: usize) {
+        let mut b = self.budget(handles);
         if let Some(v) = &mut self.min_ram {
-            v.add(h, img.min_ram);
+            v.add(h, img.min_ram, &mut b);
         }
         if let Some(v) = &mut self.min_disk {
-            v.add(h, img.min_disk);
+            v.add(h, img.min_disk, &mut b);
         }
         if let Some(v) = &mut self.protected {
-            v.add(h, img.protected);
+            v.add(h, img.protected, &mut b);
         }
         for (k, v) in &mut self.props {
             if let Some(val) = img.property(k) {
-                v.add(h, val.into());
+                v.add(h, val.into(), &mut b);
             }
         }
+        self.bitmaps = b.bitmaps;
     }
 
     /// `img` (at `h`) was removed.
     pub(super) fn remove(&mut self, h: Handle, img: &Image) {
+        let mut b = self.budget(0);
         if let Some(v) = &mut self.min_ram {
-            v.remove(h, &img.min_ram);
+            v.remove(h, &img.min_ram, &mut b);
         }
         if let Some(v) = &mut self.min_disk {
-            v.remove(h, &img.min_disk);
+            v.remove(h, &img.min_disk, &mut b);
         }
         if let Some(v) = &mut self.protected {
-            v.remove(h, &img.protected);
+            v.remove(h, &img.protected, &mut b);
         }
         for (k, v) in &mut self.props {
             if let Some(val) = img.property(k) {
-                v.remove(h, val);
+                v.remove(h, val, &mut b);
             }
         }
+        self.bitmaps = b.bitmaps;
     }
 
-    /// `old` (at `h`) became `new`.
-    pub(super) fn replace(&mut self, h: Handle, old: &Image, new: &Image) {
-        let same = old.min_ram == new.min_ram
-            && old.min_disk == new.min_disk
-            && old.protected == new.protected
-            && old.properties == new.properties;
-        if !same {
-            self.remove(h, old);
-            self.add(h, new);
+    /// `old` (at `h`) became `new`: only the fields whose value changed are touched (a
+    /// value held by both is not counted out and in again).
+    pub(super) fn replace(&mut self, h: Handle, old: &Image, new: &Image, handles: usize) {
+        let mut b = self.budget(handles);
+        fn swap<K: Hash + Eq>(v: &mut Option<Values<K>>, h: Handle, o: K, n: K, b: &mut Budget) {
+            if let Some(v) = v {
+                if o != n {
+                    v.remove(h, &o, b);
+                    v.add(h, n, b);
+                }
+            }
         }
+        swap(&mut self.min_ram, h, old.min_ram, new.min_ram, &mut b);
+        swap(&mut self.min_disk, h, old.min_disk, new.min_disk, &mut b);
+        swap(&mut self.protected, h, old.protected, new.protected, &mut b);
+        for (k, v) in &mut self.props {
+            let (o, n) = (old.property(k), new.property(k));
+            if o != n {
+                if let Some(o) = o {
+                    v.remove(h, o, &mut b);
+                }
+                if let Some(n) = n {
+                    v.add(h, n.into(), &mut b);
+                }
+            }
+        }
+        self.bitmaps = b.bitmaps;
     }
 
     /// The records whose `f` is `want`, when the index knows them.
@@ -261,6 +523,40 @@ impl Filters {
         .unwrap_or(Matches::Unknown)
     }
 
+    /// The sieve of a walk whose records must match every one of `filters`: the bitmaps of
+    /// the common values among them (a value nobody holds admits nothing; an uncommon or
+    /// unindexed one narrows nothing, the walk reads its records).
+    pub(super) fn sieve(&self, filters: &[(Field, Wanted<'_>)]) -> Sieve<'_> {
+        let mut s = Sieve::default();
+        for (f, want) in filters {
+            let n = match (f, *want) {
+                (Field::MinRam, Wanted::Num(n)) => self.min_ram.as_ref().map(|v| v.narrow(&n)),
+                (Field::MinDisk, Wanted::Num(n)) => self.min_disk.as_ref().map(|v| v.narrow(&n)),
+                (Field::Protected, Wanted::Bool(b)) => {
+                    self.protected.as_ref().map(|v| v.narrow(&b))
+                }
+                (Field::Property(k), Wanted::Text(t)) => self
+                    .props
+                    .iter()
+                    .find(|(x, _)| x == k)
+                    .map(|(_, v)| v.narrow(t)),
+                _ => None,
+            };
+            match n {
+                Some(Narrow::Nothing) => s.nothing = true,
+                Some(Narrow::To(b)) => s.bits.push(b),
+                Some(Narrow::Any) | None => {}
+            }
+        }
+        s
+    }
+
+    /// Bitmaps held (tests).
+    #[cfg(test)]
+    pub(super) fn bitmaps(&self) -> usize {
+        self.bitmaps
+    }
+
     pub(super) fn heap_bytes(&self) -> usize {
         self.min_ram.as_ref().map_or(0, |v| v.heap_bytes(|_| 0))
             + self.min_disk.as_ref().map_or(0, |v| v.heap_bytes(|_| 0))
@@ -272,8 +568,9 @@ impl Filters {
                 .sum::<usize>()
     }
 
-    /// Checks against the records (tests): a listed value lists exactly its records, and a
-    /// value missing from an indexed field has none.
+    /// Checks against the records (tests): a listed value lists exactly its records, a
+    /// common one counts them and its bitmap (if any) has exactly their bits, a value
+    /// missing from an indexed field has none, and the bitmaps are counted.
     pub(super) fn check(&self, slots: &[Option<Arc<Image>>]) -> Result<(), String> {
         fn field<K: Hash + Eq + std::fmt::Debug>(
             name: &str,
@@ -283,7 +580,11 @@ impl Filters {
         ) -> Result<(), String> {
             let Some(v) = v else { return Ok(()) };
             if v.gave_up {
-                return Ok(());
+                return if v.map.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("{name}: gave up but keeps values"))
+                };
             }
             let mut by: HashMap<K, Vec<Handle>> = HashMap::new();
             for (h, img) in slots.iter().enumerate() {
@@ -294,23 +595,28 @@ impl Filters {
             for (k, hs) in &by {
                 match v.map.get(k) {
                     None => return Err(format!("{name}: {k:?} has records but is not listed")),
-                    Some(None) => {}
-                    Some(Some(l)) => {
+                    Some(Entry::Few(l)) => {
                         let mut l: Vec<Handle> = l.iter().map(unpack).collect();
                         l.sort_unstable();
-                        if &l != hs {
+                        if &l != hs || l.len() > FEW {
                             return Err(format!("{name}: {k:?} lists {l:?}, records {hs:?}"));
+                        }
+                    }
+                    Some(Entry::Common { count, bits }) => {
+                        if *count as usize != hs.len() {
+                            return Err(format!("{name}: {k:?} counts {count}, records {hs:?}"));
+                        }
+                        if let Some(b) = bits {
+                            let set: Vec<Handle> = b.handles().collect();
+                            if &set != hs || hs.len() <= DEMOTE_AT {
+                                return Err(format!("{name}: {k:?} bits {set:?}, records {hs:?}"));
+                            }
                         }
                     }
                 }
             }
-            // A common value may outlive its records (it is not counted); a listed one not.
-            if let Some((k, _)) = v
-                .map
-                .iter()
-                .find(|(k, l)| l.is_some() && !by.contains_key(*k))
-            {
-                return Err(format!("{name}: {k:?} listed without records"));
+            if let Some((k, _)) = v.map.iter().find(|(k, _)| !by.contains_key(*k)) {
+                return Err(format!("{name}: {k:?} kept without records"));
             }
             Ok(())
         }
@@ -326,10 +632,21 @@ impl Filters {
                 i.property(key).map(Box::<str>::from)
             })?;
         }
+        let held = self.min_ram.as_ref().map_or(0, Values::bitmaps)
+            + self.min_disk.as_ref().map_or(0, Values::bitmaps)
+            + self.protected.as_ref().map_or(0, Values::bitmaps)
+            + self.props.iter().map(|(_, v)| v.bitmaps()).sum::<usize>();
+        if held != self.bitmaps || held > MAX_BITMAPS {
+            return Err(format!("{held} bitmaps held, {} counted", self.bitmaps));
+        }
         Ok(())
     }
 }
 
 /// One field indexed off the index, to be installed.
 #[derive(Debug)]
-pub struct Built(Filters);
+pub struct Built {
+    /// The index's bitmaps when it was built (the new field's come on top).
+    base: usize,
+    one: Filters,
+}

@@ -56,6 +56,103 @@ pub struct ListIndex {
     filters: filters::Filters,
 }
 
+/// What a sieved walk ([`ListIndex::walk_sieved`]) passed.
+#[derive(Debug, Clone, Copy)]
+pub enum Step<'s> {
+    /// A record that may match the filters.
+    Candidate(&'s Arc<Image>),
+    /// `n` records that do not, `last` the slot of the last one (not read: a caller
+    /// resuming after it reads it).
+    Skipped {
+        n: usize,
+        last: &'s Option<Arc<Image>>,
+    },
+}
+
+impl<'s> Step<'s> {
+    /// The record of a candidate.
+    pub fn candidate(self) -> Option<&'s Arc<Image>> {
+        match self {
+            Step::Candidate(img) => Some(img),
+            Step::Skipped { .. } => None,
+        }
+    }
+}
+
+/// The walk of [`ListIndex::walk_sieved`]: a tight loop over each block's handles testing
+/// bits, which yields only for a candidate or at the end of a block (a `dyn` call and a
+/// match per handle cost more than the bit test).
+struct SievedWalk<'s, I> {
+    slices: I,
+    cur: &'s [order::Packed],
+    desc: bool,
+    slots: &'s [Option<Arc<Image>>],
+    sieve: filters::Sieve<'s>,
+    /// A candidate met after skipped records, yielded after their [`Step::Skipped`].
+    next: Option<&'s Arc<Image>>,
+}
+
+impl<'s, I: Iterator<Item = &'s [order::Packed]>> SievedWalk<'s, I> {
+    fn new(
+        slices: I,
+        desc: bool,
+        slots: &'s [Option<Arc<Image>>],
+        sieve: filters::Sieve<'s>,
+    ) -> Self {
+        SievedWalk {
+            slices,
+            cur: &[],
+            desc,
+            slots,
+            sieve,
+            next: None,
+        }
+    }
+}
+
+impl<'s, I: Iterator<Item = &'s [order::Packed]>> Iterator for SievedWalk<'s, I> {
+    type Item = Step<'s>;
+
+    fn next(&mut self) -> Option<Step<'s>> {
+        if let Some(img) = self.next.take() {
+            return Some(Step::Candidate(img));
+        }
+        let mut n = 0;
+        let mut last = 0;
+        loop {
+            let taken = if self.desc {
+                self.cur.split_last()
+            } else {
+                self.cur.split_first()
+            };
+            let Some((p, rest)) = taken else {
+                if n > 0 {
+                    let last = &self.slots[last as usize];
+                    return Some(Step::Skipped { n, last });
+                }
+                self.cur = self.slices.next()?;
+                continue;
+            };
+            self.cur = rest;
+            let h = order::unpack(p);
+            if !self.sieve.admits(h) {
+                n += 1;
+                last = h;
+                continue;
+            }
+            let Some(img) = self.slots[h as usize].as_ref() else {
+                continue;
+            };
+            if n == 0 {
+                return Some(Step::Candidate(img));
+            }
+            self.next = Some(img);
+            let last = &self.slots[last as usize];
+            return Some(Step::Skipped { n, last });
+        }
+    }
+}
+
 /// An order built off the index, to be installed ([`ListIndex::prepare`]).
 #[derive(Debug)]
 pub struct Prepared {
@@ -238,7 +335,7 @@ impl ListIndex {
                 let mut moved = Vec::with_capacity(keys.len());
                 if let Some(cur) = cur.as_deref() {
                     self.shared.replace(h, cur, new);
-                    self.filters.replace(h, cur, new);
+                    self.filters.replace(h, cur, new, self.slots.len());
                     for &k in &keys {
                         if k.cmp(cur, new) != Ordering::Equal {
                             if let Some(p) = self.position(k, cur) {
@@ -269,7 +366,7 @@ impl ListIndex {
         };
         self.slots[h as usize] = Some(Arc::clone(new));
         self.shared.add(h, new);
-        self.filters.add(h, new);
+        self.filters.add(h, new, self.slots.len());
         for k in keys {
             self.insert_into(k, h, new);
         }
@@ -332,6 +429,41 @@ impl ListIndex {
         })
     }
 
+    /// [`ListIndex::walk`] for a list that filters on `filters` (equality filters without
+    /// an order): handles outside the bitmap of one of their common values are passed
+    /// without reading their records ([`Step::Skipped`], at most one per run inside a
+    /// block); the others are [`Step::Candidate`]s, which the caller still filters (a
+    /// bitmap only rules out). Empty at once when a value of `filters` has no record.
+    pub fn walk_sieved<'s>(
+        &'s self,
+        key: SortKey,
+        desc: bool,
+        after: Option<&Image>,
+        filters: &[(Field, Wanted<'_>)],
+    ) -> Option<Box<dyn Iterator<Item = Step<'s>> + 's>> {
+        let order = self.orders[key.slot()].as_ref()?;
+        let slots = &self.slots;
+        let sieve = self.filters.sieve(filters);
+        if sieve.admits_none() {
+            return Some(Box::new(std::iter::empty()));
+        }
+        Some(if desc {
+            let p = match after {
+                Some(m) => order.partition(slots, |r| key.cmp(r, m) == Ordering::Less),
+                None => order.end(),
+            };
+            let slices = order.slices(Pos { block: 0, off: 0 }, p).rev();
+            Box::new(SievedWalk::new(slices, true, slots, sieve))
+        } else {
+            let p = match after {
+                Some(m) => order.partition(slots, |r| key.cmp(r, m) != Ordering::Greater),
+                None => Pos { block: 0, off: 0 },
+            };
+            let slices = order.slices(p, order.end());
+            Box::new(SievedWalk::new(slices, false, slots, sieve))
+        })
+    }
+
     /// The records of `key`'s order split where `before` stops holding: ascending, those
     /// from the split on; descending, those before it, last first. With `take_while` on the
     /// key, a walk inside one run of equal keys: for `created_at` pages, a run of
@@ -356,7 +488,9 @@ impl ListIndex {
     /// A page in the default order (`created_at`, `id`) among the records whose `key`
     /// equals one value (`vs(r)`: how `r`'s key compares with it): the run of that value in
     /// `key`'s order is already sorted that way, so the page is a seek to the marker inside
-    /// the run and a walk along it. `None` when the order is not built.
+    /// the run and a walk along it, which skips unread the records a bitmap of `filters`
+    /// rules out (as [`ListIndex::walk_sieved`]). `None` when the order is not built.
+    #[allow(clippy::too_many_arguments)]
     pub fn run_page(
         &self,
         key: SortKey,
@@ -364,10 +498,33 @@ impl ListIndex {
         desc: bool,
         after: Option<&Image>,
         limit: usize,
+        filters: &[(Field, Wanted<'_>)],
         keep: impl FnMut(&Image) -> bool,
     ) -> Option<Vec<Arc<Image>>> {
-        let walk = self.run_walk(key, vs, desc, after)?;
-        Some(page_from_walk(walk, limit, keep))
+        let order = self.orders[key.slot()].as_ref()?;
+        let sieve = self.filters.sieve(filters);
+        if sieve.admits_none() {
+            return Some(Vec::new());
+        }
+        let slots = &self.slots;
+        let by_time = SortKey::CreatedAt;
+        // Where the walk starts (the marker's place inside the run) and where the run ends
+        // in the walk's direction: the records in between are the run's, in page order.
+        let start = order.partition(slots, |r| match vs(r) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal if desc => after.is_none_or(|m| by_time.cmp(r, m) == Ordering::Less),
+            Ordering::Equal => after.is_some_and(|m| by_time.cmp(r, m) != Ordering::Greater),
+        });
+        Some(if desc {
+            let end = order.partition(slots, |r| vs(r) == Ordering::Less);
+            let walk = SievedWalk::new(order.slices(end, start).rev(), true, slots, sieve);
+            page_from_walk(walk.filter_map(Step::candidate), limit, keep)
+        } else {
+            let end = order.partition(slots, |r| vs(r) != Ordering::Greater);
+            let walk = SievedWalk::new(order.slices(start, end), false, slots, sieve);
+            page_from_walk(walk.filter_map(Step::candidate), limit, keep)
+        })
     }
 
     /// The walk of [`ListIndex::run_page`]: the run of one value of `key`, in (`created_at`,
@@ -460,7 +617,7 @@ impl ListIndex {
     /// `None` when it is indexed already, cannot be, or no order is built yet (the handle
     /// table comes with the first order).
     pub fn prepare_filter(&self, f: &Field) -> Option<BuiltFilter> {
-        (self.is_live() && !self.has_filter(f)).then(|| filters::Filters::build(f, &self.slots))
+        (self.is_live() && !self.has_filter(f)).then(|| self.filters.build(f, &self.slots))
     }
 
     /// Adds a field [`ListIndex::prepare_filter`] indexed (with no write in between).

@@ -156,6 +156,27 @@ impl Order {
             .map(unpack)
     }
 
+    /// The handles from `lo` (inclusive) to `hi` (exclusive), as one slice per block in
+    /// order (reversed, the walk backwards, each slice then read from its end).
+    pub(super) fn slices(&self, lo: Pos, hi: Pos) -> impl DoubleEndedIterator<Item = &[Packed]> {
+        let n = self.blocks.len();
+        let last = (hi.block + 1).min(n);
+        let first = lo.block.min(last);
+        self.blocks[first..last]
+            .iter()
+            .enumerate()
+            .map(move |(i, b)| {
+                let at = first + i;
+                let to = if at == hi.block {
+                    hi.off.min(b.len())
+                } else {
+                    b.len()
+                };
+                let from = if at == lo.block { lo.off.min(to) } else { 0 };
+                &b[from..to]
+            })
+    }
+
     pub(super) fn heap_bytes(&self) -> usize {
         self.blocks.capacity() * std::mem::size_of::<Vec<Packed>>()
             + self

@@ -119,6 +119,12 @@ enum Op {
     Remove(u8),
     Ensure(u8),
     Filter(u8),
+    /// Removes records holding value `.1` of field `.0` until `.2` are left (a common
+    /// value falls back below FEW, or to nothing).
+    Thin(u8, u8, u8),
+    /// Puts `.1` records like this one under ids from its own on (new records, on freed
+    /// handles after a thinning, or replacements): a value rises past FEW again.
+    Flood(Rec, u8),
 }
 
 /// The filter fields, by number.
@@ -131,12 +137,33 @@ fn field(n: u8) -> Field {
     }
 }
 
+/// Value `v` of filter field `f` (as a query asks for it), and whether a record holds it.
+fn wanted<'a>(f: &Field, v: u8, text: &'a str) -> Wanted<'a> {
+    match f {
+        Field::MinRam => Wanted::Num(u32::from(v % 3) * 512),
+        Field::MinDisk => Wanted::Num(u32::from(v % 7)),
+        Field::Protected => Wanted::Bool(v % 2 == 0),
+        Field::Property(_) => Wanted::Text(text),
+    }
+}
+
+fn holds(f: &Field, want: Wanted<'_>, i: &Image) -> bool {
+    match want {
+        Wanted::Num(n) if *f == Field::MinRam => i.min_ram == n,
+        Wanted::Num(n) => i.min_disk == n,
+        Wanted::Bool(b) => i.protected == b,
+        Wanted::Text(t) => i.property("p") == Some(t),
+    }
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => rec().prop_map(Op::Put),
         1 => any::<u8>().prop_map(Op::Remove),
         1 => (0u8..9).prop_map(Op::Ensure),
         1 => (0u8..4).prop_map(Op::Filter),
+        1 => (0u8..4, 0u8..7, 0u8..4).prop_map(|(f, v, n)| Op::Thin(f, v, n)),
+        1 => (rec(), 1u8..9).prop_map(|(r, n)| Op::Flood(r, n)),
     ]
 }
 
@@ -238,6 +265,31 @@ proptest! {
                         ix.install_filter(b);
                     }
                 }
+                Op::Thin(f, v, left) => {
+                    let f = field(*f);
+                    let text = format!("v{}", v % 3);
+                    let want = wanted(&f, *v, &text);
+                    let held: Vec<String> = store
+                        .iter()
+                        .filter(|(_, i)| holds(&f, want, i))
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    for id in held.iter().skip(usize::from(*left)) {
+                        let old = store.remove(id).unwrap();
+                        ix.remove(&old);
+                        prop_assert!(ix.check().is_ok(), "{:?}", ix.check());
+                    }
+                }
+                Op::Flood(r, n) => {
+                    for j in 0..*n {
+                        let mut r = r.clone();
+                        r.id = r.id.wrapping_add(j.wrapping_mul(37));
+                        let new = build(&r);
+                        let old = store.insert(new.id.to_string(), Arc::clone(&new));
+                        ix.put(old.as_ref(), &new).unwrap();
+                        prop_assert!(ix.check().is_ok(), "{:?}", ix.check());
+                    }
+                }
             }
             prop_assert!(ix.check().is_ok(), "{:?}", ix.check());
         }
@@ -273,18 +325,8 @@ proptest! {
             {
                 let f = field(q.arg);
                 let text = format!("v{}", q.arg % 3);
-                let want_v = match f {
-                    Field::MinRam => Wanted::Num(u32::from(q.arg % 3) * 512),
-                    Field::MinDisk => Wanted::Num(u32::from(q.arg % 7)),
-                    Field::Protected => Wanted::Bool(q.arg % 2 == 0),
-                    Field::Property(_) => Wanted::Text(&text),
-                };
-                let holds = |i: &Image| match want_v {
-                    Wanted::Num(n) if f == Field::MinRam => i.min_ram == n,
-                    Wanted::Num(n) => i.min_disk == n,
-                    Wanted::Bool(b) => i.protected == b,
-                    Wanted::Text(t) => i.property("p") == Some(t),
-                };
+                let want_v = wanted(&f, q.arg, &text);
+                let holds = |i: &Image| holds(&f, want_v, i);
                 if let Some(c) = ix.filter_matches(&f, want_v) {
                     let mut got = ids(&c);
                     got.sort();
@@ -298,6 +340,35 @@ proptest! {
                     prop_assert_eq!(ids(&got), ids(&want), "filter page {:?}", q);
                 }
             }
+            // A walk skipping the records outside the bitmaps of common values (one
+            // filter, or two on different fields): the page is the naive one.
+            {
+                let (f, g) = (field(q.arg), field(q.arg / 4 + 1));
+                let (tf, tg) = (format!("v{}", q.arg % 3), format!("v{}", q.marker.unwrap_or(0) % 3));
+                let (wf, wg) = (wanted(&f, q.arg, &tf), wanted(&g, q.marker.unwrap_or(0), &tg));
+                let two = q.desc && f != g;
+                let sieve: Vec<(Field, Wanted<'_>)> = if two {
+                    vec![(f.clone(), wf), (g.clone(), wg)]
+                } else {
+                    vec![(f.clone(), wf)]
+                };
+                let both = |i: &Image| {
+                    keep(q)(i) && sieve.iter().all(|(f, w)| holds(f, *w, i))
+                };
+                let want = naive_page(&all, key, q.desc, marker.as_deref(), q.limit, both);
+                let steps = ix.walk_sieved(key, q.desc, marker.as_deref(), &sieve).unwrap();
+                let walk = steps.filter_map(|s| match s {
+                    Step::Candidate(i) => Some(i),
+                    Step::Skipped { n, last } => {
+                        // A skipped record never holds every sieved value.
+                        assert!(n > 0);
+                        assert!(last.as_deref().is_some_and(|i| !sieve.iter().all(|(f, w)| holds(f, *w, i))));
+                        None
+                    }
+                });
+                let got = page_from_walk(walk, q.limit, both);
+                prop_assert_eq!(ids(&got), ids(&want), "sieved {:?}", q);
+            }
             // A created_at page walked inside a name run (every query: the marker
             // often has that name, which is the case that matters).
             {
@@ -306,9 +377,19 @@ proptest! {
                 let same = |i: &Image| i.name.as_deref() == v;
                 let want = naive_page(&all, SortKey::CreatedAt, q.desc, marker.as_deref(), q.limit, same);
                 let got = ix
-                    .run_page(SortKey::Name, |i| i.name.as_deref().cmp(&v), q.desc, marker.as_deref(), q.limit, same)
+                    .run_page(SortKey::Name, |i| i.name.as_deref().cmp(&v), q.desc, marker.as_deref(), q.limit, &[], same)
                     .unwrap();
                 prop_assert_eq!(ids(&got), ids(&want), "run {:?}", q);
+                // With a filter without an order too: skipped by its bitmap when common.
+                let f = field(q.tenant);
+                let text = format!("v{}", q.limit % 3);
+                let w = wanted(&f, q.limit as u8, &text);
+                let both = |i: &Image| same(i) && holds(&f, w, i);
+                let want = naive_page(&all, SortKey::CreatedAt, q.desc, marker.as_deref(), q.limit, both);
+                let got = ix
+                    .run_page(SortKey::Name, |i| i.name.as_deref().cmp(&v), q.desc, marker.as_deref(), q.limit, &[(f.clone(), w)], both)
+                    .unwrap();
+                prop_assert_eq!(ids(&got), ids(&want), "sieved run {:?}", q);
             }
             // The same page from an equality run of the name order.
             if q.filter == 3 {

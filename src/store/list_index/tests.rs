@@ -200,3 +200,86 @@ fn range_collects_an_equal_run_or_gives_up_past_the_cap() {
         .range(SortKey::Name, |i| i.name.as_deref() < Some("ten"), is, 4)
         .is_none());
 }
+
+/// Candidates and skipped records of a sieved walk of the default order on `min_ram`.
+fn sieved(ix: &ListIndex, min_ram: u32) -> (Vec<String>, usize) {
+    let filters = [(Field::MinRam, Wanted::Num(min_ram))];
+    let mut cands = Vec::new();
+    let mut skipped = 0;
+    for s in ix
+        .walk_sieved(SortKey::CreatedAt, false, None, &filters)
+        .unwrap()
+    {
+        match s {
+            Step::Candidate(i) => cands.push(i.id.to_string()),
+            Step::Skipped { n, .. } => skipped += n,
+        }
+    }
+    (cands, skipped)
+}
+
+#[test]
+fn a_common_value_is_a_bitmap_until_it_falls_back_to_a_list() {
+    let ram = |id: &str, min_ram: u32| {
+        let mut i = (*img(id, None, "2020-01-01T00:00:00", None)).clone();
+        i.min_ram = min_ram;
+        Arc::new(i)
+    };
+    // Five records of 512 (more than FEW = 3: common), one of 0.
+    let mut all: Vec<Arc<Image>> = (0..5).map(|i| ram(&format!("a{i}"), 512)).collect();
+    all.push(ram("z", 0));
+    let mut ix = ListIndex::new();
+    ix.ensure(SortKey::CreatedAt, &all).unwrap();
+    let b = ix.prepare_filter(&Field::MinRam).unwrap();
+    ix.install_filter(b);
+    ix.check().unwrap();
+    assert_eq!(ix.filters.bitmaps(), 1);
+    assert!(ix
+        .filter_matches(&Field::MinRam, Wanted::Num(512))
+        .is_none());
+    // The walk reads the five, skips the other unread; a value nobody holds walks nothing.
+    let five: Vec<String> = (0..5).map(|i| format!("a{i}")).collect();
+    assert_eq!(sieved(&ix, 512), (five, 1));
+    assert_eq!(sieved(&ix, 7), (vec![], 0));
+    // Down to DEMOTE_AT = 1: listed again, the bitmap given back.
+    for i in &all[1..5] {
+        ix.remove(i);
+        ix.check().unwrap();
+    }
+    assert_eq!(ix.filters.bitmaps(), 0);
+    let few = ix.filter_matches(&Field::MinRam, Wanted::Num(512)).unwrap();
+    assert_eq!(ids(&few), ["a0"]);
+    // Up past FEW again, on the freed handles: a bitmap again.
+    for i in 0..4 {
+        ix.put(None, &ram(&format!("b{i}"), 512)).unwrap();
+        ix.check().unwrap();
+    }
+    assert_eq!(ix.slots.len(), 6);
+    assert_eq!(ix.filters.bitmaps(), 1);
+    assert_eq!(sieved(&ix, 512).0.len(), 5);
+    // Three more common values: MAX_BITMAPS = 3, so the last one keeps only its count and
+    // its walk reads every record (the page is the same).
+    for v in [1, 2, 3] {
+        for i in 0..4 {
+            ix.put(None, &ram(&format!("c{v}{i}"), v)).unwrap();
+            ix.check().unwrap();
+        }
+    }
+    assert_eq!(ix.filters.bitmaps(), 3);
+    let (cands, skipped) = sieved(&ix, 3);
+    assert_eq!((cands.len(), skipped), (ix.len(), 0));
+    assert_eq!(cands.iter().filter(|id| id.starts_with("c3")).count(), 4);
+    // Its records leave: at zero it is forgotten, and a bitmap is free again.
+    for i in 0..4 {
+        ix.remove(&ram(&format!("c3{i}"), 3));
+        ix.check().unwrap();
+    }
+    assert_eq!(sieved(&ix, 3), (vec![], 0));
+    assert_eq!(ix.filters.bitmaps(), 3);
+    // Value 1 down to DEMOTE_AT: listed, its bitmap given back.
+    for i in 0..3 {
+        ix.remove(&ram(&format!("c1{i}"), 1));
+        ix.check().unwrap();
+    }
+    assert_eq!(ix.filters.bitmaps(), 2);
+}
