@@ -178,18 +178,15 @@ fn default_order_run(
     })
 }
 
-/// The records of an equality filter without an order (`min_ram`, `min_disk`,
-/// `protected`, `property-*`) whose value is uncommon (at most 4,096 records, listed by
-/// the store) or that nothing holds: every record the list can show. `None`: each such
-/// value is common or its field cannot be indexed. Each field asked for is indexed on first
-/// use, before any walk: a walk can then skip the records outside a common value's bitmap.
-fn unordered_candidates(
-    app: &App,
-    unordered: &[(Field, Option<Wanted<'_>>)],
-) -> Option<Vec<Arc<Image>>> {
-    unordered.iter().find_map(|(field, want)| match want {
-        None => Some(Vec::new()),
-        Some(w) => app.store.list_filter(field, *w),
+/// Whether an equality filter without an order (`min_ram`, `min_disk`, `protected`,
+/// `property-*`) asks for a value the store lists (uncommon: at most 4,096 records; or held
+/// by nothing): [`filter_candidates`] then has every record the list can show. Indexes
+/// each field asked for on first use, before any walk: a walk can then skip the records
+/// outside the bitmaps of common values.
+fn unordered_listed(app: &App, unordered: &[(Field, Option<Wanted<'_>>)]) -> bool {
+    unordered.iter().any(|(field, want)| match want {
+        None => true,
+        Some(w) => app.store.filter_listed(field, *w),
     })
 }
 
@@ -222,6 +219,7 @@ fn filter_candidates(
     changes_since: Option<Timestamp>,
     size_min: Option<u64>,
     size_max: Option<u64>,
+    unordered: &[(Field, Option<Wanted<'_>>)],
 ) -> Option<Vec<Arc<Image>>> {
     let store = &app.store;
     // Equal runs of a text column, one per accepted value, until the cap.
@@ -265,7 +263,15 @@ fn filter_candidates(
             return found;
         }
     }
-    EQUALITY_FILTERS[1..].iter().find_map(|&k| runs(k))
+    if let Some(c) = EQUALITY_FILTERS[1..].iter().find_map(|&k| runs(k)) {
+        return Some(c);
+    }
+    // Equality filters without an order: the records of an uncommon value are listed by
+    // the store; a value nothing holds (or one no record can hold) has none.
+    unordered.iter().find_map(|(field, want)| match want {
+        None => Some(Vec::new()),
+        Some(w) => store.list_filter(field, *w),
+    })
 }
 
 /// `GET /v1/images` (6-key entries) and `GET /v1/images/detail` (18-key records).
@@ -508,16 +514,19 @@ pub fn index(
             })
             .flatten()
     };
-    // Where the page is looked for, cheapest first; every path gives the same page.
+    // Where the page is looked for, cheapest first; every path gives the same page. A value
+    // the store lists (see `unordered_listed`) bounds the page's cost by its records: the
+    // run of a format filter is not walked then.
     let images = if let Some(page) = view_page(SMALL_VIEW) {
         page
-    } else if let Some(cands) = unordered_candidates(app, &unordered) {
-        list_index::page_from_candidates(cands, key, desc, after, limit, &matches)
-    } else if let Some(page) =
-        default_order_run(app, &params, key, desc, after, limit, &sieved, &matches)
+    } else if let Some(page) = (!unordered_listed(app, &unordered))
+        .then(|| default_order_run(app, &params, key, desc, after, limit, &sieved, &matches))
+        .flatten()
     {
         page
-    } else if let Some(cands) = filter_candidates(app, &params, changes_since, size_min, size_max) {
+    } else if let Some(cands) =
+        filter_candidates(app, &params, changes_since, size_min, size_max, &unordered)
+    {
         list_index::page_from_candidates(cands, key, desc, after, limit, &matches)
     } else if let Some(page) = view_page(MERGED_VIEW) {
         page

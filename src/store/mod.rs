@@ -663,8 +663,22 @@ impl Store {
         field: &list_index::Field,
         want: list_index::Wanted<'_>,
     ) -> Option<Vec<Arc<Image>>> {
-        if !self.ensure_order(SortKey::CreatedAt) {
+        if !self.ensure_filter(field) {
             return None;
+        }
+        self.read().lists.filter_matches(field, want)
+    }
+
+    /// Whether [`Store::list_filter`] would list the records of `want` (an uncommon value,
+    /// or one nothing holds), without collecting them; indexes the field on first use.
+    pub fn filter_listed(&self, field: &list_index::Field, want: list_index::Wanted<'_>) -> bool {
+        self.ensure_filter(field) && self.read().lists.filter_listed(field, want)
+    }
+
+    /// Indexes `field` if it is not yet (and can be); false when no order can be built.
+    fn ensure_filter(&self, field: &list_index::Field) -> bool {
+        if !self.ensure_order(SortKey::CreatedAt) {
+            return false;
         }
         if !self.read().lists.has_filter(field) {
             self.build_and_install(
@@ -672,7 +686,7 @@ impl Store {
                 |lists, b| lists.install_filter(b),
             );
         }
-        self.read().lists.filter_matches(field, want)
+        true
     }
 
     /// Heap bytes of the list indexes (handle table and orders), and the orders built.

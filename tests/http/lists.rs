@@ -759,8 +759,9 @@ async fn a_common_value_far_from_the_marker_pages_exactly_before_and_after_write
         "is_public=None&min_ram=512&property-os=near",
         "is_public=None&min_ram=1",
         "min_ram=777",
-        // Walked inside the raw run of the disk_format order.
+        // Walked inside the raw run of the disk_format order (777 common), or not (1 listed).
         "is_public=None&disk_format=raw&min_ram=777",
+        "is_public=None&disk_format=raw&min_ram=1",
     ];
     let check = |recs: Vec<R>, round: &'static str| {
         let emu = &emu;

@@ -9,21 +9,22 @@
 //! its page is empty at once). Past [`FEW`] the value is common: its list becomes a bitmap
 //! (bit `h` set while record `h` holds the value, one bit per handle) and a count. A walk
 //! still goes through an order for it, but tests each handle's bit before touching the
-//! record ([`Sieve`]): a record costs a cache miss (about 0.3 µs at a million), a bit a few
-//! nanoseconds, so a value whose records all sort far from the marker no longer costs the
-//! distance in records read. A common value whose count falls to [`DEMOTE_AT`] turns back
+//! record ([`Sieve`]): a record costs a cache miss (about 0.3 µs at a million), a bit about
+//! 2 ns (a bitmap of a million handles is 125 KB, it stays in cache), so a value whose
+//! records all sort far from the marker costs about 2 ms per million records passed, not
+//! 300. A common value whose count falls to [`DEMOTE_AT`] turns back
 //! into a list (the gap up to [`FEW`] keeps a value at the edge from switching at every
 //! write); one whose count reaches zero is forgotten.
 //!
 //! A field is indexed the first time a list filters on it ([`super::ListIndex::prepare_filter`]),
 //! so fields nobody filters on cost nothing; from then on every write keeps it. Memory:
 //! three bytes per record of an uncommon value per field, and N/8 bytes (N handles) per
-//! bitmap, at most [`MAX_BITMAPS`] bitmaps over all fields (8 bytes per record in all); a
+//! bitmap, at most [`MAX_BITMAPS`] bitmaps over all fields (4 bytes per record in all); a
 //! value turning common when they are all taken keeps only its count and its filters walk
 //! reading records (as before bitmaps), until it has no record left or a bulk write has the
-//! list indexes built again. A field with
-//! more than [`MAX_VALUES`] distinct values gives up (its filters walk), which frees its
-//! bitmaps. At most [`MAX_PROPERTY_KEYS`] property keys are indexed.
+//! list indexes built again. A field with more than [`MAX_VALUES`] distinct values gives up
+//! (its filters walk), which frees its bitmaps. At most [`MAX_PROPERTY_KEYS`] property keys
+//! are indexed.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -48,10 +49,13 @@ pub const MAX_VALUES: usize = if cfg!(test) { 5 } else { 1 << 16 };
 pub const MAX_PROPERTY_KEYS: usize = 16;
 
 /// Bitmaps kept at most, over every field: each costs N/8 bytes for N handles, so all of
-/// them 8 bytes per record (8 MB at a million). The typical bench catalogue has 57 common
-/// values over the five fields its lists filter on (`min_disk` alone 40); a field can have
-/// up to N / [`FEW`] (244 at a million). (Tiny in unit tests, so that it runs out.)
-pub const MAX_BITMAPS: usize = if cfg!(test) { 3 } else { 64 };
+/// them 4 bytes per record (4 MB at a million), against a budget of 350 bytes per record
+/// that a million typical records with every list order built already use 343 of. A field
+/// can have up to N / [`FEW`] common values (244 at a million): the typical bench catalogue
+/// has 57 over the five fields its lists filter on (`min_disk` alone 40), of which the
+/// first 32 made common keep a bitmap (measured: 64 bitmaps put it at 350). (Tiny in unit
+/// tests, so that it runs out.)
+pub const MAX_BITMAPS: usize = if cfg!(test) { 3 } else { 32 };
 
 /// A field an equality filter reads.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

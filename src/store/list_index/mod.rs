@@ -19,6 +19,11 @@
 //! descending pages walk the same order backwards, which is Glance's `sort_dir` applied to
 //! all three columns.
 //!
+//! Equality filters no order answers (`min_ram`, `min_disk`, `protected`, `property-*`)
+//! have their own index (`filters.rs`): a value's records as a list while few, as a bitmap
+//! over handles once common, which walks test before reading a record
+//! ([`ListIndex::walk_sieved`], [`ListIndex::run_page`]).
+//!
 //! [`naive_page`] is the reference the indexes are tested against: filter everything, sort,
 //! cut after the marker (what the v1 handler did before the indexes).
 
@@ -637,6 +642,11 @@ impl ListIndex {
             ),
             Matches::Unknown => None,
         }
+    }
+
+    /// Whether the index lists the records whose `f` is `want` (few, or none).
+    pub fn filter_listed(&self, f: &Field, want: Wanted<'_>) -> bool {
+        matches!(self.filters.matches(f, want), Matches::Few(_))
     }
 
     /// Checks the invariants (tests): every order holds every live handle once, sorted.
