@@ -336,7 +336,7 @@ for _ in $(seq 1 900); do grep -q "every list order ready" "$TMP/emu-quiet.err" 
 LPORT="$(free_port)"
 mkdir -p "$TMP/nginx-log"
 sed -e "s#@DIR@#$TMP/nginx-log#g" -e "s#@PORT@#$LPORT#g" \
-  -e "s#@ACCESS_LOG@#$TMP/nginx-log/access.log buffer=64k flush=1s#g" \
+  -e "s#@ACCESS_LOG@#$TMP/nginx-log/access.log combined buffer=64k flush=1s#g" \
   "$BENCH/nginx.conf.in" > "$TMP/nginx-log/nginx.conf"
 taskset -c "$SERVER_CPU" "$NGINX" -p "$TMP/nginx-log" -c "$TMP/nginx-log/nginx.conf" -e "$TMP/nginx-log/nginx-error.log" &
 LPID=$!
@@ -491,7 +491,7 @@ fi
   echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${RROWS[@]}"
   echo
-  echo "Median ratio over $ROUNDS rounds: **$RMEDIAN** glance-emu with its access log on (the default) against nginx with \`access_log off\`; **$QMEDIAN** with both logs off; **$LMEDIAN** with both logs on (nginx: \`access_log FILE buffer=64k flush=1s\`, glance-emu: its default log on stderr, redirected to a file)."
+  echo "Median ratio over $ROUNDS rounds: **$RMEDIAN** glance-emu with its access log on (the default) against nginx with \`access_log off\`; **$QMEDIAN** with both logs off; **$LMEDIAN** with both logs on (nginx: \`access_log FILE combined buffer=64k flush=1s\`, glance-emu: its default log on stderr, redirected to a file)."
   echo
   echo "## glance-emu start-up and memory"
   echo
