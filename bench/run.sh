@@ -338,6 +338,7 @@ mkdir -p "$TMP/nginx-log"
 sed -e "s#@DIR@#$TMP/nginx-log#g" -e "s#@PORT@#$LPORT#g" \
   -e "s#@ACCESS_LOG@#$TMP/nginx-log/access.log combined buffer=64k flush=1s#g" \
   "$BENCH/nginx.conf.in" > "$TMP/nginx-log/nginx.conf"
+T0="$(now_ns)"  # wait_answer's timeout counts from here
 taskset -c "$SERVER_CPU" "$NGINX" -p "$TMP/nginx-log" -c "$TMP/nginx-log/nginx.conf" -e "$TMP/nginx-log/nginx-error.log" &
 LPID=$!
 STARTED+=("$LPID")
