@@ -324,6 +324,7 @@ RROWS=(); RRATIOS=(); RP99N=(); RP99E=(); QRATIOS=(); LRATIOS=()
 # A second glance-emu with its access log off, as nginx's is (access_log off): the same
 # rounds then also say what the log costs and whether the rest is as cheap as nginx.
 QPORT="$(free_port)"
+T0="$(now_ns)"  # wait_answer's timeout counts from here
 RUST_LOG="info,glance_emu::access=off" taskset -c "$SERVER_CPU" "$BIN" --listen "127.0.0.1:$QPORT" \
   --data "$DATA/images-1000000.json" >"$TMP/emu-quiet.out" 2>"$TMP/emu-quiet.err" &
 QPID=$!
