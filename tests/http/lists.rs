@@ -733,14 +733,7 @@ async fn a_common_value_far_from_the_marker_pages_exactly_before_and_after_write
             .collect();
         serde_json::json!({ "images": items }).to_string()
     };
-    let config = glance_emu::Config {
-        control: glance_emu::control::ControlSettings {
-            http: true,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let emu = spawn_with(&doc(&recs), config).await;
+    let emu = spawn_with_control(&doc(&recs)).await;
     let load = |rs: Vec<R>| {
         let emu = &emu;
         let body = doc(&rs);
@@ -900,14 +893,7 @@ async fn a_common_value_far_from_the_marker_pages_exactly_before_and_after_write
 #[tokio::test]
 async fn orders_are_rebuilt_after_a_reset_of_the_whole_catalogue() {
     let recs = catalogue_n(5000);
-    let config = glance_emu::Config {
-        control: glance_emu::control::ControlSettings {
-            http: true,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let emu = spawn_with(&fixture(&recs), config).await;
+    let emu = spawn_with_control(&fixture(&recs)).await;
     for key in KEYS {
         ids(
             &emu,

@@ -110,6 +110,21 @@ pub async fn spawn_with(fixture: &str, config: Config) -> Emulator {
     spawn_options(fixture, config, ServerOptions::default()).await
 }
 
+/// [`spawn`] with the control API (`/_emu/`) on.
+pub async fn spawn_with_control(fixture: &str) -> Emulator {
+    spawn_with(
+        fixture,
+        Config {
+            control: glance_emu::control::ControlSettings {
+                http: true,
+                ..Default::default()
+            },
+            ..Config::default()
+        },
+    )
+    .await
+}
+
 /// [`spawn`] with `--auth trusted-headers` (identity from keystonemiddleware's headers).
 pub async fn spawn_trusted(fixture: &str) -> Emulator {
     spawn_with(
