@@ -302,7 +302,8 @@ pub struct Store {
     /// Keeps the temporary blob directory alive when not persisting.
     _tmp: Option<tempfile::TempDir>,
     /// Held while a list order is built: a second list (or the start-up warm-up) asking
-    /// for an order being built waits for it instead of building it again.
+    /// for an order being built waits for it instead of building it again; a writer waits
+    /// for it before it asks for the write lock (see [`Store::write_blocking`]).
     building: Mutex<()>,
 }
 
@@ -728,6 +729,13 @@ impl Store {
                 return Err(StoreError::Persist(e.to_string()).into());
             }
         }
+        // A list order (or filter field) being built holds the read lock for up to a
+        // second at a million records. A writer queued on the write lock meanwhile would
+        // hold back every new reader (std's lock lets no reader in while a writer waits):
+        // HEADs would stall until the build ends. So the writer waits for the build here,
+        // where nobody waits behind it, and takes the write lock only when it is free to.
+        // (Lock order: writer, building, images; a build takes building, then images.)
+        let building = self.building.lock().unwrap_or_else(|e| e.into_inner());
         let mut map = self.images.write().unwrap_or_else(|e| e.into_inner());
         map.generation = map.generation.wrapping_add(1);
         // A write touching a large part of the catalogue (a control-API reset or load)
@@ -744,6 +752,7 @@ impl Store {
             map.insert(Arc::new(img));
         }
         drop(map);
+        drop(building);
         drop(dropped);
         if rebuild {
             self.warm_lists();
@@ -751,14 +760,21 @@ impl Store {
         result
     }
 
-    /// Async wrapper over [`Store::write_blocking`] that keeps fsync off the reactor.
+    /// Async wrapper over [`Store::write_blocking`] that keeps fsync (and a wait for a list
+    /// order being built) off the reactor.
     pub async fn write<R, E, F>(self: &Arc<Self>, f: F) -> Result<R, E>
     where
         R: Send + 'static,
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Snapshot<'_>, &mut Tx) -> Result<R, E> + Send + 'static,
     {
-        if !self.persistent {
+        // In memory a write is quick and done in place, unless a list order is being built
+        // (at start-up, on a key's first use, after a bulk write): it then waits for the
+        // build, up to a second at a million records, on a blocking thread rather than on
+        // a worker whose other connections would wait with it. (A build that starts just
+        // after this check is waited for in place: rare, and no reader waits behind it.)
+        let building = self.building.try_lock().is_err();
+        if !self.persistent && !building {
             return self.write_blocking(f);
         }
         let store = Arc::clone(self);
@@ -937,6 +953,55 @@ mod tests {
                 .collect();
             assert_eq!(got, expect, "mask {mask:#x}");
         }
+    }
+
+    // Rule: while a list order is being built (the read lock held for the whole build), a
+    // write waits for the build without queueing on the write lock, so lookups (HEADs) go
+    // on; the write lands once the build is done.
+    #[test]
+    fn a_write_during_an_order_build_does_not_hold_back_lookups() {
+        let store = Arc::new(Store::new((0..50).map(image)).unwrap());
+        let (writing_tx, writing_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (looked_tx, looked_rx) = mpsc::channel();
+        // What a build holds: the build mutex and a read guard, until released.
+        let builder = {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                let _building = store.building.lock().unwrap();
+                let _read = store.read();
+                let writer = {
+                    let store = Arc::clone(&store);
+                    std::thread::spawn(move || {
+                        writing_tx.send(()).unwrap();
+                        store.write_blocking(|_, tx| {
+                            tx.put(image(50));
+                            Ok::<_, StoreError>(())
+                        })
+                    })
+                };
+                writing_rx.recv().unwrap();
+                // Give the writer time to reach its wait (on the build, or, without the
+                // rule, on the write lock, where it would block every new reader).
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                let reader = {
+                    let store = Arc::clone(&store);
+                    std::thread::spawn(move || {
+                        let found = store.get("00000000-0000-4000-8000-000000000007").is_some();
+                        let _ = looked_tx.send(found);
+                    })
+                };
+                release_rx.recv().unwrap();
+                (writer, reader)
+            })
+        };
+        let looked = looked_rx.recv_timeout(std::time::Duration::from_secs(5));
+        release_tx.send(()).unwrap();
+        let (writer, reader) = builder.join().unwrap();
+        assert_eq!(looked, Ok(true), "a lookup waited behind the queued writer");
+        reader.join().unwrap();
+        writer.join().unwrap().unwrap();
+        assert!(store.get("00000000-0000-4000-8000-000000000050").is_some());
     }
 
     // Rule: a list that builds an order does not wait for a writer that holds the writer
