@@ -158,6 +158,41 @@ impl<'s, I: Iterator<Item = &'s [order::Packed]>> Iterator for SievedWalk<'s, I>
     }
 }
 
+/// Where a walk of `key`'s order starts: just after the marker `after` in the walk's
+/// direction (a descending walk goes backwards from there: everything before the marker),
+/// or at the start (the end, descending) without one.
+fn after_marker(
+    order: &Order,
+    slots: &[Option<Arc<Image>>],
+    key: SortKey,
+    desc: bool,
+    after: Option<&Image>,
+) -> Pos {
+    match (after, desc) {
+        (Some(m), true) => order.partition(slots, |r| key.cmp(r, m) == Ordering::Less),
+        (None, true) => order.end(),
+        (Some(m), false) => order.partition(slots, |r| key.cmp(r, m) != Ordering::Greater),
+        (None, false) => Pos { block: 0, off: 0 },
+    }
+}
+
+/// The split of an order where a walk inside one run starts: `r` is before it when it sorts
+/// before the run of records `vs` calls equal, or inside the run (in `created_at`, `id`
+/// order) up to the marker `after` (in the walk's direction).
+fn run_start<'a>(
+    vs: &'a impl Fn(&Image) -> Ordering,
+    desc: bool,
+    after: Option<&'a Image>,
+) -> impl Fn(&Image) -> bool + 'a {
+    let by_time = SortKey::CreatedAt;
+    move |r| match vs(r) {
+        Ordering::Less => true,
+        Ordering::Greater => false,
+        Ordering::Equal if desc => after.is_none_or(|m| by_time.cmp(r, m) == Ordering::Less),
+        Ordering::Equal => after.is_some_and(|m| by_time.cmp(r, m) != Ordering::Greater),
+    }
+}
+
 /// An order built off the index, to be installed ([`ListIndex::prepare`]).
 #[derive(Debug)]
 pub struct Prepared {
@@ -418,18 +453,10 @@ impl ListIndex {
         let order = self.orders[key.slot()].as_ref()?;
         let slots = &self.slots;
         let deref = move |h: Handle| slots[h as usize].as_ref();
+        let p = after_marker(order, slots, key, desc, after);
         Some(if desc {
-            let p = match after {
-                // Everything before the marker, walked backwards.
-                Some(m) => order.partition(slots, |r| key.cmp(r, m) == Ordering::Less),
-                None => order.end(),
-            };
             Box::new(order.backward(p).filter_map(deref))
         } else {
-            let p = match after {
-                Some(m) => order.partition(slots, |r| key.cmp(r, m) != Ordering::Greater),
-                None => Pos { block: 0, off: 0 },
-            };
             Box::new(order.forward(p).filter_map(deref))
         })
     }
@@ -452,18 +479,11 @@ impl ListIndex {
         if sieve.admits_none() {
             return Some(Box::new(std::iter::empty()));
         }
+        let p = after_marker(order, slots, key, desc, after);
         Some(if desc {
-            let p = match after {
-                Some(m) => order.partition(slots, |r| key.cmp(r, m) == Ordering::Less),
-                None => order.end(),
-            };
             let slices = order.slices(Pos { block: 0, off: 0 }, p).rev();
             Box::new(SievedWalk::new(slices, true, slots, sieve))
         } else {
-            let p = match after {
-                Some(m) => order.partition(slots, |r| key.cmp(r, m) != Ordering::Greater),
-                None => Pos { block: 0, off: 0 },
-            };
             let slices = order.slices(p, order.end());
             Box::new(SievedWalk::new(slices, false, slots, sieve))
         })
@@ -512,15 +532,9 @@ impl ListIndex {
             return Some(Vec::new());
         }
         let slots = &self.slots;
-        let by_time = SortKey::CreatedAt;
         // Where the walk starts (the marker's place inside the run) and where the run ends
         // in the walk's direction: the records in between are the run's, in page order.
-        let start = order.partition(slots, |r| match vs(r) {
-            Ordering::Less => true,
-            Ordering::Greater => false,
-            Ordering::Equal if desc => after.is_none_or(|m| by_time.cmp(r, m) == Ordering::Less),
-            Ordering::Equal => after.is_some_and(|m| by_time.cmp(r, m) != Ordering::Greater),
-        });
+        let start = order.partition(slots, run_start(&vs, desc, after));
         Some(if desc {
             let end = order.partition(slots, |r| vs(r) == Ordering::Less);
             let walk = SievedWalk::new(order.slices(end, start).rev(), true, slots, sieve);
@@ -541,14 +555,7 @@ impl ListIndex {
         desc: bool,
         after: Option<&Image>,
     ) -> Option<impl Iterator<Item = &'s Arc<Image>> + 's> {
-        let by_time = SortKey::CreatedAt;
-        let before = |r: &Image| match vs(r) {
-            Ordering::Less => true,
-            Ordering::Greater => false,
-            Ordering::Equal if desc => after.is_none_or(|m| by_time.cmp(r, m) == Ordering::Less),
-            Ordering::Equal => after.is_some_and(|m| by_time.cmp(r, m) != Ordering::Greater),
-        };
-        let walk = self.walk_split(key, desc, before)?;
+        let walk = self.walk_split(key, desc, run_start(&vs, desc, after))?;
         Some(walk.take_while(move |r| vs(r) == Ordering::Equal))
     }
 
