@@ -43,7 +43,7 @@ impl<const N: usize> InlineStr<N> {
     /// The text.
     pub fn as_str(&self) -> &str {
         // Built only from a `&str` cut at its own length, so always valid UTF-8.
-        std::str::from_utf8(&self.buf[..self.len as usize]).unwrap_or_default()
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 }
 
@@ -259,6 +259,17 @@ pub type Property = (Arc<str>, Option<Arc<str>>);
 /// the control API): far below hyper's 32,768-header limit (each line is at least 27
 /// bytes), and a response head any HTTP client can still read.
 pub const MAX_RECORD_HEADER_BYTES: usize = 256 * 1024;
+
+/// What HTTP (and `HeaderValue`) accepts in a header value: visible ASCII, space, tab and
+/// obs-text. Rendering leaves out a value that fails it; the loader refuses such a field.
+/// No early exit: the whole-slice form vectorises (start-up checks four fields of a
+/// million records with it; invalid values never happen in practice).
+#[inline]
+pub fn header_value_ok(v: &[u8]) -> bool {
+    v.iter().fold(true, |ok, &b| {
+        ok & (((b >= 32) & (b != 127)) | (b == b'\t'))
+    })
+}
 
 /// The bytes [`MAX_RECORD_HEADER_BYTES`] counts for a record with this name and these
 /// properties (a null property value counts as `None`, four bytes).

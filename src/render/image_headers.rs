@@ -199,15 +199,6 @@ fn decimal(v: u64, tmp: &mut [u8; 20]) -> &[u8] {
     &tmp[i..]
 }
 
-/// What `HeaderValue` accepts: visible ASCII, space, tab and obs-text.
-fn value_ok(v: &[u8]) -> bool {
-    // No early exit: the whole-slice form vectorises, and invalid values never happen in
-    // practice (fixtures and requests admit only header-safe text).
-    v.iter().fold(true, |ok, &b| {
-        ok & (((b >= 32) & (b != 127)) | (b == b'\t'))
-    })
-}
-
 /// hyper's title-case writer: upper-case the first byte and every byte after a `-` (also
 /// for heads written without hyper).
 pub fn title_case(dst: &mut Vec<u8>, name: &[u8]) {
@@ -229,7 +220,7 @@ impl Wire<'_> {
     /// `title: v\r\n`, unless `v` is a value a `HeaderMap` would refuse (left out on both
     /// paths).
     fn line(&mut self, title: &[u8], v: &[u8]) {
-        if value_ok(v) {
+        if crate::model::header_value_ok(v) {
             self.0.extend_from_slice(title);
             self.0.extend_from_slice(b": ");
             self.0.extend_from_slice(v);

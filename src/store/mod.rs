@@ -50,8 +50,7 @@ impl Index {
 
     /// The hash of an id's bytes (a stored id's bytes are read without a UTF-8 check).
     fn hash(&self, id: &[u8]) -> u64 {
-        use std::hash::BuildHasher;
-        self.hasher.hash_one(id)
+        id_hash(&self.hasher, id)
     }
 
     fn get(&self, id: &str) -> Option<&Arc<Image>> {
@@ -65,19 +64,14 @@ impl Index {
     /// Room for `n` more records (start-up adds a million at once: no rehash on the way).
     fn reserve(&mut self, n: usize) {
         let hasher = &self.hasher;
-        self.map.reserve(n, |e| {
-            use std::hash::BuildHasher;
-            hasher.hash_one(e.0.id.as_bytes())
-        });
+        self.map.reserve(n, |e| id_hash(hasher, e.0.id.as_bytes()));
     }
 
     /// Adds `img` under hash `h` (its id's): no record with that id may be there.
     fn push(&mut self, h: u64, img: Arc<Image>) {
         let hasher = &self.hasher;
-        self.map.insert_unique(h, Entry(img), |e| {
-            use std::hash::BuildHasher;
-            hasher.hash_one(e.0.id.as_bytes())
-        });
+        self.map
+            .insert_unique(h, Entry(img), |e| id_hash(hasher, e.0.id.as_bytes()));
     }
 
     fn insert(&mut self, img: Arc<Image>) {
@@ -144,6 +138,12 @@ impl Index {
     fn values(&self) -> impl Iterator<Item = &Arc<Image>> {
         self.map.iter().map(|e| &e.0)
     }
+}
+
+/// The table's hash of an id (what [`Index`] looks ids up by, and rehashes them with).
+fn id_hash(hasher: &foldhash::fast::RandomState, id: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    hasher.hash_one(id)
 }
 
 /// `pairs` sorted by `hash & mask` (stable), 11 bits per pass: two passes for a million
