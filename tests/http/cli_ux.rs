@@ -100,6 +100,13 @@ fn stop(mut server: Server) -> String {
 }
 
 /// One request on its own connection; the answer's status line.
+/// The first line of `err` that `pick` accepts; the test fails showing all of `err` if none.
+fn line_where(err: &str, pick: impl Fn(&str) -> bool) -> &str {
+    err.lines()
+        .find(|l| pick(l))
+        .unwrap_or_else(|| panic!("no such line in:\n{err}"))
+}
+
 fn request(addr: &str, raw: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     s.write_all(raw.as_bytes()).unwrap();
@@ -185,10 +192,7 @@ fn access_log_json_has_the_fields_and_the_tenant() {
     assert_eq!(status, "HTTP/1.1 200 OK");
     let err = stop(child);
     assert!(!err.contains("member-a"), "{err}");
-    let line = err
-        .lines()
-        .find(|l| l.contains("\"glance_emu::access\""))
-        .unwrap_or_else(|| panic!("{err}"));
+    let line = line_where(&err, |l| l.contains("\"glance_emu::access\""));
     let v: serde_json::Value = serde_json::from_str(line).unwrap();
     assert_eq!(v["method"], "HEAD");
     assert_eq!(v["path"], "/v1/images/5a0f3e1c-9a57-4bd1-8c9e-0a6b2c7d8e01");
@@ -444,10 +448,7 @@ fn progress_lines_while_fixtures_load() {
         "0.001",
     ]));
     let err = stop(child);
-    let line = err
-        .lines()
-        .find(|l| l.starts_with("glance-emu: loading fixtures: "))
-        .unwrap_or_else(|| panic!("no progress line: {err}"));
+    let line = line_where(&err, |l| l.starts_with("glance-emu: loading fixtures: "));
     assert!(line.contains(" of 1 files, "), "{line}");
     assert!(
         line.contains(" records, ") && line.ends_with(" records/s"),
@@ -467,10 +468,7 @@ fn list_orders_are_built_after_start_and_logged() {
     );
     assert_eq!(list, "HTTP/1.1 200 OK");
     let err = stop(child);
-    let line = err
-        .lines()
-        .find(|l| l.contains("list orders ready"))
-        .unwrap_or_else(|| panic!("no 'list orders ready' line in:\n{err}"));
+    let line = line_where(&err, |l| l.contains("list orders ready"));
     assert!(line.contains(" INFO "), "{line}");
     assert!(line.contains("list orders ready (10 images, "), "{line}");
     // Then every other sort key's order, after the default ones.

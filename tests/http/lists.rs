@@ -260,19 +260,24 @@ async fn a_marker_the_filters_drop_pages_from_where_it_would_sort() {
     emu.stop().await;
 }
 
+/// Lists once in every sort key, so that each order is built (as the binary does at start).
+async fn build_every_order(emu: &glance_emu::embed::Emulator) {
+    for key in KEYS {
+        ids(
+            emu,
+            &format!("/v1/images/detail?is_public=None&sort_key={key}"),
+        )
+        .await;
+    }
+}
+
 /// Writes between pages move records in every built order (no stale positions).
 #[tokio::test]
 async fn writes_between_pages_move_records_in_every_order() {
     let mut recs = catalogue();
     let emu = spawn(&fixture(&recs)).await;
     // Build every order first, then change records through the API.
-    for key in KEYS {
-        ids(
-            &emu,
-            &format!("/v1/images/detail?is_public=None&sort_key={key}"),
-        )
-        .await;
-    }
+    build_every_order(&emu).await;
     for (n, i) in [3usize, 40, 41, 99, 149].into_iter().enumerate() {
         let id = recs[i].id.clone();
         let name = format!("renamed-{n}");
@@ -894,13 +899,7 @@ async fn a_common_value_far_from_the_marker_pages_exactly_before_and_after_write
 async fn orders_are_rebuilt_after_a_reset_of_the_whole_catalogue() {
     let recs = catalogue_n(5000);
     let emu = spawn_with_control(&fixture(&recs)).await;
-    for key in KEYS {
-        ids(
-            &emu,
-            &format!("/v1/images/detail?is_public=None&sort_key={key}"),
-        )
-        .await;
-    }
+    build_every_order(&emu).await;
     let reset = |to: &'static str| {
         let emu = &emu;
         async move {
