@@ -9,7 +9,7 @@ use crate::app::{json_response, App, Ctx};
 use crate::model::{Image, Status, Timestamp};
 use crate::render::glance_json as api;
 use crate::render::webob::ApiError;
-use crate::store::list_index::{self, Field, SortKey, ViewLimits, Wanted};
+use crate::store::list_index::{self, Field, SortKey, View, ViewLimits, Wanted};
 
 use super::request_meta::enforce;
 
@@ -157,6 +157,7 @@ fn default_order_run(
     after: Option<&Image>,
     limit: usize,
     sieved: &[(Field, Wanted<'_>)],
+    view: View<'_>,
     keep: &impl Fn(&Image) -> bool,
 ) -> Option<Vec<Arc<Image>>> {
     if key != SortKey::CreatedAt {
@@ -173,6 +174,7 @@ fn default_order_run(
             after,
             limit,
             sieved,
+            view,
             keep,
         )
     })
@@ -491,6 +493,12 @@ pub fn index(
         .iter()
         .filter_map(|(f, w)| Some((f.clone(), (*w)?)))
         .collect();
+    // Whose records `matches` lets through, for a walk to skip the others unread.
+    let view = match is_public {
+        None | Some(Some(true)) => View::Tenant(caller.registry_owner()),
+        Some(Some(false)) => View::Public(false),
+        Some(None) => View::All,
+    };
     let key = SortKey::parse(sort_key).unwrap_or(SortKey::CreatedAt);
     // The marker: a record the filters keep, or one the caller may see (a marker filtered
     // out pages from where it would sort); anything else is unknown.
@@ -520,7 +528,11 @@ pub fn index(
     let images = if let Some(page) = view_page(SMALL_VIEW) {
         page
     } else if let Some(page) = (!unordered_listed(app, &unordered))
-        .then(|| default_order_run(app, &params, key, desc, after, limit, &sieved, &matches))
+        .then(|| {
+            default_order_run(
+                app, &params, key, desc, after, limit, &sieved, view, &matches,
+            )
+        })
         .flatten()
     {
         page
@@ -532,7 +544,7 @@ pub fn index(
         page
     } else {
         app.store
-            .list_page(key, desc, after, limit, &sieved, &matches)
+            .list_page(key, desc, after, limit, &sieved, view, &matches)
     };
     let page = images.iter();
     let entries = if detail {

@@ -523,6 +523,7 @@ impl Store {
     /// read lock is let go every `WALK_BUDGET` records read (or `SKIPS_PER_READ` times as
     /// many skipped) so that a filter matching little does not hold writers back (the walk
     /// resumes after the last record it passed).
+    #[allow(clippy::too_many_arguments)]
     pub fn list_page(
         &self,
         key: SortKey,
@@ -530,6 +531,7 @@ impl Store {
         after: Option<&Image>,
         limit: usize,
         filters: &[(list_index::Field, list_index::Wanted<'_>)],
+        view: list_index::View<'_>,
         mut keep: impl FnMut(&Image) -> bool,
     ) -> Vec<Arc<Image>> {
         if !self.ensure_order(key) {
@@ -541,7 +543,7 @@ impl Store {
         while out.len() < limit {
             let idx = self.read();
             let from = resume.as_deref().or(after);
-            let Some(walk) = idx.lists.walk_sieved(key, desc, from, filters) else {
+            let Some(walk) = idx.lists.walk_sieved(key, desc, from, filters, view) else {
                 // Dropped meanwhile (cannot happen short of 4 billion records).
                 return list_index::naive_page(idx.values(), key, desc, after, limit, keep);
             };
@@ -593,6 +595,7 @@ impl Store {
         after: Option<&Image>,
         limit: usize,
         filters: &[(list_index::Field, list_index::Wanted<'_>)],
+        view: list_index::View<'_>,
         keep: impl FnMut(&Image) -> bool,
     ) -> Option<Vec<Arc<Image>>> {
         if !self.ensure_order(key) {
@@ -600,7 +603,7 @@ impl Store {
         }
         self.read()
             .lists
-            .run_page(key, vs, desc, after, limit, filters, keep)
+            .run_page(key, vs, desc, after, limit, filters, view, keep)
     }
 
     /// A page of the normal-user view of `tenant` (public, own, shared with it), looked
@@ -1027,14 +1030,30 @@ mod tests {
         let (page_tx, page_rx) = mpsc::channel();
         let lister = Arc::clone(&store);
         std::thread::spawn(move || {
-            let page = lister.list_page(SortKey::CreatedAt, false, None, 100, &[], |_| true);
+            let page = lister.list_page(
+                SortKey::CreatedAt,
+                false,
+                None,
+                100,
+                &[],
+                list_index::View::All,
+                |_| true,
+            );
             let _ = page_tx.send(page.len());
         });
         let listed = page_rx.recv_timeout(std::time::Duration::from_secs(30));
         go_tx.send(()).unwrap();
         assert_eq!(listed, Ok(50), "the list waited for the writer lock");
         writer.join().unwrap().unwrap();
-        let page = store.list_page(SortKey::CreatedAt, false, None, 100, &[], |_| true);
+        let page = store.list_page(
+            SortKey::CreatedAt,
+            false,
+            None,
+            100,
+            &[],
+            list_index::View::All,
+            |_| true,
+        );
         assert_eq!(page.len(), 51);
     }
 }

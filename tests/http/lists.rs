@@ -922,3 +922,125 @@ async fn orders_are_rebuilt_after_a_reset_of_the_whole_catalogue() {
     reset("fixtures").await;
     every_order_pages_as(&emu, &recs, 1000).await;
 }
+
+/// A common value held only by private records (more than 4,096 of them: a bitmap) listed
+/// in a view without them: the walk skips by the view's bitmap as well as the value's, so
+/// the default (public and shared) view pages only the shared ones, `is_public=false` all
+/// of them, and a value all public is empty there. Every page follows the marker, in every
+/// view, before and after writes that move records in and out of the view.
+#[tokio::test]
+async fn a_common_value_outside_the_view_pages_exactly_before_and_after_writes() {
+    #[derive(Clone)]
+    struct R {
+        id: String,
+        created: String,
+        public: bool,
+        shared: bool,
+        tier: &'static str,
+        disk: &'static str,
+    }
+    // Even records private and "gold" (every 97th shared with a tenant), odd ones public
+    // and "silver": 4,600 of each, both common.
+    let mut recs: Vec<R> = (0..9200u32)
+        .map(|i| R {
+            id: format!("{:08x}-0000-4000-8000-{i:012x}", (i * 7919) % 10007),
+            created: format!(
+                "2020-01-01T{:02}:{:02}:{:02}.000000",
+                i / 3600,
+                i / 60 % 60,
+                i % 60
+            ),
+            public: i % 2 == 1,
+            shared: i % 2 == 0 && i % 97 == 0,
+            tier: if i % 2 == 0 { "gold" } else { "silver" },
+            disk: ["raw", "qcow2"][(i / 2 % 2) as usize],
+        })
+        .collect();
+    let doc = |rs: &[&R]| {
+        let items: Vec<Value> = rs
+            .iter()
+            .map(|r| {
+                let mut v = serde_json::json!({
+                    "id": r.id, "is_public": r.public, "created_at": r.created,
+                    "owner": "tenant-a", "properties": { "tier": r.tier },
+                    "disk_format": r.disk,
+                });
+                if r.shared {
+                    v["members"] = serde_json::json!([{ "member_id": "tenant-b" }]);
+                }
+                v
+            })
+            .collect();
+        serde_json::json!({ "images": items }).to_string()
+    };
+    let emu = spawn_with_control(&doc(&recs.iter().collect::<Vec<_>>())).await;
+    let queries = [
+        "property-tier=gold",
+        "property-tier=gold&is_public=true",
+        "property-tier=gold&is_public=false",
+        "property-tier=silver&is_public=false",
+        "property-tier=silver",
+        "property-tier=gold&disk_format=raw",
+        "property-tier=gold&disk_format=raw&is_public=false",
+        "property-tier=gold&sort_key=id&sort_dir=asc",
+    ];
+    let check = |recs: Vec<R>, round: &'static str| {
+        let emu = &emu;
+        async move {
+            for q in queries {
+                // Glance's noauth context: the default view is the public images and every
+                // shared one; `is_public=false` the private ones.
+                let mut want: Vec<&R> = recs
+                    .iter()
+                    .filter(|r| {
+                        q.split('&').all(|kv| match kv.split_once('=').unwrap() {
+                            ("is_public", "false") => !r.public,
+                            ("property-tier", v) => r.tier == v,
+                            ("disk_format", v) => r.disk == v,
+                            _ => true,
+                        }) && (q.contains("is_public=false") || r.public || r.shared)
+                    })
+                    .collect();
+                if q.contains("sort_key=id") {
+                    want.sort_by(|a, b| a.id.cmp(&b.id));
+                } else {
+                    want.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| b.id.cmp(&a.id)));
+                }
+                let want: Vec<&str> = want.iter().map(|r| r.id.as_str()).collect();
+                let page = if want.len() > 200 { 500 } else { 7 };
+                let got = follow(emu, q, page).await;
+                assert_eq!(got, want, "{round}: {q}");
+            }
+        }
+    };
+    check(recs.clone(), "as loaded").await;
+    // Private records made public (into the default view), a public one made private, a
+    // shared one unshared (out of it), and shared records deleted.
+    for i in [0usize, 2, 4, 9198] {
+        recs[i].public = true;
+    }
+    for i in [1usize, 9199] {
+        recs[i].public = false;
+    }
+    let unshare = recs.iter().position(|r| r.shared && !r.public).unwrap();
+    recs[unshare].shared = false;
+    let changed: Vec<&R> = [0usize, 2, 4, 9198, 1, 9199, unshare]
+        .iter()
+        .map(|&i| &recs[i])
+        .collect();
+    let r = call(&emu, "POST", "/_emu/images", "", doc(&changed).as_bytes()).await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK", "{}", r.body_str());
+    let gone: Vec<String> = recs
+        .iter()
+        .filter(|r| r.shared && !r.public)
+        .take(3)
+        .map(|r| r.id.clone())
+        .collect();
+    for id in &gone {
+        let r = call(&emu, "DELETE", &format!("/_emu/images/{id}"), "", b"").await;
+        assert_eq!(r.status_line, "HTTP/1.1 200 OK", "{}", r.body_str());
+    }
+    recs.retain(|r| !gone.contains(&r.id));
+    check(recs, "after writes").await;
+    emu.stop().await;
+}

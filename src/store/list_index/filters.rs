@@ -95,6 +95,38 @@ impl Bits {
         Bits(vec![0; handles.div_ceil(64)])
     }
 
+    /// A bitmap of `handles` bits, those of `hs` set.
+    pub(super) fn of(handles: usize, hs: impl IntoIterator<Item = Handle>) -> Self {
+        let mut b = Bits::new(handles);
+        hs.into_iter().for_each(|h| b.set(h));
+        b
+    }
+
+    /// Bit `h` set to `on`.
+    pub(super) fn put(&mut self, h: Handle, on: bool) {
+        if on {
+            self.set(h);
+        } else {
+            self.clear(h);
+        }
+    }
+
+    /// The handles up to `handles` whose bit is clear.
+    pub(super) fn complement(&self, handles: usize) -> Bits {
+        Bits(self.words(handles.div_ceil(64)).map(|w| !w).collect())
+    }
+
+    /// The words, `n` of them (missing ones are zero).
+    fn words(&self, n: usize) -> impl Iterator<Item = u64> + '_ {
+        self.0.iter().copied().chain(std::iter::repeat(0)).take(n)
+    }
+
+    /// Same bits set (tests: a bitmap kept by writes against one built afresh).
+    pub(super) fn same_as(&self, other: &Bits) -> bool {
+        let n = self.0.len().max(other.0.len());
+        self.words(n).eq(other.words(n))
+    }
+
     fn set(&mut self, h: Handle) {
         let w = h as usize / 64;
         if w >= self.0.len() {
@@ -133,7 +165,7 @@ impl Bits {
         })
     }
 
-    fn heap_bytes(&self) -> usize {
+    pub(super) fn heap_bytes(&self) -> usize {
         self.0.capacity() * 8
     }
 }
@@ -336,19 +368,47 @@ enum Narrow<'a> {
 #[derive(Debug, Default)]
 pub(super) struct Sieve<'a> {
     bits: Vec<&'a Bits>,
+    /// The bitmaps above and a view's, ANDed into one ([`Sieve::narrow_to_view`]).
+    joined: Option<Bits>,
     nothing: bool,
 }
 
 impl Sieve<'_> {
-    /// True when a value it sieves on has no record.
+    /// True when a value it sieves on has no record (or none the view shows).
     pub(super) fn admits_none(&self) -> bool {
         self.nothing
     }
 
-    /// Whether record `h` may match (false: it holds another value of a sieved filter),
-    /// unless [`Sieve::admits_none`].
+    /// Whether record `h` may match (false: it holds another value of a sieved filter,
+    /// or is outside the view), unless [`Sieve::admits_none`].
     pub(super) fn admits(&self, h: Handle) -> bool {
-        self.bits.iter().all(|b| b.has(h))
+        match &self.joined {
+            Some(j) => j.has(h),
+            None => self.bits.iter().all(|b| b.has(h)),
+        }
+    }
+
+    /// Whether a common value's bitmap sieves the walk (a view is joined only then: the
+    /// view alone, public records or a tenant's, is rarely sparse enough to pay for
+    /// building one per page).
+    pub(super) fn has_bitmaps(&self) -> bool {
+        !self.bits.is_empty()
+    }
+
+    /// Narrows to the records of `view` (a bitmap over `handles` handles): every bitmap is
+    /// ANDed into one, so a walk tests one bit per record and a page whose filters and
+    /// view have no record in common is known empty before any walk (a million handles:
+    /// about 16,000 words per bitmap, some microseconds).
+    pub(super) fn narrow_to_view(&mut self, view: &Bits, handles: usize) {
+        let n = handles.div_ceil(64);
+        let mut words: Vec<u64> = view.words(n).collect();
+        for b in &self.bits {
+            for (w, x) in words.iter_mut().zip(b.words(n)) {
+                *w &= x;
+            }
+        }
+        self.nothing |= words.iter().all(|w| *w == 0);
+        self.joined = Some(Bits(words));
     }
 }
 

@@ -352,17 +352,35 @@ proptest! {
                 } else {
                     vec![(f.clone(), wf)]
                 };
+                // Within a view: every record, public or private ones, or a tenant's
+                // (tenant0..3, or the noauth context's: public and every shared one).
+                let tenant = (q.tenant < 4).then(|| format!("tenant{}", q.tenant));
+                let t = tenant.as_deref();
+                let view = match q.filter % 3 {
+                    0 => View::All,
+                    1 => View::Tenant(t),
+                    _ => View::Public(q.arg % 2 == 0),
+                };
+                let in_view = |i: &Image| match view {
+                    View::All => true,
+                    View::Public(p) => i.is_public == p,
+                    View::Tenant(t) => {
+                        i.is_public
+                            || (t.is_some() && i.owner.as_ref().map(|o| o.to_string()).as_deref() == t)
+                            || i.members.iter().any(|m| t.is_none_or(|t| m.member_id == t))
+                    }
+                };
                 let both = |i: &Image| {
-                    keep(q)(i) && sieve.iter().all(|(f, w)| holds(f, *w, i))
+                    keep(q)(i) && in_view(i) && sieve.iter().all(|(f, w)| holds(f, *w, i))
                 };
                 let want = naive_page(&all, key, q.desc, marker.as_deref(), q.limit, both);
-                let steps = ix.walk_sieved(key, q.desc, marker.as_deref(), &sieve).unwrap();
+                let steps = ix.walk_sieved(key, q.desc, marker.as_deref(), &sieve, view).unwrap();
                 let walk = steps.filter_map(|s| match s {
                     Step::Candidate(i) => Some(i),
                     Step::Skipped { n, last } => {
-                        // A skipped record never holds every sieved value.
+                        // A skipped record never holds every sieved value in the view.
                         assert!(n > 0);
-                        assert!(last.as_deref().is_some_and(|i| !sieve.iter().all(|(f, w)| holds(f, *w, i))));
+                        assert!(last.as_deref().is_some_and(|i| !(in_view(i) && sieve.iter().all(|(f, w)| holds(f, *w, i)))));
                         None
                     }
                 });
@@ -377,17 +395,19 @@ proptest! {
                 let same = |i: &Image| i.name.as_deref() == v;
                 let want = naive_page(&all, SortKey::CreatedAt, q.desc, marker.as_deref(), q.limit, same);
                 let got = ix
-                    .run_page(SortKey::Name, |i| i.name.as_deref().cmp(&v), q.desc, marker.as_deref(), q.limit, &[], same)
+                    .run_page(SortKey::Name, |i| i.name.as_deref().cmp(&v), q.desc, marker.as_deref(), q.limit, &[], View::All, same)
                     .unwrap();
                 prop_assert_eq!(ids(&got), ids(&want), "run {:?}", q);
                 // With a filter without an order too: skipped by its bitmap when common.
                 let f = field(q.tenant);
                 let text = format!("v{}", q.limit % 3);
                 let w = wanted(&f, q.limit as u8, &text);
-                let both = |i: &Image| same(i) && holds(&f, w, i);
+                // Private records only, half the time (an admin's is_public=False).
+                let view = if q.arg % 2 == 0 { View::Public(false) } else { View::All };
+                let both = |i: &Image| same(i) && holds(&f, w, i) && (view == View::All || !i.is_public);
                 let want = naive_page(&all, SortKey::CreatedAt, q.desc, marker.as_deref(), q.limit, both);
                 let got = ix
-                    .run_page(SortKey::Name, |i| i.name.as_deref().cmp(&v), q.desc, marker.as_deref(), q.limit, &[(f.clone(), w)], both)
+                    .run_page(SortKey::Name, |i| i.name.as_deref().cmp(&v), q.desc, marker.as_deref(), q.limit, &[(f.clone(), w)], view, both)
                     .unwrap();
                 prop_assert_eq!(ids(&got), ids(&want), "sieved run {:?}", q);
             }

@@ -207,7 +207,7 @@ fn sieved(ix: &ListIndex, min_ram: u32) -> (Vec<String>, usize) {
     let mut cands = Vec::new();
     let mut skipped = 0;
     for s in ix
-        .walk_sieved(SortKey::CreatedAt, false, None, &filters)
+        .walk_sieved(SortKey::CreatedAt, false, None, &filters, View::All)
         .unwrap()
     {
         match s {
