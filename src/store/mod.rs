@@ -221,6 +221,10 @@ impl std::fmt::Debug for Indexed {
 /// Records a list walk examines before it lets the read lock go (and takes it again).
 const WALK_BUDGET: usize = 1 << 16;
 
+/// Records a sieved list walk reads before it narrows itself to the page's view
+/// ([`Store::list_page`]).
+const LAZY_VIEW_READS: usize = 128;
+
 /// Handles a sieved walk may skip (testing a bit, not reading the record) for one record
 /// it reads, as far as [`WALK_BUDGET`] goes: a skip costs a small fraction of a read.
 const SKIPS_PER_READ: usize = 16;
@@ -540,10 +544,20 @@ impl Store {
         }
         let mut out = Vec::new();
         let mut resume: Option<Arc<Image>> = None;
+        // The view's bitmap costs a pass over a bitmap's words (some microseconds per
+        // million records): the walk starts without it, and takes it only if the first
+        // LAZY_VIEW_READS records read did not fill the page (the view is sparse there).
+        let mut lazy = view != list_index::View::All;
         while out.len() < limit {
             let idx = self.read();
             let from = resume.as_deref().or(after);
-            let Some(walk) = idx.lists.walk_sieved(key, desc, from, filters, view) else {
+            let (v, budget) = if lazy {
+                (list_index::View::All, LAZY_VIEW_READS)
+            } else {
+                (view, WALK_BUDGET)
+            };
+            lazy = false;
+            let Some(walk) = idx.lists.walk_sieved(key, desc, from, filters, v) else {
                 // Dropped meanwhile (cannot happen short of 4 billion records).
                 return list_index::naive_page(idx.values(), key, desc, after, limit, keep);
             };
@@ -562,7 +576,7 @@ impl Store {
                     }
                     list_index::Step::Skipped { n, .. } => work += n,
                 }
-                if work >= WALK_BUDGET * SKIPS_PER_READ {
+                if work >= budget * SKIPS_PER_READ {
                     // A skipped record's slot is read only here (reading each would cost
                     // what the bitmap saves).
                     last = match step {

@@ -14,12 +14,17 @@
 //! records all sort far from the marker costs about 2 ms per million records passed, not
 //! 300. A common value whose count falls to [`DEMOTE_AT`] turns back
 //! into a list (the gap up to [`FEW`] keeps a value at the edge from switching at every
-//! write); one whose count reaches zero is forgotten.
+//! write); one whose count reaches zero is forgotten. A field with more than
+//! [`COLUMN_AT`] common values when it is indexed keeps instead one byte per handle, the
+//! code of the common value its record holds ([`Column`]): one byte per record for all of
+//! them, where 40 bitmaps (`min_disk` of the bench catalogue) would cost five and use up
+//! the budget other fields need. A walk tests the byte as it would the bit.
 //!
 //! A field is indexed the first time a list filters on it ([`super::ListIndex::prepare_filter`]),
 //! so fields nobody filters on cost nothing; from then on every write keeps it. Memory:
 //! three bytes per record of an uncommon value per field, and N/8 bytes (N handles) per
-//! bitmap, at most [`MAX_BITMAPS`] bitmaps over all fields (4 bytes per record in all); a
+//! bitmap, at most [`MAX_BITMAPS`] bitmaps over all fields (4 bytes per record in all; a
+//! column counts as [`COLUMN_UNITS`] of them); a
 //! value turning common when they are all taken keeps only its count and its filters walk
 //! reading records (as before bitmaps), until it has no record left or a bulk write has the
 //! list indexes built again. A field with more than [`MAX_VALUES`] distinct values gives up
@@ -52,10 +57,19 @@ pub const MAX_PROPERTY_KEYS: usize = 16;
 /// them 4 bytes per record (4 MB at a million), against a budget of 350 bytes per record
 /// that a million typical records with every list order built already use 343 of. A field
 /// can have up to N / [`FEW`] common values (244 at a million): the typical bench catalogue
-/// has 57 over the five fields its lists filter on (`min_disk` alone 40), of which the
-/// first 32 made common keep a bitmap (measured: 64 bitmaps put it at 350). (Tiny in unit
+/// has 57 over the five fields its lists filter on; `min_disk`'s 40 take a column (8
+/// units), the other 17 a bitmap each (measured: 64 bitmaps put it at 350). (Tiny in unit
 /// tests, so that it runs out.)
 pub const MAX_BITMAPS: usize = if cfg!(test) { 3 } else { 32 };
+
+/// A field with more common values than this, when it is indexed, keeps one byte per
+/// handle (the code of the common value its record holds) instead of a bitmap per value:
+/// its commons then cost one byte per record together (eight bitmaps' worth), however many
+/// there are. (Tiny in unit tests, so that random catalogues cross it.)
+pub const COLUMN_AT: usize = if cfg!(test) { 1 } else { 8 };
+
+/// What a column counts against [`MAX_BITMAPS`]: its bytes, as bitmaps.
+const COLUMN_UNITS: usize = if cfg!(test) { 2 } else { 8 };
 
 /// A field an equality filter reads.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -170,14 +184,69 @@ impl Bits {
     }
 }
 
+/// The common values of a field with many ([`COLUMN_AT`]): byte `h` is the code of the
+/// value record `h` holds (1 to 255), 0 for none (another value, or a common one past
+/// the 255th). Grown as [`Bits`] is.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Column(Vec<u8>);
+
+impl Column {
+    pub(super) fn code(&self, h: Handle) -> u8 {
+        self.0.get(h as usize).copied().unwrap_or(0)
+    }
+
+    fn put(&mut self, h: Handle, code: u8) {
+        let i = h as usize;
+        if i >= self.0.len() {
+            if code == 0 {
+                return;
+            }
+            if i >= self.0.capacity() {
+                self.0
+                    .reserve_exact(i + 1 - self.0.len() + self.0.len() / 8);
+            }
+            self.0.resize(i + 1, 0);
+        }
+        self.0[i] = code;
+    }
+
+    /// The handles holding `code`, ascending.
+    fn handles(&self, code: u8) -> impl Iterator<Item = Handle> + '_ {
+        self.0
+            .iter()
+            .enumerate()
+            .filter(move |(_, c)| **c == code)
+            .map(|(h, _)| h as Handle)
+    }
+
+    /// Word `i` of the bitmap of `code` (bit `j`: handle `64 i + j` holds it).
+    fn word(&self, i: usize, code: u8) -> u64 {
+        let from = (i * 64).min(self.0.len());
+        let to = (from + 64).min(self.0.len());
+        self.0[from..to]
+            .iter()
+            .enumerate()
+            .fold(0, |w, (j, c)| w | (u64::from(*c == code) << j))
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.0.capacity()
+    }
+}
+
 /// The records of one value.
 #[derive(Debug)]
 enum Entry {
     /// At most [`FEW`] handles.
     Few(Vec<Packed>),
     /// More than [`DEMOTE_AT`] records (`count`), and their bitmap unless
-    /// [`MAX_BITMAPS`] were taken when the value turned common.
-    Common { count: u32, bits: Option<Bits> },
+    /// [`MAX_BITMAPS`] were taken when the value turned common, or their code in the
+    /// field's [`Column`] (`code`, 0: none) if it has one (then no bitmap).
+    Common {
+        count: u32,
+        bits: Option<Bits>,
+        code: u8,
+    },
 }
 
 /// Bitmaps in use over every field, and the size of the handle table (new bitmaps start
@@ -186,12 +255,15 @@ enum Entry {
 struct Budget {
     bitmaps: usize,
     handles: usize,
+    /// Bitmaps allowed: [`MAX_BITMAPS`], or none while a field is indexed (its common
+    /// values are counted first; [`Values::finish_build`] then makes what is kept).
+    cap: usize,
 }
 
 impl Budget {
     /// A bitmap holding `hs`, if one more may be kept.
     fn bitmap(&mut self, hs: impl Iterator<Item = Handle>) -> Option<Bits> {
-        (self.bitmaps < MAX_BITMAPS).then(|| {
+        (self.bitmaps < self.cap).then(|| {
             self.bitmaps += 1;
             let mut b = Bits::new(self.handles);
             hs.for_each(|h| b.set(h));
@@ -212,6 +284,9 @@ struct Values<K> {
     map: HashMap<K, Entry, foldhash::fast::RandomState>,
     /// Too many distinct values: nothing is kept.
     gave_up: bool,
+    /// The codes of the common values, when the field had more than [`COLUMN_AT`] of them
+    /// when it was indexed (its commons then have no bitmap).
+    column: Option<Column>,
 }
 
 impl<K: Hash + Eq> Default for Values<K> {
@@ -219,6 +294,7 @@ impl<K: Hash + Eq> Default for Values<K> {
         Values {
             map: HashMap::default(),
             gave_up: false,
+            column: None,
         }
     }
 }
@@ -234,27 +310,120 @@ impl<K: Hash + Eq> Values<K> {
                     budget.free(bits);
                 }
             }
+            if self.column.take().is_some() {
+                budget.bitmaps -= COLUMN_UNITS;
+            }
             self.map = HashMap::default();
             self.gave_up = true;
             return;
         }
+        // A value turning common in a field with a column takes a free code.
+        let turns = matches!(self.map.get(&k), Some(Entry::Few(v)) if v.len() >= FEW);
+        let code = if turns && self.column.is_some() {
+            self.free_code()
+        } else {
+            0
+        };
         let e = self.map.entry(k).or_insert_with(|| Entry::Few(Vec::new()));
         match e {
             Entry::Few(v) if v.len() < FEW => v.push(pack(h)),
             Entry::Few(v) => {
-                let bits = budget.bitmap(v.iter().map(unpack).chain([h]));
+                let hs = v.iter().map(unpack).chain([h]);
+                let bits = match &mut self.column {
+                    Some(col) => {
+                        if code != 0 {
+                            hs.for_each(|x| col.put(x, code));
+                        }
+                        None
+                    }
+                    None => budget.bitmap(hs),
+                };
                 *e = Entry::Common {
                     count: FEW as u32 + 1,
                     bits,
+                    code,
                 };
             }
-            Entry::Common { count, bits } => {
+            Entry::Common { count, bits, code } => {
                 *count += 1;
                 if let Some(b) = bits {
                     b.set(h);
                 }
+                if let (Some(col), c @ 1..) = (&mut self.column, *code) {
+                    col.put(h, c);
+                }
             }
         }
+    }
+
+    /// The lowest code no common value holds (0 when all 255 are taken).
+    fn free_code(&self) -> u8 {
+        let mut used = [false; 256];
+        for e in self.map.values() {
+            if let Entry::Common { code, .. } = e {
+                used[usize::from(*code)] = true;
+            }
+        }
+        (1..=255u8).find(|c| !used[usize::from(*c)]).unwrap_or(0)
+    }
+
+    /// Settles a field just indexed (its common values counted, without bitmaps): with
+    /// more than [`COLUMN_AT`] common values (and [`COLUMN_UNITS`] of `room` left) a
+    /// [`Column`] of their codes, otherwise a bitmap for as many as `room` allows, both
+    /// filled in one more pass over the records (`of`: a record's value). Bitmaps made
+    /// while counting and dropped here would leave their memory in the heap (measured:
+    /// 2.5 bytes more per record at a million). The budget units it holds after.
+    fn finish_build<Q>(
+        &mut self,
+        slots: &[Option<Arc<Image>>],
+        room: usize,
+        of: impl Fn(&Image) -> Option<&Q>,
+    ) -> usize
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let commons = self
+            .map
+            .values()
+            .filter(|e| matches!(e, Entry::Common { .. }))
+            .count();
+        if self.gave_up || commons == 0 {
+            return 0;
+        }
+        let column = commons > COLUMN_AT && COLUMN_UNITS <= room;
+        let mut next = 0usize;
+        for e in self.map.values_mut() {
+            if let Entry::Common { bits, code, .. } = e {
+                next += 1;
+                if column {
+                    // Past the 255th common value, no code: its filter reads records.
+                    *code = u8::try_from(next).unwrap_or(0);
+                } else if next <= room {
+                    *bits = Some(Bits::new(slots.len()));
+                }
+            }
+        }
+        let mut col = column.then(|| Column(vec![0; slots.len()]));
+        if column || room > 0 {
+            for (h, img) in slots.iter().enumerate() {
+                let Some(q) = img.as_deref().and_then(&of) else {
+                    continue;
+                };
+                match (self.map.get_mut(q), &mut col) {
+                    (Some(Entry::Common { code: c @ 1.., .. }), Some(col)) => {
+                        col.put(h as Handle, *c)
+                    }
+                    (Some(Entry::Common { bits: Some(b), .. }), None) => b.set(h as Handle),
+                    _ => {}
+                }
+            }
+        }
+        if let Some(col) = col {
+            self.column = Some(col);
+            return COLUMN_UNITS;
+        }
+        commons.min(room)
     }
 
     fn remove<Q>(&mut self, h: Handle, k: &Q, budget: &mut Budget)
@@ -269,18 +438,29 @@ impl<K: Hash + Eq> Values<K> {
                 v.retain(|x| *x != p);
                 v.len()
             }
-            Entry::Common { count, bits } => {
+            Entry::Common { count, bits, code } => {
                 *count -= 1;
                 if let Some(b) = bits.as_mut() {
                     b.clear(h);
                 }
-                // Listed again at DEMOTE_AT. Without its bitmap a common value cannot say
-                // which records hold it, and stays common until it has none.
-                if *count as usize <= DEMOTE_AT {
-                    if let Some(b) = bits.take() {
-                        let v = b.handles().map(pack).collect();
-                        budget.free(Some(b));
+                if let Some(col) = self.column.as_mut().filter(|_| *code != 0) {
+                    col.put(h, 0);
+                    // Listed again at DEMOTE_AT: its handles read off the column (one pass).
+                    if *count as usize <= DEMOTE_AT {
+                        let v: Vec<Packed> = col.handles(*code).map(pack).collect();
+                        v.iter().for_each(|p| col.put(unpack(p), 0));
                         *e = Entry::Few(v);
+                    }
+                }
+                // Listed again at DEMOTE_AT. Without its bitmap (or code) a common value
+                // cannot say which records hold it, and stays common until it has none.
+                if let Entry::Common { count, bits, .. } = e {
+                    if *count as usize <= DEMOTE_AT {
+                        if let Some(b) = bits.take() {
+                            let v = b.handles().map(pack).collect();
+                            budget.free(Some(b));
+                            *e = Entry::Few(v);
+                        }
                     }
                 }
                 match e {
@@ -322,10 +502,11 @@ impl<K: Hash + Eq> Values<K> {
         }
         match self.map.get(k) {
             None => Narrow::Nothing,
-            Some(Entry::Common {
-                bits: Some(b),
-                count: _,
-            }) => Narrow::To(b),
+            Some(Entry::Common { bits: Some(b), .. }) => Narrow::To(b),
+            Some(Entry::Common { code: c @ 1.., .. }) => match &self.column {
+                Some(col) => Narrow::Code(col, *c),
+                None => Narrow::Any,
+            },
             Some(_) => Narrow::Any,
         }
     }
@@ -343,13 +524,16 @@ impl<K: Hash + Eq> Values<K> {
                         }
                 })
                 .sum::<usize>()
+            + self.column.as_ref().map_or(0, Column::heap_bytes)
     }
 
+    /// The budget units held: bitmaps, and a column's.
     fn bitmaps(&self) -> usize {
         self.map
             .values()
             .filter(|e| matches!(e, Entry::Common { bits: Some(_), .. }))
             .count()
+            + self.column.as_ref().map_or(0, |_| COLUMN_UNITS)
     }
 }
 
@@ -359,6 +543,8 @@ enum Narrow<'a> {
     Nothing,
     /// Only the handles set here can.
     To(&'a Bits),
+    /// Only the handles with this code can.
+    Code(&'a Column, u8),
     /// Anything can (read the record).
     Any,
 }
@@ -368,6 +554,7 @@ enum Narrow<'a> {
 #[derive(Debug, Default)]
 pub(super) struct Sieve<'a> {
     bits: Vec<&'a Bits>,
+    codes: Vec<(&'a Column, u8)>,
     /// The bitmaps above and a view's, ANDed into one ([`Sieve::narrow_to_view`]).
     joined: Option<Bits>,
     nothing: bool,
@@ -384,7 +571,10 @@ impl Sieve<'_> {
     pub(super) fn admits(&self, h: Handle) -> bool {
         match &self.joined {
             Some(j) => j.has(h),
-            None => self.bits.iter().all(|b| b.has(h)),
+            None => {
+                self.bits.iter().all(|b| b.has(h))
+                    && self.codes.iter().all(|(c, x)| c.code(h) == *x)
+            }
         }
     }
 
@@ -392,7 +582,7 @@ impl Sieve<'_> {
     /// view alone, public records or a tenant's, is rarely sparse enough to pay for
     /// building one per page).
     pub(super) fn has_bitmaps(&self) -> bool {
-        !self.bits.is_empty()
+        !self.bits.is_empty() || !self.codes.is_empty()
     }
 
     /// Narrows to the records of `view` (a bitmap over `handles` handles): every bitmap is
@@ -405,6 +595,13 @@ impl Sieve<'_> {
         for b in &self.bits {
             for (w, x) in words.iter_mut().zip(b.words(n)) {
                 *w &= x;
+            }
+        }
+        for (col, code) in &self.codes {
+            for (i, w) in words.iter_mut().enumerate() {
+                if *w != 0 {
+                    *w &= col.word(i, *code);
+                }
             }
         }
         self.nothing |= words.iter().all(|w| *w == 0);
@@ -421,6 +618,8 @@ pub(super) struct Filters {
     props: Vec<(Box<str>, Values<Box<str>>)>,
     /// Bitmaps held by all the fields above ([`MAX_BITMAPS`] at most).
     bitmaps: usize,
+    /// While a field is indexed ([`Filters::build`]): no bitmaps yet.
+    building: bool,
 }
 
 impl Filters {
@@ -443,6 +642,7 @@ impl Filters {
     pub(super) fn build(&self, f: &Field, slots: &[Option<Arc<Image>>]) -> Built {
         let mut one = Filters {
             bitmaps: self.bitmaps,
+            building: true,
             ..Filters::default()
         };
         match f {
@@ -456,6 +656,21 @@ impl Filters {
                 one.add(h as Handle, img, slots.len());
             }
         }
+        // The one field built, settled with what the budget leaves it.
+        let room = MAX_BITMAPS.saturating_sub(self.bitmaps);
+        let taken = if let Some(v) = &mut one.min_ram {
+            v.finish_build(slots, room, |i| Some(&i.min_ram))
+        } else if let Some(v) = &mut one.min_disk {
+            v.finish_build(slots, room, |i| Some(&i.min_disk))
+        } else if let Some(v) = &mut one.protected {
+            v.finish_build(slots, room, |i| Some(&i.protected))
+        } else if let Some((k, v)) = one.props.first_mut() {
+            v.finish_build(slots, room, |i| i.property(k))
+        } else {
+            0
+        };
+        one.bitmaps = self.bitmaps + taken;
+        one.building = false;
         Built {
             base: self.bitmaps,
             one,
@@ -499,6 +714,7 @@ impl Filters {
         Budget {
             bitmaps: self.bitmaps,
             handles,
+            cap: if self.building { 0 } else { MAX_BITMAPS },
         }
     }
 
@@ -609,6 +825,7 @@ impl Filters {
             match n {
                 Some(Narrow::Nothing) => s.nothing = true,
                 Some(Narrow::To(b)) => s.bits.push(b),
+                Some(Narrow::Code(c, x)) => s.codes.push((c, x)),
                 Some(Narrow::Any) | None => {}
             }
         }
@@ -666,21 +883,47 @@ impl Filters {
                             return Err(format!("{name}: {k:?} lists {l:?}, records {hs:?}"));
                         }
                     }
-                    Some(Entry::Common { count, bits }) => {
+                    Some(Entry::Common { count, bits, code }) => {
                         if *count as usize != hs.len() {
                             return Err(format!("{name}: {k:?} counts {count}, records {hs:?}"));
                         }
                         if let Some(b) = bits {
                             let set: Vec<Handle> = b.handles().collect();
-                            if &set != hs || hs.len() <= DEMOTE_AT {
+                            if &set != hs || hs.len() <= DEMOTE_AT || v.column.is_some() {
                                 return Err(format!("{name}: {k:?} bits {set:?}, records {hs:?}"));
                             }
+                        }
+                        match (&v.column, *code) {
+                            (Some(col), c @ 1..) => {
+                                let set: Vec<Handle> = col.handles(c).collect();
+                                if &set != hs || hs.len() <= DEMOTE_AT {
+                                    return Err(format!(
+                                        "{name}: {k:?} code {c} on {set:?}, records {hs:?}"
+                                    ));
+                                }
+                            }
+                            (None, 1..) => return Err(format!("{name}: {k:?} coded, no column")),
+                            _ => {}
                         }
                     }
                 }
             }
             if let Some((k, _)) = v.map.iter().find(|(k, _)| !by.contains_key(*k)) {
                 return Err(format!("{name}: {k:?} kept without records"));
+            }
+            // Every coded handle is a coded value's (checked above), and no other byte is set.
+            if let Some(col) = &v.column {
+                let coded: usize = v
+                    .map
+                    .values()
+                    .filter_map(|e| match e {
+                        Entry::Common { count, code, .. } if *code != 0 => Some(*count as usize),
+                        _ => None,
+                    })
+                    .sum();
+                if col.0.iter().filter(|c| **c != 0).count() != coded {
+                    return Err(format!("{name}: stray codes in the column"));
+                }
             }
             Ok(())
         }

@@ -283,3 +283,75 @@ fn a_common_value_is_a_bitmap_until_it_falls_back_to_a_list() {
     }
     assert_eq!(ix.filters.bitmaps(), 2);
 }
+
+/// A field with more common values than COLUMN_AT (1 in tests) when indexed keeps one code
+/// per handle instead of a bitmap per value: a walk skips every other value unread, a new
+/// common value takes a free code, one falling to DEMOTE_AT is listed again (its code
+/// freed), and the column counts COLUMN_UNITS (2 in tests) against MAX_BITMAPS.
+#[test]
+fn a_field_with_many_common_values_keeps_a_column_of_codes() {
+    let disk = |id: &str, min_disk: u32| {
+        let mut i = (*img(id, None, "2020-01-01T00:00:00", None)).clone();
+        i.min_disk = min_disk;
+        Arc::new(i)
+    };
+    // Values 1, 2 and 3 with four records each (common: more than FEW = 3), 9 with one.
+    let mut all: Vec<Arc<Image>> = Vec::new();
+    for v in [1, 2, 3] {
+        all.extend((0..4).map(|i| disk(&format!("d{v}{i}"), v)));
+    }
+    all.push(disk("z", 9));
+    let mut ix = ListIndex::new();
+    ix.ensure(SortKey::CreatedAt, &all).unwrap();
+    let b = ix.prepare_filter(&Field::MinDisk).unwrap();
+    ix.install_filter(b);
+    ix.check().unwrap();
+    assert_eq!(ix.filters.bitmaps(), 2, "one column, no bitmap");
+    let walk = |ix: &ListIndex, v: u32| {
+        let filters = [(Field::MinDisk, Wanted::Num(v))];
+        let mut cands = Vec::new();
+        for s in ix
+            .walk_sieved(SortKey::CreatedAt, false, None, &filters, View::All)
+            .unwrap()
+        {
+            if let Step::Candidate(i) = s {
+                cands.push(i.id.to_string());
+            }
+        }
+        cands.sort();
+        cands
+    };
+    for v in [1, 2, 3] {
+        let want: Vec<String> = (0..4).map(|i| format!("d{v}{i}")).collect();
+        assert_eq!(walk(&ix, v), want, "value {v}: its records only");
+    }
+    // A fourth value turns common after the build: it takes a code too.
+    for i in 0..4 {
+        ix.put(None, &disk(&format!("d4{i}"), 4)).unwrap();
+        ix.check().unwrap();
+    }
+    assert_eq!(walk(&ix, 4).len(), 4);
+    // Value 2 down to DEMOTE_AT = 1: listed again, its code freed; back past FEW on the
+    // freed handles, it takes a code again (MAX_VALUES = 5 in tests: no new value).
+    for i in 0..3 {
+        ix.remove(&disk(&format!("d2{i}"), 2));
+        ix.check().unwrap();
+    }
+    assert_eq!(
+        ids(&ix.filter_matches(&Field::MinDisk, Wanted::Num(2)).unwrap()),
+        ["d23"]
+    );
+    assert!(walk(&ix, 2).len() > 1, "listed, not sieved");
+    for i in 5..8 {
+        ix.put(None, &disk(&format!("d2{i}"), 2)).unwrap();
+        ix.check().unwrap();
+    }
+    assert_eq!(walk(&ix, 2), ["d23", "d25", "d26", "d27"]);
+    assert_eq!(walk(&ix, 1).len(), 4);
+    // A record moving between two common values moves its code.
+    ix.put(Some(&all[0]), &disk("d10", 3)).unwrap();
+    ix.check().unwrap();
+    assert_eq!(walk(&ix, 3).len(), 5);
+    assert_eq!(walk(&ix, 1).len(), 3);
+    assert_eq!(ix.filters.bitmaps(), 2);
+}
