@@ -7,7 +7,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
@@ -19,6 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::app::ConnInfo;
 use crate::edge::access_log::AccessLog;
+use crate::edge::eventlet::{HeadFixer, ReplyOrder};
 use crate::edge::fast::Outcome;
 use crate::edge::GlanceService;
 
@@ -153,10 +154,20 @@ pub async fn run(
                 };
                 let _ = stream.set_nodelay(true);
                 let info = Arc::new(ConnInfo::new(Some(peer)).with_local(stream.local_addr().ok()));
-                let conn = Conn { stream, info: Arc::clone(&info), prefix: Bytes::new() };
+                let order = Arc::new(ReplyOrder::default());
+                let conn = Conn {
+                    stream,
+                    info: Arc::clone(&info),
+                    prefix: Bytes::new(),
+                    fix: None,
+                    order: Arc::clone(&order),
+                    held: Vec::new(),
+                    held_at: 0,
+                };
                 let service = service
                     .for_connection(info)
-                    .with_access_log(options.access_log.clone());
+                    .with_access_log(options.access_log.clone())
+                    .with_reply_order(order);
                 let builder = Arc::clone(&builder);
                 // Subscribed now, so a shutdown that comes later always reaches it.
                 let watcher = graceful.watcher();
@@ -168,7 +179,11 @@ pub async fn run(
                     let mut conn = conn;
                     match fast.serve(&mut conn, header_timeout, &mut stopped, Some(peer)).await {
                         Outcome::Closed => return,
-                        Outcome::Handoff(rest) => conn.prefix = rest,
+                        Outcome::Handoff(rest) => {
+                            conn.prefix = rest;
+                            // The fast path wrote whole answers only: hyper's start at a head.
+                            conn.fix = Some(HeadFixer::default());
+                        }
                     }
                     let conn = builder.serve_connection(TokioIo::new(conn), service);
                     if let Err(e) = watcher.watch(conn).await {
@@ -191,11 +206,37 @@ pub async fn run(
 
 /// A client connection that can end with a TCP reset when the service asks for one (the
 /// `reset` fault): on drop, `SO_LINGER` 0 makes the close send RST instead of FIN. Reads
-/// first return `prefix`: bytes the fast path read but left for hyper.
+/// first return `prefix`: bytes the fast path read but left for hyper. hyper's writes go
+/// through `fix` (once hyper has the connection), which mends response heads into
+/// eventlet's ([`crate::edge::eventlet`]); a mended head waits in `held` until the socket
+/// takes it, and no new write is taken before it has (so at most one head is held).
 struct Conn {
     stream: TcpStream,
     info: Arc<ConnInfo>,
     prefix: Bytes,
+    fix: Option<HeadFixer>,
+    order: Arc<ReplyOrder>,
+    held: Vec<u8>,
+    held_at: usize,
+}
+
+/// Writes out the held head, if any.
+fn poll_held(
+    stream: &mut TcpStream,
+    held: &mut Vec<u8>,
+    at: &mut usize,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    while *at < held.len() {
+        let n = ready!(Pin::new(&mut *stream).poll_write(cx, &held[*at..]))?;
+        if n == 0 {
+            return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+        }
+        *at += n;
+    }
+    held.clear();
+    *at = 0;
+    Poll::Ready(Ok(()))
 }
 
 impl Drop for Conn {
@@ -228,7 +269,32 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let Conn {
+            stream,
+            fix,
+            order,
+            held,
+            held_at,
+            ..
+        } = &mut *self;
+        let Some(fix) = fix.as_mut() else {
+            return Pin::new(stream).poll_write(cx, buf);
+        };
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        ready!(poll_held(stream, held, held_at, cx))?;
+        if let Some(n) = fix.passthrough(buf.len()) {
+            let n = ready!(Pin::new(stream).poll_write(cx, &buf[..n]))?;
+            fix.sent(n);
+            return Poll::Ready(Ok(n));
+        }
+        let n = fix.take_head(buf, held, || order.pop());
+        // Sent now if the socket takes it; else before the next write, or on flush.
+        if let Poll::Ready(Err(e)) = poll_held(stream, held, held_at, cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(n))
     }
 
     fn poll_write_vectored(
@@ -236,7 +302,25 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let this = &mut *self;
+        match this.fix.as_mut() {
+            None => Pin::new(&mut this.stream).poll_write_vectored(cx, bufs),
+            // All body, nothing held: straight through, still vectored.
+            Some(fix) if this.held.is_empty() && fix.passthrough(total) == Some(total) => {
+                let n = ready!(Pin::new(&mut this.stream).poll_write_vectored(cx, bufs))?;
+                fix.sent(n);
+                Poll::Ready(Ok(n))
+            }
+            // A head, or a body's end and more: one slice at a time.
+            Some(_) => {
+                let first = bufs
+                    .iter()
+                    .find(|b| !b.is_empty())
+                    .map_or(&[][..], |b| &b[..]);
+                self.poll_write(cx, first)
+            }
+        }
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -244,7 +328,14 @@ impl AsyncWrite for Conn {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+        let Conn {
+            stream,
+            held,
+            held_at,
+            ..
+        } = &mut *self;
+        ready!(poll_held(stream, held, held_at, cx))?;
+        Pin::new(stream).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -252,7 +343,14 @@ impl AsyncWrite for Conn {
             // A graceful shutdown would send FIN before the reset.
             return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut self.stream).poll_shutdown(cx)
+        let Conn {
+            stream,
+            held,
+            held_at,
+            ..
+        } = &mut *self;
+        ready!(poll_held(stream, held, held_at, cx))?;
+        Pin::new(stream).poll_shutdown(cx)
     }
 }
 

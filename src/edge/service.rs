@@ -12,6 +12,7 @@ use crate::app::body::Body;
 use crate::app::{Abort, App, ConnInfo, RespFuture};
 use crate::control::Control;
 use crate::edge::access_log::{AccessLog, Entry};
+use crate::edge::eventlet::ReplyOrder;
 use crate::edge::guard::Guarded;
 use crate::render::webob::BodyKind;
 
@@ -25,6 +26,8 @@ pub struct GlanceService {
     /// `--max-header-bytes`: hyper enforces it only on heads it had to read in pieces.
     max_head: usize,
     log: Option<AccessLog>,
+    /// The connection's order of answers, for the eventlet head mender on its socket.
+    replies: Option<Arc<ReplyOrder>>,
 }
 
 impl GlanceService {
@@ -46,6 +49,7 @@ impl GlanceService {
             control_only: false,
             log: None,
             max_head: usize::MAX,
+            replies: None,
         }
     }
 
@@ -68,7 +72,15 @@ impl GlanceService {
             control_only: self.control_only,
             log: self.log.clone(),
             max_head: self.max_head,
+            replies: None,
         }
+    }
+
+    /// The same service telling `order` whether each request is a HEAD, in the order
+    /// they arrive (see [`crate::edge::eventlet`]).
+    pub(crate) fn with_reply_order(mut self, order: Arc<ReplyOrder>) -> Self {
+        self.replies = Some(order);
+        self
     }
 
     /// The same service refusing (431) request heads longer than `max_head` bytes.
@@ -119,6 +131,9 @@ where
 
     /// Dispatches under the panic guard: a handler that panics is answered 500.
     fn call(&self, mut req: Request<B>) -> Guarded {
+        if let Some(order) = &self.replies {
+            order.push(req.method() == Method::HEAD);
+        }
         if self.max_head != usize::MAX && head_len(&req) > self.max_head {
             return Guarded::ready(too_large());
         }

@@ -348,6 +348,8 @@ async fn http10_connection_close() {
             b"HEAD /v1/images/3c3d1d01-b48a-4639-8a88-08be3b9b5d78 HTTP/1.0\r\nHost: h\r\n\r\n",
         )
         .await;
+    // eventlet's status line is HTTP/1.1 whatever the request's version (hyper's is not).
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
     let lines = r.masked_lines();
     assert_eq!(
         &lines[lines.len() - 2..],
@@ -364,7 +366,7 @@ async fn http10_connection_close() {
     let r = c
         .roundtrip(b"HEAD /v1/images/nope HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\n")
         .await;
-    assert!(r.status_line.ends_with("404 Not Found"));
+    assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
 }
 
 /// Garbage instead of HTTP gets a 400 from hyper and never crashes the server.

@@ -1,0 +1,376 @@
+//! eventlet's response heads from hyper's: the two places where hyper will not write what
+//! Glance's eventlet server put on the wire, mended in the bytes on their way to the socket.
+//!
+//! - **The status line of an answer to an HTTP/1.0 request.** hyper answers such a peer
+//!   with `HTTP/1.0 200 OK`; eventlet always wrote `HTTP/1.1` (which is also what RFC 9110
+//!   §2.5 asks of a server: its own highest version). The headers were already the same.
+//! - **`Content-Length: 0` on a 204.** WebOb set it and eventlet sent it, just before
+//!   `Date`; hyper never writes a length on a 204 (RFC 9110 forbids it, and no client
+//!   minds either way). The member calls of the v1 API answer 204.
+//!
+//! [`HeadFixer`] follows the framing of the responses going out so that it only ever
+//! touches a head: a head is read up to its blank line, mended and queued; the body after
+//! it (`Content-Length` bytes, none for a 1xx/204/304 or the answer to a HEAD) goes through
+//! untouched, without a copy. Whether a response answers a HEAD is not in its bytes, so
+//! the service queues each request's method as hyper hands it over ([`ReplyOrder`]); an
+//! HTTP/1 connection answers in request order. Anything the fixer cannot follow (a chunked
+//! or close-delimited body, a head over [`MAX_HEAD`], a status line that is not hyper's)
+//! ends its work on that connection: every later byte goes out as hyper wrote it.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+/// The longest response head the fixer holds back; hyper's heads here are under 4 KB.
+pub const MAX_HEAD: usize = 64 * 1024;
+
+/// Requests whose answers have not been written yet, oldest first: `true` for a HEAD.
+/// Bounded by the requests hyper has taken and not answered (one at a time on HTTP/1);
+/// [`ReplyOrder::MAX`] keeps it bounded whatever happens.
+#[derive(Default, Debug)]
+pub struct ReplyOrder(Mutex<VecDeque<bool>>);
+
+impl ReplyOrder {
+    /// More requests than this in flight on one connection means the order is lost: the
+    /// oldest are dropped (the fixer then mis-frames at worst, and stops; see the module).
+    pub const MAX: usize = 64;
+
+    /// A request was handed to the service: its answer comes after those queued before.
+    pub fn push(&self, is_head: bool) {
+        let mut q = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if q.len() == Self::MAX {
+            q.pop_front();
+        }
+        q.push_back(is_head);
+    }
+
+    /// The answer now being written: was its request a HEAD? (No entry: hyper's own
+    /// answer to a request it could not parse, never a HEAD's.)
+    pub fn pop(&self) -> bool {
+        let mut q = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        q.pop_front().unwrap_or(false)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Reading a response head (possibly none started yet).
+    Head,
+    /// This many body bytes go out before the next head.
+    Body(u64),
+    /// Given up on this connection: everything goes out as written.
+    Raw,
+}
+
+/// The mender of one connection's output (see the module).
+#[derive(Debug)]
+pub struct HeadFixer {
+    state: State,
+    /// The head read so far (state `Head`).
+    head: Vec<u8>,
+}
+
+impl Default for HeadFixer {
+    fn default() -> Self {
+        HeadFixer {
+            state: State::Head,
+            head: Vec::new(),
+        }
+    }
+}
+
+impl HeadFixer {
+    /// How many of the next `len` bytes may go to the socket as they are (body bytes, or
+    /// everything once given up); `None` while a head is being read.
+    pub fn passthrough(&self, len: usize) -> Option<usize> {
+        match self.state {
+            State::Head => None,
+            State::Body(n) => Some(len.min(usize::try_from(n).unwrap_or(usize::MAX))),
+            State::Raw => Some(len),
+        }
+    }
+
+    /// `n` bytes allowed by [`HeadFixer::passthrough`] were written.
+    pub fn sent(&mut self, n: usize) {
+        if let State::Body(left) = self.state {
+            let left = left - n as u64;
+            self.state = if left == 0 {
+                State::Head
+            } else {
+                State::Body(left)
+            };
+        }
+    }
+
+    /// Takes bytes of a head from `input` (at least one if it is not empty) and returns
+    /// how many. When they complete the head, the mended head is appended to `out`, and
+    /// `is_head` is asked whether it answers a HEAD (once per final response).
+    pub fn take_head(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        is_head: impl FnOnce() -> bool,
+    ) -> usize {
+        debug_assert_eq!(self.state, State::Head);
+        let Some(n) = head_end(&self.head, input) else {
+            self.head.extend_from_slice(input);
+            if self.head.len() > MAX_HEAD {
+                self.give_up(out);
+            }
+            return input.len();
+        };
+        if self.head.is_empty() {
+            // The usual case: the whole head in one write, mended straight from it.
+            self.state = mend(&input[..n], out, is_head);
+        } else {
+            self.head.extend_from_slice(&input[..n]);
+            let head = std::mem::take(&mut self.head);
+            self.state = mend(&head, out, is_head);
+            self.head = head;
+            self.head.clear();
+        }
+        n
+    }
+
+    /// Whatever is held goes out unchanged, and so does everything after it.
+    fn give_up(&mut self, out: &mut Vec<u8>) {
+        out.append(&mut self.head);
+        self.state = State::Raw;
+    }
+}
+
+/// How many bytes of `input` complete the head begun by `held` (its blank line's end),
+/// found without copying `input`: a body may follow the head in the same write.
+fn head_end(held: &[u8], input: &[u8]) -> Option<usize> {
+    const END: &[u8; 4] = b"\r\n\r\n";
+    // A blank line cut between the two; the earliest cut first.
+    for k in (1..=3).rev() {
+        if held.ends_with(&END[..k]) && input.starts_with(&END[k..]) {
+            return Some(4 - k);
+        }
+    }
+    memchr::memmem::find(input, END).map(|i| i + 4)
+}
+
+/// Appends `head` (a whole response head) to `out`, mended, and says what follows it.
+fn mend(head: &[u8], out: &mut Vec<u8>, is_head: impl FnOnce() -> bool) -> State {
+    let start = out.len();
+    out.extend_from_slice(head);
+    // hyper's status line: "HTTP/1.x NNN reason".
+    let status = match head {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'0' | b'1', b' ', a, b, c, b' ', ..]
+            if [a, b, c].iter().all(|d| d.is_ascii_digit()) =>
+        {
+            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+        }
+        _ => return State::Raw,
+    };
+    if head[7] == b'0' {
+        out[start + 7] = b'1';
+    }
+    if status < 200 {
+        // An interim answer (100 Continue): the final one for the same request follows.
+        return State::Head;
+    }
+    let answers_head = is_head();
+    let mut length: Option<u64> = None;
+    let mut date_at: Option<usize> = None;
+    // Header lines: between the status line's CRLF and the blank line.
+    let first = memchr::memmem::find(head, b"\r\n").map_or(head.len(), |i| i + 2);
+    let mut pos = first;
+    while pos < head.len() - 2 {
+        let end = match memchr::memmem::find(&head[pos..], b"\r\n") {
+            Some(i) => pos + i,
+            None => return State::Raw,
+        };
+        let line = &head[pos..end];
+        let colon = memchr::memchr(b':', line).unwrap_or(line.len());
+        let (name, value) = (&line[..colon], line.get(colon + 1..).unwrap_or_default());
+        if name.eq_ignore_ascii_case(b"content-length") {
+            match std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+            {
+                Some(n) if length.is_none_or(|l| l == n) => length = Some(n),
+                _ => return State::Raw,
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            // A chunked body is not followed (the emulator sends none; see the module).
+            return State::Raw;
+        } else if name.eq_ignore_ascii_case(b"date") {
+            date_at = Some(pos);
+        }
+        pos = end + 2;
+    }
+    if status == 204 && length.is_none() {
+        // WebOb's `Content-Length: 0`, which eventlet wrote just before its `Date`.
+        let at = start + date_at.unwrap_or(head.len() - 2);
+        out.splice(at..at, b"Content-Length: 0\r\n".iter().copied());
+    }
+    if answers_head || status == 204 || status == 304 {
+        return State::Head;
+    }
+    match length {
+        Some(0) => State::Head,
+        Some(n) => State::Body(n),
+        // Close-delimited: the rest of the connection is this body.
+        None => State::Raw,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `wire` through a fixer in pieces of `step` bytes, as a socket taking at most
+    /// `step` bytes a time would; `heads` answers "is this a HEAD's answer" in order.
+    fn run(wire: &[u8], step: usize, heads: &[bool]) -> Vec<u8> {
+        let order = ReplyOrder::default();
+        for &h in heads {
+            order.push(h);
+        }
+        let mut f = HeadFixer::default();
+        let mut out = Vec::new();
+        let mut rest = wire;
+        while !rest.is_empty() {
+            let piece = &rest[..rest.len().min(step)];
+            let n = match f.passthrough(piece.len()) {
+                Some(n) => {
+                    out.extend_from_slice(&piece[..n]);
+                    f.sent(n);
+                    n
+                }
+                None => f.take_head(piece, &mut out, || order.pop()),
+            };
+            assert!(n > 0, "no progress");
+            rest = &rest[n..];
+        }
+        out
+    }
+
+    const DATE: &str = "Date: Tue, 24 Nov 2026 18:05:57 GMT\r\n";
+
+    fn resp(status: &str, headers: &str, body: &str) -> String {
+        format!("{status}\r\n{headers}{DATE}\r\n{body}")
+    }
+
+    #[test]
+    fn a_204_gets_content_length_0_before_date_and_http_1_0_becomes_1_1() {
+        let rid = "X-Openstack-Request-Id: req-1\r\n";
+        let wire = resp("HTTP/1.1 204 No Content", rid, "");
+        let want = format!("HTTP/1.1 204 No Content\r\n{rid}Content-Length: 0\r\n{DATE}\r\n");
+        for step in [1, 2, 3, 7, 1000] {
+            assert_eq!(run(wire.as_bytes(), step, &[false]), want.as_bytes());
+        }
+        let wire =
+            format!("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n{DATE}Connection: close\r\n\r\nok");
+        let want = wire.replacen("HTTP/1.0", "HTTP/1.1", 1);
+        assert_eq!(run(wire.as_bytes(), 5, &[false]), want.as_bytes());
+    }
+
+    #[test]
+    fn bodies_are_never_touched_even_when_they_look_like_heads() {
+        // A body holding a whole 1.0 head and a HEAD's answer whose length has no body.
+        let inner = resp("HTTP/1.0 204 No Content", "", "");
+        let a = resp(
+            "HTTP/1.1 200 OK",
+            &format!("Content-Length: {}\r\n", inner.len()),
+            &inner,
+        );
+        let b = resp("HTTP/1.1 200 OK", "Content-Length: 99\r\n", "");
+        let c = resp("HTTP/1.0 404 Not Found", "Content-Length: 3\r\n", "404");
+        let wire = format!("{a}{b}{c}");
+        let want = format!("{a}{b}{}", c.replacen("HTTP/1.0", "HTTP/1.1", 1));
+        for step in [1, 4, 64, 4096] {
+            assert_eq!(
+                run(wire.as_bytes(), step, &[false, true, false]),
+                want.as_bytes()
+            );
+        }
+    }
+
+    #[test]
+    fn interim_answers_do_not_take_a_place_in_the_order() {
+        let wire = format!(
+            "HTTP/1.1 100 Continue\r\n\r\n{}{}",
+            resp("HTTP/1.1 201 Created", "Content-Length: 2\r\n", "{}"),
+            resp("HTTP/1.0 200 OK", "Content-Length: 5\r\n", "")
+        );
+        let want = wire.replacen("HTTP/1.0", "HTTP/1.1", 1);
+        assert_eq!(run(wire.as_bytes(), 3, &[false, true]), want.as_bytes());
+    }
+
+    #[test]
+    fn what_cannot_be_followed_goes_out_unchanged() {
+        // Chunked, then close-delimited, then a head too long to hold: all verbatim after.
+        let chunked = resp(
+            "HTTP/1.1 200 OK",
+            "Transfer-Encoding: chunked\r\n",
+            "2\r\nok\r\n0\r\n\r\n",
+        );
+        let later = resp("HTTP/1.0 204 No Content", "", "");
+        let wire = format!("{chunked}{later}");
+        assert_eq!(run(wire.as_bytes(), 5, &[false, false]), wire.as_bytes());
+        let open = resp("HTTP/1.0 200 OK", "", "body until close");
+        let wire = format!("{open}{later}");
+        let want = format!("{}{later}", open.replacen("HTTP/1.0", "HTTP/1.1", 1));
+        assert_eq!(run(wire.as_bytes(), 5, &[false, false]), want.as_bytes());
+        let long = format!("HTTP/1.0 200 OK\r\nX: {}\r\n\r\n", "a".repeat(2 * MAX_HEAD));
+        assert_eq!(run(long.as_bytes(), 1000, &[false]), long.as_bytes());
+        let odd = "garbage\r\n\r\nHTTP/1.0 204 No Content\r\n\r\n";
+        assert_eq!(run(odd.as_bytes(), 3, &[false]), odd.as_bytes());
+    }
+
+    proptest::proptest! {
+        /// Any sequence of responses, written in pieces of any size: every head mended,
+        /// every body byte for byte.
+        #[test]
+        fn any_responses_in_any_pieces(
+            rs in proptest::collection::vec(
+                (proptest::bool::ANY, 0usize..7, proptest::bool::ANY, 0usize..40), 1..8),
+            step in 1usize..90,
+        ) {
+            let (mut wire, mut want, mut heads) = (String::new(), String::new(), Vec::new());
+            for (v10, s, head, len) in rs {
+                let (code, reason) = [(100, "Continue"), (200, "OK"), (201, "Created"),
+                    (204, "No Content"), (304, "Not Modified"), (404, "Not Found"),
+                    (409, "Conflict")][s];
+                let v = if v10 { "1.0" } else { "1.1" };
+                if code == 100 {
+                    wire += &format!("HTTP/{v} 100 Continue\r\n\r\n");
+                    want += "HTTP/1.1 100 Continue\r\n\r\n";
+                    continue;
+                }
+                heads.push(head);
+                let bodyless = head || code == 204 || code == 304;
+                // Bodies made of heads, to catch any byte of a body read as a head.
+                let body: String = "HTTP/1.0 204 No Content\r\n\r\n".chars().cycle().take(len).collect();
+                let (cl, body) = match (code, bodyless) {
+                    (204, _) => (String::new(), ""),
+                    (_, true) => (format!("Content-Length: {len}\r\n"), ""),
+                    _ => (format!("Content-Length: {len}\r\n"), body.as_str()),
+                };
+                let rid = "X-Openstack-Request-Id: req-x\r\n";
+                wire += &format!("HTTP/{v} {code} {reason}\r\n{rid}{cl}{DATE}\r\n{body}");
+                let cl = if code == 204 { "Content-Length: 0\r\n".to_string() } else { cl };
+                want += &format!("HTTP/1.1 {code} {reason}\r\n{rid}{cl}{DATE}\r\n{body}");
+            }
+            proptest::prop_assert_eq!(
+                String::from_utf8(run(wire.as_bytes(), step, &heads)).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn the_order_is_bounded() {
+        let q = ReplyOrder::default();
+        for _ in 0..ReplyOrder::MAX * 2 {
+            q.push(true);
+        }
+        q.push(false);
+        assert_eq!(q.0.lock().unwrap().len(), ReplyOrder::MAX);
+        for _ in 0..ReplyOrder::MAX - 1 {
+            assert!(q.pop());
+        }
+        assert!(!q.pop());
+        assert!(!q.pop(), "an empty order answers 'not a HEAD'");
+    }
+}
