@@ -18,7 +18,7 @@
 //! ends its work on that connection: every later byte goes out as hyper wrote it.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 
 /// The longest response head the fixer holds back; hyper's heads here are under 4 KB.
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -148,7 +148,10 @@ fn head_end(held: &[u8], input: &[u8]) -> Option<usize> {
             return Some(4 - k);
         }
     }
-    memchr::memmem::find(input, END).map(|i| i + 4)
+    // Built once: `memmem::find` would build a searcher on every call.
+    static FINDER: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(END));
+    FINDER.find(input).map(|i| i + 4)
 }
 
 /// Appends `head` (a whole response head) to `out`, mended, and says what follows it.
@@ -175,12 +178,13 @@ fn mend(head: &[u8], out: &mut Vec<u8>, is_head: impl FnOnce() -> bool) -> State
     let mut length: Option<u64> = None;
     let mut date_at: Option<usize> = None;
     // Header lines: between the status line's CRLF and the blank line.
-    let first = memchr::memmem::find(head, b"\r\n").map_or(head.len(), |i| i + 2);
+    // Lines end in CRLF (hyper writes nothing else; a bare LF would be found wanting below).
+    let first = memchr::memchr(b'\n', head).map_or(head.len(), |i| i + 1);
     let mut pos = first;
     while pos < head.len() - 2 {
-        let end = match memchr::memmem::find(&head[pos..], b"\r\n") {
-            Some(i) => pos + i,
-            None => return State::Raw,
+        let end = match memchr::memchr(b'\n', &head[pos..]) {
+            Some(i) if i > 0 && head[pos + i - 1] == b'\r' => pos + i - 1,
+            _ => return State::Raw,
         };
         let line = &head[pos..end];
         let colon = memchr::memchr(b':', line).unwrap_or(line.len());
