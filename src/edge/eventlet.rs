@@ -8,6 +8,12 @@
 //!   `Date`; hyper never writes a length on a 204 (RFC 9110 forbids it, and no client
 //!   minds either way). The member calls of the v1 API answer 204.
 //!
+//! - **A `#` in a request target.** eventlet split the target at `?` only, so `#frag` was
+//!   part of the path (an image id `abc#frag`, a 404); hyper's URI parser drops the
+//!   fragment, and `HEAD /v1/images/<id>#x` would find `<id>`. [`TargetKeeper`] follows the
+//!   requests coming in and hands hyper `%23` for each `#` in a request line, which the
+//!   router decodes back, as WSGI's `PATH_INFO` had it.
+//!
 //! [`HeadFixer`] follows the framing of the responses going out so that it only ever
 //! touches a head: a head is read up to its blank line, mended and queued; the body after
 //! it (`Content-Length` bytes, none for a 1xx/204/304 or the answer to a HEAD) goes through
@@ -221,6 +227,166 @@ fn mend(head: &[u8], out: &mut Vec<u8>, is_head: impl FnOnce() -> bool) -> State
     }
 }
 
+/// The longest request head [`TargetKeeper`] follows (`--max-header-bytes` at most).
+pub const MAX_REQUEST_HEAD: usize = 1 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum In {
+    /// Reading a request head (the request line first).
+    Head,
+    /// This many request body bytes before the next head.
+    Body(u64),
+    /// Given up: a chunked body, a CONNECT, a head hyper will refuse; bytes pass as sent.
+    Raw,
+}
+
+/// Follows the requests of one connection to find each request line, where a `#` is
+/// handed on as `%23` (see the module). Bodies are skipped by `Content-Length`; anything it
+/// cannot follow ends its work on the connection (a `#` is then hyper's again).
+#[derive(Debug)]
+pub struct TargetKeeper {
+    state: In,
+    /// The head read so far (for its `Content-Length` / `Transfer-Encoding`).
+    head: Vec<u8>,
+    /// Whether the request line has ended (`#` is only looked for before that).
+    line_done: bool,
+}
+
+impl Default for TargetKeeper {
+    fn default() -> Self {
+        TargetKeeper {
+            state: In::Head,
+            head: Vec::new(),
+            line_done: false,
+        }
+    }
+}
+
+impl TargetKeeper {
+    /// Follows `data`, bytes on their way to hyper. `None`: all of it may go as it is.
+    /// `Some(i)`: `data[i]` is a `#` in a request line; `data[..=i]` has been followed,
+    /// `data[..i]` and then `%23` go first, and the rest is to be given to `scan` again.
+    pub fn scan(&mut self, data: &[u8]) -> Option<usize> {
+        let mut pos = 0;
+        while pos < data.len() {
+            match self.state {
+                In::Raw => return None,
+                In::Body(n) => {
+                    let k = (data.len() - pos).min(usize::try_from(n).unwrap_or(usize::MAX));
+                    pos += k;
+                    let left = n - k as u64;
+                    self.state = if left == 0 { In::Head } else { In::Body(left) };
+                }
+                In::Head => {
+                    let mut rest = &data[pos..];
+                    if self.head.is_empty() {
+                        // Empty lines before a request line are skipped (httparse does).
+                        let skip = rest
+                            .iter()
+                            .take_while(|b| matches!(b, b'\r' | b'\n'))
+                            .count();
+                        pos += skip;
+                        rest = &rest[skip..];
+                        if rest.is_empty() {
+                            return None;
+                        }
+                    }
+                    if !self.line_done {
+                        match memchr::memchr2(b'#', b'\n', rest) {
+                            Some(i) if rest[i] == b'#' => {
+                                // The head as hyper will read it.
+                                self.head.extend_from_slice(&rest[..i]);
+                                self.head.extend_from_slice(b"%23");
+                                return Some(pos + i);
+                            }
+                            Some(_) => self.line_done = true,
+                            None => {}
+                        }
+                    }
+                    match request_head_end(&self.head, rest) {
+                        None => {
+                            self.head.extend_from_slice(rest);
+                            if self.head.len() > MAX_REQUEST_HEAD {
+                                self.state = In::Raw;
+                                self.head = Vec::new();
+                            }
+                            return None;
+                        }
+                        Some(n) => {
+                            self.state = if self.head.is_empty() {
+                                // The usual case: a whole head in one read, not copied.
+                                request_framing(&rest[..n])
+                            } else {
+                                self.head.extend_from_slice(&rest[..n]);
+                                request_framing(&self.head)
+                            };
+                            self.head.clear();
+                            pos += n;
+                            self.line_done = false;
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// How many bytes of `input` end the request head begun by `held` (a line ending right
+/// after a line ending: httparse takes `\r\n` and bare `\n` alike).
+fn request_head_end(held: &[u8], input: &[u8]) -> Option<usize> {
+    // The two bytes before each '\n' of `input`, looked up across the cut.
+    let before = |i: usize, back: usize| -> Option<u8> {
+        if i >= back {
+            Some(input[i - back])
+        } else {
+            held.len().checked_sub(back - i).map(|j| held[j])
+        }
+    };
+    memchr::memchr_iter(b'\n', input)
+        .find(|&i| match before(i, 1) {
+            Some(b'\n') => true,
+            Some(b'\r') => before(i, 2) == Some(b'\n'),
+            _ => false,
+        })
+        .map(|i| i + 1)
+}
+
+/// What follows a whole request head: its body by `Content-Length`, nothing, or (for what
+/// hyper reads differently or refuses) the end of following.
+fn request_framing(head: &[u8]) -> In {
+    // Uninitialised: zeroing 128 headers (4 KB) on every request would cost more than the
+    // parse.
+    let mut headers = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 128];
+    let mut req = httparse::Request::new(&mut []);
+    match req.parse_with_uninit_headers(head, &mut headers) {
+        Ok(httparse::Status::Complete(_)) => {}
+        _ => return In::Raw,
+    }
+    if req.method.is_none_or(|m| m.eq_ignore_ascii_case("CONNECT")) {
+        return In::Raw;
+    }
+    let mut length: Option<u64> = None;
+    for h in req.headers.iter() {
+        if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            return In::Raw;
+        }
+        if h.name.eq_ignore_ascii_case("content-length") {
+            match std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+            {
+                Some(n) if length.is_none_or(|l| l == n) => length = Some(n),
+                _ => return In::Raw,
+            }
+        }
+    }
+    match length {
+        Some(n) if n > 0 => In::Body(n),
+        _ => In::Head,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,6 +526,86 @@ mod tests {
             }
             proptest::prop_assert_eq!(
                 String::from_utf8(run(wire.as_bytes(), step, &heads)).unwrap(), want);
+        }
+    }
+
+    /// Runs `input` through a keeper in pieces of `step` bytes, as `Conn::poll_read` does:
+    /// after a `#`, `%23` goes out and the rest is read again.
+    fn keep_all(input: &[u8], step: usize) -> Vec<u8> {
+        let mut k = TargetKeeper::default();
+        let (mut out, mut pos) = (Vec::new(), 0);
+        while pos < input.len() {
+            let piece = &input[pos..input.len().min(pos + step)];
+            match k.scan(piece) {
+                None => {
+                    out.extend_from_slice(piece);
+                    pos += piece.len();
+                }
+                Some(i) => {
+                    out.extend_from_slice(&piece[..i]);
+                    out.extend_from_slice(b"%23");
+                    pos += i + 1;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_hash_in_a_request_line_becomes_percent_23_and_nowhere_else() {
+        let wire = "\r\nHEAD /v1/images/a#b#c HTTP/1.1\r\nX-Frag: #1\r\n\r\n\
+                    PUT /v1/images/x#?name=#y HTTP/1.1\r\nContent-Length: 31\r\n\r\n\
+                    GET /v1/images/z#z HTTP/1.1\r\n\r\n\
+                    GET /q#1 HTTP/1.0\nHost: h\n\nGET /r#2 HTTP/1.1\r\n\r\n";
+        let want = "\r\nHEAD /v1/images/a%23b%23c HTTP/1.1\r\nX-Frag: #1\r\n\r\n\
+                    PUT /v1/images/x%23?name=%23y HTTP/1.1\r\nContent-Length: 31\r\n\r\n\
+                    GET /v1/images/z#z HTTP/1.1\r\n\r\n\
+                    GET /q%231 HTTP/1.0\nHost: h\n\nGET /r%232 HTTP/1.1\r\n\r\n";
+        for step in [1, 2, 3, 5, 16, 1000] {
+            assert_eq!(
+                String::from_utf8(keep_all(wire.as_bytes(), step)).unwrap(),
+                want
+            );
+        }
+    }
+
+    #[test]
+    fn a_body_it_cannot_frame_ends_the_keeping() {
+        for head in [
+            "POST /a#1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST /a#1 HTTP/1.1\r\nContent-Length: x\r\n\r\n",
+            "CONNECT /a#1 HTTP/1.1\r\n\r\n",
+        ] {
+            let wire = format!("{head}GET /b#2 HTTP/1.1\r\n\r\n");
+            let want = format!("{}GET /b#2 HTTP/1.1\r\n\r\n", head.replacen('#', "%23", 1));
+            assert_eq!(
+                String::from_utf8(keep_all(wire.as_bytes(), 7)).unwrap(),
+                want
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// Requests with bodies full of request lines, in pieces of any size: only the
+        /// request lines' `#`s change.
+        #[test]
+        fn only_request_lines_change(
+            rs in proptest::collection::vec(
+                (0usize..4, "[a-z#?]{0,6}", 0usize..40, proptest::bool::ANY), 1..6),
+            step in 1usize..60,
+        ) {
+            let (mut wire, mut want) = (String::new(), String::new());
+            for (m, target, len, lf) in rs {
+                let method = ["GET", "HEAD", "PUT", "POST"][m];
+                let nl = if lf { "\n" } else { "\r\n" };
+                let body: String = "GET /x#y HTTP/1.1\r\n\r\n".chars().cycle().take(len).collect();
+                let cl = if len > 0 { format!("Content-Length: {len}{nl}") } else { String::new() };
+                let rest = format!(" HTTP/1.1{nl}Host: #h{nl}{cl}{nl}{body}");
+                wire += &format!("{method} /{target}{rest}");
+                want += &format!("{method} /{}{rest}", target.replace('#', "%23"));
+            }
+            proptest::prop_assert_eq!(
+                String::from_utf8(keep_all(wire.as_bytes(), step)).unwrap(), want);
         }
     }
 

@@ -19,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::app::ConnInfo;
 use crate::edge::access_log::AccessLog;
-use crate::edge::eventlet::{HeadFixer, ReplyOrder};
+use crate::edge::eventlet::{HeadFixer, ReplyOrder, TargetKeeper};
 use crate::edge::fast::Outcome;
 use crate::edge::GlanceService;
 
@@ -160,6 +160,8 @@ pub async fn run(
                     info: Arc::clone(&info),
                     prefix: Bytes::new(),
                     fix: None,
+                    keep: None,
+                    inject: Vec::new(),
                     order: Arc::clone(&order),
                     held: Vec::new(),
                     held_at: 0,
@@ -183,6 +185,7 @@ pub async fn run(
                             conn.prefix = rest;
                             // The fast path wrote whole answers only: hyper's start at a head.
                             conn.fix = Some(HeadFixer::default());
+                            conn.keep = Some(TargetKeeper::default());
                         }
                     }
                     let conn = builder.serve_connection(TokioIo::new(conn), service);
@@ -215,6 +218,10 @@ struct Conn {
     info: Arc<ConnInfo>,
     prefix: Bytes,
     fix: Option<HeadFixer>,
+    /// Finds the `#`s of request lines in what hyper reads (`edge::eventlet`).
+    keep: Option<TargetKeeper>,
+    /// What is left of a `%23` standing for a `#` (read first, not looked at again).
+    inject: Vec<u8>,
     order: Arc<ReplyOrder>,
     held: Vec<u8>,
     held_at: usize,
@@ -253,13 +260,39 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if !self.prefix.is_empty() {
-            let n = self.prefix.len().min(buf.remaining());
-            buf.put_slice(&self.prefix[..n]);
-            self.prefix.advance(n);
+        let this = &mut *self;
+        if !this.inject.is_empty() {
+            let n = this.inject.len().min(buf.remaining());
+            buf.put_slice(&this.inject[..n]);
+            this.inject.drain(..n);
             return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        let before = buf.filled().len();
+        if !this.prefix.is_empty() {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(&this.prefix[..n]);
+            this.prefix.advance(n);
+        } else {
+            ready!(Pin::new(&mut this.stream).poll_read(cx, buf))?;
+        }
+        let Some(keep) = this.keep.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let Some(i) = keep.scan(&buf.filled()[before..]) else {
+            return Poll::Ready(Ok(()));
+        };
+        // A `#` in a request line: what follows it is read again later (and looked at then),
+        // the `#` becomes `%23`. At least its own byte's room is free, so this read is not
+        // mistaken for the end of the stream.
+        let at = before + i;
+        let mut rest = bytes::BytesMut::from(&buf.filled()[at + 1..]);
+        rest.extend_from_slice(&this.prefix);
+        this.prefix = rest.freeze();
+        buf.set_filled(at);
+        let room = buf.remaining().min(3);
+        buf.put_slice(&b"%23"[..room]);
+        this.inject.extend_from_slice(&b"%23"[room..]);
+        Poll::Ready(Ok(()))
     }
 }
 

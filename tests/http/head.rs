@@ -379,3 +379,48 @@ async fn garbage_request_does_not_break_server() {
     let r = head(&emu, "/v1/images/3c3d1d01-b48a-4639-8a88-08be3b9b5d78").await;
     assert_eq!(r.status_line, "HTTP/1.1 200 OK");
 }
+
+/// A `#` in a request target is part of the path, as eventlet read it (hyper's URI parser
+/// drops a fragment, which made `<id>#frag` find `<id>`): on the first request of a
+/// connection and on every later one, after a body holding `#`s and request lines too.
+#[tokio::test]
+async fn a_hash_in_the_target_belongs_to_the_id_on_every_request_of_a_connection() {
+    let emu = spawn(FIXTURE).await;
+    let id = "3c3d1d01-b48a-4639-8a88-08be3b9b5d78";
+    let mut c = Conn::open(&emu).await;
+    let send = |line: String| format!("{line} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes();
+    for round in 0..2 {
+        let r = c
+            .roundtrip(&send(format!("HEAD /v1/images/{id}#frag")))
+            .await;
+        assert_eq!(r.status_line, "HTTP/1.1 404 Not Found", "round {round}");
+        let r = c
+            .roundtrip(&send(format!("GET /v1/images/{id}#frag")))
+            .await;
+        assert_eq!(r.status_line, "HTTP/1.1 404 Not Found", "round {round}");
+        assert!(
+            r.body_str().contains(&format!("{id}#frag")),
+            "{}",
+            r.body_str()
+        );
+        let r = c.roundtrip(&send(format!("HEAD /v1/images/{id}"))).await;
+        assert_eq!(r.status_line, "HTTP/1.1 200 OK", "round {round}");
+        // A body of request lines with `#`s (a metadata update: its bytes are not read as
+        // requests, and nothing in them changes).
+        let body = format!("HEAD /v1/images/{id}#x HTTP/1.1\r\n\r\n");
+        let r = c
+            .roundtrip(
+                format!(
+                    "PUT /v1/images/{id}#frag HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            )
+            .await;
+        assert_eq!(r.status_line, "HTTP/1.1 404 Not Found", "round {round}");
+    }
+    let r = c
+        .roundtrip(&send("GET /v1/images/detail?name=a#b".to_string()))
+        .await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+}
