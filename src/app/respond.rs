@@ -42,6 +42,33 @@ pub enum RespFuture {
     Fallible(Pin<Box<dyn Future<Output = Result<Response<Body>, Abort>> + Send>>),
 }
 
+impl RespFuture {
+    /// The same answer, passed through `f` once it is there.
+    pub fn map<F>(self, f: F) -> RespFuture
+    where
+        F: FnOnce(Response<Body>) -> Response<Body> + Send + 'static,
+    {
+        match self {
+            RespFuture::Ready(r) => RespFuture::Ready(r.map(f)),
+            RespFuture::Boxed(b) => RespFuture::Boxed(Box::pin(async move { f(b.await) })),
+            RespFuture::Fallible(b) => {
+                RespFuture::Fallible(Box::pin(async move { b.await.map(f) }))
+            }
+        }
+    }
+}
+
+/// Marks an answer after which eventlet closed the connection without saying so (image
+/// data it streamed after an `Expect: 100-continue` it never answered): the answer carries
+/// `Connection: close` so that hyper closes too, and the edge leaves that line off the wire
+/// (`edge::eventlet`).
+#[derive(Clone, Copy, Debug)]
+pub struct UnannouncedClose;
+
+/// Marks image data, which eventlet streamed (set by the image download).
+#[derive(Clone, Copy, Debug)]
+pub struct StreamedData;
+
 impl std::fmt::Debug for RespFuture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("RespFuture")

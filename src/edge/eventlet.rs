@@ -13,6 +13,15 @@
 //!   fragment, and `HEAD /v1/images/<id>#x` would find `<id>`. [`TargetKeeper`] follows the
 //!   requests coming in and hands hyper `%23` for each `#` in a request line, which the
 //!   router decodes back, as WSGI's `PATH_INFO` had it.
+//! - **`CONNECT /path`.** eventlet routed it like any other method (Glance answered it as a
+//!   GET); hyper takes every CONNECT for a tunnel request, refuses an origin-form target and
+//!   drops the connection unanswered. The keeper hands hyper [`CONNECT_STAND_IN`] instead
+//!   of the method when the whole `CONNECT /` arrives in one read, and the service puts
+//!   `CONNECT` back.
+//! - **Image data after an unanswered `Expect: 100-continue`.** eventlet closed the
+//!   connection afterwards without a `Connection` line; hyper only closes after saying
+//!   `Connection: close`. The answer says it for hyper ([`crate::app::UnannouncedClose`]),
+//!   and the mender leaves that one line off the wire.
 //!
 //! [`HeadFixer`] follows the framing of the responses going out so that it only ever
 //! touches a head: a head is read up to its blank line, mended and queued; the body after
@@ -29,31 +38,55 @@ use std::sync::{LazyLock, Mutex};
 /// The longest response head the fixer holds back; hyper's heads here are under 4 KB.
 pub const MAX_HEAD: usize = 64 * 1024;
 
-/// Requests whose answers have not been written yet, oldest first: `true` for a HEAD.
-/// Bounded by the requests hyper has taken and not answered (one at a time on HTTP/1);
-/// [`ReplyOrder::MAX`] keeps it bounded whatever happens.
+/// What the mender must know of an answer that its bytes do not say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reply {
+    /// It answers a HEAD: a `Content-Length` and no body.
+    pub head: bool,
+    /// Its `Connection: close` is hyper's cue only, left off the wire
+    /// ([`crate::app::UnannouncedClose`]).
+    pub unannounced_close: bool,
+}
+
+/// Requests whose answers have not been written yet, oldest first. Bounded by the requests
+/// hyper has taken and not answered (one at a time on HTTP/1); [`ReplyOrder::MAX`] keeps
+/// it bounded whatever happens.
 #[derive(Default, Debug)]
-pub struct ReplyOrder(Mutex<VecDeque<bool>>);
+pub struct ReplyOrder(Mutex<VecDeque<Reply>>);
 
 impl ReplyOrder {
     /// More requests than this in flight on one connection means the order is lost: the
     /// oldest are dropped (the fixer then mis-frames at worst, and stops; see the module).
     pub const MAX: usize = 64;
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Reply>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// A request was handed to the service: its answer comes after those queued before.
     pub fn push(&self, is_head: bool) {
-        let mut q = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut q = self.lock();
         if q.len() == Self::MAX {
             q.pop_front();
         }
-        q.push_back(is_head);
+        q.push_back(Reply {
+            head: is_head,
+            unannounced_close: false,
+        });
     }
 
-    /// The answer now being written: was its request a HEAD? (No entry: hyper's own
-    /// answer to a request it could not parse, never a HEAD's.)
-    pub fn pop(&self) -> bool {
-        let mut q = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        q.pop_front().unwrap_or(false)
+    /// The answer of the request being served (the last one queued: hyper takes the next
+    /// request of a connection only once this one is answered) closes unannounced.
+    pub fn mark_unannounced_close(&self) {
+        if let Some(r) = self.lock().back_mut() {
+            r.unannounced_close = true;
+        }
+    }
+
+    /// The answer now being written. (No entry: hyper's own answer to a request it could
+    /// not parse, never a HEAD's.)
+    pub fn pop(&self) -> Reply {
+        self.lock().pop_front().unwrap_or_default()
     }
 }
 
@@ -109,12 +142,12 @@ impl HeadFixer {
 
     /// Takes bytes of a head from `input` (at least one if it is not empty) and returns
     /// how many. When they complete the head, the mended head is appended to `out`, and
-    /// `is_head` is asked whether it answers a HEAD (once per final response).
+    /// `reply` is asked what the bytes do not say (once per final response).
     pub fn take_head(
         &mut self,
         input: &[u8],
         out: &mut Vec<u8>,
-        is_head: impl FnOnce() -> bool,
+        reply: impl FnOnce() -> Reply,
     ) -> usize {
         debug_assert_eq!(self.state, State::Head);
         let Some(n) = head_end(&self.head, input) else {
@@ -126,11 +159,11 @@ impl HeadFixer {
         };
         if self.head.is_empty() {
             // The usual case: the whole head in one write, mended straight from it.
-            self.state = mend(&input[..n], out, is_head);
+            self.state = mend(&input[..n], out, reply);
         } else {
             self.head.extend_from_slice(&input[..n]);
             let head = std::mem::take(&mut self.head);
-            self.state = mend(&head, out, is_head);
+            self.state = mend(&head, out, reply);
             self.head = head;
             self.head.clear();
         }
@@ -161,7 +194,7 @@ fn head_end(held: &[u8], input: &[u8]) -> Option<usize> {
 }
 
 /// Appends `head` (a whole response head) to `out`, mended, and says what follows it.
-fn mend(head: &[u8], out: &mut Vec<u8>, is_head: impl FnOnce() -> bool) -> State {
+fn mend(head: &[u8], out: &mut Vec<u8>, reply: impl FnOnce() -> Reply) -> State {
     let start = out.len();
     out.extend_from_slice(head);
     // hyper's status line: "HTTP/1.x NNN reason".
@@ -180,9 +213,11 @@ fn mend(head: &[u8], out: &mut Vec<u8>, is_head: impl FnOnce() -> bool) -> State
         // An interim answer (100 Continue): the final one for the same request follows.
         return State::Head;
     }
-    let answers_head = is_head();
+    let reply = reply();
     let mut length: Option<u64> = None;
     let mut date_at: Option<usize> = None;
+    // The `Connection: close` line to leave off (start, end after its CRLF).
+    let mut close_line: Option<(usize, usize)> = None;
     // Header lines: between the status line's CRLF and the blank line.
     // Lines end in CRLF (hyper writes nothing else; a bare LF would be found wanting below).
     let first = memchr::memchr(b'\n', head).map_or(head.len(), |i| i + 1);
@@ -208,15 +243,24 @@ fn mend(head: &[u8], out: &mut Vec<u8>, is_head: impl FnOnce() -> bool) -> State
             return State::Raw;
         } else if name.eq_ignore_ascii_case(b"date") {
             date_at = Some(pos);
+        } else if reply.unannounced_close
+            && name.eq_ignore_ascii_case(b"connection")
+            && value.trim_ascii().eq_ignore_ascii_case(b"close")
+        {
+            close_line = Some((pos, end + 2));
         }
         pos = end + 2;
+    }
+    // Edits from the back, so that each offset still holds when it is applied.
+    if let Some((a, b)) = close_line {
+        out.drain(start + a..start + b);
     }
     if status == 204 && length.is_none() {
         // WebOb's `Content-Length: 0`, which eventlet wrote just before its `Date`.
         let at = start + date_at.unwrap_or(head.len() - 2);
         out.splice(at..at, b"Content-Length: 0\r\n".iter().copied());
     }
-    if answers_head || status == 204 || status == 304 {
+    if reply.head || status == 204 || status == 304 {
         return State::Head;
     }
     match length {
@@ -225,6 +269,18 @@ fn mend(head: &[u8], out: &mut Vec<u8>, is_head: impl FnOnce() -> bool) -> State
         // Close-delimited: the rest of the connection is this body.
         None => State::Raw,
     }
+}
+
+/// The method hyper is handed for an origin-form `CONNECT` (see the module); the service
+/// turns it back into `CONNECT` before anything else sees the request.
+pub const CONNECT_STAND_IN: &str = "X-GLANCE-EMU-ORIGIN-FORM-CONNECT";
+
+/// A change [`TargetKeeper::scan`] asks for: `remove` bytes at `at` become `insert`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mend {
+    pub at: usize,
+    pub remove: usize,
+    pub insert: &'static [u8],
 }
 
 /// The longest request head [`TargetKeeper`] follows (`--max-header-bytes` at most).
@@ -264,9 +320,10 @@ impl Default for TargetKeeper {
 
 impl TargetKeeper {
     /// Follows `data`, bytes on their way to hyper. `None`: all of it may go as it is.
-    /// `Some(i)`: `data[i]` is a `#` in a request line; `data[..=i]` has been followed,
-    /// `data[..i]` and then `%23` go first, and the rest is to be given to `scan` again.
-    pub fn scan(&mut self, data: &[u8]) -> Option<usize> {
+    /// `Some(m)`: `data[..m.at]` and then `m.insert` go first, in place of the `m.remove`
+    /// bytes at `m.at` (a `#` in a request line, or an origin-form `CONNECT`), which have
+    /// been followed; the rest is to be given to `scan` again.
+    pub fn scan(&mut self, data: &[u8]) -> Option<Mend> {
         let mut pos = 0;
         while pos < data.len() {
             match self.state {
@@ -290,6 +347,14 @@ impl TargetKeeper {
                         if rest.is_empty() {
                             return None;
                         }
+                        if rest.starts_with(b"CONNECT /") {
+                            self.head.extend_from_slice(CONNECT_STAND_IN.as_bytes());
+                            return Some(Mend {
+                                at: pos,
+                                remove: "CONNECT".len(),
+                                insert: CONNECT_STAND_IN.as_bytes(),
+                            });
+                        }
                     }
                     if !self.line_done {
                         match memchr::memchr2(b'#', b'\n', rest) {
@@ -297,7 +362,11 @@ impl TargetKeeper {
                                 // The head as hyper will read it.
                                 self.head.extend_from_slice(&rest[..i]);
                                 self.head.extend_from_slice(b"%23");
-                                return Some(pos + i);
+                                return Some(Mend {
+                                    at: pos + i,
+                                    remove: 1,
+                                    insert: b"%23",
+                                });
                             }
                             Some(_) => self.line_done = true,
                             None => {}
@@ -398,6 +467,10 @@ mod tests {
         for &h in heads {
             order.push(h);
         }
+        run_with(wire, step, order)
+    }
+
+    fn run_with(wire: &[u8], step: usize, order: ReplyOrder) -> Vec<u8> {
         let mut f = HeadFixer::default();
         let mut out = Vec::new();
         let mut rest = wire;
@@ -541,10 +614,10 @@ mod tests {
                     out.extend_from_slice(piece);
                     pos += piece.len();
                 }
-                Some(i) => {
-                    out.extend_from_slice(&piece[..i]);
-                    out.extend_from_slice(b"%23");
-                    pos += i + 1;
+                Some(m) => {
+                    out.extend_from_slice(&piece[..m.at]);
+                    out.extend_from_slice(m.insert);
+                    pos += m.at + m.remove;
                 }
             }
         }
@@ -570,11 +643,29 @@ mod tests {
     }
 
     #[test]
+    fn an_origin_form_connect_gets_the_stand_in_when_it_comes_whole() {
+        let wire = "CONNECT /v1/#x HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n\
+                    \r\nCONNECT /versions HTTP/1.1\r\n\r\nCONNECT h:1 HTTP/1.1\r\n\r\n";
+        let want = wire
+            .replace("CONNECT /", &format!("{CONNECT_STAND_IN} /"))
+            .replacen('#', "%23", 1);
+        // The method and its target's slash in one read: replaced; cut: left to hyper.
+        assert_eq!(
+            String::from_utf8(keep_all(wire.as_bytes(), 1000)).unwrap(),
+            want
+        );
+        assert_eq!(
+            String::from_utf8(keep_all(b"CONNECT /v1/ HTTP/1.1\r\n\r\n", 4)).unwrap(),
+            "CONNECT /v1/ HTTP/1.1\r\n\r\n"
+        );
+    }
+
+    #[test]
     fn a_body_it_cannot_frame_ends_the_keeping() {
         for head in [
             "POST /a#1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
             "POST /a#1 HTTP/1.1\r\nContent-Length: x\r\n\r\n",
-            "CONNECT /a#1 HTTP/1.1\r\n\r\n",
+            "CONNECT a:1#1 HTTP/1.1\r\n\r\n",
         ] {
             let wire = format!("{head}GET /b#2 HTTP/1.1\r\n\r\n");
             let want = format!("{}GET /b#2 HTTP/1.1\r\n\r\n", head.replacen('#', "%23", 1));
@@ -610,6 +701,26 @@ mod tests {
     }
 
     #[test]
+    fn an_unannounced_close_leaves_only_its_connection_line_off() {
+        let order = ReplyOrder::default();
+        order.push(false);
+        order.mark_unannounced_close();
+        order.push(false);
+        let a = resp("HTTP/1.1 200 OK", "Content-Length: 4\r\n", "data");
+        let a = a.replace(
+            &format!("{DATE}\r\n"),
+            &format!("{DATE}Connection: close\r\n\r\n"),
+        );
+        let b = a.clone();
+        let wire = format!("{a}{b}");
+        let want = format!("{}{b}", a.replace("Connection: close\r\n", ""));
+        assert_eq!(
+            String::from_utf8(run_with(wire.as_bytes(), 9, order)).unwrap(),
+            want
+        );
+    }
+
+    #[test]
     fn the_order_is_bounded() {
         let q = ReplyOrder::default();
         for _ in 0..ReplyOrder::MAX * 2 {
@@ -618,9 +729,13 @@ mod tests {
         q.push(false);
         assert_eq!(q.0.lock().unwrap().len(), ReplyOrder::MAX);
         for _ in 0..ReplyOrder::MAX - 1 {
-            assert!(q.pop());
+            assert!(q.pop().head);
         }
-        assert!(!q.pop());
-        assert!(!q.pop(), "an empty order answers 'not a HEAD'");
+        assert!(!q.pop().head);
+        assert_eq!(
+            q.pop(),
+            Reply::default(),
+            "an empty order: not a HEAD's answer"
+        );
     }
 }

@@ -220,7 +220,8 @@ struct Conn {
     fix: Option<HeadFixer>,
     /// Finds the `#`s of request lines in what hyper reads (`edge::eventlet`).
     keep: Option<TargetKeeper>,
-    /// What is left of a `%23` standing for a `#` (read first, not looked at again).
+    /// What is left of a `%23` standing for a `#`, or of the stand-in for `CONNECT` (read
+    /// first, not looked at again).
     inject: Vec<u8>,
     order: Arc<ReplyOrder>,
     held: Vec<u8>,
@@ -278,20 +279,20 @@ impl AsyncRead for Conn {
         let Some(keep) = this.keep.as_mut() else {
             return Poll::Ready(Ok(()));
         };
-        let Some(i) = keep.scan(&buf.filled()[before..]) else {
+        let Some(m) = keep.scan(&buf.filled()[before..]) else {
             return Poll::Ready(Ok(()));
         };
-        // A `#` in a request line: what follows it is read again later (and looked at then),
-        // the `#` becomes `%23`. At least its own byte's room is free, so this read is not
-        // mistaken for the end of the stream.
-        let at = before + i;
-        let mut rest = bytes::BytesMut::from(&buf.filled()[at + 1..]);
+        // A `#` in a request line becomes `%23`, an origin-form `CONNECT` the stand-in
+        // (edge::eventlet); what follows is read again later (and looked at then). At least
+        // the replaced bytes' room is free, so this read is not taken for the end of the stream.
+        let at = before + m.at;
+        let mut rest = bytes::BytesMut::from(&buf.filled()[at + m.remove..]);
         rest.extend_from_slice(&this.prefix);
         this.prefix = rest.freeze();
         buf.set_filled(at);
-        let room = buf.remaining().min(3);
-        buf.put_slice(&b"%23"[..room]);
-        this.inject.extend_from_slice(&b"%23"[room..]);
+        let room = buf.remaining().min(m.insert.len());
+        buf.put_slice(&m.insert[..room]);
+        this.inject.extend_from_slice(&m.insert[room..]);
         Poll::Ready(Ok(()))
     }
 }

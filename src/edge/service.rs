@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{Method, Request, Response, Uri};
 
 use crate::app::body::Body;
-use crate::app::{Abort, App, ConnInfo, RespFuture};
+use crate::app::{Abort, App, ConnInfo, RespFuture, UnannouncedClose};
 use crate::control::Control;
 use crate::edge::access_log::{AccessLog, Entry};
 use crate::edge::eventlet::ReplyOrder;
@@ -133,6 +133,10 @@ where
     fn call(&self, mut req: Request<B>) -> Guarded {
         if let Some(order) = &self.replies {
             order.push(req.method() == Method::HEAD);
+            if req.method().as_str() == crate::edge::eventlet::CONNECT_STAND_IN {
+                // An origin-form CONNECT, which hyper could not be handed as such.
+                *req.method_mut() = Method::CONNECT;
+            }
         }
         if self.max_head != usize::MAX && head_len(&req) > self.max_head {
             return Guarded::ready(too_large());
@@ -156,7 +160,21 @@ where
                 .get(http::header::ACCEPT)
                 .map(|v| v.as_bytes()),
         );
-        Guarded::call(&self.app, method, accept, || self.logged(req))
+        // Only a request with `Expect` can be answered with an unannounced close.
+        let order = self
+            .replies
+            .as_ref()
+            .filter(|_| req.headers().contains_key(http::header::EXPECT))
+            .map(Arc::clone);
+        Guarded::call(&self.app, method, accept, || match order {
+            None => self.logged(req),
+            Some(order) => self.logged(req).map(move |r| {
+                if r.extensions().get::<UnannouncedClose>().is_some() {
+                    order.mark_unannounced_close();
+                }
+                r
+            }),
+        })
     }
 }
 

@@ -121,6 +121,7 @@ pub async fn show(app: Arc<App>, ctx: Arc<Ctx>, id: String) -> Result<Response<B
         }
     };
     let mut resp = Response::new(body);
+    resp.extensions_mut().insert(crate::app::StreamedData);
     let h = resp.headers_mut();
     h.append(header::CONTENT_LENGTH, HeaderValue::from(size));
     h.append(

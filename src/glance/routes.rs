@@ -30,6 +30,7 @@ where
     let uri = req.uri().clone();
     let absolute = uri.scheme().is_some().then(|| uri.to_string());
     let conn = eventlet_connection(&req);
+    let unanswered_continue = expects_unanswered_continue(&req);
     let options = req.method() == Method::OPTIONS;
     let mut fut = route_inner(app, req, absolute.as_deref().unwrap_or(uri.path()));
     if options {
@@ -39,6 +40,16 @@ where
         // eventlet ended the header block with `Date` then `Connection`; hyper would put them
         // the other way round (or leave `Connection` out), so both are written here.
         fut = map_response(app, fut, move |app, r| add_connection(app, r, value));
+    }
+    if unanswered_continue {
+        // Image data after an unanswered `100-continue`: eventlet closed the connection
+        // without a `Connection` line (it had sent its head before deciding to close).
+        fut = fut.map(|mut r| {
+            if r.extensions().get::<crate::app::StreamedData>().is_some() {
+                r.extensions_mut().insert(crate::app::UnannouncedClose);
+            }
+            r
+        });
     }
     fut
 }
@@ -85,11 +96,7 @@ fn eventlet_connection<B>(req: &Request<B>) -> Option<&'static str> {
         .map(|v| v.as_bytes().to_ascii_lowercase())
         .unwrap_or_default();
     let http11 = req.version() == http::Version::HTTP_11;
-    let expects_continue = req
-        .headers()
-        .get(header::EXPECT)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    if expects_continue && request_body(req) == RequestBody::None {
+    if expects_unanswered_continue(req) {
         // eventlet closed a connection whose `100 Continue` it never had to send.
         return Some("close");
     }
@@ -101,6 +108,15 @@ fn eventlet_connection<B>(req: &Request<B>) -> Option<&'static str> {
     } else {
         Some("close")
     }
+}
+
+/// `Expect: 100-continue` on a request without a body: eventlet never had to send the
+/// `100 Continue`, and closed the connection after answering.
+fn expects_unanswered_continue<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+        && request_body(req) == RequestBody::None
 }
 
 fn add_connection(app: &App, mut resp: Response<Body>, value: &'static str) -> Response<Body> {

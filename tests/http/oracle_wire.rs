@@ -254,3 +254,54 @@ async fn malformed_membership_bodies_answer_as_glance_did() {
         r#"{"members": [{"member_id": "1", "can_share": false}]}"#
     );
 }
+
+/// `CONNECT /path` is routed like any other method, as eventlet did (Glance answered it as a
+/// GET), where hyper takes every CONNECT for a tunnel and drops an origin-form one
+/// unanswered; on one connection, twice, and with a `#` in the path.
+#[tokio::test]
+async fn an_origin_form_connect_is_answered_like_glance() {
+    let emu = spawn(FIXTURE).await;
+    let mut c = Conn::open(&emu).await;
+    let r = c
+        .roundtrip(b"CONNECT /versions HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+    assert!(
+        r.body_str().starts_with("{\"versions\": ["),
+        "{}",
+        r.body_str()
+    );
+    let r = c
+        .roundtrip(b"CONNECT /v1/ HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+    assert!(r.body_str().contains(PUB), "{}", r.body_str());
+    // An image path has no route for the method (the oracle's method matrix holds it).
+    let r = c
+        .roundtrip(format!("CONNECT /v1/images/{PUB}#x HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes())
+        .await;
+    assert_eq!(r.status_line, "HTTP/1.1 405 Method Not Allowed");
+}
+
+/// Image data after an unanswered `Expect: 100-continue`: eventlet closed the connection
+/// without a `Connection` line (the head was out before it decided); other answers to such a
+/// request say `Connection: close` after `Date`, as before.
+#[tokio::test]
+async fn image_data_after_an_unanswered_continue_closes_unannounced() {
+    let emu = spawn(FIXTURE).await;
+    let expect = |path: &str| {
+        format!("GET {path} HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n").into_bytes()
+    };
+    let mut c = Conn::open(&emu).await;
+    let r = c.roundtrip(&expect(&format!("/v1/images/{PUB}"))).await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(r.names().last(), Some(&"Date"));
+    assert_eq!(r.body_str(), "public image A\n");
+    assert!(c.closed().await, "the connection must close");
+    let mut c = Conn::open(&emu).await;
+    let r = c.roundtrip(&expect("/v1/images/detail")).await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert_eq!(r.names().last(), Some(&"Connection"));
+    assert!(c.closed().await);
+}
