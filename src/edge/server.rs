@@ -161,7 +161,7 @@ pub async fn run(
                     prefix: Bytes::new(),
                     fix: None,
                     keep: None,
-                    inject: Vec::new(),
+                    inject: bytes::BytesMut::new(),
                     order: Arc::clone(&order),
                     held: Vec::new(),
                     held_at: 0,
@@ -220,9 +220,9 @@ struct Conn {
     fix: Option<HeadFixer>,
     /// Finds the `#`s of request lines in what hyper reads (`edge::eventlet`).
     keep: Option<TargetKeeper>,
-    /// What is left of a `%23` standing for a `#`, or of the stand-in for `CONNECT` (read
-    /// first, not looked at again).
-    inject: Vec<u8>,
+    /// The rest of a read rewritten by `keep` that did not fit hyper's buffer (read first,
+    /// not looked at again).
+    inject: bytes::BytesMut,
     order: Arc<ReplyOrder>,
     held: Vec<u8>,
     held_at: usize,
@@ -265,7 +265,7 @@ impl AsyncRead for Conn {
         if !this.inject.is_empty() {
             let n = this.inject.len().min(buf.remaining());
             buf.put_slice(&this.inject[..n]);
-            this.inject.drain(..n);
+            this.inject.advance(n);
             return Poll::Ready(Ok(()));
         }
         let before = buf.filled().len();
@@ -279,20 +279,30 @@ impl AsyncRead for Conn {
         let Some(keep) = this.keep.as_mut() else {
             return Poll::Ready(Ok(()));
         };
-        let Some(m) = keep.scan(&buf.filled()[before..]) else {
+        let Some(mut m) = keep.scan(&buf.filled()[before..]) else {
             return Poll::Ready(Ok(()));
         };
         // A `#` in a request line becomes `%23`, an origin-form `CONNECT` the stand-in
-        // (edge::eventlet); what follows is read again later (and looked at then). At least
-        // the replaced bytes' room is free, so this read is not taken for the end of the stream.
-        let at = before + m.at;
-        let mut rest = bytes::BytesMut::from(&buf.filled()[at + m.remove..]);
-        rest.extend_from_slice(&this.prefix);
-        this.prefix = rest.freeze();
-        buf.set_filled(at);
-        let room = buf.remaining().min(m.insert.len());
-        buf.put_slice(&m.insert[..room]);
-        this.inject.extend_from_slice(&m.insert[room..]);
+        // (edge::eventlet). The read is rewritten in one pass (a line of many `#`s costs
+        // its length, not its length squared); what does not fit waits in `inject`,
+        // followed already.
+        let new = &buf.filled()[before..];
+        let mut out = Vec::with_capacity(new.len() + m.insert.len());
+        let mut pos = 0;
+        loop {
+            out.extend_from_slice(&new[pos..pos + m.at]);
+            out.extend_from_slice(m.insert);
+            pos += m.at + m.remove;
+            match keep.scan(&new[pos..]) {
+                Some(next) => m = next,
+                None => break,
+            }
+        }
+        out.extend_from_slice(&new[pos..]);
+        buf.set_filled(before);
+        let room = buf.remaining().min(out.len());
+        buf.put_slice(&out[..room]);
+        this.inject.extend_from_slice(&out[room..]);
         Poll::Ready(Ok(()))
     }
 }
