@@ -266,21 +266,6 @@ def rule_py3_json_key_order(real, emu, req):
         real.body, emu.body = a, b
 
 
-def rule_hyper_http10_status(real, emu, req):
-    """hyper answers an HTTP/1.0 request with an HTTP/1.0 status line (eventlet: HTTP/1.1)."""
-    if req.version == "HTTP/1.0" and emu.status.startswith("HTTP/1.0 ") and \
-            real.status.startswith("HTTP/1.1 "):
-        emu.status = "HTTP/1.1 " + emu.status[9:]
-
-
-def rule_hyper_204_content_length(real, emu, req):
-    """hyper never writes Content-Length on a 204 (RFC 9110); eventlet sent Content-Length: 0."""
-    if real.status.startswith("HTTP/1.1 204") and emu.status.endswith(" 204 No Content"):
-        cl = [h for h in real.headers if h[0] == "Content-Length" and h[1] == "0"]
-        if cl and not any(h[0].lower() == "content-length" for h in emu.headers):
-            real.headers = [h for h in real.headers if h is not cl[0]]
-
-
 def _explained(real, emu):
     """The rule explains the whole difference: make the two sides equal."""
     real.status, real.headers, real.body = emu.status, [list(h) for h in emu.headers], emu.body
@@ -296,13 +281,6 @@ def rule_oslo_healthcheck_page(real, emu, req):
         return
     if real.body.startswith(b"<HTML>\n<HEAD><TITLE>Healthcheck Status") or (
             real.status.startswith("HTTP/1.1 500") and "json" in accept):
-        _explained(real, emu)
-
-
-def rule_hyper_uri_fragment(real, emu, req):
-    """A request target carrying '#fragment' (invalid in a request line): hyper's URI parser
-    drops the fragment, eventlet kept it in the path."""
-    if "#" in req.target:
         _explained(real, emu)
 
 
@@ -327,36 +305,11 @@ def rule_py3_latin1_non_ascii(real, emu, req):
             h[1] = str(int(h[1]) + delta)
 
 
-def rule_hyper_connect(real, emu, req):
-    """CONNECT with an origin-form target ("CONNECT /v1/ HTTP/1.1"): hyper's parser takes
-    CONNECT as a tunnel request that needs an authority-form target and drops the connection
-    without an answer; eventlet routed it like any other method."""
-    if req.method == "CONNECT" and not emu.status and not emu.headers and not emu.body:
-        _explained(real, emu)
-
-
-def rule_hyper_expect_streamed_close(real, emu, req):
-    """Expect: 100-continue on a request whose answer eventlet streamed (image data):
-    eventlet closed the connection afterwards without announcing it (its own comment: "we
-    likely won't send a Connection: close header"); hyper can only end a kept-alive
-    connection after a response that says "Connection: close", so glance-emu says it."""
-    if not any(k.lower() == "expect" for k, _ in req.headers):
-        return
-    if emu.headers and emu.headers[-1] == ["Connection", "close"] and \
-            not any(h[0].lower() == "connection" for h in real.headers):
-        emu.headers = emu.headers[:-1]
-
-
 RULES = collections.OrderedDict([
     ("py3-meta-order", rule_py3_meta_order),
     ("py3-json-key-order", rule_py3_json_key_order),
-    ("hyper-http10-status-line", rule_hyper_http10_status),
-    ("hyper-204-content-length", rule_hyper_204_content_length),
     ("py3-latin1-non-ascii", rule_py3_latin1_non_ascii),
     ("oslo-healthcheck-page", rule_oslo_healthcheck_page),
-    ("hyper-uri-fragment", rule_hyper_uri_fragment),
-    ("hyper-connect-origin-form", rule_hyper_connect),
-    ("hyper-expect-streamed-close", rule_hyper_expect_streamed_close),
 ])
 
 
