@@ -423,6 +423,29 @@ async fn a_hash_in_the_target_belongs_to_the_id_on_every_request_of_a_connection
         .roundtrip(&send("GET /v1/images/detail?name=a#b".to_string()))
         .await;
     assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+    // A chunked upload (python-glanceclient's shape) whose data reads like a request with
+    // a `#`: its bytes are stored as sent, and the next request line is still kept.
+    let data = format!("HEAD /v1/images/{id}#x HTTP/1.1\r\n\r\n");
+    let r = c
+        .roundtrip(
+            format!(
+                "POST /v1/images HTTP/1.1\r\nHost: h\r\nx-image-meta-name: chunky\r\n\
+                 x-image-meta-disk_format: raw\r\nx-image-meta-container_format: bare\r\n\
+                 Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n\
+                 {:x}\r\n{data}\r\n0\r\n\r\n",
+                data.len()
+            )
+            .as_bytes(),
+        )
+        .await;
+    assert_eq!(r.status_line, "HTTP/1.1 201 Created");
+    let new = r.json()["image"]["id"].as_str().unwrap().to_string();
+    let r = c.roundtrip(&send(format!("GET /v1/images/{new}"))).await;
+    assert_eq!(r.body_str(), data);
+    let r = c.roundtrip(&send(format!("HEAD /v1/images/{new}#x"))).await;
+    assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
+    let r = c.roundtrip(&send(format!("HEAD /v1/images/{new}"))).await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
 }
 
 /// A request line of nothing but `#`s (each handed to hyper as `%23`, three bytes for one)
