@@ -1,5 +1,6 @@
-//! eventlet's response heads from hyper's: the two places where hyper will not write what
-//! Glance's eventlet server put on the wire, mended in the bytes on their way to the socket.
+//! eventlet's wire from hyper's: where hyper will not write what Glance's eventlet server
+//! put on the wire, or reads a request differently, mended in the bytes on their way
+//! between the socket and hyper (by `edge::server`'s connection).
 //!
 //! - **The status line of an answer to an HTTP/1.0 request.** hyper answers such a peer
 //!   with `HTTP/1.0 200 OK`; eventlet always wrote `HTTP/1.1` (which is also what RFC 9110
@@ -7,7 +8,6 @@
 //! - **`Content-Length: 0` on a 204.** WebOb set it and eventlet sent it, just before
 //!   `Date`; hyper never writes a length on a 204 (RFC 9110 forbids it, and no client
 //!   minds either way). The member calls of the v1 API answer 204.
-//!
 //! - **A `#` in a request target.** eventlet split the target at `?` only, so `#frag` was
 //!   part of the path (an image id `abc#frag`, a 404); hyper's URI parser drops the
 //!   fragment, and `HEAD /v1/images/<id>#x` would find `<id>`. [`TargetKeeper`] follows the
