@@ -23,11 +23,16 @@ pub static REQ_SIZE: HeaderName = HeaderName::from_static("x-image-meta-size");
 
 /// The `Content-Length` of `h` as a number (surrounding whitespace allowed), or `None` when
 /// it is absent or not a number. The one reader of that header, for requests and for the
-/// emulator's own responses.
+/// emulator's own responses (and, as bytes, for the edge's wire mender:
+/// [`content_length_value`]).
 pub(crate) fn content_length(h: &HeaderMap) -> Option<u64> {
     h.get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
+        .and_then(|v| content_length_value(v.as_bytes()))
+}
+
+/// A `Content-Length` value as a number (surrounding whitespace allowed), or `None`.
+pub(crate) fn content_length_value(v: &[u8]) -> Option<u64> {
+    std::str::from_utf8(v).ok()?.trim().parse().ok()
 }
 
 /// Why [`read_limited`] returned no body.

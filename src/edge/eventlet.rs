@@ -35,6 +35,8 @@
 use std::collections::VecDeque;
 use std::sync::{LazyLock, Mutex};
 
+use crate::app::content_length_value;
+
 /// The longest response head the fixer holds back; hyper's heads here are under 4 KB.
 pub const MAX_HEAD: usize = 64 * 1024;
 
@@ -90,6 +92,11 @@ impl ReplyOrder {
     }
 }
 
+/// How many of `avail` bytes belong to a run of `left` more (a body, a chunk's data).
+fn within(left: u64, avail: usize) -> usize {
+    avail.min(usize::try_from(left).unwrap_or(usize::MAX))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Reading a response head (possibly none started yet).
@@ -123,7 +130,7 @@ impl HeadFixer {
     pub fn passthrough(&self, len: usize) -> Option<usize> {
         match self.state {
             State::Head => None,
-            State::Body(n) => Some(len.min(usize::try_from(n).unwrap_or(usize::MAX))),
+            State::Body(n) => Some(within(n, len)),
             State::Raw => Some(len),
         }
     }
@@ -233,10 +240,7 @@ fn mend(head: &[u8], out: &mut Vec<u8>, reply: impl FnOnce() -> Reply) -> State 
         let colon = memchr::memchr(b':', line).unwrap_or(line.len());
         let (name, value) = (&line[..colon], line.get(colon + 1..).unwrap_or_default());
         if name.eq_ignore_ascii_case(b"content-length") {
-            match std::str::from_utf8(value)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-            {
+            match content_length_value(value) {
                 Some(n) if length.is_none_or(|l| l == n) => length = Some(n),
                 _ => unframed = true,
             }
@@ -334,7 +338,7 @@ fn follow_chunked(mut c: Chunk, data: &[u8]) -> (usize, In) {
     while pos < data.len() {
         if let Chunk::Data(n) = c {
             // Data is skipped whole, never looked at.
-            let k = (data.len() - pos).min(usize::try_from(n).unwrap_or(usize::MAX));
+            let k = within(n, data.len() - pos);
             pos += k;
             c = if k as u64 == n {
                 Chunk::DataEnd
@@ -432,7 +436,7 @@ impl TargetKeeper {
                     self.state = next;
                 }
                 In::Body(n) => {
-                    let k = (data.len() - pos).min(usize::try_from(n).unwrap_or(usize::MAX));
+                    let k = within(n, data.len() - pos);
                     pos += k;
                     let left = n - k as u64;
                     self.state = if left == 0 { In::Head } else { In::Body(left) };
@@ -551,10 +555,7 @@ fn request_framing(head: &[u8]) -> In {
             continue;
         }
         if h.name.eq_ignore_ascii_case("content-length") {
-            match std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-            {
+            match content_length_value(h.value) {
                 Some(n) if length.is_none_or(|l| l == n) => length = Some(n),
                 _ => return In::Raw,
             }

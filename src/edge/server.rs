@@ -228,8 +228,15 @@ struct Conn {
     held_at: usize,
 }
 
-/// Writes out the held head, if any.
-fn poll_held(
+impl Conn {
+    /// Writes out the held head, if any (before a flush or a shutdown).
+    fn poll_held(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        write_held(&mut self.stream, &mut self.held, &mut self.held_at, cx)
+    }
+}
+
+/// Writes out the held head, if any; by fields, for a caller that holds `fix` meanwhile.
+fn write_held(
     stream: &mut TcpStream,
     held: &mut Vec<u8>,
     at: &mut usize,
@@ -327,7 +334,7 @@ impl AsyncWrite for Conn {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        ready!(poll_held(stream, held, held_at, cx))?;
+        ready!(write_held(stream, held, held_at, cx))?;
         if let Some(n) = fix.passthrough(buf.len()) {
             let n = ready!(Pin::new(stream).poll_write(cx, &buf[..n]))?;
             fix.sent(n);
@@ -335,7 +342,7 @@ impl AsyncWrite for Conn {
         }
         let n = fix.take_head(buf, held, || order.pop());
         // Sent now if the socket takes it; else before the next write, or on flush.
-        if let Poll::Ready(Err(e)) = poll_held(stream, held, held_at, cx) {
+        if let Poll::Ready(Err(e)) = write_held(stream, held, held_at, cx) {
             return Poll::Ready(Err(e));
         }
         Poll::Ready(Ok(n))
@@ -372,14 +379,8 @@ impl AsyncWrite for Conn {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let Conn {
-            stream,
-            held,
-            held_at,
-            ..
-        } = &mut *self;
-        ready!(poll_held(stream, held, held_at, cx))?;
-        Pin::new(stream).poll_flush(cx)
+        ready!(self.poll_held(cx))?;
+        Pin::new(&mut self.stream).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -387,14 +388,8 @@ impl AsyncWrite for Conn {
             // A graceful shutdown would send FIN before the reset.
             return Poll::Ready(Ok(()));
         }
-        let Conn {
-            stream,
-            held,
-            held_at,
-            ..
-        } = &mut *self;
-        ready!(poll_held(stream, held, held_at, cx))?;
-        Pin::new(stream).poll_shutdown(cx)
+        ready!(self.poll_held(cx))?;
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
 

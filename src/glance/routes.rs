@@ -29,8 +29,8 @@ where
     // reached eventlet's PATH_INFO whole ("http://host/v1/..."), so negotiation sees it all.
     let uri = req.uri().clone();
     let absolute = uri.scheme().is_some().then(|| uri.to_string());
-    let conn = eventlet_connection(&req);
     let unanswered_continue = expects_unanswered_continue(&req);
+    let conn = eventlet_connection(&req, unanswered_continue);
     let options = req.method() == Method::OPTIONS;
     let mut fut = route_inner(app, req, absolute.as_deref().unwrap_or(uri.path()));
     if options {
@@ -60,14 +60,11 @@ where
     F: FnOnce(&App, Response<Body>) -> Response<Body> + Send + 'static,
 {
     match fut {
+        // Ready: no clone of `app` to carry along.
         RespFuture::Ready(r) => RespFuture::Ready(r.map(|r| f(app, r))),
-        RespFuture::Boxed(b) => {
+        pending => {
             let app = Arc::clone(app);
-            RespFuture::Boxed(Box::pin(async move { f(&app, b.await) }))
-        }
-        RespFuture::Fallible(b) => {
-            let app = Arc::clone(app);
-            RespFuture::Fallible(Box::pin(async move { b.await.map(|r| f(&app, r)) }))
+            pending.map(move |r| f(&app, r))
         }
     }
 }
@@ -89,14 +86,15 @@ fn cors_options(resp: Response<Body>) -> Response<Body> {
 /// (HTTP/1.0 without keep-alive, or the client's `Connection: close`), `keep-alive` echoed to a
 /// client that sent exactly that, nothing otherwise. eventlet compared the whole lower-cased
 /// value, not tokens.
-fn eventlet_connection<B>(req: &Request<B>) -> Option<&'static str> {
+/// `unanswered_continue`: [`expects_unanswered_continue`] of `req`.
+fn eventlet_connection<B>(req: &Request<B>, unanswered_continue: bool) -> Option<&'static str> {
     let client = req
         .headers()
         .get(header::CONNECTION)
         .map(|v| v.as_bytes().to_ascii_lowercase())
         .unwrap_or_default();
     let http11 = req.version() == http::Version::HTTP_11;
-    if expects_unanswered_continue(req) {
+    if unanswered_continue {
         // eventlet closed a connection whose `100 Continue` it never had to send.
         return Some("close");
     }
