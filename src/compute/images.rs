@@ -5,11 +5,11 @@ use super::glance_client::{get_image, py_int, NovaImage};
 use super::request::{Rq, GLANCE_PAGE_SIZE, MAX_LIMIT};
 use super::views::{basic_view, link, os_path_join, show_view, single};
 use crate::render::python::dict::DictBuilder;
+use crate::render::python::dumps::{dump_into, dumps};
 use crate::render::python::value::Py;
 use std::sync::Arc;
 
 use http::Method;
-use http_body_util::BodyExt;
 use serde_json::Value;
 
 use crate::app::App;
@@ -107,82 +107,114 @@ pub(crate) async fn list(app: &Arc<App>, rq: &Rq, detail: bool) -> Result<Out, F
         return Err(Fault::internal());
     }
     let ctx = rq.glance_ctx(Method::GET);
-    let mut images: Vec<NovaImage> = Vec::new();
-    let mut seen: i128 = 0;
+    // The body is written as the pages come in: `{"images": [` (the outer dict's first key
+    // in Python 2's order, checked below), then each view, so a list of a million images
+    // holds its JSON text and one batch, not a million parsed records and views (which
+    // took gigabytes: the list has no limit unless the caller gives one, as in Nova).
+    let mut body = String::from(IMAGES_OPEN);
+    let mut count: usize = 0;
+    let mut last_listed = String::new();
+    // glanceclient asked Glance for `page` records at a time. The records of several of its
+    // pages are fetched in one call (Glance's cap, `api_limit_max` = 1000, allowing) and
+    // then taken page by page with glanceclient's own stopping rules below, so the result
+    // is the same as page by page, record for record (the pages are slices of one ordered
+    // walk), without a Glance request per 20 records.
+    let batch = if page <= GLANCE_LIMIT_MAX {
+        GLANCE_LIMIT_MAX / page * page
+    } else {
+        page
+    };
+    qp[0].1 = batch.to_string();
     'pages: loop {
         let query = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(qp.iter())
             .finish();
-        let records = match crate::glance::lists::index(app, &ctx, Some(&query), true) {
-            Ok(resp) => {
-                let bytes = resp
-                    .into_body()
-                    .collect()
-                    .await
-                    .map_err(|_| Fault::internal())?
-                    .to_bytes();
-                let v: Value = serde_json::from_slice(&bytes).map_err(|_| Fault::internal())?;
-                v.get("images")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default()
-            }
+        // Glance's detail records as glanceclient decoded them: the JSON values Glance
+        // serialised, taken before the text (the text round trip changes none of them).
+        let records: Vec<Value> = match crate::glance::lists::index_page(app, &ctx, Some(&query)) {
+            Ok(page) => page
+                .iter()
+                .map(|i| crate::render::glance_json::image_record(i))
+                .collect(),
             Err(e) => {
                 let (code, details) = glanceclient_error(&ctx, e).await;
                 return Err(glance_fault(GlanceCall::List, code, Some(details)));
             }
         };
-        let mut seen_last_page: i128 = 0;
-        let mut last_id = None;
-        for r in &records {
-            let img = NovaImage::from_json(r)?;
-            last_id = Some(img.id.clone());
-            if absolute_limit.is_some_and(|l| seen + seen_last_page >= l) {
+        let fetched = records.len();
+        // glanceclient's pages within the batch; its checks after each one.
+        let mut pages = records.chunks(usize::try_from(page).unwrap_or(usize::MAX));
+        loop {
+            let mut seen_last_page: i128 = 0;
+            for r in pages.next().unwrap_or_default() {
+                let img = NovaImage::from_json(r)?;
+                if absolute_limit.is_some_and(|l| count as i128 >= l) {
+                    break 'pages;
+                }
+                seen_last_page += 1;
+                if count > 0 {
+                    body.push_str(", ");
+                }
+                count += 1;
+                if detail {
+                    dump_into(&show_view(rq, &img)?, &mut body);
+                } else {
+                    dump_into(&basic_view(rq, &img), &mut body);
+                }
+                last_listed = img.id;
+            }
+            if seen_last_page == 0
+                || absolute_limit.is_some_and(|l| count as i128 >= l)
+                || seen_last_page < page
+            {
                 break 'pages;
             }
-            seen_last_page += 1;
-            images.push(img);
+            if pages.len() == 0 {
+                break;
+            }
         }
-        seen += seen_last_page;
-        if seen_last_page == 0 || absolute_limit.is_some_and(|l| seen >= l) || seen_last_page < page
-        {
+        if (fetched as i128) < batch {
             break;
         }
-        match last_id {
-            Some(id) => match qp.iter_mut().find(|(k, _)| k == "marker") {
-                Some(slot) => slot.1 = id,
-                None => qp.push(("marker".into(), id)),
-            },
-            None => break,
+        if count == 0 {
+            break;
+        }
+        match qp.iter_mut().find(|(k, _)| k == "marker") {
+            Some(slot) => slot.1.clone_from(&last_listed),
+            None => qp.push(("marker".into(), last_listed.clone())),
         }
     }
-    let entries: Vec<Py> = if detail {
-        images
-            .iter()
-            .map(|i| show_view(rq, i))
-            .collect::<Result<_, _>>()?
-    } else {
-        images.iter().map(|i| basic_view(rq, i)).collect()
-    };
     let collection = if detail { "images/detail" } else { "images" };
     let mut out = DictBuilder::literal(1);
-    out.insert("images", Py::List(entries));
+    out.insert("images", Py::List(Vec::new()));
     let max_items = last(&params, "limit")
         .and_then(py_int)
         .unwrap_or(MAX_LIMIT)
         .min(MAX_LIMIT);
-    if max_items != 0 && max_items == images.len() as i128 {
-        let last_id = images.last().map(|i| i.id.clone()).unwrap_or_default();
+    if max_items != 0 && max_items == count as i128 {
         out.insert(
             "images_links",
             Py::List(vec![link(
                 "next",
-                next_link(rq, &params, &last_id, collection)?,
+                next_link(rq, &params, &last_listed, collection)?,
             )]),
         );
     }
-    Ok(json_out(&out.finish()))
+    // The rest of the outer dict after the (empty) list it was given: `]`, then the link.
+    let tail = dumps(&out.finish());
+    let Some(rest) = tail.strip_prefix(IMAGES_OPEN) else {
+        // Python 2 puts "images" first in this dict; if that ever changed, say so.
+        return Err(Fault::internal());
+    };
+    body.push_str(rest);
+    Ok(Out::Json(body))
 }
+
+/// How a list's body starts: its first key and the open list.
+const IMAGES_OPEN: &str = "{\"images\": [";
+
+/// Glance v1's `api_limit_max`: the most records one list request returns.
+const GLANCE_LIMIT_MAX: i128 = 1000;
 
 /// `_get_next_link`: the request's parameters (marker replaced, moved last) joined raw with
 /// `dict_to_query_str` (no URL encoding; `str()` of non-ASCII text failed).

@@ -283,6 +283,23 @@ pub fn index(
     query: Option<&str>,
     detail: bool,
 ) -> Result<Response<Body>, ApiError> {
+    let images = index_page(app, ctx, query)?;
+    let page = images.iter();
+    let entries = if detail {
+        page.map(|i| api::image_record(i)).collect()
+    } else {
+        page.map(|i| api::index_entry(i)).collect()
+    };
+    Ok(json_response(StatusCode::OK, api::images_body(entries)))
+}
+
+/// The records of the page [`index`] answers with, or its error: what the compute lists
+/// page through (they need the records, not Glance's JSON text).
+pub(crate) fn index_page(
+    app: &App,
+    ctx: &Ctx,
+    query: Option<&str>,
+) -> Result<Vec<Arc<Image>>, ApiError> {
     enforce(app, ctx, "get_images")?;
     if !crate::app::query_decodes(query) {
         // WebOb could not decode a parameter as UTF-8; Glance's wsgi turned that into this 400.
@@ -546,11 +563,5 @@ pub fn index(
         app.store
             .list_page(key, desc, after, limit, &sieved, view, &matches)
     };
-    let page = images.iter();
-    let entries = if detail {
-        page.map(|i| api::image_record(i)).collect()
-    } else {
-        page.map(|i| api::index_entry(i)).collect()
-    };
-    Ok(json_response(StatusCode::OK, api::images_body(entries)))
+    Ok(images)
 }
