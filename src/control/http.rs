@@ -237,7 +237,10 @@ where
         (["images"], &Method::GET) => {
             let inline = query_flag(q, "inline_files");
             let c = ctl.clone();
-            from_result(off_worker(move || c.export(inline)).await, StatusCode::OK)
+            match off_worker(move || c.export_json(inline)).await {
+                Ok(text) => crate::app::json_response(StatusCode::OK, text),
+                Err(e) => err_resp(e.status(), e.message),
+            }
         }
         (["images"], &Method::POST) => {
             let bytes = match read_body(body).await {
