@@ -10,7 +10,6 @@ use crate::render::python::value::Py;
 use std::sync::Arc;
 
 use http::Method;
-use serde_json::Value;
 
 use crate::app::App;
 
@@ -119,23 +118,30 @@ pub(crate) async fn list(app: &Arc<App>, rq: &Rq, detail: bool) -> Result<Out, F
     // then taken page by page with glanceclient's own stopping rules below, so the result
     // is the same as page by page, record for record (the pages are slices of one ordered
     // walk), without a Glance request per 20 records.
-    let batch = if page <= GLANCE_LIMIT_MAX {
+    let most = if page <= GLANCE_LIMIT_MAX {
         GLANCE_LIMIT_MAX / page * page
     } else {
         page
     };
-    qp[0].1 = batch.to_string();
     'pages: loop {
+        // With a limit, only the pages glanceclient would still have asked for: the one
+        // the limit falls in is read whole (its record after the limit is decoded too).
+        let batch = match absolute_limit {
+            Some(l) => {
+                let left = (l - count as i128).max(1);
+                let pages = left.saturating_add(page - 1) / page;
+                most.min(pages.saturating_mul(page))
+            }
+            None => most,
+        };
+        qp[0].1 = batch.to_string();
         let query = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(qp.iter())
             .finish();
         // Glance's detail records as glanceclient decoded them: the JSON values Glance
         // serialised, taken before the text (the text round trip changes none of them).
-        let records: Vec<Value> = match crate::glance::lists::index_page(app, &ctx, Some(&query)) {
-            Ok(page) => page
-                .iter()
-                .map(|i| crate::render::glance_json::image_record(i))
-                .collect(),
+        let records = match crate::glance::lists::index_page(app, &ctx, Some(&query)) {
+            Ok(page) => page,
             Err(e) => {
                 let (code, details) = glanceclient_error(&ctx, e).await;
                 return Err(glance_fault(GlanceCall::List, code, Some(details)));
@@ -147,7 +153,9 @@ pub(crate) async fn list(app: &Arc<App>, rq: &Rq, detail: bool) -> Result<Out, F
         loop {
             let mut seen_last_page: i128 = 0;
             for r in pages.next().unwrap_or_default() {
-                let img = NovaImage::from_json(r)?;
+                // Glance's detail record as glanceclient decoded it: the JSON value Glance
+                // serialised, taken before the text (the round trip changes none of it).
+                let img = NovaImage::from_json(&crate::render::glance_json::image_record(r))?;
                 if absolute_limit.is_some_and(|l| count as i128 >= l) {
                     break 'pages;
                 }
