@@ -16,8 +16,10 @@
 //! - **`CONNECT /path`.** eventlet routed it like any other method (Glance answered it as a
 //!   GET); hyper takes every CONNECT for a tunnel request, refuses an origin-form target and
 //!   drops the connection unanswered. The keeper hands hyper [`CONNECT_STAND_IN`] instead
-//!   of the method when the whole `CONNECT /` arrives in one read, and the service puts
-//!   `CONNECT` back.
+//!   of the method, and the service puts `CONNECT` back. A read that ends in part of
+//!   `CONNECT /` at the start of a head is held back (at most 8 bytes) until the next read
+//!   says whether it is one; hyper is never handed an empty read, which it would take for
+//!   the end of the stream.
 //! - **Image data after an unanswered `Expect: 100-continue`.** eventlet closed the
 //!   connection afterwards without a `Connection` line; hyper only closes after saying
 //!   `Connection: close`. The answer says it for hyper ([`crate::app::UnannouncedClose`]),
@@ -285,6 +287,12 @@ fn mend(head: &[u8], out: &mut Vec<u8>, reply: impl FnOnce() -> Reply) -> State 
 /// turns it back into `CONNECT` before anything else sees the request.
 pub const CONNECT_STAND_IN: &str = "X-GLANCE-EMU-ORIGIN-FORM-CONNECT";
 
+/// The start of an origin-form `CONNECT` request line.
+const CONNECT_ORIGIN: &[u8] = b"CONNECT /";
+
+/// [`CONNECT_STAND_IN`] and the space after it, for a `CONNECT ` held whole.
+const CONNECT_STAND_IN_SPACE: &str = "X-GLANCE-EMU-ORIGIN-FORM-CONNECT ";
+
 /// A change [`TargetKeeper::scan`] asks for: `remove` bytes at `at` become `insert`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mend {
@@ -408,6 +416,10 @@ pub struct TargetKeeper {
     head: Vec<u8>,
     /// Whether the request line has ended (`#` is only looked for before that).
     line_done: bool,
+    /// How many bytes of `CONNECT /` a read ended with at the start of a head: taken out
+    /// of what hyper is handed until the next read says whether the line is an
+    /// origin-form `CONNECT` (the stand-in goes in) or not (they go back in).
+    held: usize,
 }
 
 impl Default for TargetKeeper {
@@ -416,6 +428,7 @@ impl Default for TargetKeeper {
             state: In::Head,
             head: Vec::new(),
             line_done: false,
+            held: 0,
         }
     }
 }
@@ -443,6 +456,9 @@ impl TargetKeeper {
                 }
                 In::Head => {
                     let mut rest = &data[pos..];
+                    if self.held > 0 {
+                        return Some(self.resolve_held(pos, rest));
+                    }
                     if self.head.is_empty() {
                         // Empty lines before a request line are skipped (httparse does).
                         let skip = rest
@@ -454,7 +470,17 @@ impl TargetKeeper {
                         if rest.is_empty() {
                             return None;
                         }
-                        if rest.starts_with(b"CONNECT /") {
+                        if rest.len() < CONNECT_ORIGIN.len() && CONNECT_ORIGIN.starts_with(rest) {
+                            // `CONNECT /` cut by the read (or another method beginning
+                            // the same way): held until the next read decides.
+                            self.held = rest.len();
+                            return Some(Mend {
+                                at: pos,
+                                remove: rest.len(),
+                                insert: b"",
+                            });
+                        }
+                        if rest.starts_with(CONNECT_ORIGIN) {
                             self.head.extend_from_slice(CONNECT_STAND_IN.as_bytes());
                             return Some(Mend {
                                 at: pos,
@@ -505,6 +531,45 @@ impl TargetKeeper {
             }
         }
         None
+    }
+}
+
+impl TargetKeeper {
+    /// The read after one that ended in `self.held` bytes of `CONNECT /` (taken out), at
+    /// `pos`: more of it (held too), the rest of it (the stand-in goes in for the method),
+    /// or something else (the held bytes go back in, and the head is followed as usual).
+    fn resolve_held(&mut self, pos: usize, rest: &[u8]) -> Mend {
+        let held = self.held;
+        let want = &CONNECT_ORIGIN[held..];
+        if rest.len() < want.len() && want.starts_with(rest) {
+            self.held += rest.len();
+            return Mend {
+                at: pos,
+                remove: rest.len(),
+                insert: b"",
+            };
+        }
+        self.held = 0;
+        if rest.starts_with(want) {
+            // The held bytes are gone; what is left of the method here is replaced.
+            let (remove, insert) = match "CONNECT".len().checked_sub(held) {
+                Some(left) => (left, CONNECT_STAND_IN),
+                None => (0, CONNECT_STAND_IN_SPACE),
+            };
+            self.head.extend_from_slice(insert.as_bytes());
+            return Mend {
+                at: pos,
+                remove,
+                insert: insert.as_bytes(),
+            };
+        }
+        let back = &CONNECT_ORIGIN[..held];
+        self.head.extend_from_slice(back);
+        Mend {
+            at: pos,
+            remove: 0,
+            insert: back,
+        }
     }
 }
 
@@ -792,21 +857,23 @@ mod tests {
     }
 
     #[test]
-    fn an_origin_form_connect_gets_the_stand_in_when_it_comes_whole() {
+    fn an_origin_form_connect_gets_the_stand_in_however_it_is_cut() {
         let wire = "CONNECT /v1/#x HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n\
-                    \r\nCONNECT /versions HTTP/1.1\r\n\r\nCONNECT h:1 HTTP/1.1\r\n\r\n";
+                    \r\nCONNECT /versions HTTP/1.1\r\n\r\nCOPY / HTTP/1.1\r\n\r\n\
+                    CONNECTX / HTTP/1.1\r\n\r\nCONNECT  / HTTP/1.1\r\n\r\n\
+                    CONNECT h:1 HTTP/1.1\r\n\r\n";
         let want = wire
             .replace("CONNECT /", &format!("{CONNECT_STAND_IN} /"))
             .replacen('#', "%23", 1);
-        // The method and its target's slash in one read: replaced; cut: left to hyper.
-        assert_eq!(
-            String::from_utf8(keep_all(wire.as_bytes(), 1000)).unwrap(),
-            want
-        );
-        assert_eq!(
-            String::from_utf8(keep_all(b"CONNECT /v1/ HTTP/1.1\r\n\r\n", 4)).unwrap(),
-            "CONNECT /v1/ HTTP/1.1\r\n\r\n"
-        );
+        // In one read, or cut anywhere (a read ending in part of `CONNECT /` is held
+        // until the next one says what it is): the same bytes reach hyper.
+        for step in (1..=12).chain([1000]) {
+            assert_eq!(
+                String::from_utf8(keep_all(wire.as_bytes(), step)).unwrap(),
+                want,
+                "pieces of {step}"
+            );
+        }
     }
 
     #[test]
@@ -829,16 +896,18 @@ mod tests {
 
     proptest::proptest! {
         /// Requests with bodies full of request lines, in pieces of any size: only the
-        /// request lines' `#`s change.
+        /// request lines' `#`s and origin-form `CONNECT`s change.
         #[test]
         fn only_request_lines_change(
             rs in proptest::collection::vec(
-                (0usize..4, "[a-z#?]{0,6}", 0usize..40, proptest::bool::ANY), 1..6),
+                (0usize..6, "[a-z#?]{0,6}", 0usize..40, proptest::bool::ANY), 1..6),
             step in 1usize..60,
         ) {
             let (mut wire, mut want) = (String::new(), String::new());
             for (m, target, len, lf) in rs {
-                let method = ["GET", "HEAD", "PUT", "POST"][m];
+                let method = ["GET", "HEAD", "PUT", "POST", "CONNECT", "COPY"][m];
+                // An origin-form CONNECT reaches hyper as the stand-in (see the module).
+                let sent = if method == "CONNECT" { CONNECT_STAND_IN } else { method };
                 let nl = if lf { "\n" } else { "\r\n" };
                 let body: String = "GET /x#y HTTP/1.1\r\n\r\n".chars().cycle().take(len).collect();
                 // Bodies by length, or chunked (in two chunks) when `m` says POST.
@@ -855,7 +924,7 @@ mod tests {
                 };
                 let rest = format!(" HTTP/1.1{nl}Host: #h{nl}{framing}{nl}{body}");
                 wire += &format!("{method} /{target}{rest}");
-                want += &format!("{method} /{}{rest}", target.replace('#', "%23"));
+                want += &format!("{sent} /{}{rest}", target.replace('#', "%23"));
             }
             proptest::prop_assert_eq!(
                 String::from_utf8(keep_all(wire.as_bytes(), step)).unwrap(), want);

@@ -276,41 +276,48 @@ impl AsyncRead for Conn {
             return Poll::Ready(Ok(()));
         }
         let before = buf.filled().len();
-        if !this.prefix.is_empty() {
-            let n = this.prefix.len().min(buf.remaining());
-            buf.put_slice(&this.prefix[..n]);
-            this.prefix.advance(n);
-        } else {
-            ready!(Pin::new(&mut this.stream).poll_read(cx, buf))?;
-        }
-        let Some(keep) = this.keep.as_mut() else {
-            return Poll::Ready(Ok(()));
-        };
-        let Some(mut m) = keep.scan(&buf.filled()[before..]) else {
-            return Poll::Ready(Ok(()));
-        };
-        // A `#` in a request line becomes `%23`, an origin-form `CONNECT` the stand-in
-        // (edge::eventlet). The read is rewritten in one pass (a line of many `#`s costs
-        // its length, not its length squared); what does not fit waits in `inject`,
-        // followed already.
-        let new = &buf.filled()[before..];
-        let mut out = Vec::with_capacity(new.len() + m.insert.len());
-        let mut pos = 0;
         loop {
-            out.extend_from_slice(&new[pos..pos + m.at]);
-            out.extend_from_slice(m.insert);
-            pos += m.at + m.remove;
-            match keep.scan(&new[pos..]) {
-                Some(next) => m = next,
-                None => break,
+            if !this.prefix.is_empty() {
+                let n = this.prefix.len().min(buf.remaining());
+                buf.put_slice(&this.prefix[..n]);
+                this.prefix.advance(n);
+            } else {
+                ready!(Pin::new(&mut this.stream).poll_read(cx, buf))?;
             }
+            let Some(keep) = this.keep.as_mut() else {
+                return Poll::Ready(Ok(()));
+            };
+            let Some(mut m) = keep.scan(&buf.filled()[before..]) else {
+                return Poll::Ready(Ok(()));
+            };
+            // A `#` in a request line becomes `%23`, an origin-form `CONNECT` the stand-in
+            // (edge::eventlet). The read is rewritten in one pass (a line of many `#`s costs
+            // its length, not its length squared); what does not fit waits in `inject`,
+            // followed already.
+            let new = &buf.filled()[before..];
+            let mut out = Vec::with_capacity(new.len() + m.insert.len());
+            let mut pos = 0;
+            loop {
+                out.extend_from_slice(&new[pos..pos + m.at]);
+                out.extend_from_slice(m.insert);
+                pos += m.at + m.remove;
+                match keep.scan(&new[pos..]) {
+                    Some(next) => m = next,
+                    None => break,
+                }
+            }
+            out.extend_from_slice(&new[pos..]);
+            buf.set_filled(before);
+            if out.is_empty() {
+                // The whole read is held (the start of a `CONNECT /` cut by the read): an
+                // empty read would be the end of the stream to hyper, so read on.
+                continue;
+            }
+            let room = buf.remaining().min(out.len());
+            buf.put_slice(&out[..room]);
+            this.inject.extend_from_slice(&out[room..]);
+            return Poll::Ready(Ok(()));
         }
-        out.extend_from_slice(&new[pos..]);
-        buf.set_filled(before);
-        let room = buf.remaining().min(out.len());
-        buf.put_slice(&out[..room]);
-        this.inject.extend_from_slice(&out[room..]);
-        Poll::Ready(Ok(()))
     }
 }
 

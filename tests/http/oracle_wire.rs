@@ -257,7 +257,7 @@ async fn malformed_membership_bodies_answer_as_glance_did() {
 
 /// `CONNECT /path` is routed like any other method, as eventlet did (Glance answered it as a
 /// GET), where hyper takes every CONNECT for a tunnel and drops an origin-form one
-/// unanswered; on one connection, twice, and with a `#` in the path.
+/// unanswered; on one connection, twice, with a `#` in the path, and cut across writes.
 #[tokio::test]
 async fn an_origin_form_connect_is_answered_like_glance() {
     let emu = spawn(FIXTURE).await;
@@ -281,6 +281,29 @@ async fn an_origin_form_connect_is_answered_like_glance() {
         .roundtrip(format!("CONNECT /v1/images/{PUB}#x HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes())
         .await;
     assert_eq!(r.status_line, "HTTP/1.1 405 Method Not Allowed");
+    // Cut across writes anywhere (here after `CONN`, then byte by byte): the same answers.
+    for cut in [4usize, 7, 8] {
+        let req = b"CONNECT /versions HTTP/1.1\r\nHost: h\r\n\r\n";
+        c.send_raw(&req[..cut]).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let r = c.roundtrip(&req[cut..]).await;
+        assert_eq!(r.status_line, "HTTP/1.1 200 OK", "cut after {cut} bytes");
+        assert!(r.body_str().starts_with("{\"versions\": ["));
+    }
+    for b in b"CONNECT /v1/ HTTP/1.1\r\nHost: h\r\n".iter() {
+        c.send_raw(&[*b]).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let r = c.roundtrip(b"\r\n").await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+    assert!(r.body_str().contains(PUB), "{}", r.body_str());
+    // A method that only begins like it is handed on whole.
+    c.send_raw(b"CO").await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let r = c
+        .roundtrip(b"PY /versions HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
 }
 
 /// Image data after an unanswered `Expect: 100-continue`: eventlet closed the connection
