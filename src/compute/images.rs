@@ -124,6 +124,11 @@ pub(crate) async fn list(app: &Arc<App>, rq: &Rq, detail: bool) -> Result<Out, F
         page
     };
     'pages: loop {
+        if count > 0 {
+            // A list of every image runs for seconds at a million: let the connections
+            // that share this worker be served between batches.
+            tokio::task::yield_now().await;
+        }
         // With a limit, only the pages glanceclient would still have asked for: the one
         // the limit falls in is read whole (its record after the limit is decoded too).
         let batch = match absolute_limit {

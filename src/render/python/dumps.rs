@@ -54,7 +54,18 @@ pub(crate) fn dump_into(v: &Py, out: &mut String) {
 /// A string as `json.dumps` wrote it: the one escaper, [`super::json::to_string`]'s
 /// (ensure_ascii, `\uXXXX` surrogate pairs, Python's short escapes).
 pub(crate) fn json_str(s: &str, out: &mut String) {
-    out.push_str(&super::json::to_string(s));
+    // Printable ASCII other than `"` and `\\` is written as it is; anything else goes
+    // through the one escaper (most strings here are ids, names, dates and URLs).
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.reserve(s.len() + 2);
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&super::json::to_string(s));
+    }
 }
 
 #[cfg(test)]
@@ -67,5 +78,23 @@ mod tests {
         let mut out = String::new();
         json_str("a\"\\\n\t\u{8}\u{c}\r\u{1}\u{7f}\u{e9}\u{1f600}", &mut out);
         assert_eq!(out, r#""a\"\\\n\t\b\f\r\u0001\u007f\u00e9\ud83d\ude00""#);
+    }
+
+    // The plain-ASCII shortcut writes what the escaper writes, for every byte value.
+    #[test]
+    fn the_ascii_shortcut_agrees_with_the_escaper() {
+        for b in 0u8..=0x7f {
+            let s = format!("id-{}-x", b as char);
+            let mut out = String::new();
+            json_str(&s, &mut out);
+            assert_eq!(
+                out,
+                super::super::json::to_string(s.as_str()),
+                "byte {b:#x}"
+            );
+        }
+        let mut out = String::new();
+        json_str("", &mut out);
+        assert_eq!(out, "\"\"");
     }
 }
