@@ -116,7 +116,10 @@ pub(crate) fn from_result<T: Serialize>(
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = r#"a JSON object like {"to": "fixtures", "all": false}"#
+)]
 pub(crate) struct ResetBody {
     #[serde(default)]
     to: ResetTo,
@@ -125,7 +128,10 @@ pub(crate) struct ResetBody {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = r#"a JSON object like {"time": "2016-05-22T06:04:20.425843", "mode": "frozen", "step_us": 0}"#
+)]
 pub(crate) struct ClockBody {
     time: String,
     #[serde(default = "default_mode")]
@@ -139,7 +145,10 @@ pub(crate) fn default_mode() -> String {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = r#"a JSON object like {"seconds": 1.5} or {"us": 1500000}"#
+)]
 pub(crate) struct AdvanceBody {
     #[serde(default)]
     seconds: Option<f64>,
@@ -148,7 +157,10 @@ pub(crate) struct AdvanceBody {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = r#"a JSON object like {"seed": 42} or {"image_ids": ["<id>", ...]}"#
+)]
 pub(crate) struct IdsBody {
     #[serde(default)]
     seed: Option<u64>,
@@ -157,7 +169,7 @@ pub(crate) struct IdsBody {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = r#"a JSON object like {"cap": 1000}"#)]
 pub(crate) struct CapBody {
     cap: usize,
 }

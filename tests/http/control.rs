@@ -652,6 +652,13 @@ async fn clock_freeze_advance_run_and_real() {
 
     let (s, _) = ctl(&emu, "PUT", "/_emu/clock", Some(json!({"time": "soon"}))).await;
     assert_eq!(s, 400);
+    // A body of another shape says which shape it takes.
+    let (s, v) = ctl(&emu, "PUT", "/_emu/clock", Some(json!("soon"))).await;
+    assert_eq!(s, 400);
+    assert_eq!(
+        v["error"],
+        r#"invalid JSON body: invalid type: string "soon", expected a JSON object like {"time": "2016-05-22T06:04:20.425843", "mode": "frozen", "step_us": 0} at line 1 column 6"#
+    );
     let (_, v) = ctl(&emu, "DELETE", "/_emu/clock", None).await;
     assert_eq!(v["mode"], "real");
     let r = head(&emu, &format!("/v1/images/{IMG}")).await;
