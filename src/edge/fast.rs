@@ -33,7 +33,7 @@ use crate::app::body::Body;
 use crate::app::{data_mismatch, finish_owned, App, Ctx};
 use crate::control::Control;
 use crate::edge::access_log::{AccessLog, Entry};
-use crate::edge::service::fast_path_may_answer;
+use crate::edge::service::{fast_path_may_answer, fast_path_serves};
 use crate::render::image_headers as headers;
 use crate::render::webob::BodyKind;
 
@@ -108,13 +108,13 @@ impl FastHead {
     /// unauthenticated context (every caller the same admin) and a policy that lets that
     /// caller `get_image`. Otherwise `None`, and hyper answers everything.
     pub fn new(app: Arc<App>, control: Control) -> Option<Self> {
-        // A shortcut only: with any other auth mode or policy the gate would hand every
-        // request to hyper anyway.
+        // The gate's fixed half, asked once (the auth mode and the policy do not change
+        // while the server runs).
         if !matches!(app.config.auth, crate::auth::AuthMode::NoAuth) {
             return None;
         }
         let caller = app.caller_for(&HeaderMap::new()).ok()?;
-        if !app.config.policy.allows("get_image", &caller) {
+        if !fast_path_serves(&app, &caller) {
             return None;
         }
         let ctx = Ctx {
@@ -204,8 +204,7 @@ impl FastHead {
             Ok(httparse::Status::Partial) if input.len() <= MAX_HEAD => return Step::NeedMore,
             _ => return Step::Handoff,
         };
-        let Some(id) = fast_path_may_answer(&self.app, &self.control, &self.ctx.caller, &req)
-        else {
+        let Some(id) = fast_path_may_answer(&self.app, &self.control, &req) else {
             return Step::Handoff;
         };
         // eventlet echoed a client's `Connection: keep-alive` after `Date` (the gate lets

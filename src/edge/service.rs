@@ -335,20 +335,28 @@ where
     }
 }
 
+/// The half of the fast path's gate that is fixed for the life of a server: Glance's
+/// unauthenticated context (every caller the same admin) and a policy that lets that caller
+/// `get_image`. `FastHead::new` asks it once; without it there is no fast path at all.
+pub(crate) fn fast_path_serves(app: &App, caller: &crate::auth::Caller) -> bool {
+    matches!(app.config.auth, crate::auth::AuthMode::NoAuth)
+        && app.config.policy.allows("get_image", caller)
+}
+
 /// THE gate of the HEAD fast path ([`crate::edge::fast`]): whether a request it parsed may be
 /// answered there, from the store straight into the socket, instead of by hyper through
 /// [`GlanceService::call`]. Returns the image id when it may.
 ///
 /// The fast path skips everything `call` does around the handler, so every cross-cutting
 /// behaviour of the hyper path must be excluded here: the control API (only `/v1/images/`
-/// paths qualify), the journal, fault rules and a set clock (`control.is_quiet`), callers
-/// other than Glance's unauthenticated admin and policies that do not let it `get_image`,
-/// and any request header that could change the answer. Add a behaviour to `call`, add its
-/// condition here.
+/// paths qualify), the journal, fault rules and a set clock (`control.is_quiet`), and any
+/// request header that could change the answer; callers other than Glance's
+/// unauthenticated admin and policies that do not let it `get_image` are excluded once, by
+/// [`fast_path_serves`] (the auth mode and the policy are fixed at start). Add a behaviour
+/// to `call`, add its condition here.
 pub(crate) fn fast_path_may_answer<'r>(
     app: &App,
     control: &Control,
-    caller: &crate::auth::Caller,
     req: &httparse::Request<'_, 'r>,
 ) -> Option<&'r str> {
     if req.method != Some("HEAD") || req.version != Some(1) {
@@ -359,11 +367,6 @@ pub(crate) fn fast_path_may_answer<'r>(
         return None;
     }
     if !req.headers.iter().all(harmless) || !control.is_quiet(app) {
-        return None;
-    }
-    if !matches!(app.config.auth, crate::auth::AuthMode::NoAuth)
-        || !app.config.policy.allows("get_image", caller)
-    {
         return None;
     }
     Some(id)
