@@ -4,6 +4,7 @@ use super::faults::{glance_fault, glanceclient_error, json_out, Fault, GlanceCal
 use super::glance_client::{get_image, py_int, NovaImage};
 use super::request::{Rq, GLANCE_PAGE_SIZE, MAX_LIMIT};
 use super::views::{basic_view, link, os_path_join, show_view, single};
+use crate::glance::lists::API_LIMIT_MAX;
 use crate::render::python::dict::DictBuilder;
 use crate::render::python::dumps::{dump_into, dumps};
 use crate::render::python::value::Py;
@@ -118,8 +119,8 @@ pub(crate) async fn list(app: &Arc<App>, rq: &Rq, detail: bool) -> Result<Out, F
     // then taken page by page with glanceclient's own stopping rules below, so the result
     // is the same as page by page, record for record (the pages are slices of one ordered
     // walk), without a Glance request per 20 records.
-    let most = if page <= GLANCE_LIMIT_MAX {
-        GLANCE_LIMIT_MAX / page * page
+    let most = if page <= API_LIMIT_MAX {
+        API_LIMIT_MAX / page * page
     } else {
         page
     };
@@ -143,8 +144,6 @@ pub(crate) async fn list(app: &Arc<App>, rq: &Rq, detail: bool) -> Result<Out, F
         let query = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(qp.iter())
             .finish();
-        // Glance's detail records as glanceclient decoded them: the JSON values Glance
-        // serialised, taken before the text (the text round trip changes none of them).
         let records = match crate::glance::lists::index_page(app, &ctx, Some(&query)) {
             Ok(page) => page,
             Err(e) => {
@@ -189,9 +188,6 @@ pub(crate) async fn list(app: &Arc<App>, rq: &Rq, detail: bool) -> Result<Out, F
         if (fetched as i128) < batch {
             break;
         }
-        if count == 0 {
-            break;
-        }
         match qp.iter_mut().find(|(k, _)| k == "marker") {
             Some(slot) => slot.1.clone_from(&last_listed),
             None => qp.push(("marker".into(), last_listed.clone())),
@@ -225,9 +221,6 @@ pub(crate) async fn list(app: &Arc<App>, rq: &Rq, detail: bool) -> Result<Out, F
 
 /// How a list's body starts: its first key and the open list.
 const IMAGES_OPEN: &str = "{\"images\": [";
-
-/// Glance v1's `api_limit_max`: the most records one list request returns.
-const GLANCE_LIMIT_MAX: i128 = 1000;
 
 /// `_get_next_link`: the request's parameters (marker replaced, moved last) joined raw with
 /// `dict_to_query_str` (no URL encoding; `str()` of non-ASCII text failed).

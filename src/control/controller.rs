@@ -257,9 +257,8 @@ impl Controller {
     /// by absolute path, or inline as base64 with `inline_files`. Blocking (it reads those
     /// files): from async code, call it on a blocking thread (`tokio::task::spawn_blocking`).
     pub fn export(&self, inline_files: bool) -> Result<Value, ControlError> {
-        let mut all = self.app.store.all();
-        all.sort_by_key(|a| a.id);
-        let images = all
+        let images = self
+            .by_id()
             .iter()
             .map(|i| record_json(i, inline_files))
             .collect::<Result<Vec<_>, _>>()?;
@@ -270,10 +269,8 @@ impl Controller {
     /// take their text (about 510 bytes each) and not, besides it, a tree of JSON values
     /// (which took 9 GB). The same bytes as `serde_json::to_string` of `export`'s value.
     pub fn export_json(&self, inline_files: bool) -> Result<String, ControlError> {
-        let mut all = self.app.store.all();
-        all.sort_by_key(|a| a.id);
         let mut out = String::from("{\"images\":[");
-        for (n, img) in all.iter().enumerate() {
+        for (n, img) in self.by_id().iter().enumerate() {
             if n > 0 {
                 out.push(',');
             }
@@ -283,6 +280,13 @@ impl Controller {
         }
         out.push_str("]}");
         Ok(out)
+    }
+
+    /// Every record, in the export's order (by id).
+    fn by_id(&self) -> Vec<Arc<Image>> {
+        let mut all = self.app.store.all();
+        all.sort_by_key(|a| a.id);
+        all
     }
 
     /// One record as fixture JSON. Blocking with `inline_files`, as [`Controller::export`].

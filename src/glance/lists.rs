@@ -293,6 +293,9 @@ pub fn index(
     Ok(json_response(StatusCode::OK, api::images_body(entries)))
 }
 
+/// Glance's `api_limit_max`: the most records one list answers, whatever its `limit`.
+pub(crate) const API_LIMIT_MAX: i128 = 1000;
+
 /// The records of the page [`index`] answers with, or its error: what the compute lists
 /// page through (they need the records, not Glance's JSON text).
 pub(crate) fn index_page(
@@ -343,7 +346,7 @@ pub(crate) fn index_page(
                     "",
                 ));
             }
-            n.min(1000) as usize
+            n.min(API_LIMIT_MAX) as usize
         }
     };
     if param(&params, "marker") == Some("") {

@@ -35,7 +35,7 @@ impl Index {
     }
 
     /// The hash of an id's bytes (a stored id's bytes are read without a UTF-8 check).
-    pub(super) fn hash(&self, id: &[u8]) -> u64 {
+    fn hash(&self, id: &[u8]) -> u64 {
         id_hash(&self.hasher, id)
     }
 
@@ -54,7 +54,7 @@ impl Index {
     }
 
     /// Adds `img` under hash `h` (its id's): no record with that id may be there.
-    pub(super) fn push(&mut self, h: u64, img: Arc<Image>) {
+    fn push(&mut self, h: u64, img: Arc<Image>) {
         let hasher = &self.hasher;
         self.map
             .insert_unique(h, Entry(img), |e| id_hash(hasher, e.0.id.as_bytes()));
@@ -81,7 +81,7 @@ impl Index {
     /// their hash starts probing at (a radix sort on those bits), and then inserted in that
     /// order, so the table is filled front to back. The bucket is the hash's low bits
     /// (`hashbrown`'s probe start); were that to change, this would only be slower.
-    pub(super) fn bulk(images: Vec<Arc<Image>>) -> Option<Index> {
+    fn bulk(images: Vec<Arc<Image>>) -> Option<Index> {
         let mut index = Index::with_capacity(images.len());
         // Buckets of a table sized for `capacity` (a power of two, load at most 7/8).
         let buckets = (index.map.capacity().max(1) * 8 / 7).next_power_of_two();
@@ -112,7 +112,7 @@ impl Index {
     }
 
     /// More records than handles (4 billion): lists go back to sorting everything.
-    pub(super) fn drop_lists(&mut self) {
+    fn drop_lists(&mut self) {
         tracing::warn!("list indexes dropped: too many records");
         self.lists = ListIndex::new();
     }
@@ -127,7 +127,7 @@ impl Index {
 }
 
 /// The table's hash of an id (what [`Index`] looks ids up by, and rehashes them with).
-pub(super) fn id_hash(hasher: &foldhash::fast::RandomState, id: &[u8]) -> u64 {
+fn id_hash(hasher: &foldhash::fast::RandomState, id: &[u8]) -> u64 {
     use std::hash::BuildHasher;
     hasher.hash_one(id)
 }
@@ -136,7 +136,7 @@ pub(super) fn id_hash(hasher: &foldhash::fast::RandomState, id: &[u8]) -> u64 {
 /// records' table (2^21 buckets). The records move as pointers; none is read. The two
 /// buffers are allocated once and take turns (a buffer allocated per pass would come from
 /// the heap once the first is freed, and stay resident after the load).
-pub(super) fn radix_by_bucket(
+fn radix_by_bucket(
     mut pairs: Vec<(u64, Option<Arc<Image>>)>,
     mask: u64,
 ) -> Vec<(u64, Option<Arc<Image>>)> {
@@ -206,11 +206,12 @@ impl std::fmt::Debug for Indexed {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::model::{ImageId, Timestamp};
 
-    fn image(n: u32) -> Image {
+    /// Record `n`: a fresh image with a UUID-shaped id (the store's tests use it too).
+    pub(in crate::store) fn image(n: u32) -> Image {
         let id = ImageId::new(&format!("00000000-0000-4000-8000-{n:012}")).unwrap();
         Image::new(id, Timestamp::parse("2016-05-22T06:04:20").unwrap())
     }

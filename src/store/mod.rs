@@ -714,14 +714,9 @@ impl Snapshot<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::index::tests::image;
     use super::*;
-    use crate::model::{ImageId, Timestamp};
     use std::sync::mpsc;
-
-    fn image(n: u32) -> Image {
-        let id = ImageId::new(&format!("00000000-0000-4000-8000-{n:012}")).unwrap();
-        Image::new(id, Timestamp::parse("2016-05-22T06:04:20").unwrap())
-    }
 
     // Rule: while a list order is being built (the read lock held for the whole build), a
     // write waits for the build without queueing on the write lock, so lookups (HEADs) go

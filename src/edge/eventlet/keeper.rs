@@ -254,9 +254,7 @@ impl TargetKeeper {
         }
         None
     }
-}
 
-impl TargetKeeper {
     /// The read after one that ended in `self.held` bytes of `CONNECT /` (taken out), at
     /// `pos`: more of it (held too), the rest of it (the stand-in goes in for the method),
     /// or something else (the held bytes go back in, and the head is followed as usual).
