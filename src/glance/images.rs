@@ -81,9 +81,9 @@ pub async fn show(app: Arc<App>, ctx: Arc<Ctx>, id: String) -> Result<Response<B
             format!("Image /var/lib/glance/images/{id} not found"),
         )
     };
-    let db_size = img.size.unwrap_or(0);
-    let (body, size) = if db_size == 0 {
-        // Glance never touches the store for a zero-size image.
+    let (body, size) = if img.size == Some(0) {
+        // Glance never touches the store for a zero-size image (`size == 0`: a null size
+        // is read from the store like any other, and the answer takes the store's size).
         (Body::empty_sized(), 0)
     } else {
         match &*img.data {

@@ -94,8 +94,15 @@ fn py_bool_filter(v: &str) -> Option<Option<bool>> {
 }
 
 pub(crate) fn uuid_like(s: &str) -> bool {
-    // oslo `is_uuid_like`: parses as a UUID once dashes are removed.
-    let hex: String = s.chars().filter(|c| *c != '-').collect();
+    // oslo `is_uuid_like`: `uuid.UUID(s)` parses it and prints it back the same once
+    // `urn:` and `uuid:` are removed, the braces at the ends stripped, the dashes dropped
+    // and the case ignored; that leaves exactly 32 hex digits.
+    let s = s.replace("urn:", "").replace("uuid:", "");
+    let hex: String = s
+        .trim_matches(|c| c == '{' || c == '}')
+        .chars()
+        .filter(|c| *c != '-')
+        .collect();
     hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
 }
 
@@ -567,4 +574,35 @@ pub(crate) fn index_page(
             .list_page(key, desc, after, limit, &sieved, view, &matches)
     };
     Ok(images)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uuid_like;
+
+    #[test]
+    fn uuid_like_is_oslos() {
+        let u = "0c0c0c0c-0000-4000-8000-000000000001";
+        for ok in [
+            u.to_string(),
+            u.to_uppercase(),
+            u.replace('-', ""),
+            format!("{{{u}}}"),
+            format!("urn:uuid:{u}"),
+            format!("{{{{{u}}}}}"),
+            format!("{u}-"),
+        ] {
+            assert!(uuid_like(&ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "x",
+            &u[1..],
+            &format!("{u}0"),
+            &format!(" {u}"),
+            &u.replace('c', "g"),
+        ] {
+            assert!(!uuid_like(bad), "{bad}");
+        }
+    }
 }

@@ -76,16 +76,42 @@ impl MetaIn {
             return Ok(None);
         };
         let Some(v) = v else {
-            // Python's int(None) fails too.
-            return Err(invalid_param("None", key, &convert_msg(key, "None")));
+            // An empty header is None, and Python's `int(None)` raises TypeError, which
+            // nothing caught (not even `virtual_size`'s `except ValueError`): a 500.
+            return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
         };
-        match v.trim().parse::<i128>() {
-            Ok(n) if n < 0 => Err(invalid_param(v, key, "Cannot be a negative value.")),
-            Ok(n) => Ok(Some(Some(n.min(u64::MAX as i128) as u64))),
-            Err(_) if nullable && v == "None" => Ok(Some(None)),
-            Err(_) => Err(invalid_param(v, key, &convert_msg(key, v))),
+        match python_int(v) {
+            Some(n) if n < 0 => Err(invalid_param(v, key, "Cannot be a negative value.")),
+            Some(n) => Ok(Some(Some(n.min(u64::MAX as i128) as u64))),
+            None if nullable && v == "None" => Ok(Some(None)),
+            None => Err(invalid_param(v, key, &convert_msg(key, v))),
         }
     }
+}
+
+/// Python 3's `int(str)`: surrounding whitespace, one sign, ASCII digits with single
+/// underscores between them; any length (the value saturates here, far beyond every cap
+/// the callers check).
+fn python_int(s: &str) -> Option<i128> {
+    let t = s.trim_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c));
+    let (neg, digits) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let b = digits.as_bytes();
+    if b.is_empty() || b[0] == b'_' || b[b.len() - 1] == b'_' || digits.contains("__") {
+        return None;
+    }
+    let mut n: i128 = 0;
+    for &c in b {
+        match c {
+            b'0'..=b'9' => n = n.saturating_mul(10).saturating_add(i128::from(c - b'0')),
+            b'_' => {}
+            _ => return None,
+        }
+    }
+    Some(if neg { -n } else { n })
 }
 
 fn convert_msg(key: &str, v: &str) -> String {
@@ -107,27 +133,86 @@ pub fn bool_from_string(s: &str) -> bool {
     )
 }
 
+/// A request header as Glance read it from the WSGI environ: names compared with `-` and
+/// `_` as one (both become `HTTP_X_..._NAME`), and a repeated header one value, the
+/// values joined with `,` in arrival order (eventlet's `env[key] += ',' + value`).
+pub(crate) fn environ_header(h: &HeaderMap, name: &str) -> Option<String> {
+    let mut out: Option<String> = None;
+    for (n, v) in h {
+        if same_environ_name(n.as_str(), name) {
+            join_value(&mut out, v);
+        }
+    }
+    out
+}
+
+/// A header value as text: UTF-8 when it is (what Python 2's Glance passed through), else
+/// one character per byte, as Python 3's WSGI decoded every header (latin-1), so that
+/// `caf\xe9` is `café` rather than a replacement character.
+fn header_text(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.into(),
+        Err(_) => b.iter().map(|&c| char::from(c)).collect::<String>().into(),
+    }
+}
+
+fn same_environ_name(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes().zip(b.bytes()).all(|(x, y)| {
+            let norm = |c: u8| {
+                if c == b'_' {
+                    b'-'
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            };
+            norm(x) == norm(y)
+        })
+}
+
+fn join_value(slot: &mut Option<String>, v: &HeaderValue) {
+    let text = header_text(v.as_bytes());
+    match slot {
+        Some(s) => {
+            s.push(',');
+            s.push_str(&text);
+        }
+        None => *slot = Some(text.into_owned()),
+    }
+}
+
 /// `get_image_meta_from_headers`: names are matched case- and `-`/`_`-insensitively, as the
-/// WSGI environ made them; unknown `x-image-meta-*` names are a 400.
+/// WSGI environ made them (a repeated header is one value, joined with `,`); unknown
+/// `x-image-meta-*` names are a 400.
 pub fn parse_meta_headers(h: &HeaderMap) -> Result<MetaIn, ApiError> {
-    let mut out = MetaIn::default();
+    // (normalised name, joined value) in first-arrival order.
+    let mut joined: Vec<(String, Option<String>)> = Vec::new();
     for (name, value) in h {
-        let n = name.as_str();
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        let value = if value.is_empty() { None } else { Some(value) };
-        if let Some(p) = n.strip_prefix("x-image-meta-property-") {
-            let key = p.replace('-', "_");
-            if let Some(slot) = out.properties.iter_mut().find(|(k, _)| *k == key) {
-                slot.1 = value;
-            } else {
-                out.properties.push((key, value));
+        let n = name.as_str().replace('_', "-");
+        if !n.starts_with("x-image-meta-") {
+            continue;
+        }
+        match joined.iter_mut().find(|(k, _)| *k == n) {
+            Some((_, slot)) => join_value(slot, value),
+            None => {
+                let mut slot = None;
+                join_value(&mut slot, value);
+                joined.push((n, slot));
             }
+        }
+    }
+    let mut out = MetaIn::default();
+    for (n, value) in joined {
+        // `value or None`: an empty header is null.
+        let value = value.filter(|v| !v.is_empty());
+        if let Some(p) = n.strip_prefix("x-image-meta-property-") {
+            out.properties.push((p.replace('-', "_"), value));
         } else if let Some(f) = n.strip_prefix("x-image-meta-") {
             let field = f.replace('-', "_");
             if !META_FIELDS.contains(&field.as_str()) {
                 return Err(ApiError::detailed(
                     StatusCode::BAD_REQUEST,
-                    format!("Bad header: x-image-meta-{}", f.replace('_', "-")),
+                    format!("Bad header: x-image-meta-{f}"),
                 )
                 .plain());
             }
@@ -162,7 +247,9 @@ pub(crate) fn validate_meta(meta: &mut MetaIn) -> Result<(), ApiError> {
         }
     }
     if let Some(Some(name)) = meta.raw("name") {
-        let n = name.chars().count();
+        // Header values are bytes to Glance (latin-1 text on Python 3, `str` on 2): a
+        // non-ASCII name counts its UTF-8 bytes.
+        let n = name.len();
         if n > 255 {
             return Err(ApiError::bad_request(format!("Image name too long: {n}")));
         }
@@ -185,7 +272,7 @@ pub(crate) fn validate_meta(meta: &mut MetaIn) -> Result<(), ApiError> {
         }
     }
     if let Some(Some(c)) = meta.raw("checksum") {
-        if c.chars().count() > 32 {
+        if c.len() > 32 {
             return Err(ApiError::bad_request(format!(
                 "Invalid checksum '{c}': can't exceed 32 characters"
             )));
@@ -209,21 +296,47 @@ pub(crate) fn has_body(h: &HeaderMap) -> bool {
         || crate::app::content_length(h).is_some_and(|n| n > 0)
 }
 
-pub(crate) fn external_source(meta: &MetaIn, h: &HeaderMap) -> Result<(), ApiError> {
-    let copy_from = h
-        .get("x-glance-api-copy-from")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let location = meta.raw("location").map(|v| v.unwrap_or("").to_string());
-    if let Some(src) = copy_from.or(location) {
-        if src.is_empty() {
-            return Err(ApiError::bad_request("External source should not be empty"));
-        }
-        // The emulator has no remote stores; Glance's own refusal for unusable schemes.
-        return Err(ApiError::bad_request(format!(
-            "External sources are not supported: '{src}'"
-        )));
+/// The store schemes the reference Glance knew (`glance_store` with the file and http
+/// stores): `x-image-meta-store` must name one of them.
+pub(crate) const KNOWN_SCHEMES: &[&str] = &["file", "filesystem", "http", "https"];
+
+/// `_external_source` and `_validate_source`: the request's location (or, without one, its
+/// copy-from), checked as Glance did. Empty: 400; a scheme with no store, or one refused as
+/// a source (`file`, `filesystem`; `swift+config` has no store here): 400. An `http(s)` URL
+/// passes, and each caller decides what comes next (the emulator has no remote stores).
+pub(crate) fn external_source(meta: &MetaIn, h: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let src = match meta.raw("location") {
+        Some(v) => v.unwrap_or("").to_string(),
+        None => match environ_header(h, "x-glance-api-copy-from") {
+            Some(v) => v,
+            None => return Ok(None),
+        },
+    };
+    if src.is_empty() {
+        return Err(ApiError::bad_request("External source should not be empty"));
     }
-    Ok(())
+    match url_scheme(&src) {
+        Some(scheme) if scheme == "http" || scheme == "https" => Ok(Some(src)),
+        _ => Err(unsupported_source(&src)),
+    }
+}
+
+/// Glance's refusal of a source it cannot use; also the emulator's answer to an `http(s)`
+/// source it would have to fetch (no remote stores, docs/fidelity.md).
+pub(crate) fn unsupported_source(src: &str) -> ApiError {
+    ApiError::bad_request(format!("External sources are not supported: '{src}'"))
+}
+
+/// Python's `urlsplit(url).scheme`: the letters before the first `:`, lower-cased, when
+/// they start with a letter and are all scheme characters.
+fn url_scheme(url: &str) -> Option<String> {
+    let (scheme, _) = url.split_once(':')?;
+    let first = scheme.chars().next()?;
+    let ok = first.is_ascii_alphabetic()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    ok.then(|| scheme.to_ascii_lowercase())
 }
 
 /// Applies parsed metadata to a record (registry `image_create` / `image_update`).
@@ -259,6 +372,12 @@ pub(crate) fn apply_meta(img: &mut Image, meta: &MetaIn, admin: bool) -> Result<
             *slot = v as u32;
         }
     }
+    // The registry wrote the row only after its own checks (the 400 above): SQLite's
+    // INTEGER is signed 64-bit, and a larger value failed the write with a 500.
+    let too_big = |key| matches!(meta.int(key, true), Ok(Some(Some(v))) if v > i64::MAX as u64);
+    if too_big("virtual_size") || too_big("size") {
+        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
+    }
     if let Some(b) = meta.boolean("is_public") {
         img.is_public = b;
     }
@@ -270,16 +389,9 @@ pub(crate) fn apply_meta(img: &mut Image, meta: &MetaIn, admin: bool) -> Result<
             img.owner = v.map(Into::into);
         }
     }
-    for (key, slot) in [
-        ("created_at", &mut img.created_at),
-        ("updated_at", &mut img.updated_at),
-    ] {
-        if let Some(Some(v)) = meta.raw(key) {
-            if let Some(t) = Timestamp::parse(v) {
-                *slot = t;
-            }
-        }
-    }
+    // `created_at`, `updated_at`, `deleted_at` and `deleted` are never applied here: an
+    // update drops them (`_drop_protected_attrs`), and a create that carries them is
+    // decided by the caller (`create`).
     for (k, v) in &meta.properties {
         img.set_property(k.as_str().into(), v.as_deref().map(Into::into));
     }
@@ -344,4 +456,66 @@ pub(crate) fn image_response(
         h.append(headers::ETAG.clone(), c);
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_int_takes_what_int_took() {
+        for (s, want) in [
+            ("5", Some(5)),
+            (" 5\t", Some(5)),
+            ("+5", Some(5)),
+            ("-5", Some(-5)),
+            ("1_000", Some(1000)),
+            (
+                "99999999999999999999999999999999999999999999",
+                Some(i128::MAX),
+            ),
+            ("", None),
+            ("+", None),
+            ("1__0", None),
+            ("_1", None),
+            ("1_", None),
+            ("1.5", None),
+            ("0x10", None),
+            ("1e3", None),
+            ("٣", None),
+        ] {
+            assert_eq!(python_int(s), want, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn repeated_and_underscored_headers_are_one_value() {
+        let mut h = HeaderMap::new();
+        h.append("x-image-meta-name", HeaderValue::from_static("a"));
+        h.append("x-image-meta-name", HeaderValue::from_static(""));
+        h.append("x_image_meta_name", HeaderValue::from_static("b"));
+        h.append(
+            "x-image-meta-owner",
+            HeaderValue::from_bytes(b"caf\xe9").unwrap(),
+        );
+        let m = parse_meta_headers(&h).unwrap();
+        assert_eq!(m.raw("name"), Some(Some("a,,b")));
+        assert_eq!(m.raw("owner"), Some(Some("café")));
+        assert_eq!(
+            environ_header(&h, "x-image-meta-name").as_deref(),
+            Some("a,,b")
+        );
+    }
+
+    #[test]
+    fn url_schemes_as_urlsplit_read_them() {
+        assert_eq!(url_scheme("HTTP://x").as_deref(), Some("http"));
+        assert_eq!(
+            url_scheme("swift+config://x").as_deref(),
+            Some("swift+config")
+        );
+        assert_eq!(url_scheme("1http://x"), None);
+        assert_eq!(url_scheme("no-colon"), None);
+        assert_eq!(url_scheme(":x"), None);
+    }
 }

@@ -18,8 +18,9 @@ use crate::render::webob::ApiError;
 use super::lists::uuid_like;
 use super::members::not_mutable;
 use super::request_meta::{
-    apply_meta, bool_from_string, enforce, external_source, has_body, image_response,
-    parse_meta_headers, property_quota, publicize_check, validate_meta,
+    apply_meta, bool_from_string, enforce, environ_header, external_source, has_body,
+    image_response, parse_meta_headers, property_quota, publicize_check, unsupported_source,
+    validate_meta, MetaIn, KNOWN_SCHEMES,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -163,6 +164,16 @@ where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    // `_upload`: the store named by the raw header (an empty one included), else the
+    // default `file`, before anything else.
+    let scheme = environ_header(req_headers, "x-image-meta-store");
+    let scheme = scheme.as_deref().unwrap_or("file");
+    if !KNOWN_SCHEMES.contains(&scheme) {
+        drain(body).await;
+        return Err(ApiError::bad_request(format!(
+            "Store for scheme {scheme} not found"
+        )));
+    }
     if !octet_stream(req_headers) {
         set_status(app, id, Status::Killed, None).await?;
         return Err(ApiError::bad_request(
@@ -170,6 +181,16 @@ where
         ));
     }
     set_status(app, id, Status::Saving, None).await?;
+    if scheme == "http" || scheme == "https" {
+        // The http store is read-only: `add` raised StoreAddDisabled before reading a byte.
+        drain(body).await;
+        set_status(app, id, Status::Killed, Some(Status::Saving)).await?;
+        return Err(ApiError::explained(
+            StatusCode::GONE,
+            "Error in store configuration. Adding images to store is disabled.",
+        )
+        .plain());
+    }
     let up = match Box::pin(receive(app, id, body)).await {
         Ok(u) => u,
         Err(fail) => {
@@ -268,32 +289,25 @@ where
     let mut meta = parse_meta_headers(&parts.headers)?;
     validate_meta(&mut meta)?;
     let with_data = has_body(&parts.headers);
-    // Python's `content_length or size`: a zero Content-Length falls through to the size.
-    let declared = crate::app::content_length(&parts.headers)
-        .filter(|n| *n > 0)
-        .or_else(|| meta.int("size", false).ok().flatten().flatten());
-    if let Some(n) = declared {
-        if n > app.config.image_size_cap {
-            return Err(ApiError::bad_request(format!(
-                "Denying attempt to upload image larger than {} bytes.",
-                app.config.image_size_cap
-            )));
-        }
-    }
+    size_cap(&app, &parts.headers, &meta)?;
     enforce(&app, &ctx, "add_image")?;
     publicize_check(&app, &ctx, &meta)?;
     if with_data {
         enforce(&app, &ctx, "upload_image")?;
     }
     property_quota(&app, meta.properties.len())?;
+    // `_reserve`: the source first, then the store.
+    if let Some(src) = external_source(&meta, &parts.headers)? {
+        // Glance would fetch it (copy-from) or ask its size (location): no remote stores.
+        return Err(unsupported_source(&src));
+    }
     if let Some(Some(store)) = meta.raw("store") {
-        if store != "file" {
+        if !KNOWN_SCHEMES.contains(&store) {
             return Err(ApiError::bad_request(format!(
                 "Required store {store} is invalid"
             )));
         }
     }
-    external_source(&meta, &parts.headers)?;
 
     let id = match meta.raw("id") {
         Some(Some(id)) => {
@@ -308,21 +322,40 @@ where
         _ => app.new_image_id(),
     };
     let now = app.now();
-    let image_id = ImageId::new(&id).ok_or_else(|| {
-        ApiError::from_registry(
-            ApiError::explained(StatusCode::BAD_REQUEST, "Invalid image id format"),
-            "Failed to reserve image. Got error: ",
-        )
-    })?;
+    // A uuid-like id longer than a column's 36 characters (`{...}`, `urn:uuid:...`): the
+    // registry wrote the row, then its own read of it refused the length and nothing
+    // caught that: a 500. (The row stayed, listed but never found; glance-emu's ids are
+    // at most 36 characters, so it writes none: docs/fidelity.md.)
+    let image_id =
+        ImageId::new(&id).ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR))?;
     let mut img = Image::new(image_id, now);
     img.owner = ctx.caller.tenant.as_deref().map(Into::into);
-    apply_meta(&mut img, &meta, ctx.caller.admin)
-        .map_err(|e| reserve_error(e, "Failed to reserve image. Got error: "))?;
+    apply_meta(&mut img, &meta, ctx.caller.admin).map_err(|e| {
+        reserve_error(
+            e,
+            "Failed to reserve image. Got error: ",
+            "Failed to add image metadata. Got error: ",
+        )
+    })?;
     img.status = if img.size == Some(0) && meta.has("size") {
         Status::Active
     } else {
         Status::Queued
     };
+    // Timestamps the caller set passed validation as text, and SQLite's DateTime column
+    // refused text at the write: a 500, nothing created (the reference server's store;
+    // docs/fidelity.md).
+    if ["created_at", "updated_at", "deleted_at"]
+        .iter()
+        .any(|k| matches!(meta.raw(k), Some(Some(_))))
+    {
+        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
+    }
+    // The registry's create kept `deleted` (only updates drop it): the row is written
+    // deleted, and a caller who cannot see deleted rows (not an admin) then got a 500
+    // from the read that followed, the row written all the same.
+    let hidden = meta.boolean("deleted") == Some(true);
+    img.deleted = hidden;
     let reserved = img.clone();
     app.store
         .write(move |snap, tx| {
@@ -336,6 +369,12 @@ where
             Ok(())
         })
         .await?;
+    if hidden && !ctx.caller.admin {
+        if with_data {
+            drain(body).await;
+        }
+        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
+    }
     let location = format!("{}/v1/images/{}", ctx.host_url, id);
     if !with_data {
         return Ok(image_response(StatusCode::CREATED, &img, Some(location)));
@@ -357,6 +396,22 @@ where
     }
     let img = Box::pin(upload_and_activate(&app, &id, &parts.headers, body)).await?;
     Ok(image_response(StatusCode::CREATED, &img, Some(location)))
+}
+
+/// The deserializer's size check, for creates and updates alike: the declared size (a
+/// non-zero `Content-Length`, else `x-image-meta-size`; Python's `content_length or size`)
+/// over `image_size_cap` is a 400 before anything else is looked at.
+fn size_cap(app: &App, h: &HeaderMap, meta: &MetaIn) -> Result<(), ApiError> {
+    let declared = crate::app::content_length(h)
+        .filter(|n| *n > 0)
+        .or_else(|| meta.int("size", false).ok().flatten().flatten());
+    match declared {
+        Some(n) if n > app.config.image_size_cap => Err(ApiError::bad_request(format!(
+            "Denying attempt to upload image larger than {} bytes.",
+            app.config.image_size_cap
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Whether the request's media type is `application/octet-stream` (parameters ignored),
@@ -398,11 +453,14 @@ fn formats_for_upload(img: &Image) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn reserve_error(e: ApiError, prefix: &str) -> ApiError {
+/// The registry's own refusals (`exception.Invalid`, today only the out-of-range
+/// `min_disk`/`min_ram`) came back as its 400 page, the message as detail after
+/// `registry_prefix`, inside glance-api's 400 after `api_prefix`.
+fn reserve_error(e: ApiError, api_prefix: &str, registry_prefix: &str) -> ApiError {
     match (&e.explanation, e.status) {
         (Some(msg), StatusCode::BAD_REQUEST) if msg.starts_with('\'') => ApiError::from_registry(
-            ApiError::explained(StatusCode::BAD_REQUEST, msg.to_string()),
-            prefix,
+            ApiError::detailed(StatusCode::BAD_REQUEST, format!("{registry_prefix}{msg}")),
+            api_prefix,
         ),
         _ => e,
     }
@@ -428,6 +486,7 @@ where
     let mut meta = parse_meta_headers(&parts.headers)?;
     validate_meta(&mut meta)?;
     let with_data = has_body(&parts.headers);
+    size_cap(&app, &parts.headers, &meta)?;
     enforce(&app, &ctx, "modify_image")?;
     publicize_check(&app, &ctx, &meta)?;
     if with_data {
@@ -467,10 +526,8 @@ where
             return Err(ApiError::forbidden("Forbidden to modify 'id' of image."));
         }
     }
-    let purge = parts
-        .headers
-        .get("x-glance-registry-purge-props")
-        .is_none_or(|v| bool_from_string(&String::from_utf8_lossy(v.as_bytes())))
+    let purge = environ_header(&parts.headers, "x-glance-registry-purge-props")
+        .is_none_or(|v| bool_from_string(&v))
         && !with_data;
     if with_data && orig.status != Status::Queued {
         return Err(ApiError::detailed(
@@ -478,13 +535,14 @@ where
             "Cannot upload to an unqueued image",
         ));
     }
-    if meta.has("location") || parts.headers.contains_key("x-glance-api-copy-from") {
+    // The source is checked first; only a usable one meets the status rule.
+    if let Some(src) = external_source(&meta, &parts.headers)? {
         if orig.status != Status::Queued {
             return Err(ApiError::bad_request(
                 "Attempted to update Location field for an image not in queued status.",
             ));
         }
-        external_source(&meta, &parts.headers)?;
+        return Err(unsupported_source(&src));
     }
     let count = if purge {
         meta.properties.len()
@@ -522,12 +580,15 @@ where
             if purge {
                 img.properties.clear();
             }
-            let before = img.updated_at;
-            apply_meta(&mut img, &meta, admin)
-                .map_err(|e| reserve_error(e, "Failed to update image metadata. Got error: "))?;
-            if img.updated_at == before {
-                img.updated_at = now;
-            }
+            apply_meta(&mut img, &meta, admin).map_err(|e| {
+                reserve_error(
+                    e,
+                    "Failed to update image metadata. Got error: ",
+                    "Failed to update image metadata. Got error: ",
+                )
+            })?;
+            // Always now: the registry dropped a caller's timestamps on update.
+            img.updated_at = now;
             let out = Arc::new(img.clone());
             tx.put(img);
             Ok(out)

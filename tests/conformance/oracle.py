@@ -305,10 +305,57 @@ def rule_py3_latin1_non_ascii(real, emu, req):
             h[1] = str(int(h[1]) + delta)
 
 
+def _py3_text(v):
+    """What Python 3's Glance made of text that came in a header: each UTF-8 byte of it one
+    latin-1 character."""
+    if isinstance(v, str):
+        return v.encode("utf-8").decode("latin-1")
+    if isinstance(v, list):
+        return [_py3_text(x) for x in v]
+    if isinstance(v, dict):
+        return collections.OrderedDict((_py3_text(k), _py3_text(x)) for k, x in v.items())
+    return v
+
+
+def rule_py3_latin1_header_values(real, emu, req):
+    """Non-ASCII bytes in the header values of a write (name, owner, a property): Python 3's
+    WSGI decoded them as latin-1, so Glance's JSON shows one \\u00XX per UTF-8 byte
+    (caf\\u00c3\\u00a9), and a value that is not UTF-8 comes back on HEAD byte for byte.
+    Production Python 2.7 kept the bytes as text; glance-emu stores UTF-8 text (a value that
+    is not UTF-8 decoded as latin-1) and writes it back as UTF-8."""
+    for a, b in zip(real.headers, emu.headers):
+        if a[0] != b[0] or a[1] == b[1] or not a[0].lower().startswith("x-image-meta-"):
+            continue
+        try:
+            text = b[1].encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            continue
+        if text == a[1] and any(ord(c) > 127 for c in text):
+            b[1] = a[1]
+    if real.body == emu.body:
+        return
+    try:
+        rd = json.loads(real.body.decode("utf-8"), object_pairs_hook=collections.OrderedDict)
+        ed = json.loads(emu.body.decode("utf-8"), object_pairs_hook=collections.OrderedDict)
+    except (ValueError, UnicodeDecodeError):
+        return
+    if json.dumps(rd).encode() != real.body or json.dumps(ed).encode() != emu.body:
+        return
+    if not re.search(rb"\\u00[89a-f][0-9a-f]", real.body):
+        return
+    if _py3_text(ed) == rd:
+        emu.body = real.body
+        rl = [h[1] for h in real.headers if h[0].lower() == "content-length"]
+        for h in emu.headers:
+            if h[0].lower() == "content-length" and rl:
+                h[1] = rl[0]
+
+
 RULES = collections.OrderedDict([
     ("py3-meta-order", rule_py3_meta_order),
     ("py3-json-key-order", rule_py3_json_key_order),
     ("py3-latin1-non-ascii", rule_py3_latin1_non_ascii),
+    ("py3-latin1-header-values", rule_py3_latin1_header_values),
     ("oslo-healthcheck-page", rule_oslo_healthcheck_page),
 ])
 
