@@ -11,6 +11,7 @@ use crate::render::glance_json as api;
 use crate::render::webob::ApiError;
 use crate::store::list_index::{self, Field, SortKey, View, ViewLimits, Wanted};
 
+use super::marker::{Criteria, Start};
 use super::request_meta::enforce;
 
 // ---------------------------------------------------------------------------------------
@@ -537,6 +538,20 @@ pub(crate) fn index_page(
         },
     };
     let after = marker.as_deref();
+    // A marker whose key is null (or its type's default): Glance's criteria, from the start
+    // of the order (see `marker`); otherwise the page starts right after the marker.
+    let criteria = after.and_then(|m| Criteria::new(key, desc, m));
+    let start;
+    let after = match criteria.as_ref().map(Criteria::start) {
+        None => after,
+        Some(Start::Beginning) => None,
+        Some(Start::After(img)) => {
+            start = img;
+            Some(&*start)
+        }
+        Some(Start::Nothing) => return Ok(Vec::new()),
+    };
+    let matches = |img: &Image| matches(img) && criteria.as_ref().is_none_or(|c| c.keeps(img));
     // The normal-user view (public, own, shared): a tenant among many private images is
     // answered from its own records and the public ones, not by walking everyone's.
     let tenant_view = matches!(is_public, None | Some(Some(true)));

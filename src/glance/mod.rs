@@ -3,6 +3,7 @@
 
 pub mod images;
 pub mod lists;
+pub mod marker;
 pub mod members;
 pub mod negotiate;
 pub mod request_meta;

@@ -95,6 +95,110 @@ fn sorted(recs: &[Rec], key: &str) -> Vec<String> {
     v.into_iter().map(|r| r.id.clone()).collect()
 }
 
+/// A key column as Glance's marker criteria compared it (`_paginate_query`): a null as its
+/// type's default (`''`, `0`), any integer below any text (SQLite).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Sql {
+    Int(u64),
+    Text(String),
+}
+
+fn coalesced(r: &Rec, key: &str) -> Sql {
+    let text = |v: Option<&str>| Sql::Text(v.unwrap_or("").to_string());
+    match key {
+        "name" => text(r.name.as_deref()),
+        "status" => text(Some(r.status)),
+        "container_format" => text(r.container),
+        "disk_format" => text(r.disk),
+        "size" => Sql::Int(r.size.unwrap_or(0)),
+        "id" => text(Some(&r.id)),
+        "created_at" => text(Some(&r.created)),
+        _ => text(Some(&r.updated)),
+    }
+}
+
+/// The marker's own value: a null is `''` whatever the column's type.
+fn marker_value(r: &Rec, key: &str) -> Sql {
+    let null = match key {
+        "name" => r.name.is_none(),
+        "container_format" => r.container.is_none(),
+        "disk_format" => r.disk.is_none(),
+        "size" => r.size.is_none(),
+        _ => false,
+    };
+    if null {
+        Sql::Text(String::new())
+    } else {
+        coalesced(r, key)
+    }
+}
+
+/// Glance's page: the records of `recs`, in the page's order (nulls first ascending), whose
+/// (key, `created_at`, `id`) lies beyond the marker's, the key compared as [`Sql`]. Where no
+/// null or default value is involved this is "the records after the marker".
+fn glance_page(
+    recs: &[Rec],
+    key: &str,
+    desc: bool,
+    marker: Option<&Rec>,
+    limit: usize,
+) -> Vec<String> {
+    let mut order = sorted(recs, key);
+    if desc {
+        order.reverse();
+    }
+    let by_id: std::collections::HashMap<&str, &Rec> =
+        recs.iter().map(|r| (r.id.as_str(), r)).collect();
+    order
+        .into_iter()
+        .filter(|id| {
+            let Some(m) = marker else { return true };
+            let r = by_id[id.as_str()];
+            let o = coalesced(r, key)
+                .cmp(&marker_value(m, key))
+                .then_with(|| r.created.cmp(&m.created))
+                .then_with(|| r.id.cmp(&m.id));
+            o == if desc {
+                std::cmp::Ordering::Less
+            } else {
+                std::cmp::Ordering::Greater
+            }
+        })
+        .take(limit)
+        .collect()
+}
+
+/// The pages `glance image-list` followed by marker, at most `cap` of them (Glance's
+/// criteria can send a list round for ever: `sort_key=size` descending after a null size).
+fn glance_follow(
+    recs: &[Rec],
+    all: &[Rec],
+    key: &str,
+    desc: bool,
+    page: usize,
+    cap: usize,
+) -> Vec<String> {
+    let by_id: std::collections::HashMap<&str, &Rec> =
+        all.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut out: Vec<String> = Vec::new();
+    for _ in 0..cap {
+        let marker = out.last().map(|m| by_id[m.as_str()]);
+        let got = glance_page(recs, key, desc, marker, page);
+        let n = got.len();
+        out.extend(got);
+        if n < page {
+            break;
+        }
+    }
+    out
+}
+
+/// A page cap for following `n` records `page` at a time: every page once, and room to
+/// show a list that comes round again.
+fn page_cap(n: usize, page: usize) -> usize {
+    2 * n / page + 3
+}
+
 async fn ids(emu: &glance_emu::embed::Emulator, path: &str) -> Vec<String> {
     let r = get(emu, path).await;
     assert_eq!(r.status_line, "HTTP/1.1 200 OK", "{path}: {}", r.body_str());
@@ -121,8 +225,18 @@ async fn update(emu: &glance_emu::embed::Emulator, id: &str, headers: &str) -> V
 
 /// Every page of a list followed by marker, as `glance image-list` does.
 async fn follow(emu: &glance_emu::embed::Emulator, query: &str, page: usize) -> Vec<String> {
+    follow_capped(emu, query, page, usize::MAX).await
+}
+
+/// [`follow`], at most `cap` pages.
+async fn follow_capped(
+    emu: &glance_emu::embed::Emulator,
+    query: &str,
+    page: usize,
+    cap: usize,
+) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    loop {
+    for _ in 0..cap {
         let mut path = format!("/v1/images/detail?limit={page}&{query}");
         if let Some(m) = out.last() {
             path.push_str(&format!("&marker={m}"));
@@ -131,23 +245,22 @@ async fn follow(emu: &glance_emu::embed::Emulator, query: &str, page: usize) -> 
         let n = got.len();
         out.extend(got);
         if n < page {
-            return out;
+            break;
         }
     }
+    out
 }
 
 /// Every sort key in both directions, followed by marker `page` records at a time (the
 /// admin's `is_public=None` view), lists `recs` in the order computed here.
 async fn every_order_pages_as(emu: &glance_emu::embed::Emulator, recs: &[Rec], page: usize) {
+    let cap = page_cap(recs.len(), page);
     for key in KEYS {
         for desc in [false, true] {
-            let mut want = sorted(recs, key);
-            if desc {
-                want.reverse();
-            }
+            let want = glance_follow(recs, recs, key, desc, page, cap);
             let dir = if desc { "desc" } else { "asc" };
             let q = format!("is_public=None&sort_key={key}&sort_dir={dir}");
-            assert_eq!(follow(emu, &q, page).await, want, "{q}");
+            assert_eq!(follow_capped(emu, &q, page, cap).await, want, "{q}");
         }
     }
 }
@@ -165,20 +278,32 @@ async fn every_sort_key_both_directions_with_ties_and_marker_paging() {
             let q = format!("is_public=None&sort_key={key}&sort_dir={dir}");
             let all = ids(&emu, &format!("/v1/images/detail?limit=1000&{q}")).await;
             assert_eq!(&all, want, "{q}");
-            // Marker paging gives the same sequence, page boundaries on ties included.
-            assert_eq!(&follow(&emu, &q, 7).await, want, "{q} paged");
-            // A deep marker: the page starts right after it.
-            let deep = &want[97];
-            let page = ids(
-                &emu,
-                &format!("/v1/images/detail?limit=5&{q}&marker={deep}"),
-            )
-            .await;
-            assert_eq!(page, want[98..103].to_vec(), "{q} after {deep}");
-            // The last record as marker: an empty page.
-            let last = want.last().unwrap();
-            let page = ids(&emu, &format!("/v1/images/detail?{q}&marker={last}")).await;
-            assert!(page.is_empty(), "{q} after the last");
+            // Marker paging as Glance paged: the same sequence, page boundaries on ties
+            // included, where no marker's key is null or its type's default.
+            let desc = dir == "desc";
+            let cap = page_cap(recs.len(), 7);
+            assert_eq!(
+                follow_capped(&emu, &q, 7, cap).await,
+                glance_follow(&recs, &recs, key, desc, 7, cap),
+                "{q} paged"
+            );
+            let rec = |id: &str| recs.iter().find(|r| r.id == id).unwrap();
+            // Every record as a marker, deep ones and the last included: Glance's page, which
+            // starts right after the marker unless the marker's key is null or its type's
+            // default ('' or 0).
+            for (pos, m) in want.iter().enumerate() {
+                let page = ids(&emu, &format!("/v1/images/detail?limit=5&{q}&marker={m}")).await;
+                assert_eq!(
+                    page,
+                    glance_page(&recs, key, desc, Some(rec(m)), 5),
+                    "{q} after {m}"
+                );
+                let v = marker_value(rec(m), key);
+                if v != Sql::Text(String::new()) && v != Sql::Int(0) {
+                    let next = want[pos + 1..(pos + 6).min(want.len())].to_vec();
+                    assert_eq!(page, next, "{q} right after {m}");
+                }
+            }
         }
     }
     // The default order is created_at desc, id desc.
@@ -466,7 +591,8 @@ async fn a_tenant_view_is_answered_from_its_own_records_in_every_order() {
                         .map(|v| (v["id"].as_str().unwrap(), v))
                         .collect();
                     let mut got: Vec<String> = Vec::new();
-                    loop {
+                    let cap = page_cap(sees.len(), 7);
+                    for _ in 0..cap {
                         let mut path = format!("/v1/images/detail?limit=7&{q}");
                         if let Some(m) = got.last() {
                             path.push_str(&format!("&marker={m}"));
@@ -487,7 +613,13 @@ async fn a_tenant_view_is_answered_from_its_own_records_in_every_order() {
                             break;
                         }
                     }
-                    assert_eq!(&got, want, "{q}");
+                    // Glance's pages: the whole order where no marker's key is null or
+                    // its type's default.
+                    let desc = dir == "desc";
+                    assert_eq!(got, glance_follow(&sees, &sees, key, desc, 7, cap), "{q}");
+                    if key == "status" || key == "id" || key.ends_with("_at") {
+                        assert_eq!(&got, want, "{q}");
+                    }
                 }
             }
             // The default order, one page.
@@ -1042,5 +1174,58 @@ async fn a_common_value_outside_the_view_pages_exactly_before_and_after_writes()
     }
     recs.retain(|r| !gone.contains(&r.id));
     check(recs, "after writes").await;
+    emu.stop().await;
+}
+
+/// Markers whose sort key is null or its type's default page as Glance's criteria did
+/// (checked against a real Glance 15 by the oracle's `filters/null-marker` cases): a
+/// null-size marker empties the ascending list and restarts the descending one, a size-0
+/// marker brings back the null sizes created after it, a null name skips the `""` names
+/// created before it.
+#[tokio::test]
+async fn null_and_default_markers_page_as_glance_did() {
+    let rec = |n: u64, name: Option<&str>, size: Option<u64>| {
+        serde_json::json!({
+            "id": format!("0000000{n}-0000-4000-8000-000000000000"), "name": name,
+            "status": "queued", "size": size, "is_public": true,
+            "created_at": format!("2010-01-0{n}T00:00:00"),
+            "updated_at": format!("2010-01-0{n}T00:00:00"),
+        })
+    };
+    let fixture = serde_json::json!({ "images": [
+        rec(2, Some(""), Some(0)),
+        rec(3, None, Some(0)),
+        rec(4, Some("zero"), Some(0)),
+        rec(5, Some("nullsize"), None),
+        rec(6, Some("big"), Some(10)),
+        rec(7, None, None),
+    ]});
+    let emu = spawn(&fixture.to_string()).await;
+    let id = |n: u64| format!("0000000{n}-0000-4000-8000-000000000000");
+    let page = |q: &str, m: u64| {
+        let emu = &emu;
+        let q = format!("/v1/images/detail?is_public=None&{q}&marker={}", id(m));
+        async move { ids(emu, &q).await }
+    };
+    let want = |ns: &[u64]| ns.iter().map(|n| id(*n)).collect::<Vec<_>>();
+    assert_eq!(
+        page("sort_key=size&sort_dir=desc&limit=2", 5).await,
+        want(&[6, 4])
+    );
+    assert_eq!(page("sort_key=size&sort_dir=asc", 5).await, want(&[]));
+    assert_eq!(
+        page("sort_key=size&sort_dir=asc", 3).await,
+        want(&[5, 7, 4, 6])
+    );
+    assert_eq!(
+        page("sort_key=name&sort_dir=asc", 3).await,
+        want(&[7, 6, 5, 4])
+    );
+    assert_eq!(page("sort_key=name&sort_dir=desc", 3).await, want(&[2]));
+    // An ordinary value: the page starts right after the marker.
+    assert_eq!(
+        page("sort_key=size&sort_dir=desc", 6).await,
+        want(&[4, 3, 2, 7, 5])
+    );
     emu.stop().await;
 }
