@@ -2,6 +2,7 @@
 //! (heads, bodies by length or chunk by chunk) and hands hyper `%23` for a `#` in a request
 //! line and a stand-in method for an origin-form `CONNECT` (see the folder's module docs).
 
+use super::limits::{content_length_refused, Fed, Gauge, Refusal};
 use super::mender::within;
 use crate::app::content_length_value;
 
@@ -142,6 +143,12 @@ pub struct TargetKeeper {
     /// of what hyper is handed until the next read says whether the line is an
     /// origin-form `CONNECT` (the stand-in goes in) or not (they go back in).
     held: usize,
+    /// eventlet's limits on the head being read, fed each byte of it once, as sent.
+    gauge: Gauge,
+    /// The head that passed one of eventlet's limits; nothing is followed after it.
+    refused: Option<Refusal>,
+    /// How many bytes of that head had been handed on (in this read or earlier ones).
+    refused_handed: usize,
 }
 
 impl Default for TargetKeeper {
@@ -151,6 +158,9 @@ impl Default for TargetKeeper {
             head: Vec::new(),
             line_done: false,
             held: 0,
+            gauge: Gauge::default(),
+            refused: None,
+            refused_handed: 0,
         }
     }
 }
@@ -160,6 +170,12 @@ impl TargetKeeper {
     /// `Some(m)`: `data[..m.at]` and then `m.insert` go first, in place of the `m.remove`
     /// bytes at `m.at` (a `#` in a request line, or an origin-form `CONNECT`), which have
     /// been followed; the rest is to be given to `scan` again.
+    ///
+    /// A head that passes one of eventlet's limits ([`super::limits`]) is cut off: the
+    /// mend removes the rest of `data` from where that head began in it (from its start
+    /// when part of the head has been handed on already: how much,
+    /// [`TargetKeeper::refused_handed`]), [`TargetKeeper::refusal`] says why, and nothing
+    /// more is followed.
     pub fn scan(&mut self, data: &[u8]) -> Option<Mend> {
         let mut pos = 0;
         while pos < data.len() {
@@ -177,9 +193,15 @@ impl TargetKeeper {
                     self.state = if left == 0 { In::Head } else { In::Body(left) };
                 }
                 In::Head => {
+                    // Where hyper's bytes stop if this head is refused: none of it has
+                    // been handed on yet when nothing of it is kept.
+                    let cut = if self.head.is_empty() { pos } else { 0 };
                     let mut rest = &data[pos..];
                     if self.held > 0 {
-                        return Some(self.resolve_held(pos, rest));
+                        let m = self.resolve_held(pos, rest);
+                        // Part of `CONNECT /`, no line end: always within the limits.
+                        self.gauge.feed(&rest[..m.remove]);
+                        return Some(m);
                     }
                     if self.head.is_empty() {
                         // Empty lines before a request line are skipped (httparse does).
@@ -196,6 +218,7 @@ impl TargetKeeper {
                             // `CONNECT /` cut by the read (or another method beginning
                             // the same way): held until the next read decides.
                             self.held = rest.len();
+                            self.gauge.feed(rest);
                             return Some(Mend {
                                 at: pos,
                                 remove: rest.len(),
@@ -203,6 +226,7 @@ impl TargetKeeper {
                             });
                         }
                         if rest.starts_with(CONNECT_ORIGIN) {
+                            self.gauge.feed(b"CONNECT");
                             self.head.extend_from_slice(CONNECT_STAND_IN.as_bytes());
                             return Some(Mend {
                                 at: pos,
@@ -214,6 +238,9 @@ impl TargetKeeper {
                     if !self.line_done {
                         match memchr::memchr2(b'#', b'\n', rest) {
                             Some(i) if rest[i] == b'#' => {
+                                if let Fed::Refused(r) = self.gauge.feed(&rest[..=i]) {
+                                    return Some(self.refuse(r, cut, data.len()));
+                                }
                                 // The head as hyper will read it.
                                 self.head.extend_from_slice(&rest[..i]);
                                 self.head.extend_from_slice(b"%23");
@@ -227,8 +254,9 @@ impl TargetKeeper {
                             None => {}
                         }
                     }
-                    match request_head_end(&self.head, rest) {
-                        None => {
+                    match self.gauge.feed(rest) {
+                        Fed::Refused(r) => return Some(self.refuse(r, cut, data.len())),
+                        Fed::More => {
                             self.head.extend_from_slice(rest);
                             if self.head.len() > MAX_REQUEST_HEAD {
                                 self.state = In::Raw;
@@ -236,13 +264,17 @@ impl TargetKeeper {
                             }
                             return None;
                         }
-                        Some(n) => {
-                            self.state = if self.head.is_empty() {
+                        Fed::Ended(n) => {
+                            let framing = if self.head.is_empty() {
                                 // The usual case: a whole head in one read, not copied.
                                 request_framing(&rest[..n])
                             } else {
                                 self.head.extend_from_slice(&rest[..n]);
                                 request_framing(&self.head)
+                            };
+                            self.state = match framing {
+                                Ok(next) => next,
+                                Err(r) => return Some(self.refuse(r, cut, data.len())),
                             };
                             self.head.clear();
                             pos += n;
@@ -253,6 +285,34 @@ impl TargetKeeper {
             }
         }
         None
+    }
+
+    /// Why the head the keeper stopped at was refused (eventlet's answer is due, after the
+    /// answers to the requests before it), if it was.
+    pub fn refusal(&self) -> Option<Refusal> {
+        self.refused
+    }
+
+    /// How many bytes of the refused head had been handed on before the mend that cut it
+    /// off (by earlier mends or reads): the connection takes back those of the current
+    /// read, so that hyper never sees a refused head begun in the same read.
+    pub fn refused_handed(&self) -> usize {
+        self.refused_handed
+    }
+
+    /// Stops at a head refused for `r`: the rest of `data` from `cut` is not handed on.
+    fn refuse(&mut self, r: Refusal, cut: usize, len: usize) -> Mend {
+        self.refused = Some(r);
+        // Exactly the head's bytes handed on so far, as mended.
+        self.refused_handed = self.head.len();
+        self.state = In::Raw;
+        self.head = Vec::new();
+        self.held = 0;
+        Mend {
+            at: cut,
+            remove: len - cut,
+            insert: b"",
+        }
     }
 
     /// The read after one that ended in `self.held` bytes of `CONNECT /` (taken out), at
@@ -293,39 +353,23 @@ impl TargetKeeper {
     }
 }
 
-/// How many bytes of `input` end the request head begun by `held` (a line ending right
-/// after a line ending: httparse takes `\r\n` and bare `\n` alike).
-fn request_head_end(held: &[u8], input: &[u8]) -> Option<usize> {
-    // The two bytes before each '\n' of `input`, looked up across the cut.
-    let before = |i: usize, back: usize| -> Option<u8> {
-        if i >= back {
-            Some(input[i - back])
-        } else {
-            held.len().checked_sub(back - i).map(|j| held[j])
-        }
-    };
-    memchr::memchr_iter(b'\n', input)
-        .find(|&i| match before(i, 1) {
-            Some(b'\n') => true,
-            Some(b'\r') => before(i, 2) == Some(b'\n'),
-            _ => false,
-        })
-        .map(|i| i + 1)
-}
-
 /// What follows a whole request head: its body by `Content-Length`, nothing, or (for what
-/// hyper reads differently or refuses) the end of following.
-fn request_framing(head: &[u8]) -> In {
+/// hyper reads differently or refuses) the end of following; or eventlet's refusal of a
+/// `Content-Length` Python could not read.
+fn request_framing(head: &[u8]) -> Result<In, Refusal> {
     // Uninitialised: zeroing 128 headers (4 KB) on every request would cost more than the
     // parse.
     let mut headers = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 128];
     let mut req = httparse::Request::new(&mut []);
     match req.parse_with_uninit_headers(head, &mut headers) {
         Ok(httparse::Status::Complete(_)) => {}
-        _ => return In::Raw,
+        _ => return Ok(In::Raw),
+    }
+    if content_length_refused(req.headers) {
+        return Err(Refusal::ContentLength);
     }
     if req.method.is_none_or(|m| m.eq_ignore_ascii_case("CONNECT")) {
-        return In::Raw;
+        return Ok(In::Raw);
     }
     let mut length: Option<u64> = None;
     let mut chunked = false;
@@ -334,7 +378,7 @@ fn request_framing(head: &[u8]) -> In {
             // Chunked only when it is the last coding (anything else hyper refuses).
             let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
             if !last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-                return In::Raw;
+                return Ok(In::Raw);
             }
             chunked = true;
             continue;
@@ -342,43 +386,111 @@ fn request_framing(head: &[u8]) -> In {
         if h.name.eq_ignore_ascii_case("content-length") {
             match content_length_value(h.value) {
                 Some(n) if length.is_none_or(|l| l == n) => length = Some(n),
-                _ => return In::Raw,
+                _ => return Ok(In::Raw),
             }
         }
     }
-    match (chunked, length) {
+    Ok(match (chunked, length) {
         // Both: hyper's reading of such a request is not one to guess at.
         (true, Some(_)) => In::Raw,
         (true, None) => In::Chunked(Chunk::START),
         (false, Some(n)) if n > 0 => In::Body(n),
         _ => In::Head,
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Runs `input` through a keeper in pieces of `step` bytes, as `Conn::poll_read` does:
-    /// after a `#`, `%23` goes out and the rest is read again.
+    /// Runs `input` through a keeper in reads of `step` bytes, as `Conn::poll_read` does:
+    /// after a `#`, `%23` goes out and the rest of the read is scanned again.
     fn keep_all(input: &[u8], step: usize) -> Vec<u8> {
+        keep_until_refused(input, step).0
+    }
+
+    /// [`keep_all`], stopping at a refused head (as the connection stops reading).
+    fn keep_until_refused(input: &[u8], step: usize) -> (Vec<u8>, Option<Refusal>) {
         let mut k = TargetKeeper::default();
-        let (mut out, mut pos) = (Vec::new(), 0);
-        while pos < input.len() {
-            let piece = &input[pos..input.len().min(pos + step)];
-            match k.scan(piece) {
-                None => {
-                    out.extend_from_slice(piece);
-                    pos += piece.len();
+        let mut out = Vec::new();
+        for read in input.chunks(step) {
+            let read_start = out.len();
+            let mut pos = 0;
+            while pos < read.len() {
+                match k.scan(&read[pos..]) {
+                    None => {
+                        out.extend_from_slice(&read[pos..]);
+                        pos = read.len();
+                    }
+                    Some(m) => {
+                        out.extend_from_slice(&read[pos..pos + m.at]);
+                        out.extend_from_slice(m.insert);
+                        pos += m.at + m.remove;
+                    }
                 }
-                Some(m) => {
-                    out.extend_from_slice(&piece[..m.at]);
-                    out.extend_from_slice(m.insert);
-                    pos += m.at + m.remove;
+            }
+            if k.refusal().is_some() {
+                // What `Conn::poll_read` takes back of the read.
+                let keep = out.len().saturating_sub(k.refused_handed()).max(read_start);
+                out.truncate(keep);
+                break;
+            }
+        }
+        (out, k.refusal())
+    }
+
+    #[test]
+    fn a_head_past_eventlets_limits_is_cut_off_and_refused() {
+        // Before it: a `#` mended, a body that reads like a request line.
+        let before = "GET /a#1 HTTP/1.1\r\n\r\nPUT /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nGET";
+        let mended = before.replacen('#', "%23", 1);
+        for (bad, why) in [
+            (
+                format!("GET /{}#x HTTP/1.1\r\n\r\n", "x".repeat(8190)),
+                Refusal::RequestLine,
+            ),
+            (
+                format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "v".repeat(16379)),
+                Refusal::HeaderLine,
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n".to_string(),
+                Refusal::ContentLength,
+            ),
+            (
+                format!("GET / HTTP/1.1\r\n{}\r\n", "A: b\r\n".repeat(100)),
+                Refusal::TooManyHeaders,
+            ),
+            (
+                format!("CONNECT / HTTP/1.1\r\n{}\r\n", "A: b\r\n".repeat(100)),
+                Refusal::TooManyHeaders,
+            ),
+        ] {
+            let wire = format!("{before}{bad}GET /c HTTP/1.1\r\n\r\n");
+            for step in [1, 7, 4096, 1 << 20] {
+                let (out, refused) = keep_until_refused(wire.as_bytes(), step);
+                assert_eq!(refused, Some(why), "pieces of {step}");
+                // Everything before the refused head; never anything after it. In one read,
+                // none of it (a head begun in an earlier read has been handed on in part).
+                let out = String::from_utf8(out).unwrap();
+                assert!(out.starts_with(&mended), "pieces of {step}");
+                assert!(!out.contains("/c"), "pieces of {step}");
+                if step == 1 << 20 {
+                    assert_eq!(out, mended);
                 }
             }
         }
-        out
+        // Within the limits: followed on.
+        let ok = format!(
+            "GET /{} HTTP/1.1\r\n{}\r\nGET /d#1 HTTP/1.1\r\n\r\n",
+            "x".repeat(8175),
+            "A: b\r\n".repeat(99)
+        );
+        for step in [1, 4096, 1 << 20] {
+            let (out, refused) = keep_until_refused(ok.as_bytes(), step);
+            assert_eq!(refused, None);
+            assert_eq!(String::from_utf8(out).unwrap(), ok.replacen('#', "%23", 1));
+        }
     }
 
     #[test]
@@ -445,7 +557,6 @@ mod tests {
             "POST /a#1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
             "POST /a#1 HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
             "POST /a#1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-            "POST /a#1 HTTP/1.1\r\nContent-Length: x\r\n\r\n",
             "CONNECT a:1#1 HTTP/1.1\r\n\r\n",
         ] {
             let wire = format!("{head}GET /b#2 HTTP/1.1\r\n\r\n");

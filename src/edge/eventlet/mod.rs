@@ -39,7 +39,9 @@
 //! `keeper.rs`, the request side ([`TargetKeeper`]).
 
 mod keeper;
+pub mod limits;
 mod mender;
 
 pub use keeper::{TargetKeeper, CONNECT_STAND_IN};
+pub use limits::Refusal;
 pub use mender::{HeadFixer, ReplyOrder};
