@@ -39,8 +39,8 @@ use crate::render::image_headers as headers;
 use crate::render::webob::BodyKind;
 
 /// Default `--max-header-bytes`: the longest head eventlet could still be waiting on
-/// ([`limits::MAX_PENDING_HEAD`], 136 KiB), so that with the default every oversized head
-/// is refused by eventlet's own limits, with eventlet's answers ([`limits`]), before this
+/// (`eventlet::limits::MAX_PENDING_HEAD`, 136 KiB), so that with the default every
+/// oversized head is refused by eventlet's own limits, with eventlet's answers, before this
 /// bound (a 431 from this path or hyper's) could be reached.
 pub const DEFAULT_MAX_HEADER_BYTES: usize = limits::MAX_PENDING_HEAD;
 

@@ -296,9 +296,9 @@ fn write_held(
 impl Drop for Conn {
     fn drop(&mut self) {
         if self.refusal_due {
-            // hyper gave up on a head it held part of (the refused head began in an earlier
-            // read) without shutting down: the answer still goes out, as far as the
-            // socket takes it now.
+            // hyper dropped the connection without shutting it down after reading its
+            // end (it is handed heads whole, so this is not expected): the answer still
+            // goes out, as far as the socket takes it now.
             if let Some(r) = self.refused.take() {
                 self.refusal = r.bytes();
             }
@@ -360,7 +360,7 @@ impl AsyncRead for Conn {
             let mut pos = 0;
             loop {
                 out.extend_from_slice(&new[pos..pos + m.at]);
-                out.extend_from_slice(m.insert);
+                out.extend_from_slice(&m.insert);
                 pos += m.at + m.remove;
                 match keep.scan(&new[pos..]) {
                     Some(next) => m = next,
@@ -370,10 +370,8 @@ impl AsyncRead for Conn {
             out.extend_from_slice(&new[pos..]);
             buf.set_filled(before);
             if let Some(r) = keep.refusal() {
-                // The refused head's bytes of this read are taken back: hyper is then at
-                // a head's start, and answers what came before it (a head begun in an
-                // earlier read leaves hyper part of it, and the answer goes out on drop).
-                out.truncate(out.len().saturating_sub(keep.refused_handed()));
+                // hyper has none of the refused head (it is handed heads whole): it
+                // answers what came before it, then reads the end of the stream.
                 this.refused = Some(r);
                 this.keep = None;
                 if out.is_empty() {

@@ -520,8 +520,11 @@ def cases():
     add("nul-in-header", case_raw([HEADK + b"X-A: a\x00b\r\n\r\n"], {400}))
     add("bare-lf", case_raw([b"HEAD /v1/images/" + KNOWN.encode() + b" HTTP/1.1\nHost: x\n\n"], {200, 400}))
     add("obs-fold", case_raw([HEADK + b"X-A: a\r\n b\r\n\r\n"], {200, 400}))
-    add("no-colon", case_raw([HEADK + b"NoColon\r\n\r\n"], {400}))
-    add("space-before-colon", case_raw([HEADK + b"Host : x\r\n\r\n"], {400}))
+    # a line Python's email parser takes for no header ends the header block (Glance never
+    # saw it or the lines after it): the request is served
+    add("no-colon", case_raw([HEADK + b"NoColon\r\n\r\n"], {200}))
+    add("space-before-colon", case_raw([HEADK + b"Host : x\r\n\r\n"], {200}))
+    add("non-ascii-name-then-more", case_raw([HEADK + b"X-\xc3\xa9: v\r\nX-Image-Meta-Size: 1\r\n\r\n"], {200}))
     add("high-bytes-path", case_raw([b"HEAD /v1/images/\xff\xfe HTTP/1.1\r\n\r\n"], {400, 404}))
     add("utf8-bad-header-value", case_raw([HEADK + b"X-Image-Meta-Name: \xc3\x28\xff\r\n\r\n"], {200, 400}))
     add("ctl-in-header-value", case_raw([HEADK + b"X-A: \x01\x7f\r\n\r\n"], {200, 400}))

@@ -356,3 +356,43 @@ async fn lower_flags_still_bound_a_head_with_431() {
         assert_eq!(r.status_line, "HTTP/1.1 200 OK");
     }
 }
+
+// Rule: A header line Python's email parser takes for no header (a space before the colon, a byte outside ASCII in the name, no colon) ends the header block for Glance: that line and every later one are ignored and the request is served. Both paths, first and later requests, whole or cut anywhere.
+#[tokio::test]
+async fn a_line_that_is_no_header_ends_the_header_block() {
+    for (server, emu) in servers().await {
+        for bad in [
+            &b"x-image-meta-name : spaced"[..],
+            b"X-\xc3\xa9: v",
+            b"NoColon",
+        ] {
+            let mut post =
+                b"POST /v1/images HTTP/1.1\r\nHost: h\r\nx-image-meta-name: kept\r\n".to_vec();
+            post.extend_from_slice(bad);
+            post.extend_from_slice(
+                b"\r\nx-image-meta-property-lost: yes\r\nx-image-meta-min_ram: 7\r\n\r\n",
+            );
+            let mut c = Conn::open(&emu).await;
+            // First request whole, then later ones whole, cut in the bad line, cut after it.
+            for at in [None, None, Some(70), Some(post.len() - 3)] {
+                let r = match at {
+                    None => c.roundtrip(&post).await,
+                    Some(at) => {
+                        c.send_raw(&post[..at]).await;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        c.send_raw(&post[at..]).await;
+                        c.read_response(false).await
+                    }
+                };
+                assert_eq!(r.status_line, "HTTP/1.1 201 Created", "{server}: {bad:?}");
+                let image = &r.json()["image"];
+                assert_eq!(image["name"], "kept", "{server}: {bad:?} {at:?}");
+                assert_eq!(image["min_ram"], 0, "{server}: {bad:?} {at:?}");
+                assert_eq!(image["properties"], serde_json::json!({}), "{server}");
+            }
+            // The connection goes on.
+            let r = c.roundtrip(KEEP).await;
+            assert_eq!(r.status_line, "HTTP/1.1 200 OK", "{server}: {bad:?}");
+        }
+    }
+}

@@ -1,8 +1,12 @@
 //! The request side of the eventlet mender: [`TargetKeeper`] follows the requests coming in
-//! (heads, bodies by length or chunk by chunk) and hands hyper `%23` for a `#` in a request
-//! line and a stand-in method for an origin-form `CONNECT` (see the folder's module docs).
+//! (heads, bodies by length or chunk by chunk), hands hyper each head whole, with `%23` for
+//! a `#` in a request line, a stand-in method for an origin-form `CONNECT` and the header
+//! block ended where Python's email parser ended it, and stops at a head past eventlet's
+//! limits (see the folder's module docs).
 
-use super::limits::{content_length_refused, Fed, Gauge, Refusal};
+use bytes::Bytes;
+
+use super::limits::{content_length_refused, python_header_cut, Fed, Gauge, Refusal};
 use super::mender::within;
 use crate::app::content_length_value;
 
@@ -17,12 +21,14 @@ const CONNECT_ORIGIN: &[u8] = b"CONNECT /";
 const CONNECT_STAND_IN_SPACE: &str = "X-GLANCE-EMU-ORIGIN-FORM-CONNECT ";
 
 /// A change [`TargetKeeper::scan`] asks for: `remove` bytes at `at` become `insert`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mend {
     pub at: usize,
     pub remove: usize,
-    pub insert: &'static [u8],
+    pub insert: Bytes,
 }
+
+const NOTHING: Bytes = Bytes::from_static(b"");
 
 /// The longest request head [`TargetKeeper`] follows (`--max-header-bytes` at most).
 pub const MAX_REQUEST_HEAD: usize = 1 << 20;
@@ -147,8 +153,6 @@ pub struct TargetKeeper {
     gauge: Gauge,
     /// The head that passed one of eventlet's limits; nothing is followed after it.
     refused: Option<Refusal>,
-    /// How many bytes of that head had been handed on (in this read or earlier ones).
-    refused_handed: usize,
 }
 
 impl Default for TargetKeeper {
@@ -160,7 +164,6 @@ impl Default for TargetKeeper {
             held: 0,
             gauge: Gauge::default(),
             refused: None,
-            refused_handed: 0,
         }
     }
 }
@@ -168,13 +171,18 @@ impl Default for TargetKeeper {
 impl TargetKeeper {
     /// Follows `data`, bytes on their way to hyper. `None`: all of it may go as it is.
     /// `Some(m)`: `data[..m.at]` and then `m.insert` go first, in place of the `m.remove`
-    /// bytes at `m.at` (a `#` in a request line, or an origin-form `CONNECT`), which have
-    /// been followed; the rest is to be given to `scan` again.
+    /// bytes at `m.at`, which have been followed; the rest is to be given to `scan` again.
+    ///
+    /// hyper is handed each head whole: a head in one read that needs no change goes as
+    /// it is (not copied); one cut across reads, or with a `#` in its request line
+    /// (`%23`), an origin-form `CONNECT` (the stand-in) or a header line Python's email
+    /// parser ends the header block at ([`python_header_cut`]: that line and the header
+    /// lines after it are left out, as Glance never saw them), is taken out of the reads
+    /// and handed on, mended, once its blank line has come.
     ///
     /// A head that passes one of eventlet's limits ([`super::limits`]) is cut off: the
-    /// mend removes the rest of `data` from where that head began in it (from its start
-    /// when part of the head has been handed on already: how much,
-    /// [`TargetKeeper::refused_handed`]), [`TargetKeeper::refusal`] says why, and nothing
+    /// mend removes the rest of `data` from where that head began in it (all of it when
+    /// the head began in an earlier read), [`TargetKeeper::refusal`] says why, and nothing
     /// more is followed.
     pub fn scan(&mut self, data: &[u8]) -> Option<Mend> {
         let mut pos = 0;
@@ -193,9 +201,13 @@ impl TargetKeeper {
                     self.state = if left == 0 { In::Head } else { In::Body(left) };
                 }
                 In::Head => {
-                    // Where hyper's bytes stop if this head is refused: none of it has
-                    // been handed on yet when nothing of it is kept.
-                    let cut = if self.head.is_empty() { pos } else { 0 };
+                    // Where hyper's bytes stop if this head is refused: a head kept from
+                    // earlier calls has had none of its bytes handed on.
+                    let cut = if self.head.is_empty() && self.held == 0 {
+                        pos
+                    } else {
+                        0
+                    };
                     let mut rest = &data[pos..];
                     if self.held > 0 {
                         let m = self.resolve_held(pos, rest);
@@ -222,16 +234,17 @@ impl TargetKeeper {
                             return Some(Mend {
                                 at: pos,
                                 remove: rest.len(),
-                                insert: b"",
+                                insert: NOTHING,
                             });
                         }
                         if rest.starts_with(CONNECT_ORIGIN) {
+                            // Kept, with the stand-in, until the head is whole.
                             self.gauge.feed(b"CONNECT");
                             self.head.extend_from_slice(CONNECT_STAND_IN.as_bytes());
                             return Some(Mend {
                                 at: pos,
                                 remove: "CONNECT".len(),
-                                insert: CONNECT_STAND_IN.as_bytes(),
+                                insert: NOTHING,
                             });
                         }
                     }
@@ -241,13 +254,13 @@ impl TargetKeeper {
                                 if let Fed::Refused(r) = self.gauge.feed(&rest[..=i]) {
                                     return Some(self.refuse(r, cut, data.len()));
                                 }
-                                // The head as hyper will read it.
+                                // The head as hyper will read it, kept until it is whole.
                                 self.head.extend_from_slice(&rest[..i]);
                                 self.head.extend_from_slice(b"%23");
                                 return Some(Mend {
-                                    at: pos + i,
-                                    remove: 1,
-                                    insert: b"%23",
+                                    at: pos,
+                                    remove: i + 1,
+                                    insert: NOTHING,
                                 });
                             }
                             Some(_) => self.line_done = true,
@@ -259,26 +272,62 @@ impl TargetKeeper {
                         Fed::More => {
                             self.head.extend_from_slice(rest);
                             if self.head.len() > MAX_REQUEST_HEAD {
+                                // Not reached: eventlet's limits refuse a head long before.
+                                let kept = Bytes::from(std::mem::take(&mut self.head));
                                 self.state = In::Raw;
-                                self.head = Vec::new();
+                                return Some(Mend {
+                                    at: pos,
+                                    remove: rest.len(),
+                                    insert: kept,
+                                });
                             }
-                            return None;
+                            return Some(Mend {
+                                at: pos,
+                                remove: rest.len(),
+                                insert: NOTHING,
+                            });
                         }
                         Fed::Ended(n) => {
-                            let framing = if self.head.is_empty() {
-                                // The usual case: a whole head in one read, not copied.
-                                request_framing(&rest[..n])
-                            } else {
-                                self.head.extend_from_slice(&rest[..n]);
-                                request_framing(&self.head)
-                            };
-                            self.state = match framing {
-                                Ok(next) => next,
-                                Err(r) => return Some(self.refuse(r, cut, data.len())),
-                            };
-                            self.head.clear();
-                            pos += n;
                             self.line_done = false;
+                            if self.head.is_empty() {
+                                // The usual case: a whole head in one read, not copied.
+                                let head = &rest[..n];
+                                let end = python_header_cut(head);
+                                let seen = end.map_or(head, |k| &head[..k]);
+                                self.state = match request_framing(seen, end.is_some()) {
+                                    Ok(next) => next,
+                                    Err(r) => return Some(self.refuse(r, cut, data.len())),
+                                };
+                                match end {
+                                    None => pos += n,
+                                    Some(k) => {
+                                        return Some(Mend {
+                                            at: pos + k,
+                                            remove: n - k,
+                                            insert: Bytes::from_static(b"\r\n"),
+                                        })
+                                    }
+                                }
+                            } else {
+                                let mut head = std::mem::take(&mut self.head);
+                                head.extend_from_slice(&rest[..n]);
+                                let end = python_header_cut(&head);
+                                if let Some(k) = end {
+                                    head.truncate(k);
+                                }
+                                self.state = match request_framing(&head, end.is_some()) {
+                                    Ok(next) => next,
+                                    Err(r) => return Some(self.refuse(r, cut, data.len())),
+                                };
+                                if end.is_some() {
+                                    head.extend_from_slice(b"\r\n");
+                                }
+                                return Some(Mend {
+                                    at: pos,
+                                    remove: n,
+                                    insert: Bytes::from(head),
+                                });
+                            }
                         }
                     }
                 }
@@ -293,25 +342,16 @@ impl TargetKeeper {
         self.refused
     }
 
-    /// How many bytes of the refused head had been handed on before the mend that cut it
-    /// off (by earlier mends or reads): the connection takes back those of the current
-    /// read, so that hyper never sees a refused head begun in the same read.
-    pub fn refused_handed(&self) -> usize {
-        self.refused_handed
-    }
-
     /// Stops at a head refused for `r`: the rest of `data` from `cut` is not handed on.
     fn refuse(&mut self, r: Refusal, cut: usize, len: usize) -> Mend {
         self.refused = Some(r);
-        // Exactly the head's bytes handed on so far, as mended.
-        self.refused_handed = self.head.len();
         self.state = In::Raw;
         self.head = Vec::new();
         self.held = 0;
         Mend {
             at: cut,
             remove: len - cut,
-            insert: b"",
+            insert: NOTHING,
         }
     }
 
@@ -326,7 +366,7 @@ impl TargetKeeper {
             return Mend {
                 at: pos,
                 remove: rest.len(),
-                insert: b"",
+                insert: NOTHING,
             };
         }
         self.held = 0;
@@ -336,27 +376,34 @@ impl TargetKeeper {
                 Some(left) => (left, CONNECT_STAND_IN),
                 None => (0, CONNECT_STAND_IN_SPACE),
             };
+            // Kept with the head until it is whole.
             self.head.extend_from_slice(insert.as_bytes());
             return Mend {
                 at: pos,
                 remove,
-                insert: insert.as_bytes(),
+                insert: NOTHING,
             };
         }
-        let back = &CONNECT_ORIGIN[..held];
-        self.head.extend_from_slice(back);
+        // Not a `CONNECT /`: the held bytes begin the head kept.
+        self.head.extend_from_slice(&CONNECT_ORIGIN[..held]);
         Mend {
             at: pos,
             remove: 0,
-            insert: back,
+            insert: NOTHING,
         }
     }
 }
 
 /// What follows a whole request head: its body by `Content-Length`, nothing, or (for what
 /// hyper reads differently or refuses) the end of following; or eventlet's refusal of a
-/// `Content-Length` Python could not read.
-fn request_framing(head: &[u8]) -> Result<In, Refusal> {
+/// `Content-Length` Python could not read. `open`: `head` ends where Python's email parser
+/// ended the header block ([`python_header_cut`]), without its blank line.
+fn request_framing(head: &[u8], open: bool) -> Result<In, Refusal> {
+    if open {
+        let mut whole = head.to_vec();
+        whole.extend_from_slice(b"\r\n");
+        return request_framing(&whole, false);
+    }
     // Uninitialised: zeroing 128 headers (4 KB) on every request would cost more than the
     // parse.
     let mut headers = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 128];
@@ -414,7 +461,6 @@ mod tests {
         let mut k = TargetKeeper::default();
         let mut out = Vec::new();
         for read in input.chunks(step) {
-            let read_start = out.len();
             let mut pos = 0;
             while pos < read.len() {
                 match k.scan(&read[pos..]) {
@@ -424,19 +470,45 @@ mod tests {
                     }
                     Some(m) => {
                         out.extend_from_slice(&read[pos..pos + m.at]);
-                        out.extend_from_slice(m.insert);
+                        out.extend_from_slice(&m.insert);
                         pos += m.at + m.remove;
                     }
                 }
             }
             if k.refusal().is_some() {
-                // What `Conn::poll_read` takes back of the read.
-                let keep = out.len().saturating_sub(k.refused_handed()).max(read_start);
-                out.truncate(keep);
                 break;
             }
         }
         (out, k.refusal())
+    }
+
+    #[test]
+    fn heads_are_handed_on_whole_and_end_where_python_ended_them() {
+        // A header line Python's email parser takes for no header ends the block: it and
+        // the lines after it are left out (a body length among them too), in one read or
+        // cut anywhere; the mended head goes on at once when it is whole.
+        let wire = "POST /a#1 HTTP/1.1\r\nA: 1\r\nHost : x\r\nContent-Length: 5\r\n\r\n\
+                    GET /b#2 HTTP/1.1\r\nNoColon\r\n\r\nCONNECT /c HTTP/1.1\r\n\r\n";
+        let want = format!(
+            "POST /a%231 HTTP/1.1\r\nA: 1\r\n\r\nGET /b%232 HTTP/1.1\r\n\r\n\
+             {CONNECT_STAND_IN} /c HTTP/1.1\r\n\r\n"
+        );
+        for step in [1, 2, 5, 9, 1000] {
+            assert_eq!(
+                String::from_utf8(keep_all(wire.as_bytes(), step)).unwrap(),
+                want,
+                "pieces of {step}"
+            );
+        }
+        // Heads are never handed on in part: a read that ends inside one hands on nothing
+        // of it.
+        let mut k = TargetKeeper::default();
+        let m = k.scan(b"GET /x HTTP/1.1\r\nHost: h\r\n").unwrap();
+        assert_eq!((m.at, m.remove, m.insert.len()), (0, 26, 0));
+        let m = k.scan(b"\r\nGET /y HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(&m.insert[..], b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!((m.at, m.remove), (0, 2));
+        assert_eq!(k.scan(b"GET /y HTTP/1.1\r\n\r\n"), None);
     }
 
     #[test]
@@ -470,14 +542,9 @@ mod tests {
             for step in [1, 7, 4096, 1 << 20] {
                 let (out, refused) = keep_until_refused(wire.as_bytes(), step);
                 assert_eq!(refused, Some(why), "pieces of {step}");
-                // Everything before the refused head; never anything after it. In one read,
-                // none of it (a head begun in an earlier read has been handed on in part).
-                let out = String::from_utf8(out).unwrap();
-                assert!(out.starts_with(&mended), "pieces of {step}");
-                assert!(!out.contains("/c"), "pieces of {step}");
-                if step == 1 << 20 {
-                    assert_eq!(out, mended);
-                }
+                // Everything before the refused head, none of it (heads are handed on
+                // whole), nothing after it.
+                assert_eq!(String::from_utf8(out).unwrap(), mended, "pieces of {step}");
             }
         }
         // Within the limits: followed on.

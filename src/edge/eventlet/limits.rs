@@ -221,6 +221,36 @@ fn python_int_not_negative(v: &[u8]) -> bool {
     ok && (!negative || digits.iter().all(|&b| b == b'0' || b == b'_'))
 }
 
+/// Where Python's email parser (`http.client.parse_headers`, so Glance) ended the header
+/// block of a whole head (request line first): the offset of the first header line that is
+/// neither a header (a name of printable ASCII without `:`, then `:`), a continuation (a
+/// space or tab first) nor a `From ` line, if there is one before the blank line. That
+/// line and every header line after it never reached Glance: a space before the colon,
+/// a byte outside ASCII in the name, no colon at all.
+pub fn python_header_cut(head: &[u8]) -> Option<usize> {
+    let mut pos = memchr::memchr(b'\n', head)? + 1;
+    while pos < head.len() {
+        let rest = &head[pos..];
+        let len = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+        let line = &rest[..len];
+        if line == b"\n" || line == b"\r\n" {
+            return None;
+        }
+        let name = line
+            .iter()
+            .take_while(|&&b| (0x21..=0x7e).contains(&b) && b != b':')
+            .count();
+        let header = line.get(name) == Some(&b':')
+            || matches!(line.first(), Some(b' ' | b'\t'))
+            || line.starts_with(b"From ");
+        if !header {
+            return Some(pos);
+        }
+        pos += len;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +345,24 @@ mod tests {
             gauge(b"GET / HTTP/1.1\r\nA: b\r\n\r\nrest", 1),
             Fed::Ended(24)
         );
+    }
+
+    #[test]
+    fn python_ends_the_header_block_at_a_line_that_is_no_header() {
+        let head = |lines: &str| format!("GET / HTTP/1.1\r\nA: 1\r\n{lines}B: 2\r\n\r\n");
+        for (lines, cut) in [
+            ("", false),
+            ("X-Y_z.~!: v\r\n", false),
+            (" folded\r\n", false),
+            ("Host : x\r\n", true),
+            ("NoColon\r\n", true),
+            ("X-\u{e9}: v\r\n", true),
+            ("X Y: v\r\n", true),
+        ] {
+            let h = head(lines);
+            let want = cut.then_some("GET / HTTP/1.1\r\nA: 1\r\n".len());
+            assert_eq!(python_header_cut(h.as_bytes()), want, "{lines:?}");
+        }
     }
 
     #[test]
