@@ -281,6 +281,17 @@ impl TargetKeeper {
                                     insert: kept,
                                 });
                             }
+                            if memchr::memchr(b'\n', rest).is_some() && refused_early(&self.head) {
+                                // hyper refuses this head already (its 400, at once, as
+                                // when it read the head itself): handed on as it is.
+                                let kept = Bytes::from(std::mem::take(&mut self.head));
+                                self.state = In::Raw;
+                                return Some(Mend {
+                                    at: pos,
+                                    remove: rest.len(),
+                                    insert: kept,
+                                });
+                            }
                             return Some(Mend {
                                 at: pos,
                                 remove: rest.len(),
@@ -392,6 +403,23 @@ impl TargetKeeper {
             insert: NOTHING,
         }
     }
+}
+
+/// Whether httparse already refuses the start of a head (its whole lines, up to where
+/// Python's email parser would end the block): hyper would answer it 400 without waiting
+/// for the rest, so the keeper does not keep it either.
+fn refused_early(head: &[u8]) -> bool {
+    let Some(last) = memchr::memrchr(b'\n', head) else {
+        return false;
+    };
+    let lines = &head[..=last];
+    let seen = python_header_cut(lines).map_or(lines, |k| &lines[..k]);
+    let mut headers = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 128];
+    let mut req = httparse::Request::new(&mut []);
+    matches!(
+        req.parse_with_uninit_headers(seen, &mut headers),
+        Err(e) if e != httparse::Error::TooManyHeaders
+    )
 }
 
 /// What follows a whole request head: its body by `Content-Length`, nothing, or (for what
@@ -509,6 +537,31 @@ mod tests {
         assert_eq!(&m.insert[..], b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n");
         assert_eq!((m.at, m.remove), (0, 2));
         assert_eq!(k.scan(b"GET /y HTTP/1.1\r\n\r\n"), None);
+        // A head httparse already refuses (a CR CR LF line: hyper's 400 at once) is not kept
+        // waiting for a blank line that may never come: handed on as it is.
+        for step in [1, 3, 8, 1000] {
+            let wire = b"GET /a#1 HTTP/1.1\r\nHost: x\r\n\r\r\nX: y\r\n";
+            let mut k = TargetKeeper::default();
+            let mut out = Vec::new();
+            for read in wire.chunks(step) {
+                let mut pos = 0;
+                while pos < read.len() {
+                    match k.scan(&read[pos..]) {
+                        None => {
+                            out.extend_from_slice(&read[pos..]);
+                            pos = read.len();
+                        }
+                        Some(m) => {
+                            out.extend_from_slice(&read[pos..pos + m.at]);
+                            out.extend_from_slice(&m.insert);
+                            pos += m.at + m.remove;
+                        }
+                    }
+                }
+            }
+            let want = b"GET /a%231 HTTP/1.1\r\nHost: x\r\n\r\r\nX: y\r\n";
+            assert_eq!(out, want, "pieces of {step}");
+        }
     }
 
     #[test]

@@ -226,7 +226,8 @@ fn python_int_not_negative(v: &[u8]) -> bool {
 /// neither a header (a name of printable ASCII without `:`, then `:`), a continuation (a
 /// space or tab first) nor a `From ` line, if there is one before the blank line. That
 /// line and every header line after it never reached Glance: a space before the colon,
-/// a byte outside ASCII in the name, no colon at all.
+/// a byte outside ASCII in the name, no colon at all. A last line without its line end
+/// is judged as a line.
 pub fn python_header_cut(head: &[u8]) -> Option<usize> {
     let mut pos = memchr::memchr(b'\n', head)? + 1;
     while pos < head.len() {
@@ -240,8 +241,10 @@ pub fn python_header_cut(head: &[u8]) -> Option<usize> {
             .iter()
             .take_while(|&&b| (0x21..=0x7e).contains(&b) && b != b':')
             .count();
+        // A line beginning with CR (`\r\r\n`) is left to hyper, which refuses it (Python
+        // would take the CR for the end of the block, and eventlet read on to a blank line).
         let header = line.get(name) == Some(&b':')
-            || matches!(line.first(), Some(b' ' | b'\t'))
+            || matches!(line.first(), Some(b' ' | b'\t' | b'\r'))
             || line.starts_with(b"From ");
         if !header {
             return Some(pos);
