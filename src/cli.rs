@@ -133,7 +133,9 @@ pub(crate) struct Cli {
     pub(crate) header_timeout: u64,
 
     /// Largest request head in bytes (request line and headers); a longer one gets 431
-    /// (8192 to 1048576).
+    /// (8192 to 1048576). Glance's eventlet limits (8 KiB request line, 16 KiB header
+    /// line, 64 KiB header block, 99 header lines) apply anyway, with eventlet's answers;
+    /// the default (139264) is above them all.
     #[arg(
         long,
         env = "GLANCE_EMU_MAX_HEADER_BYTES",
@@ -142,7 +144,8 @@ pub(crate) struct Cli {
     )]
     pub(crate) max_header_bytes: usize,
 
-    /// Most request headers; more get 431 (1 to 1000).
+    /// Most request headers; more get 431 (1 to 1000). The default, 99, is Glance's; a
+    /// 100th header line gets Python's 431 "Too many headers" whatever this is.
     #[arg(
         long,
         env = "GLANCE_EMU_MAX_HEADERS",

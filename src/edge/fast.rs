@@ -33,13 +33,16 @@ use crate::app::body::Body;
 use crate::app::{data_mismatch, finish_owned, App, Ctx};
 use crate::control::Control;
 use crate::edge::access_log::{AccessLog, Entry};
+use crate::edge::eventlet::limits::{self, Fed, Gauge, Refusal};
 use crate::edge::service::{fast_path_may_answer, fast_path_serves};
 use crate::render::image_headers as headers;
 use crate::render::webob::BodyKind;
 
-/// Default `--max-header-bytes`: eventlet's limit for Glance's whole header block (this
-/// path and hyper's both refuse a longer head with 431).
-pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Default `--max-header-bytes`: the longest head eventlet could still be waiting on
+/// (`eventlet::limits::MAX_PENDING_HEAD`, 136 KiB), so that with the default every
+/// oversized head is refused by eventlet's own limits, with eventlet's answers, before this
+/// bound (a 431 from this path or hyper's) could be reached.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = limits::MAX_PENDING_HEAD;
 
 /// Requests answered on the fast path since start (all listeners): the one way to see,
 /// from outside, that it is in use.
@@ -69,6 +72,8 @@ pub enum Step {
     Handoff,
     /// The head is longer than the limit: answer 431 and close (as hyper does).
     TooLarge,
+    /// The head passed one of eventlet's limits: eventlet's answer, and close.
+    Refuse(Refusal),
 }
 
 /// How a fast-path connection ended.
@@ -200,8 +205,10 @@ impl FastHead {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut headers);
         let used = match req.parse(input) {
-            Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) if input.len() <= MAX_HEAD => return Step::NeedMore,
+            // Shorter than eventlet's shortest limit (the request line's), so within all of
+            // them; a longer head is the gate's to judge.
+            Ok(httparse::Status::Complete(n)) if n < MAX_HEAD => n,
+            Ok(httparse::Status::Partial) if input.len() < MAX_HEAD => return Step::NeedMore,
             _ => return Step::Handoff,
         };
         let Some(id) = fast_path_may_answer(&self.app, &self.control, &req) else {
@@ -343,6 +350,13 @@ impl FastHead {
                         let _ = io.shutdown().await;
                         return Outcome::Closed;
                     }
+                    Step::Refuse(r) => {
+                        // After the answers to the requests before it, as eventlet.
+                        out.extend_from_slice(&r.bytes());
+                        let _ = io.write_all(&out).await;
+                        let _ = io.shutdown().await;
+                        return Outcome::Closed;
+                    }
                 }
             }
             if !out.is_empty() {
@@ -378,13 +392,19 @@ impl FastHead {
     }
 }
 
-/// The gate's look at a first head: whole or malformed (or too long): hyper's; partial:
-/// wait.
+/// The gate's look at a first head: past one of eventlet's limits: refused as eventlet
+/// refused it ([`limits`]); whole or malformed (or too long): hyper's; partial: wait.
 fn gate_step(input: &[u8], max_head: usize) -> Step {
+    if let Fed::Refused(r) = Gauge::default().feed(input) {
+        return Step::Refuse(r);
+    }
     let mut headers = [httparse::EMPTY_HEADER; GATE_MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
     match req.parse(input) {
         Ok(httparse::Status::Complete(n)) if n > max_head => Step::TooLarge,
+        Ok(httparse::Status::Complete(_)) if limits::content_length_refused(req.headers) => {
+            Step::Refuse(Refusal::ContentLength)
+        }
         Ok(httparse::Status::Partial) if input.len() <= max_head => Step::NeedMore,
         Ok(httparse::Status::Partial) => Step::TooLarge,
         // Beyond the gate's header array: the end of the head decides.
@@ -517,7 +537,7 @@ mod tests {
         assert!(out.starts_with("HTTP/1.1 404 Not Found\r\nContent-Type: text/plain;"));
     }
 
-    // Rule: A partial head waits for more bytes, up to the head limit; beyond it the answer is 431.
+    // Rule: A partial head waits for more bytes, up to eventlet's limits (its answers) or a lower `--max-header-bytes` (431).
     #[test]
     fn waits_for_a_whole_head_but_not_forever() {
         assert_eq!(step("HEAD /v1/images/abc HTTP/1.1\r\nHo").0, Step::NeedMore);
@@ -528,12 +548,39 @@ mod tests {
             "x".repeat(MAX_HEAD)
         );
         assert_eq!(step(&long).0, Step::NeedMore);
+        // A header line still without its end is judged at 65,537 bytes (eventlet's read).
         let longer = format!(
             "HEAD /v1/images/abc HTTP/1.1\r\nHost: {}",
-            "x".repeat(DEFAULT_MAX_HEADER_BYTES)
+            "x".repeat(65530)
         );
-        assert_eq!(step(&longer).0, Step::TooLarge);
-        assert_eq!(step(&format!("{longer}\r\n\r\n")).0, Step::TooLarge);
+        assert_eq!(step(&longer).0, Step::NeedMore);
+        assert_eq!(
+            step(&format!("{longer}x")).0,
+            Step::Refuse(Refusal::HeaderLine)
+        );
+        assert_eq!(
+            step(&format!("{longer}\r\n\r\n")).0,
+            Step::Refuse(Refusal::HeaderLine)
+        );
+        // The same bytes under a lower --max-header-bytes: 431 first.
+        let app = app(quiet());
+        let control = Control::new(&app.config.control);
+        let fast = FastHead::new(app, control).unwrap().with_max_head(16384);
+        assert_eq!(
+            fast.step(longer.as_bytes(), &mut Vec::new()),
+            Step::TooLarge
+        );
+        assert_eq!(
+            gate_step(format!("{longer}\r\n\r\n").as_bytes(), 16384),
+            Step::Refuse(Refusal::HeaderLine)
+        );
+        assert_eq!(
+            gate_step(
+                format!("GET / HTTP/1.1\r\nA: {}\r\n\r\n", "b".repeat(16370)).as_bytes(),
+                16384
+            ),
+            Step::TooLarge
+        );
     }
 
     // Rule: A request the fast path does not fully understand (method, version, escapes, query, other paths, answer-changing headers, a version media type) goes to hyper untouched.

@@ -19,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::app::ConnInfo;
 use crate::edge::access_log::AccessLog;
-use crate::edge::eventlet::{HeadFixer, ReplyOrder, TargetKeeper};
+use crate::edge::eventlet::{HeadFixer, Refusal, ReplyOrder, TargetKeeper};
 use crate::edge::fast::Outcome;
 use crate::edge::GlanceService;
 
@@ -36,9 +36,10 @@ pub struct ServerOptions {
     /// One line per answered request (both paths); `None` logs nothing.
     pub access_log: Option<AccessLog>,
     /// Largest request head (request line and header lines) hyper reads; a longer one gets
-    /// 431. At least 8,192 (hyper's minimum buffer).
+    /// 431. At least 8,192 (hyper's minimum buffer). eventlet's own limits on a head
+    /// (`eventlet::limits`) apply whatever this is; the default is above all of them.
     pub max_header_bytes: usize,
-    /// Most request headers; more get 431.
+    /// Most request headers; more get hyper's 431 (eventlet's limit, 99, applies anyway).
     pub max_headers: usize,
     /// Connections served at once on this listener; further ones wait in the kernel's
     /// accept queue until one closes.
@@ -48,8 +49,10 @@ pub struct ServerOptions {
 /// Default `--max-header-bytes` (defined beside the fast path, which reads heads first).
 pub use crate::edge::fast::DEFAULT_MAX_HEADER_BYTES;
 
-/// Default `--max-headers`: the most Python's `http.client` (so Glance) accepted.
-pub const DEFAULT_MAX_HEADERS: usize = 100;
+/// Default `--max-headers`: the most Python's `http.client` (so Glance) accepted: 100
+/// lines counting the blank one, so 99 header lines (a 100th gets eventlet's answer,
+/// `eventlet::limits`, before this bound is reached).
+pub const DEFAULT_MAX_HEADERS: usize = 99;
 
 /// Default `--max-connections`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
@@ -165,6 +168,10 @@ pub async fn run(
                     order: Arc::clone(&order),
                     held: Vec::new(),
                     held_at: 0,
+                    refused: None,
+                    refusal_due: false,
+                    refusal: Vec::new(),
+                    refusal_at: 0,
                 };
                 let service = service
                     .for_connection(info)
@@ -213,6 +220,11 @@ pub async fn run(
 /// through `fix` (once hyper has the connection), which mends response heads into
 /// eventlet's ([`crate::edge::eventlet`]); a mended head waits in `held` until the socket
 /// takes it, and no new write is taken before it has (so at most one head is held).
+///
+/// A request head past one of eventlet's limits (`eventlet::limits`, found by `keep`) is
+/// not handed to hyper: hyper reads the end of the stream after the requests before it,
+/// answers those (`half_close`) and shuts the connection down, and eventlet's answer goes
+/// out just before the shutdown (or, when hyper drops the connection instead, on drop).
 struct Conn {
     stream: TcpStream,
     info: Arc<ConnInfo>,
@@ -226,12 +238,39 @@ struct Conn {
     order: Arc<ReplyOrder>,
     held: Vec<u8>,
     held_at: usize,
+    /// A head `keep` refused; hyper is handed the end of the stream from here.
+    refused: Option<Refusal>,
+    /// hyper has been handed that end: eventlet's answer goes out before the connection
+    /// closes.
+    refusal_due: bool,
+    /// That answer, once being written.
+    refusal: Vec<u8>,
+    refusal_at: usize,
 }
 
 impl Conn {
     /// Writes out the held head, if any (before a flush or a shutdown).
     fn poll_held(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         write_held(&mut self.stream, &mut self.held, &mut self.held_at, cx)
+    }
+
+    /// Writes out eventlet's answer to a refused head, when one is due (after everything
+    /// hyper wrote, before the connection closes).
+    fn poll_refusal(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.refusal_due {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(r) = self.refused.take() {
+            self.refusal = r.bytes();
+        }
+        ready!(write_held(
+            &mut self.stream,
+            &mut self.refusal,
+            &mut self.refusal_at,
+            cx
+        ))?;
+        self.refusal_due = false;
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -256,6 +295,23 @@ fn write_held(
 
 impl Drop for Conn {
     fn drop(&mut self) {
+        if self.refusal_due {
+            // hyper dropped the connection without shutting it down after reading its
+            // end (it is handed heads whole, so this is not expected): the answer still
+            // goes out, as far as the socket takes it now.
+            if let Some(r) = self.refused.take() {
+                self.refusal = r.bytes();
+            }
+            let mut out = self.held[self.held_at..].to_vec();
+            out.extend_from_slice(&self.refusal[self.refusal_at..]);
+            let mut at = 0;
+            while at < out.len() {
+                match self.stream.try_write(&out[at..]) {
+                    Ok(n) if n > 0 => at += n,
+                    _ => break,
+                }
+            }
+        }
         if self.info.reset_requested() {
             let _ = self.stream.set_zero_linger();
         }
@@ -273,6 +329,11 @@ impl AsyncRead for Conn {
             let n = this.inject.len().min(buf.remaining());
             buf.put_slice(&this.inject[..n]);
             this.inject.advance(n);
+            return Poll::Ready(Ok(()));
+        }
+        if this.refused.is_some() || this.refusal_due {
+            // After a refused head: the end of the stream, and the answer is due.
+            this.refusal_due = true;
             return Poll::Ready(Ok(()));
         }
         let before = buf.filled().len();
@@ -299,7 +360,7 @@ impl AsyncRead for Conn {
             let mut pos = 0;
             loop {
                 out.extend_from_slice(&new[pos..pos + m.at]);
-                out.extend_from_slice(m.insert);
+                out.extend_from_slice(&m.insert);
                 pos += m.at + m.remove;
                 match keep.scan(&new[pos..]) {
                     Some(next) => m = next,
@@ -308,6 +369,16 @@ impl AsyncRead for Conn {
             }
             out.extend_from_slice(&new[pos..]);
             buf.set_filled(before);
+            if let Some(r) = keep.refusal() {
+                // hyper has none of the refused head (it is handed heads whole): it
+                // answers what came before it, then reads the end of the stream.
+                this.refused = Some(r);
+                this.keep = None;
+                if out.is_empty() {
+                    this.refusal_due = true;
+                    return Poll::Ready(Ok(()));
+                }
+            }
             if out.is_empty() {
                 // The whole read is held (the start of a `CONNECT /` cut by the read): an
                 // empty read would be the end of the stream to hyper, so read on.
@@ -396,6 +467,7 @@ impl AsyncWrite for Conn {
             return Poll::Ready(Ok(()));
         }
         ready!(self.poll_held(cx))?;
+        ready!(self.poll_refusal(cx))?;
         Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }

@@ -502,22 +502,30 @@ def cases():
     c = []
     add = lambda name, fn: c.append((name, fn))
 
-    # Oversized and malformed request lines and heads
-    add("uri-100k", case_raw([b"GET /v1/images/" + big + b" HTTP/1.1\r\nHost: x\r\n\r\n"], {400, 414, 431}))
-    add("head-uri-100k", case_raw([b"HEAD /v1/images/" + big + b" HTTP/1.1\r\nHost: x\r\n\r\n"], {400, 414, 431}))
-    add("header-line-100k", case_raw([HEADK + b"X-Big: " + big + b"\r\n\r\n"], {400, 431}))
-    add("header-block-1m", case_raw([HEADK + b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 1000) for i in range(1000)) + b"\r\n"], {400, 431}))
-    add("headers-150", case_raw([HEADK + b"".join(b"X-H%d: v\r\n" % i for i in range(150)) + b"\r\n"], {200, 400, 431}))
-    add("headers-10000", case_raw([HEADK + b"".join(b"X-H%d: v\r\n" % i for i in range(10000)) + b"\r\n"], {400, 431}))
-    add("header-line-100k-second", case_raw([b"GET /versions HTTP/1.1\r\nHost: x\r\n\r\n", HEADK + b"X-Big: " + big + b"\r\n\r\n"], {200}, gap=0.3, n=2, second={431}))
-    add("header-line-100k-pipelined", case_raw([b"GET /versions HTTP/1.1\r\nHost: x\r\n\r\n" + HEADK + b"X-Big: " + big + b"\r\n\r\n"], {200}, n=2, second={431}))
-    add("method-64k", case_raw([b"X" * 65536 + b" / HTTP/1.1\r\n\r\n"], {400, 414, 431, 501}))
+    # Oversized and malformed request lines and heads: eventlet's answers (414 for a request
+    # line of 8192 bytes or more, 400 for a header line of 16384 or more or a header block
+    # over 65536, Python's 431 for a 100th header line), then the connection closes
+    # (tests/http/limits.rs holds the bytes and the close)
+    add("uri-100k", case_raw([b"GET /v1/images/" + big + b" HTTP/1.1\r\nHost: x\r\n\r\n"], {414}))
+    add("head-uri-100k", case_raw([b"HEAD /v1/images/" + big + b" HTTP/1.1\r\nHost: x\r\n\r\n"], {414}))
+    add("header-line-100k", case_raw([HEADK + b"X-Big: " + big + b"\r\n\r\n"], {400}))
+    add("header-block-1m", case_raw([HEADK + b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 1000) for i in range(1000)) + b"\r\n"], {400}))
+    add("headers-150", case_raw([HEADK + b"".join(b"X-H%d: v\r\n" % i for i in range(150)) + b"\r\n"], {431}))
+    add("headers-10000", case_raw([HEADK + b"".join(b"X-H%d: v\r\n" % i for i in range(10000)) + b"\r\n"], {431}))
+    add("header-line-100k-second", case_raw([b"GET /versions HTTP/1.1\r\nHost: x\r\n\r\n", HEADK + b"X-Big: " + big + b"\r\n\r\n"], {200}, gap=0.3, n=2, second={400}))
+    add("header-line-100k-pipelined", case_raw([b"GET /versions HTTP/1.1\r\nHost: x\r\n\r\n" + HEADK + b"X-Big: " + big + b"\r\n\r\n"], {200}, n=2, second={400}))
+    add("method-64k", case_raw([b"X" * 65536 + b" / HTTP/1.1\r\n\r\n"], {414}))
+    add("content-length-abc", case_raw([b"POST /v1/images HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"], {400}))
+    add("content-length-negative", case_raw([b"POST /v1/images HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"], {400}))
     add("nul-in-line", case_raw([b"GET /v1/\x00images HTTP/1.1\r\n\r\n"], {400}))
     add("nul-in-header", case_raw([HEADK + b"X-A: a\x00b\r\n\r\n"], {400}))
     add("bare-lf", case_raw([b"HEAD /v1/images/" + KNOWN.encode() + b" HTTP/1.1\nHost: x\n\n"], {200, 400}))
     add("obs-fold", case_raw([HEADK + b"X-A: a\r\n b\r\n\r\n"], {200, 400}))
-    add("no-colon", case_raw([HEADK + b"NoColon\r\n\r\n"], {400}))
-    add("space-before-colon", case_raw([HEADK + b"Host : x\r\n\r\n"], {400}))
+    # a line Python's email parser takes for no header ends the header block (Glance never
+    # saw it or the lines after it): the request is served
+    add("no-colon", case_raw([HEADK + b"NoColon\r\n\r\n"], {200}))
+    add("space-before-colon", case_raw([HEADK + b"Host : x\r\n\r\n"], {200}))
+    add("non-ascii-name-then-more", case_raw([HEADK + b"X-\xc3\xa9: v\r\nX-Image-Meta-Size: 1\r\n\r\n"], {200}))
     add("high-bytes-path", case_raw([b"HEAD /v1/images/\xff\xfe HTTP/1.1\r\n\r\n"], {400, 404}))
     add("utf8-bad-header-value", case_raw([HEADK + b"X-Image-Meta-Name: \xc3\x28\xff\r\n\r\n"], {200, 400}))
     add("ctl-in-header-value", case_raw([HEADK + b"X-A: \x01\x7f\r\n\r\n"], {200, 400}))
@@ -549,7 +557,9 @@ def cases():
     add("cl-huge", case_raw([post + b"Content-Length: 99999999999999999999999\r\n\r\n"], {400, 413}))
     add("te-xchunked", case_raw([post + b"Transfer-Encoding: xchunked\r\n\r\n"], {400, 501}))
     add("te-chunked-identity", case_raw([post + b"Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"], {400, 501}))
-    add("te-space-colon", case_raw([post + b"Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n"], {400}))
+    # Python's email parser ends the header block at "Transfer-Encoding : chunked" (Glance
+    # never saw it): the image is created without data, as by Glance
+    add("te-space-colon", case_raw([post + b"Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n"], {201}))
     add("te-tab", case_raw([post + b"Transfer-Encoding:\tchunked\r\n\r\n0\r\n\r\n"], None))
     add("te-double", case_raw([post + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"], None))
     add("te-http10", case_raw([b"POST /v1/images HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"], None))

@@ -9,6 +9,7 @@ mod fast;
 mod head;
 mod identity;
 mod layout;
+mod limits;
 mod lists;
 mod member_rows;
 mod oracle_wire;

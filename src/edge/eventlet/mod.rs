@@ -20,6 +20,16 @@
 //!   `CONNECT /` at the start of a head is held back (at most 8 bytes) until the next read
 //!   says whether it is one; hyper is never handed an empty read, which it would take for
 //!   the end of the stream.
+//! - **Request heads past eventlet's limits** ([`limits`]): a request line of 8,192
+//!   bytes, a header line of 16,384, a header block over 65,536, a 100th header line, a
+//!   `Content-Length` Python cannot read. hyper refuses at other sizes, in its own bytes
+//!   (or not at all). The keeper measures each head as it arrives and does not hand a
+//!   refused one to hyper: hyper answers the requests before it and reads the end of the
+//!   stream, and the connection writes eventlet's answer before it closes.
+//! - **A header line that is no header to Python's email parser** (a space before the
+//!   colon, a byte outside ASCII in the name, no colon): it ended the header block for
+//!   Glance, silently; hyper refuses the request. The keeper hands hyper the head without
+//!   that line and the header lines after it ([`limits::python_header_cut`]).
 //! - **Image data after an unanswered `Expect: 100-continue`.** eventlet closed the
 //!   connection afterwards without a `Connection` line; hyper only closes after saying
 //!   `Connection: close`. The answer says it for hyper ([`crate::app::UnannouncedClose`]),
@@ -35,11 +45,14 @@
 //! is not hyper's) ends its work on that connection: every later byte goes out as hyper
 //! wrote it.
 //!
-//! Two files: `mender.rs`, the response side ([`HeadFixer`], [`ReplyOrder`]), and
-//! `keeper.rs`, the request side ([`TargetKeeper`]).
+//! Three files: `mender.rs`, the response side ([`HeadFixer`], [`ReplyOrder`]),
+//! `keeper.rs`, the request side ([`TargetKeeper`], which hands hyper each head whole),
+//! and `limits.rs`, eventlet's limits on a request head and its answers ([`Refusal`]).
 
 mod keeper;
+pub mod limits;
 mod mender;
 
 pub use keeper::{TargetKeeper, CONNECT_STAND_IN};
+pub use limits::Refusal;
 pub use mender::{HeadFixer, ReplyOrder};
