@@ -24,10 +24,23 @@ pub enum Refusal {
     ServerError(Option<&'static str>),
 }
 
-/// A header value as WSGI saw it: bytes as latin-1 characters (Python 3's environ).
+/// A header value as WSGI saw it (Python 3's environ): bytes as latin-1 characters; `-` and
+/// `_` the same in names (both are `HTTP_X_..._ID`); a repeated header one value, joined with
+/// `,` in arrival order (so two `X-Roles` headers are one list, two `X-Tenant-Id`s one odd
+/// tenant, and two `X-Identity-Status: Confirmed` are not `Confirmed`).
 fn value(h: &HeaderMap, name: &str) -> Option<String> {
-    h.get(name)
-        .map(|v| v.as_bytes().iter().map(|&b| char::from(b)).collect())
+    let values: Vec<String> = h
+        .iter()
+        .filter(|(n, _)| {
+            n.as_str().len() == name.len()
+                && n.as_str()
+                    .bytes()
+                    .zip(name.bytes())
+                    .all(|(a, b)| a == b || (a == b'_' && b == b'-'))
+        })
+        .map(|(_, v)| v.as_bytes().iter().map(|&b| char::from(b)).collect())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
 }
 
 /// The first of `names` that is present at all.
@@ -80,6 +93,21 @@ mod tests {
     const OK: (&str, &str) = ("x-identity-status", "Confirmed");
 
     // Rule: Only `X-Identity-Status: Confirmed`, spelled exactly, identifies a caller; anything else is 401.
+    #[test]
+    fn repeated_and_underscored_headers_are_one_environ_value() {
+        let mut h = HeaderMap::new();
+        h.append("x-identity-status", "Confirmed".parse().unwrap());
+        h.append("x-roles", "member".parse().unwrap());
+        h.append("x_roles", "admin".parse().unwrap());
+        h.append("x-tenant-id", "a".parse().unwrap());
+        h.append("x-tenant-id", "b".parse().unwrap());
+        let c = caller(&h).unwrap();
+        assert!(c.admin);
+        assert_eq!(c.tenant.as_deref(), Some("a,b"));
+        h.append("x-identity-status", "Confirmed".parse().unwrap());
+        assert_eq!(caller(&h).unwrap_err(), Refusal::Unauthorized);
+    }
+
     #[test]
     fn identity_status_must_be_exactly_confirmed() {
         for status in ["confirmed", "Invalid", "CONFIRMED", ""] {
