@@ -1,6 +1,7 @@
 //! Reading requests: the parts of a request every surface interprets the same way: the
 //! `Host`, the declared `Content-Length`, a body collected up to a limit, the query string
-//! as WebOb's `req.params`, and a path unquoted as eventlet did.
+//! as WebOb's `req.params`, a path unquoted as eventlet did, and Python's `int()` of a
+//! request's text.
 
 use std::borrow::Cow;
 
@@ -33,6 +34,46 @@ pub(crate) fn content_length(h: &HeaderMap) -> Option<u64> {
 /// A `Content-Length` value as a number (surrounding whitespace allowed), or `None`.
 pub(crate) fn content_length_value(v: &[u8]) -> Option<u64> {
     std::str::from_utf8(v).ok()?.trim().parse().ok()
+}
+
+/// How [`python_int`] reads a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IntText {
+    /// Decimal digits after Rust's whitespace trim: what the list filters and Nova's
+    /// parameters have always taken here.
+    Plain,
+    /// Python 3's `int(str)`, as the reference server read `x-image-meta-*` headers: also
+    /// single `_` between digits, and `\x1c`–`\x1f` trimmed as whitespace.
+    Python3,
+}
+
+/// Python's `int(text)` on text a request carried: surrounding whitespace, one sign,
+/// decimal digits; any length (saturating at ±`i128::MAX`, far beyond anything a caller
+/// compares it with). `None` where Python raised ValueError.
+pub(crate) fn python_int(text: &str, how: IntText) -> Option<i128> {
+    let python3 = how == IntText::Python3;
+    let t = text
+        .trim_matches(|c: char| c.is_whitespace() || (python3 && ('\x1c'..='\x1f').contains(&c)));
+    let (neg, digits) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let b = digits.as_bytes();
+    let grouped_well =
+        python3 && b.first() != Some(&b'_') && b.last() != Some(&b'_') && !digits.contains("__");
+    if b.is_empty() {
+        return None;
+    }
+    let mut n: i128 = 0;
+    for &c in b {
+        match c {
+            b'0'..=b'9' => n = n.saturating_mul(10).saturating_add(i128::from(c - b'0')),
+            b'_' if grouped_well => {}
+            _ => return None,
+        }
+    }
+    Some(if neg { -n } else { n })
 }
 
 /// Why [`read_limited`] returned no body.
@@ -103,6 +144,36 @@ pub(crate) fn unquote(path: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
     use http::HeaderValue;
+
+    #[test]
+    fn python_int_takes_what_int_took() {
+        for (s, want) in [
+            ("5", Some(5)),
+            (" 5\t", Some(5)),
+            ("+5", Some(5)),
+            ("-5", Some(-5)),
+            ("1_000", Some(1000)),
+            ("\x1c5\x1f", Some(5)),
+            (
+                "99999999999999999999999999999999999999999999",
+                Some(i128::MAX),
+            ),
+            ("", None),
+            ("+", None),
+            ("1__0", None),
+            ("_1", None),
+            ("1_", None),
+            ("1.5", None),
+            ("0x10", None),
+            ("1e3", None),
+            ("٣", None),
+        ] {
+            assert_eq!(python_int(s, IntText::Python3), want, "{s:?}");
+            // The plain reading: the same, without digit groups or \x1c-\x1f.
+            let plain = want.filter(|_| !s.contains('_') && !s.contains('\x1c'));
+            assert_eq!(python_int(s, IntText::Plain), plain, "{s:?} plain");
+        }
+    }
 
     // Rule: Content-Length is read trimmed and only as an unsigned number.
     #[test]

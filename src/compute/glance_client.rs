@@ -10,7 +10,7 @@ use http::header::HeaderMap;
 use http::Method;
 use serde_json::Value;
 
-use crate::app::App;
+use crate::app::{python_int, App, IntText};
 
 // =========================================================================================
 // Reading images the way Nova did (glanceclient over Glance v1)
@@ -52,7 +52,7 @@ impl NovaImage {
                 if v.is_empty() {
                     Py::Int(0)
                 } else {
-                    py_int(&v).map_or(Py::Str(v), Py::Int)
+                    python_int(&v, IntText::Plain).map_or(Py::Str(v), Py::Int)
                 }
             })
         };
@@ -112,24 +112,6 @@ pub(crate) fn translate_properties(wire: Vec<(String, Py)>) -> Result<DictBuilde
         }
     }
     Ok(copied)
-}
-
-/// `int()` of a decimal string (Python accepts surrounding whitespace and a sign).
-pub(crate) fn py_int(s: &str) -> Option<i128> {
-    let t = s.trim();
-    let (neg, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let mut n: i128 = 0;
-    for c in digits.bytes() {
-        n = n.saturating_mul(10).saturating_add(i128::from(c - b'0'));
-    }
-    Some(if neg { -n } else { n })
 }
 
 /// Nova's `image_api.get`: a Glance v1 HEAD on the same store.

@@ -1,7 +1,7 @@
 //! Nova's image handlers: show, delete and the (detail) lists with Nova's filters and paging.
 
 use super::faults::{glance_fault, glanceclient_error, json_out, Fault, GlanceCall, Out};
-use super::glance_client::{get_image, py_int, NovaImage};
+use super::glance_client::{get_image, NovaImage};
 use super::request::{Rq, GLANCE_PAGE_SIZE, MAX_LIMIT};
 use super::views::{basic_view, link, os_path_join, show_view, single};
 use crate::glance::lists::API_LIMIT_MAX;
@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use http::Method;
 
-use crate::app::App;
+use crate::app::{python_int, App, IntText};
 
 // =========================================================================================
 // Handlers: images
@@ -44,7 +44,8 @@ pub(crate) fn int_param(params: &[(String, String)], key: &str) -> Result<Option
     let Some(v) = last(params, key) else {
         return Ok(None);
     };
-    let n = py_int(v).ok_or_else(|| Fault::new(400, format!("{key} param must be an integer")))?;
+    let n = python_int(v, IntText::Plain)
+        .ok_or_else(|| Fault::new(400, format!("{key} param must be an integer")))?;
     if n < 0 {
         return Err(Fault::new(400, format!("{key} param must be positive")));
     }
@@ -197,7 +198,7 @@ pub(crate) async fn list(app: &Arc<App>, rq: &Rq, detail: bool) -> Result<Out, F
     let mut out = DictBuilder::literal(1);
     out.insert("images", Py::List(Vec::new()));
     let max_items = last(&params, "limit")
-        .and_then(py_int)
+        .and_then(|v| python_int(v, IntText::Plain))
         .unwrap_or(MAX_LIMIT)
         .min(MAX_LIMIT);
     if max_items != 0 && max_items == count as i128 {

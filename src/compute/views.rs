@@ -2,8 +2,9 @@
 //! OS-EXT-IMG-SIZE extensions): pure functions from a read image to Python values.
 
 use super::faults::Fault;
-use super::glance_client::{py_int, NovaImage};
+use super::glance_client::NovaImage;
 use super::request::Rq;
+use crate::app::{python_int, IntText};
 use crate::render::python::dict::DictBuilder;
 use crate::render::python::repr::py_str;
 use crate::render::python::value::Py;
@@ -92,7 +93,9 @@ pub(crate) fn int_or_zero(v: Option<&Py>) -> Result<Py, Fault> {
         Some(Py::Int(n)) => Ok(Py::Int(*n)),
         Some(Py::Bool(b)) => Ok(Py::Int(i128::from(*b))),
         Some(Py::Str(s)) if s.is_empty() => Ok(Py::Int(0)),
-        Some(Py::Str(s)) => py_int(s).map(Py::Int).ok_or_else(Fault::internal),
+        Some(Py::Str(s)) => python_int(s, IntText::Plain)
+            .map(Py::Int)
+            .ok_or_else(Fault::internal),
         Some(_) => Err(Fault::internal()),
     }
 }

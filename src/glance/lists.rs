@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http::{Response, StatusCode};
 
 use crate::app::body::Body;
-use crate::app::{json_response, App, Ctx};
+use crate::app::{json_response, python_int, App, Ctx, IntText};
 use crate::model::{Image, Status, Timestamp};
 use crate::render::glance_json as api;
 use crate::render::webob::ApiError;
@@ -28,23 +28,6 @@ const SORT_KEYS: &[&str] = &[
     "created_at",
     "updated_at",
 ];
-
-/// Python's `int(v)`: optional surrounding whitespace and sign, digits; unbounded (here
-/// `i128`, more than any filter can use).
-fn py_int(v: &str) -> Option<i128> {
-    let t = v.trim();
-    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    t.parse::<i128>().ok().or_else(|| {
-        Some(if t.starts_with('-') {
-            i128::MIN
-        } else {
-            i128::MAX
-        })
-    })
-}
 
 /// oslo `timeutils.parse_isotime` then `normalize_time`: an ISO 8601 time, an offset turned
 /// into UTC.
@@ -323,7 +306,7 @@ pub(crate) fn index_page(
     // API-level filter validation (glance/api/v1/filters.py).
     for (k, v) in &params {
         let bad = match k.as_str() {
-            "size_min" | "size_max" | "min_ram" => match py_int(v) {
+            "size_min" | "size_max" | "min_ram" => match python_int(v, IntText::Plain) {
                 Some(n) => n < 0,
                 None => true,
             },
@@ -342,7 +325,7 @@ pub(crate) fn index_page(
     let limit = match param(&params, "limit") {
         None => 25,
         Some(v) => {
-            let n: i128 = py_int(v).ok_or_else(|| {
+            let n: i128 = python_int(v, IntText::Plain).ok_or_else(|| {
                 ApiError::from_registry(
                     ApiError::detailed(StatusCode::BAD_REQUEST, "limit param must be an integer"),
                     "",
@@ -440,7 +423,7 @@ pub(crate) fn index_page(
     }
     for key in ["size_min", "size_max", "min_ram"] {
         if param(&params, key)
-            .and_then(py_int)
+            .and_then(|v| python_int(v, IntText::Plain))
             .is_some_and(|n| n > i128::from(i64::MAX))
         {
             return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
