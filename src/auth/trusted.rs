@@ -13,6 +13,7 @@
 
 use http::HeaderMap;
 
+use super::environ::{self, Text};
 use super::Caller;
 
 /// Why the context middleware refused to build a context.
@@ -24,23 +25,11 @@ pub enum Refusal {
     ServerError(Option<&'static str>),
 }
 
-/// A header value as WSGI saw it (Python 3's environ): bytes as latin-1 characters; `-` and
-/// `_` the same in names (both are `HTTP_X_..._ID`); a repeated header one value, joined with
-/// `,` in arrival order (so two `X-Roles` headers are one list, two `X-Tenant-Id`s one odd
+/// A header as the context middleware read it from the environ (latin-1 text; a repeated
+/// header one `,`-joined value, so two `X-Roles` are one list, two `X-Tenant-Id`s one odd
 /// tenant, and two `X-Identity-Status: Confirmed` are not `Confirmed`).
 fn value(h: &HeaderMap, name: &str) -> Option<String> {
-    let values: Vec<String> = h
-        .iter()
-        .filter(|(n, _)| {
-            n.as_str().len() == name.len()
-                && n.as_str()
-                    .bytes()
-                    .zip(name.bytes())
-                    .all(|(a, b)| a == b || (a == b'_' && b == b'-'))
-        })
-        .map(|(_, v)| v.as_bytes().iter().map(|&b| char::from(b)).collect())
-        .collect();
-    (!values.is_empty()).then(|| values.join(","))
+    environ::header(h, name, Text::Latin1)
 }
 
 /// The first of `names` that is present at all.

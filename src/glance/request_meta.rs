@@ -7,6 +7,7 @@ use http::{Response, StatusCode};
 
 use crate::app::body::Body;
 use crate::app::{json_response, python_int, App, Ctx, IntText};
+use crate::auth::environ::{self, Text};
 use crate::model::{Checksum, Image, Timestamp, CONTAINER_FORMATS, DISK_FORMATS};
 use crate::render::glance_json as api;
 use crate::render::image_headers as headers;
@@ -108,52 +109,10 @@ pub fn bool_from_string(s: &str) -> bool {
     )
 }
 
-/// A request header as Glance read it from the WSGI environ: names compared with `-` and
-/// `_` as one (both become `HTTP_X_..._NAME`), and a repeated header one value, the
-/// values joined with `,` in arrival order (eventlet's `env[key] += ',' + value`).
+/// A request header as Glance read it from the WSGI environ (see [`environ`]): text as
+/// the image's fields keep it.
 pub(crate) fn environ_header(h: &HeaderMap, name: &str) -> Option<String> {
-    let mut out: Option<String> = None;
-    for (n, v) in h {
-        if same_environ_name(n.as_str(), name) {
-            join_value(&mut out, v);
-        }
-    }
-    out
-}
-
-/// A header value as text: UTF-8 when it is (what Python 2's Glance passed through), else
-/// one character per byte, as Python 3's WSGI decoded every header (latin-1), so that
-/// `caf\xe9` is `café` rather than a replacement character.
-fn header_text(b: &[u8]) -> std::borrow::Cow<'_, str> {
-    match std::str::from_utf8(b) {
-        Ok(s) => s.into(),
-        Err(_) => b.iter().map(|&c| char::from(c)).collect::<String>().into(),
-    }
-}
-
-fn same_environ_name(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes().zip(b.bytes()).all(|(x, y)| {
-            let norm = |c: u8| {
-                if c == b'_' {
-                    b'-'
-                } else {
-                    c.to_ascii_lowercase()
-                }
-            };
-            norm(x) == norm(y)
-        })
-}
-
-fn join_value(slot: &mut Option<String>, v: &HeaderValue) {
-    let text = header_text(v.as_bytes());
-    match slot {
-        Some(s) => {
-            s.push(',');
-            s.push_str(&text);
-        }
-        None => *slot = Some(text.into_owned()),
-    }
+    environ::header(h, name, Text::Utf8OrLatin1)
 }
 
 /// `get_image_meta_from_headers`: names are matched case- and `-`/`_`-insensitively, as the
@@ -168,10 +127,10 @@ pub fn parse_meta_headers(h: &HeaderMap) -> Result<MetaIn, ApiError> {
             continue;
         }
         match joined.iter_mut().find(|(k, _)| *k == n) {
-            Some((_, slot)) => join_value(slot, value),
+            Some((_, slot)) => environ::join(slot, value, Text::Utf8OrLatin1),
             None => {
                 let mut slot = None;
-                join_value(&mut slot, value);
+                environ::join(&mut slot, value, Text::Utf8OrLatin1);
                 joined.push((n, slot));
             }
         }
