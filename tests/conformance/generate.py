@@ -503,34 +503,6 @@ def write_phase(flavor):
     return out
 
 
-class RawReq(Req):
-    """A Req whose header values may carry raw non-UTF-8 bytes, written in the str as
-    surrogate escapes ("caf\\udce9" goes out as the latin-1 byte 0xE9)."""
-    __slots__ = ()
-
-    def to_bytes(self, port):
-        lines = ["%s %s %s" % (self.method, self.target, self.version)]
-        if self.host:
-            lines.append("Host: %s:%d" % ("127.0.0.1", port))
-        names = set()
-        for k, v in self.headers:
-            lines.append("%s: %s" % (k, v))
-            names.add(k.lower())
-        body = self.body
-        if self.chunked:
-            if "transfer-encoding" not in names:
-                lines.append("Transfer-Encoding: chunked")
-            out, step = b"", 7
-            for i in range(0, len(body), step):
-                piece = body[i:i + step]
-                out += b"%x\r\n%s\r\n" % (len(piece), piece)
-            body = out + b"0\r\n\r\n"
-        elif body and "content-length" not in names:
-            lines.append("Content-Length: %d" % len(body))
-        head = "\r\n".join(lines).encode("utf-8", "surrogateescape") + b"\r\n\r\n"
-        return head + body
-
-
 WV_BOOLS = ["true", "True", "TRUE", "1", "yes", "on", "y", "t", "false", "0", "no", "off",
             "", "maybe", " true"]
 WV_INTS = ["0", "-1", "1.5", "5 ", "2147483647", "2147483648", "9223372036854775807",
@@ -563,7 +535,7 @@ def write_values(flavor):
 
         def R(method, target, hh=(), body=b"", **kw):
             hdrs = [("User-Agent", "oracle/1"), ("Accept", "*/*")] + list(h) + list(hh)
-            return RawReq(method, target, hdrs, body=body, **kw)
+            return Req(method, target, hdrs, body=body, **kw)
 
         parse_seen = [0]
 

@@ -42,7 +42,9 @@ class Req(object):
             body = out + b"0\r\n\r\n"
         elif body and "content-length" not in names:
             lines.append("Content-Length: %d" % len(body))
-        head = "\r\n".join(lines).encode("utf-8") + b"\r\n\r\n"
+        # A str header value may carry raw bytes that are not UTF-8 as surrogate escapes
+        # ("caf\udce9" goes out as the byte 0xE9).
+        head = "\r\n".join(lines).encode("utf-8", "surrogateescape") + b"\r\n\r\n"
         return head + body
 
     def show(self):

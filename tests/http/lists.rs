@@ -170,16 +170,9 @@ fn glance_page(
 
 /// The pages `glance image-list` followed by marker, at most `cap` of them (Glance's
 /// criteria can send a list round for ever: `sort_key=size` descending after a null size).
-fn glance_follow(
-    recs: &[Rec],
-    all: &[Rec],
-    key: &str,
-    desc: bool,
-    page: usize,
-    cap: usize,
-) -> Vec<String> {
+fn glance_follow(recs: &[Rec], key: &str, desc: bool, page: usize, cap: usize) -> Vec<String> {
     let by_id: std::collections::HashMap<&str, &Rec> =
-        all.iter().map(|r| (r.id.as_str(), r)).collect();
+        recs.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut out: Vec<String> = Vec::new();
     for _ in 0..cap {
         let marker = out.last().map(|m| by_id[m.as_str()]);
@@ -257,7 +250,7 @@ async fn every_order_pages_as(emu: &glance_emu::embed::Emulator, recs: &[Rec], p
     let cap = page_cap(recs.len(), page);
     for key in KEYS {
         for desc in [false, true] {
-            let want = glance_follow(recs, recs, key, desc, page, cap);
+            let want = glance_follow(recs, key, desc, page, cap);
             let dir = if desc { "desc" } else { "asc" };
             let q = format!("is_public=None&sort_key={key}&sort_dir={dir}");
             assert_eq!(follow_capped(emu, &q, page, cap).await, want, "{q}");
@@ -284,7 +277,7 @@ async fn every_sort_key_both_directions_with_ties_and_marker_paging() {
             let cap = page_cap(recs.len(), 7);
             assert_eq!(
                 follow_capped(&emu, &q, 7, cap).await,
-                glance_follow(&recs, &recs, key, desc, 7, cap),
+                glance_follow(&recs, key, desc, 7, cap),
                 "{q} paged"
             );
             let rec = |id: &str| recs.iter().find(|r| r.id == id).unwrap();
@@ -616,7 +609,7 @@ async fn a_tenant_view_is_answered_from_its_own_records_in_every_order() {
                     // Glance's pages: the whole order where no marker's key is null or
                     // its type's default.
                     let desc = dir == "desc";
-                    assert_eq!(got, glance_follow(&sees, &sees, key, desc, 7, cap), "{q}");
+                    assert_eq!(got, glance_follow(&sees, key, desc, 7, cap), "{q}");
                     if key == "status" || key == "id" || key.ends_with("_at") {
                         assert_eq!(&got, want, "{q}");
                     }
