@@ -216,10 +216,18 @@ impl FastHead {
         };
         // eventlet echoed a client's `Connection: keep-alive` after `Date` (the gate lets
         // no other Connection value through).
-        let keep_alive = req
-            .headers
-            .iter()
-            .any(|h| h.name.eq_ignore_ascii_case("connection"));
+        let mut keep_alive = false;
+        for h in req.headers.iter() {
+            if h.name.eq_ignore_ascii_case("connection") {
+                // httparse trims the value; eventlet read `keep-alive ` (a trailing blank)
+                // as no `keep-alive` at all. Such a line is hyper's (the keeper's) to read.
+                let end = h.value.as_ptr() as usize - input.as_ptr() as usize + h.value.len();
+                if !matches!(input.get(end), Some(b'\r' | b'\n')) {
+                    return Step::Handoff;
+                }
+                keep_alive = true;
+            }
+        }
         match self.answer(id, keep_alive, out) {
             Some(a) => {
                 ANSWERED.fetch_add(1, Ordering::Relaxed);

@@ -309,6 +309,16 @@ impl TargetKeeper {
                                     Ok(next) => next,
                                     Err(r) => return Some(self.refuse(r, cut, data.len())),
                                 };
+                                if let Some(mut mended) = connection_mend(seen) {
+                                    if end.is_some() {
+                                        mended.extend_from_slice(b"\r\n");
+                                    }
+                                    return Some(Mend {
+                                        at: pos,
+                                        remove: n,
+                                        insert: Bytes::from(mended),
+                                    });
+                                }
                                 match end {
                                     None => pos += n,
                                     Some(k) => {
@@ -330,6 +340,9 @@ impl TargetKeeper {
                                     Ok(next) => next,
                                     Err(r) => return Some(self.refuse(r, cut, data.len())),
                                 };
+                                if let Some(mended) = connection_mend(&head) {
+                                    head = mended;
+                                }
                                 if end.is_some() {
                                     head.extend_from_slice(b"\r\n");
                                 }
@@ -403,6 +416,67 @@ impl TargetKeeper {
             insert: NOTHING,
         }
     }
+}
+
+/// The name hyper is handed in place of `Connection` on a line eventlet did not read as
+/// hyper would (see [`connection_mend`]).
+pub const CONNECTION_UNREAD: &str = "X-Glance-Emu-Unread-Connection";
+
+/// `head` with the `Connection` lines hyper would read otherwise than eventlet renamed
+/// ([`CONNECTION_UNREAD`]), or `None` when there are none.
+///
+/// eventlet (and Python's `BaseHTTPRequestHandler` before it) looked at the first
+/// `Connection` line only, at its whole value with leading blanks stripped, lower-cased:
+/// exactly `close` closed the connection after the answer, exactly `keep-alive` kept it
+/// (and was echoed); anything else (`keep-alive, close`, `close ` with a trailing blank)
+/// left HTTP/1.1's default (open) and HTTP/1.0's (closed). hyper reads every `Connection`
+/// line as a list of tokens, so it is handed only a first line that says exactly `close`
+/// or `keep-alive`, and no other. (A folded value is renamed too, though hyper refuses a
+/// folded head whole before it matters: docs/fidelity.md.)
+fn connection_mend(head: &[u8]) -> Option<Vec<u8>> {
+    const NAME: &[u8] = b"connection:";
+    let mut pos = memchr::memchr(b'\n', head)? + 1;
+    let mut renamed = Vec::new();
+    let mut first = true;
+    while pos < head.len() {
+        let rest = &head[pos..];
+        let len = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+        let line = &rest[..len];
+        if line.len() >= NAME.len() && line[..NAME.len()].eq_ignore_ascii_case(NAME) {
+            let value = &line[NAME.len()..];
+            let start = value
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'\t'))
+                .count();
+            let end = value.len()
+                - value
+                    .iter()
+                    .rev()
+                    .take_while(|b| matches!(b, b'\r' | b'\n'))
+                    .count();
+            let value = value.get(start..end).unwrap_or_default();
+            let folded = matches!(head.get(pos + len), Some(b' ' | b'\t'));
+            let plain =
+                value.eq_ignore_ascii_case(b"close") || value.eq_ignore_ascii_case(b"keep-alive");
+            if !(first && plain && !folded) {
+                renamed.push(pos);
+            }
+            first = false;
+        }
+        pos += len;
+    }
+    if renamed.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(head.len() + renamed.len() * CONNECTION_UNREAD.len());
+    let mut from = 0;
+    for at in renamed {
+        out.extend_from_slice(&head[from..at]);
+        out.extend_from_slice(CONNECTION_UNREAD.as_bytes());
+        from = at + NAME.len() - 1;
+    }
+    out.extend_from_slice(&head[from..]);
+    Some(out)
 }
 
 /// Whether httparse already refuses the start of a head (its whole lines, up to where
@@ -593,6 +667,49 @@ mod tests {
             let (out, refused) = keep_until_refused(ok.as_bytes(), step);
             assert_eq!(refused, None);
             assert_eq!(String::from_utf8(out).unwrap(), ok.replacen('#', "%23", 1));
+        }
+    }
+
+    // Rule: hyper is handed only a first `Connection` line of exactly `close` or
+    // `keep-alive` (eventlet's reading); every other `Connection` line is renamed.
+    #[test]
+    fn connection_lines_eventlet_did_not_read_are_renamed() {
+        let u = CONNECTION_UNREAD;
+        for (sent, want) in [
+            ("Connection: close\r\n", "Connection: close\r\n".to_string()),
+            (
+                "connection:\tKeep-Alive\r\n",
+                "connection:\tKeep-Alive\r\n".into(),
+            ),
+            (
+                "Connection: keep-alive, close\r\n",
+                format!("{u}: keep-alive, close\r\n"),
+            ),
+            ("Connection: close \r\n", format!("{u}: close \r\n")),
+            (
+                "Connection: keep-alive\r\nX: 1\r\nCONNECTION: close\r\n",
+                format!("Connection: keep-alive\r\nX: 1\r\n{u}: close\r\n"),
+            ),
+            (
+                "Connection: x\r\nConnection: close\r\n",
+                format!("{u}: x\r\n{u}: close\r\n"),
+            ),
+        ] {
+            let wire = format!("GET /a#b HTTP/1.1\r\nHost: h\r\n{sent}\r\nGET /c HTTP/1.1\r\n\r\n");
+            let want =
+                format!("GET /a%23b HTTP/1.1\r\nHost: h\r\n{want}\r\nGET /c HTTP/1.1\r\n\r\n");
+            for step in [1, 3, 1000] {
+                assert_eq!(
+                    String::from_utf8(keep_all(wire.replace('#', "").as_bytes(), step)).unwrap(),
+                    want.replace("%23", ""),
+                    "{sent:?} in reads of {step}"
+                );
+                assert_eq!(
+                    String::from_utf8(keep_all(wire.as_bytes(), step)).unwrap(),
+                    want,
+                    "{sent:?} with a # in reads of {step}"
+                );
+            }
         }
     }
 
