@@ -9,14 +9,36 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName};
 use http_body_util::BodyExt;
 
-/// `http://<Host>` (WebOb `host_url`); falls back to the listen-less `http://localhost`.
+/// `http://<Host>` as WebOb's `host_url` built it from the environ's `HTTP_HOST`: the value
+/// as Python held it (latin-1 text, repeated `Host` lines one `,`-joined value), cut at its
+/// first `:`, with an empty or default (`80`) port left out; `http://localhost` without a
+/// `Host` (the edge puts the listening address there first, as eventlet's `SERVER_NAME`).
 pub fn host_url(h: &HeaderMap) -> String {
-    let host = h
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .filter(|s| !s.is_empty())
-        .unwrap_or("localhost");
-    format!("http://{host}")
+    let Some(host) = crate::auth::environ::header(h, "host", crate::auth::environ::Text::Latin1)
+    else {
+        return "http://localhost".to_string();
+    };
+    let (name, port) = match host.split_once(':') {
+        Some((name, port)) => (name, port),
+        None => (host.as_str(), ""),
+    };
+    if port.is_empty() || port == "80" {
+        format!("http://{name}")
+    } else {
+        format!("http://{name}:{port}")
+    }
+}
+
+/// A request that came with an empty `Host` line (the edge answers it as if it had none,
+/// with the listening address, but WebOb's `host_url` was then `http://`, which the
+/// version documents' links show).
+#[derive(Debug, Clone, Copy)]
+pub struct EmptyHost;
+
+/// A URL built from [`host_url`] as a header value: Python wrote the text UTF-8-encoded
+/// (a `Host` of `caf\xe9` comes back as `http://caf\xc3\xa9`).
+pub fn url_header(url: &str) -> Option<http::HeaderValue> {
+    http::HeaderValue::from_bytes(url.as_bytes()).ok()
 }
 
 /// Header name of `x-image-meta-size` in requests.
@@ -111,21 +133,30 @@ where
 
 /// The query string as WebOb's `req.params`: every `key=value` pair in order (a multidict),
 /// `+` and `%XX` decoded, undecodable bytes replaced. The one query parser.
+///
+/// WebOb (`compat.parse_qsl_text`) split the query at `&` *and* `;`, dropping empty pieces,
+/// so `?is_public=None;name=x` is two parameters there, as it is here.
 pub(crate) fn query_params(query: Option<&str>) -> Vec<(String, String)> {
     query
         .map(|q| {
-            form_urlencoded::parse(q.as_bytes())
+            query_pieces(q)
+                .flat_map(|piece| form_urlencoded::parse(piece.as_bytes()))
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect()
         })
         .unwrap_or_default()
 }
 
+/// The `key=value` pieces of a query as WebOb cut them: at `&` and `;`, empty ones dropped.
+fn query_pieces(q: &str) -> impl Iterator<Item = &str> {
+    q.split(['&', ';']).filter(|p| !p.is_empty())
+}
+
 /// Whether every parameter of the query decodes as UTF-8 after `+` and `%XX` decoding
 /// (WebOb's `req.params` raised otherwise).
 pub(crate) fn query_decodes(query: Option<&str>) -> bool {
     query.is_none_or(|q| {
-        q.split('&').all(|pair| {
+        query_pieces(q).all(|pair| {
             let plus = pair.replace('+', " ");
             percent_encoding::percent_decode_str(&plus)
                 .decode_utf8()
@@ -202,18 +233,20 @@ mod tests {
     #[test]
     fn query_params_are_webob_params() {
         assert!(query_params(None).is_empty());
-        let p = query_params(Some("a=1&b=x+y&a=%C3%A9&c&d=%FF"));
+        let p = query_params(Some("a=1&b=x+y;a=%C3%A9&&c;;d=%FF&e=%3B"));
         let want = [
             ("a", "1"),
             ("b", "x y"),
             ("a", "é"),
             ("c", ""),
             ("d", "\u{fffd}"),
+            ("e", ";"),
         ];
         let got: Vec<(&str, &str)> = p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(got, want);
         assert!(query_decodes(Some("a=%C3%A9")));
         assert!(!query_decodes(Some("a=%FF")));
+        assert!(!query_decodes(Some("a=1;b=%FF")));
         assert_eq!(unquote("/a%2Fb+c"), "/a/b+c");
     }
 }

@@ -133,7 +133,7 @@ where
         request_id: app.new_request_id(),
         caller: caller.clone().unwrap_or_default(),
         method: req.method().clone(),
-        accept: BodyKind::from_accept(req.headers().get(header::ACCEPT).map(|v| v.as_bytes())),
+        accept: BodyKind::from_headers(req.headers()),
         version: None,
         query: req.uri().query().map(str::to_string),
     };

@@ -79,7 +79,7 @@ pub(crate) fn status_response(
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let ctx = Ctx {
         method: method.clone(),
-        accept: BodyKind::from_accept(headers.get(header::ACCEPT).map(|v| v.as_bytes())),
+        accept: BodyKind::from_headers(headers),
         request_id: app.request_id_for(headers),
         caller: Default::default(),
         host_url: crate::app::host_url(headers),

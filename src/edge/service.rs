@@ -141,13 +141,15 @@ where
         if self.max_head != usize::MAX && head_len(&req) > self.max_head {
             return Guarded::ready(too_large());
         }
-        if req
-            .headers()
-            .get(http::header::HOST)
-            .is_none_or(|h| h.is_empty())
-        {
+        let host = req.headers().get(http::header::HOST).map(|h| h.is_empty());
+        if host != Some(false) {
             // WebOb's host_url without a Host header: SERVER_NAME:SERVER_PORT, which eventlet
-            // set from the listening socket (links and Location then name this address).
+            // set from the listening socket (links and Location then name this address). An
+            // empty Host gave the same Location (WebOb made "http:///..." absolute against
+            // the request's URL) but "http://" in the version documents.
+            if host == Some(true) {
+                req.extensions_mut().insert(crate::app::EmptyHost);
+            }
             if let Some(local) = self.conn.as_ref().and_then(|c| c.local()) {
                 if let Ok(v) = http::HeaderValue::from_str(&local.to_string()) {
                     req.headers_mut().insert(http::header::HOST, v);
@@ -155,11 +157,7 @@ where
             }
         }
         let method = req.method().clone();
-        let accept = BodyKind::from_accept(
-            req.headers()
-                .get(http::header::ACCEPT)
-                .map(|v| v.as_bytes()),
-        );
+        let accept = BodyKind::from_headers(req.headers());
         // Only a request with `Expect` can be answered with an unannounced close.
         let order = self
             .replies
@@ -375,8 +373,20 @@ pub(crate) fn fast_path_may_answer<'r>(
 /// Characters an id may have for the fast path: RFC 3986 unreserved (a UUID, a name).
 /// Anything else (escapes, a query) is routed by hyper's path.
 fn url_safe(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+    URL_SAFE[usize::from(b)]
 }
+
+/// [`url_safe`] as a table: the id of every fast-path request is checked byte by byte.
+static URL_SAFE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~');
+        b += 1;
+    }
+    t
+};
 
 /// Request headers that change nothing in a noauth HEAD answer.
 fn harmless(h: &httparse::Header<'_>) -> bool {

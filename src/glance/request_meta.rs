@@ -379,7 +379,7 @@ pub(crate) fn image_response(
         json_response(status, api::image_body(img))
     };
     let h = resp.headers_mut();
-    if let Some(loc) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+    if let Some(loc) = location.and_then(|l| crate::app::url_header(&l)) {
         h.append(header::LOCATION, loc);
     }
     if let Some(c) = img

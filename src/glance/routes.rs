@@ -10,7 +10,9 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 
 use crate::app::body::Body;
-use crate::app::{error_response, finish, finish_owned, host_url, App, Ctx, RespFuture};
+use crate::app::{
+    error_response, finish, finish_owned, host_url, url_header, App, Ctx, EmptyHost, RespFuture,
+};
 use crate::glance::negotiate::{negotiate, Negotiated};
 use crate::render::webob::{ApiError, BodyKind};
 
@@ -167,17 +169,30 @@ where
         h.append(header::CONTENT_LENGTH, HeaderValue::from(len));
         return drain_then(req, resp);
     }
-    let accept_header = req.headers().get(header::ACCEPT).map(|v| v.as_bytes());
-    let v1_path = match negotiate(path, accept_header) {
+    // Repeated Accept lines were one ','-joined environ value.
+    let accept_header = req
+        .headers()
+        .get_all(header::ACCEPT)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect::<Vec<_>>()
+        .join(&b","[..]);
+    let v1_path = match negotiate(path, Some(&accept_header)) {
         Negotiated::Versions(status) => {
-            let resp = versions(status, &host_url(req.headers()));
+            // An empty Host was answered as none, but WebOb's host_url was "http://".
+            let base = if req.extensions().get::<EmptyHost>().is_some() {
+                "http://".to_string()
+            } else {
+                host_url(req.headers())
+            };
+            let resp = versions(status, &base);
             return drain_then(req, resp);
         }
         Negotiated::RedirectToSlash => String::new(),
         Negotiated::V1(p) => p,
     };
     let rest = v1_path.as_str();
-    let accept = BodyKind::from_accept(req.headers().get(header::ACCEPT).map(|v| v.as_bytes()));
+    let accept = BodyKind::from_headers(req.headers());
     let caller = match app.caller_for(req.headers()) {
         Ok(caller) => caller,
         Err(refusal) => {
@@ -217,7 +232,7 @@ where
             HeaderValue::from_static("text/plain; charset=utf8"),
         );
         // Routes redirected to SCRIPT_NAME + "/", and SCRIPT_NAME was always "/v1".
-        if let Ok(loc) = HeaderValue::from_str(&format!("{}/v1/", host_url(req.headers()))) {
+        if let Some(loc) = url_header(&format!("{}/v1/", host_url(req.headers()))) {
             h.append(header::LOCATION, loc);
         }
         let mut resp = finish(&ctx, Ok(resp));

@@ -114,23 +114,47 @@ pub enum BodyKind {
 }
 
 impl BodyKind {
-    /// WebOb 1.7 `accept.best_match(['text/html', 'application/json'])`, falling back to
-    /// plain text when neither matches (including a missing `Accept`).
+    /// WebOb 1.7's `MIMEAccept(value).best_match(['text/html', 'application/json'])`, as
+    /// `HTTPException.generate_response` chose an error page's format: plain text when
+    /// neither matches (a missing `Accept` included). `accept` is one header value's bytes.
     pub fn from_accept(accept: Option<&[u8]>) -> Self {
-        let Some(accept) = accept.and_then(|a| std::str::from_utf8(a).ok()) else {
+        Self::negotiate(&latin1(accept.unwrap_or_default()))
+    }
+
+    /// [`BodyKind::from_accept`] of a request's `Accept` as the WSGI environ held it:
+    /// repeated lines one `,`-joined value, each byte one character.
+    pub fn from_headers(h: &http::HeaderMap) -> Self {
+        let mut all = h.get_all(http::header::ACCEPT).iter();
+        let Some(first) = all.next() else {
             return BodyKind::Plain;
         };
-        let mut best: (f32, BodyKind) = (0.0, BodyKind::Plain);
+        let mut text = latin1(first.as_bytes());
+        for v in all {
+            text.push(',');
+            text.push_str(&latin1(v.as_bytes()));
+        }
+        Self::negotiate(&text)
+    }
+
+    fn negotiate(accept: &str) -> Self {
+        let masks = mime_accept(accept);
+        let mut best: (f64, Option<BodyKind>, &str) = (-1.0, None, "*/*");
         for (offer, kind) in [
             ("text/html", BodyKind::Html),
             ("application/json", BodyKind::Json),
         ] {
-            let q = quality(accept, offer);
-            if q > best.0 {
-                best = (q, kind);
+            for (mask, q) in &masks {
+                let stars = |m: &str| m.bytes().filter(|&c| c == b'*').count();
+                // Equal quality: only a more specific mask than the one that matched wins.
+                if *q < best.0 || (*q == best.0 && stars(best.2) <= stars(mask)) {
+                    continue;
+                }
+                if mime_match(mask, offer) {
+                    best = (*q, Some(kind), mask);
+                }
             }
         }
-        best.1
+        best.1.unwrap_or(BodyKind::Plain)
     }
 
     /// The Content-Type header value.
@@ -143,34 +167,100 @@ impl BodyKind {
     }
 }
 
-/// The q-value `accept` gives to `offer`: the most specific matching range wins.
-fn quality(accept: &str, offer: &str) -> f32 {
-    let (otype, osub) = offer.split_once('/').unwrap_or((offer, ""));
-    let mut best: Option<(u8, f32)> = None;
-    for item in accept.split(',') {
-        let mut parts = item.split(';');
-        let range = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-        let mut q = 1.0f32;
-        for p in parts {
-            if let Some(v) = p.trim().strip_prefix("q=") {
-                q = v.trim().parse().unwrap_or(0.0);
-            }
+/// Bytes as Python's latin-1 text.
+fn latin1(b: &[u8]) -> String {
+    b.iter().map(|&c| char::from(c)).collect()
+}
+
+/// Python's `str.isspace()`/`\s` over latin-1 text.
+fn py_space(c: char) -> bool {
+    matches!(c, '\t'..='\r' | '\x1c'..='\x20' | '\u{85}' | '\u{a0}')
+}
+
+/// `MIMEAccept.parse`: the masks with a non-zero quality, lower-cased, in order. Each comes
+/// from WebOb's `part_re` (`,\s*([^\s;,\n]+)(?:[^,]*?;\s*q=([0-9.]*))?`, searched in
+/// `',' + value`); masks that are not `type/subtype` or put `*` anywhere but a whole part
+/// (or `*/x`) are dropped.
+fn mime_accept(value: &str) -> Vec<(String, f64)> {
+    let s: Vec<char> = std::iter::once(',').chain(value.chars()).collect();
+    let at = |i: usize| s.get(i).copied();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] != ',' {
+            i += 1;
+            continue;
         }
-        let (rtype, rsub) = range.split_once('/').unwrap_or((range.as_str(), ""));
-        let spec = if rtype == otype && rsub == osub {
-            3
-        } else if rtype == otype && rsub == "*" {
-            2
-        } else if rtype == "*" && (rsub == "*" || rsub.is_empty()) {
-            1
-        } else {
+        let mut j = i + 1;
+        while at(j).is_some_and(py_space) {
+            j += 1;
+        }
+        let start = j;
+        while at(j).is_some_and(|c| !py_space(c) && c != ';' && c != ',') {
+            j += 1;
+        }
+        if j == start {
+            i += 1;
+            continue;
+        }
+        let name: String = s[start..j].iter().collect();
+        // The first `;\s*q=` before the next comma, and the digits and dots after it.
+        let (mut end, mut q_text) = (j, None);
+        let mut k = j;
+        while let Some(c) = at(k).filter(|&c| c != ',') {
+            if c == ';' {
+                let mut m = k + 1;
+                while at(m).is_some_and(py_space) {
+                    m += 1;
+                }
+                if at(m) == Some('q') && at(m + 1) == Some('=') {
+                    let mut d = m + 2;
+                    while at(d).is_some_and(|c| c.is_ascii_digit() || c == '.') {
+                        d += 1;
+                    }
+                    q_text = Some(s[m + 2..d].iter().collect::<String>());
+                    end = d;
+                    break;
+                }
+            }
+            k += 1;
+        }
+        i = end;
+        if name == "q" {
+            continue;
+        }
+        // float() of the digits, clamped to [0, 1]; 1 when empty or not a number.
+        let q = q_text
+            .filter(|t| !t.is_empty())
+            .and_then(|t| t.parse::<f64>().ok())
+            .map_or(1.0, |q| q.clamp(0.0, 1.0));
+        let Some((major, minor)) = name.split_once('/') else {
             continue;
         };
-        if best.is_none_or(|(s, _)| spec > s) {
-            best = Some((spec, q));
+        if minor.contains('/') {
+            continue;
+        }
+        let (major, minor) = (major.to_lowercase(), minor.to_lowercase());
+        let wild_in = |p: &str| p != "*" && p.contains('*');
+        if (major == "*" && minor != "*") || wild_in(&major) || wild_in(&minor) {
+            continue;
+        }
+        if q != 0.0 {
+            out.push((format!("{major}/{minor}"), q));
         }
     }
-    best.map_or(0.0, |(_, q)| q)
+    out
+}
+
+/// `MIMEAccept._match` of a parsed mask against an offer without wildcards.
+fn mime_match(mask: &str, offer: &str) -> bool {
+    if mask == offer || mask == "*/*" {
+        return true;
+    }
+    match mask.split_once('/') {
+        Some((t, "*")) => offer.split_once('/').is_some_and(|(o, _)| o == t),
+        _ => false,
+    }
 }
 
 /// WebOb's reason phrase and generic explanation for a status.
@@ -382,5 +472,25 @@ mod tests {
             BodyKind::from_accept(Some(b"application/*")),
             BodyKind::Json
         );
+        // WebOb's parser, measured against Glance 15: a bare `*` is no mask; an equal
+        // quality goes to the more specific mask; an unreadable q is 1; q=0 is dropped.
+        for (accept, want) in [
+            ("*", BodyKind::Plain),
+            ("*/json", BodyKind::Plain),
+            ("text/*;q=0.5, application/json;q=0.5", BodyKind::Json),
+            ("*/*;q=0.5, application/json;q=0.5", BodyKind::Json),
+            ("text/html;q=., application/json;q=0.9", BodyKind::Html),
+            ("text/html;q=0, application/json;q=0.1", BodyKind::Json),
+            ("text/html;q=0, */*;q=0.1", BodyKind::Html),
+            ("TEXT/HTML", BodyKind::Html),
+            (
+                "application/json;level=1;q=0.4,text/html;q=0.3",
+                BodyKind::Json,
+            ),
+            ("\u{a0}application/json", BodyKind::Json),
+            ("text/html/x", BodyKind::Plain),
+        ] {
+            assert_eq!(BodyKind::negotiate(accept), want, "{accept:?}");
+        }
     }
 }
