@@ -33,7 +33,11 @@ fn command(args: &[&str]) -> Command {
 /// A started server; killed (by its PID) if a test fails before stopping it. Its stderr is
 /// drained by a thread from the start: a server that writes much (progress lines) must never
 /// block on a full pipe while the test waits for it.
-struct Server(Option<Child>, Option<std::thread::JoinHandle<String>>);
+struct Server(
+    Option<Child>,
+    Option<std::thread::JoinHandle<String>>,
+    std::sync::Arc<std::sync::Mutex<String>>,
+);
 
 impl std::ops::Deref for Server {
     type Target = Child;
@@ -62,15 +66,39 @@ impl Server {
     fn stderr(&mut self) -> String {
         self.1.take().expect("stderr read once").join().unwrap()
     }
+
+    /// Waits (up to 60 s: a loaded CI machine) until the process has written a stderr line
+    /// that `pick` accepts; what it wrote so far when it gives up is in the failure.
+    fn wait_for_line(&self, pick: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let seen = self.2.lock().unwrap().clone();
+            if seen.lines().any(&pick) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no such line in:\n{seen}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 /// Starts the binary and returns it with its `host:port` (from the first stdout line).
 fn start(mut cmd: Command) -> (Server, String) {
     let mut child = cmd.spawn().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let shared = seen.clone();
     let drain = std::thread::spawn(move || {
-        let mut err = String::new();
-        let _ = stderr.read_to_string(&mut err);
+        let mut reader = BufReader::new(stderr);
+        let mut line = Vec::new();
+        while matches!(reader.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+            shared
+                .lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&line));
+            line.clear();
+        }
+        let err = shared.lock().unwrap().clone();
         err
     });
     let mut line = String::new();
@@ -78,7 +106,7 @@ fn start(mut cmd: Command) -> (Server, String) {
     out.read_line(&mut line).unwrap();
     // Keep reading (the server prints more lines with some options).
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let child = Server(Some(child), Some(drain));
+    let child = Server(Some(child), Some(drain), seen);
     (child, announced_addr(&line))
 }
 
@@ -467,6 +495,8 @@ fn list_orders_are_built_after_start_and_logged() {
         "GET /v1/images?limit=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(list, "HTTP/1.1 200 OK");
+    // The orders are built in the background; a busy machine may take a while.
+    child.wait_for_line(|l| l.contains("every list order ready"));
     let err = stop(child);
     let line = line_where(&err, |l| l.contains("list orders ready"));
     assert!(line.contains(" INFO "), "{line}");
