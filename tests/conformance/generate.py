@@ -153,7 +153,8 @@ ACCEPTS = [None, "*/*", "application/json", "text/html", "text/plain", "applicat
            "application/vnd.openstack.images-v2.0", "application/vnd.openstack.images-v3",
            "application/vnd.openstack.images-v1+json", "application/vnd.openstack.images-v",
            "application/vnd.openstack.compute-v1", "application/json;q=0.5, text/html",
-           "text/html;q=0.1, application/json", "garbage", ""]
+           "text/html;q=0.1, application/json", "garbage", "", "*",
+           "text/*;q=0.5, application/json;q=0.5", "application/json;q=0"]
 
 
 def variants(flavor):
@@ -189,6 +190,22 @@ def variants(flavor):
                 ("http11-nohost", [], {"host": False}),
                 ("host-other", [("Host", "glance.example:9999")], {"host": False}),
                 ("host-noport", [("Host", "glance.example")], {"host": False}),
+                # WebOb's host_url: the port left out when it is 80 or empty, repeated Host
+                # lines one ','-joined value, an empty Host answered as none.
+                ("host-port80", [("Host", "glance.example:80")], {"host": False}),
+                ("host-colon", [("Host", "glance.example:")], {"host": False}),
+                ("host-empty", [("Host", "")], {"host": False}),
+                ("host-twice", [("Host", "a.example"), ("Host", "b.example:81")],
+                 {"host": False}),
+                ("accept-twice", [("Accept", "text/html"), ("Accept", "application/json")], {}),
+                # eventlet read the first Connection line's whole value only.
+                ("conn-keepalive-close", [("Connection", "keep-alive, close")],
+                 {"probe_close": True}),
+                ("conn-twice", [("Connection", "keep-alive"), ("Connection", "close")],
+                 {"probe_close": True}),
+                ("conn-close-blank", [("Connection", "close ")], {"probe_close": True}),
+                ("http10-conn-twice", [("Connection", "close"), ("Connection", "keep-alive")],
+                 {"version": "HTTP/1.0", "probe_close": True}),
                 ("x-forwarded-proto", [("X-Forwarded-Proto", "https")], {}),
                 ("forwarded", [("Forwarded", "proto=https;host=fwd.example")], {}),
                 ("origin", [("Origin", "http://evil.example")], {}),
@@ -322,7 +339,10 @@ def filters(flavor):
                   "limit=1&limit=2", "is_public=None&is_public=true",
                   "property-distro=cirros&property-kernel_id=k-1",
                   "size_min=10&size_max=5", "%7Bbad=1", "name=%FF", "name", "=x",
-                  "property-=x", "property-DISTRO=cirros", "changes-since=%FF"):
+                  "property-=x", "property-DISTRO=cirros", "changes-since=%FF",
+                  # WebOb split a query at ';' as at '&', dropping empty pieces.
+                  "is_public=None;name=pub-a", "is_public=None;;sort_key=name&&sort_dir=asc",
+                  "limit=1;marker=%s;is_public=None" % IDS["shared-a"], "name=a%3Bb"):
             for path in ("/v1/images", "/v1/images/detail"):
                 out.append(Case("%s?%s as %s" % (path, q, who), "filters/combined",
                                 [_r("GET", "%s?%s" % (path, q), h)]))
