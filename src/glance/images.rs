@@ -191,6 +191,8 @@ pub async fn delete(app: Arc<App>, ctx: Arc<Ctx>, id: String) -> Result<Response
             // Glance soft-deletes the member rows with the image: a former member no longer
             // sees it in lists with changes-since (and the database agrees after a restart).
             img.members.soft_delete_all();
+            // ...and its property rows: no view of the image shows them again.
+            img.properties.clear();
             tx.put(img);
             Ok(true)
         })

@@ -9,13 +9,12 @@ use crate::model::Image;
 /// capture of the real server (Python's dict order; clients do not depend on it).
 pub fn image_record(img: &Image) -> Value {
     let mut props = Map::new();
-    if !img.deleted {
-        for (k, v) in &img.properties {
-            props.insert(
-                k.to_string(),
-                v.as_deref().map_or(Value::Null, |s| json!(s)),
-            );
-        }
+    // A delete clears them (Glance soft-deleted the rows with the image).
+    for (k, v) in &img.properties {
+        props.insert(
+            k.to_string(),
+            v.as_deref().map_or(Value::Null, |s| json!(s)),
+        );
     }
     let mut m = Map::with_capacity(18);
     m.insert("deleted".into(), json!(img.deleted));

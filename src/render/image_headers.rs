@@ -62,8 +62,8 @@ pub fn py_bool(b: bool) -> HeaderValue {
 }
 
 /// Appends the `X-Image-Meta-*` block for `img` in the order production Glance (Python 2.7)
-/// sent it, followed by one header per non-null property (sorted by lower-cased key) unless
-/// the image is deleted, then `Etag` when a checksum exists.
+/// sent it, followed by one header per non-null property (sorted by lower-cased key; a
+/// delete clears them, as Glance soft-deleted the rows), then `Etag` when a checksum exists.
 ///
 /// `size` overrides the recorded size (GET reports the size of the stored data).
 ///
@@ -141,20 +141,18 @@ fn walk<S: Sink>(img: &Image, size: Option<u64>, lower: bool, w: &mut S) {
     if let Some(v) = img.name.as_deref() {
         w.fixed(&F_NAME, v);
     }
-    if !img.deleted {
-        if lower {
-            // Stored keys are kept sorted; already lower case (everything v1 writes is),
-            // they are the wire order as they stand.
-            for (key, value) in img.properties.iter() {
-                if let Some(value) = value.as_deref() {
-                    w.property(key, value);
-                }
+    if lower {
+        // Stored keys are kept sorted; already lower case (everything v1 writes is),
+        // they are the wire order as they stand.
+        for (key, value) in img.properties.iter() {
+            if let Some(value) = value.as_deref() {
+                w.property(key, value);
             }
-        } else {
-            for (key, value) in sorted_properties(img) {
-                if let Some(value) = value {
-                    w.property(&key, value);
-                }
+        }
+    } else {
+        for (key, value) in sorted_properties(img) {
+            if let Some(value) = value {
+                w.property(&key, value);
             }
         }
     }
@@ -435,9 +433,10 @@ mod tests {
         );
     }
 
-    // Rule: A deleted image's headers show deleted_at and no properties.
+    // Rule: A deleted image's headers show deleted_at, and the properties it still has (a
+    // delete clears them; a create with `x-image-meta-deleted: true` kept them in Glance).
     #[test]
-    fn deleted_images_show_deleted_at_and_no_properties() {
+    fn deleted_images_show_deleted_at_and_their_properties() {
         let mut img = sample();
         img.deleted = true;
         img.status = Status::Deleted;
@@ -452,7 +451,7 @@ mod tests {
         assert!(l.contains(&"x-image-meta-deleted_at: 2017-01-01T00:00:00.000000".to_string()));
         assert!(l.contains(&"x-image-meta-owner: t1".to_string()));
         assert!(l.contains(&"x-image-meta-virtual_size: 7".to_string()));
-        assert!(!l.iter().any(|h| h.starts_with("x-image-meta-property")));
+        assert!(l.contains(&"x-image-meta-property-hw_disk_bus: virtio".to_string()));
         assert!(!l
             .iter()
             .any(|h| h.starts_with("etag") || h.contains("checksum")));
@@ -460,6 +459,12 @@ mod tests {
         let pos = |p: &str| l.iter().position(|h| h.starts_with(p)).unwrap();
         assert!(pos("x-image-meta-min_disk") < pos("x-image-meta-deleted_at"));
         assert!(pos("x-image-meta-deleted_at") < pos("x-image-meta-created_at"));
+        img.properties.clear();
+        let mut map = HeaderMap::new();
+        assert!(image_meta(&img, None, &mut map));
+        assert!(!lines(&map)
+            .iter()
+            .any(|h| h.starts_with("x-image-meta-property")));
     }
 
     // Rule: Every field's title-cased name is what hyper writes on the wire.

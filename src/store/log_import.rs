@@ -85,7 +85,10 @@ impl PImage {
             None => None,
         };
         img.updated_at = ts(&self.updated_at)?;
-        img.properties = self.properties.into();
+        // Earlier versions kept a deleted record's properties and never showed them.
+        if !self.deleted {
+            img.properties = self.properties.into();
+        }
         img.members = self
             .members
             .into_iter()

@@ -638,19 +638,18 @@ async fn write_header_values_as_glance_read_them() {
         let h = head(&emu, &format!("/v1/images/{}", id(n))).await;
         assert_eq!(h.status_line, "HTTP/1.1 404 Not Found", "{line}");
     }
+    // ...and so are the properties: only a delete soft-deleted those rows.
     let r = post(format!(
-        "x-image-meta-id: {}\r\nx-image-meta-deleted: true\r\n",
+        "x-image-meta-id: {}\r\nx-image-meta-deleted: true\r\nx-image-meta-property-team: blue\r\n",
         id(6)
     ))
     .await;
     assert_eq!(r.status_line, "HTTP/1.1 201 Created");
     assert_eq!(json(&r)["image"]["deleted"], true);
-    assert_eq!(
-        head(&emu, &format!("/v1/images/{}", id(6)))
-            .await
-            .header("X-Image-Meta-Deleted"),
-        Some("True")
-    );
+    assert_eq!(json(&r)["image"]["properties"]["team"], "blue");
+    let h = head(&emu, &format!("/v1/images/{}", id(6))).await;
+    assert_eq!(h.header("X-Image-Meta-Deleted"), Some("True"));
+    assert_eq!(h.header("X-Image-Meta-Property-Team"), Some("blue"));
 
     // An update drops the timestamps, and the size cap holds for it too.
     let h = head(&emu, &format!("/v1/images/{}", id(1))).await;
