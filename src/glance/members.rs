@@ -102,26 +102,6 @@ pub fn members_index(app: &App, ctx: &Ctx, id: &str) -> Result<Response<Body>, A
     Ok(json_response(StatusCode::OK, api::members_body(&own)))
 }
 
-const MAX_JSON_BODY: usize = 1 << 20;
-
-async fn read_json<B>(body: B) -> Result<Option<serde_json::Value>, ApiError>
-where
-    B: http_body::Body<Data = Bytes> + Unpin,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let bytes = crate::app::read_limited(body, MAX_JSON_BODY)
-        .await
-        .map_err(|_| {
-            ApiError::explained(StatusCode::BAD_REQUEST, "Malformed JSON in request body.")
-        })?;
-    if bytes.is_empty() {
-        return Ok(None);
-    }
-    serde_json::from_slice(&bytes).map(Some).map_err(|_| {
-        ApiError::explained(StatusCode::BAD_REQUEST, "Malformed JSON in request body.")
-    })
-}
-
 /// `PUT /v1/images/{id}/members` with `{"memberships": [...]}`: replace all.
 pub async fn members_replace<B>(
     app: Arc<App>,
@@ -133,13 +113,17 @@ where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    // Glance's JSON deserializer ran before the action's own checks.
-    let body = read_json(req.into_body()).await?;
+    // Glance's JSON deserializer ran before the action's own checks; without a body the
+    // action itself could not be called (`update_all` requires one): a 500.
+    let (parts, body) = req.into_parts();
+    let Some(body) = super::json_body::read(&parts.headers, body).await? else {
+        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
+    };
     check_member_access(&ctx)?;
     enforce(&app, &ctx, "modify_member")?;
     image_for_members(&app, &ctx, &id)?;
     // glance-api's own refusals first; the registry's after its sharing check.
-    let parsed = memberships(&app, body.as_ref())?;
+    let parsed = memberships(&app, &body)?;
     let caller = ctx.caller.clone();
     app.store
         .write(move |snap, tx| {
@@ -207,11 +191,8 @@ fn invalid_membership(why: &str) -> ApiError {
 /// (member id, `can_share` when given), duplicates kept.
 type Parsed = Result<Vec<(String, Option<bool>)>, ApiError>;
 
-fn memberships(app: &App, body: Option<&serde_json::Value>) -> Result<Parsed, ApiError> {
+fn memberships(app: &App, body: &serde_json::Value) -> Result<Parsed, ApiError> {
     use serde_json::Value;
-    let Some(body) = body else {
-        return Ok(Err(invalid_membership("'member_id'")));
-    };
     let Value::Object(obj) = body else {
         return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
     };
@@ -308,6 +289,32 @@ fn json_truthy(v: &serde_json::Value) -> bool {
     }
 }
 
+/// `can_share` as `update` read it: `if body and 'member' in body and 'can_share' in
+/// body['member']: bool(body['member']['can_share'])`, with Python's `in` (a list's
+/// elements, a string's substrings) and its TypeErrors (a 500) when the subscript that
+/// follows a true `in` fails or `in` itself has nothing to look in.
+fn requested_can_share(body: &serde_json::Value) -> Result<Option<bool>, ApiError> {
+    use serde_json::Value;
+    let server_error = || ApiError::new(StatusCode::INTERNAL_SERVER_ERROR);
+    let holds = |v: &Value, key: &str| match v {
+        Value::Object(o) => Ok(o.contains_key(key)),
+        Value::Array(a) => Ok(a.iter().any(|e| e.as_str() == Some(key))),
+        Value::String(s) => Ok(s.contains(key)),
+        _ => Err(server_error()),
+    };
+    if !json_truthy(body) || !holds(body, "member")? {
+        return Ok(None);
+    }
+    let member = body.get("member").ok_or_else(server_error)?;
+    if !holds(member, "can_share")? {
+        return Ok(None);
+    }
+    member
+        .get("can_share")
+        .map(|v| Some(json_truthy(v)))
+        .ok_or_else(server_error)
+}
+
 /// `PUT /v1/images/{id}/members/{member}` with optional `{"member": {"can_share": b}}`.
 pub async fn member_add<B>(
     app: Arc<App>,
@@ -321,16 +328,13 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     // Glance's JSON deserializer ran before the action's own checks.
-    let body = read_json(req.into_body()).await?;
+    let (parts, body) = req.into_parts();
+    let body = super::json_body::read(&parts.headers, body).await?;
     check_member_access(&ctx)?;
     enforce(&app, &ctx, "modify_member")?;
     let img = image_for_members(&app, &ctx, &id)?;
     member_quota(&app, img.members.len() + 1)?;
-    let can_share = body
-        .as_ref()
-        .and_then(|b| b.get("member"))
-        .and_then(|m| m.get("can_share"))
-        .map(json_truthy);
+    let can_share = body.as_ref().map_or(Ok(None), requested_can_share)?;
     let caller = ctx.caller.clone();
     app.store
         .write(move |snap, tx| {

@@ -450,6 +450,12 @@ def write_phase(flavor):
         c("update status", "PUT", "/v1/images/%s" % i3, [("x-image-meta-status", "killed")])
         c("update bad min_ram", "PUT", "/v1/images/%s" % i3, [("x-image-meta-min_ram", "-5")])
         c("HEAD after updates", "HEAD", "/v1/images/%s" % i1)
+        # a create may say deleted: the row is written deleted, its properties live
+        i7 = "77777777-0000-4000-8000-%012d" % (k * 10 + 7)
+        c("create deleted with a property", "POST", "/v1/images",
+          [("x-image-meta-id", i7), ("x-image-meta-deleted", "true"),
+           ("x-image-meta-property-team", "blue")])
+        c("HEAD the created-deleted image", "HEAD", "/v1/images/%s" % i7)
         c("HEAD i3 after updates", "HEAD", "/v1/images/%s" % i3)
         # members, by the caller (who owns i1 if it could create it)
         js = [("Content-Type", "application/json")]
@@ -465,7 +471,14 @@ def write_phase(flavor):
                             ("can_share string", b'{"member": {"can_share": "yes"}}'),
                             ("member list", b'{"member": []}'),
                             ("memberships null", b'{"memberships": null}'),
-                            ("memberships with null", b'{"memberships": [null]}')):
+                            ("memberships with null", b'{"memberships": [null]}'),
+                            # Glance's deserializer: an object or a list, Python's JSON
+                            ("string body", b'"x"'), ("null body", b"null"), ("NaN body", b"NaN"),
+                            ("memberships NaN", b'{"memberships": NaN}'),
+                            ("can_share NaN", b'{"member": {"can_share": NaN}}'),
+                            ("member null", b'{"member": null}'),
+                            ("member named can_share", b'{"member": "can_share"}'),
+                            ("list naming member", b'["member"]'), ("no body", b"")):
             c("replace members, %s" % label, "PUT", "/v1/images/%s/members" % i1, js, body)
             c("add member D, %s" % label, "PUT", "/v1/images/%s/members/%s" % (i1, D), js, body)
         c("replace members", "PUT", "/v1/images/%s/members" % i1, js,

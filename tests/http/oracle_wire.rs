@@ -255,6 +255,96 @@ async fn malformed_membership_bodies_answer_as_glance_did() {
     );
 }
 
+/// Glance's JSON deserializer in front of both member PUTs: a body that is not an object or
+/// a list is a 400 before the image is looked up; `NaN` and `Infinity` are Python JSON (a
+/// truthy float); a replace without any body is a 500 (`update_all` needs one), an empty
+/// chunked one is malformed JSON; `update` read `can_share` with Python's `in`.
+#[tokio::test]
+async fn member_bodies_are_read_by_glances_deserializer() {
+    let emu = spawn(FIXTURE).await;
+    const UNKNOWN: &str = "0c0c0c0c-0000-4000-8000-999999999999";
+    let put = |path: String, body: &'static str| {
+        let emu = &emu;
+        async move {
+            let raw = format!(
+                "PUT {path} HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            request(emu, &raw).await
+        }
+    };
+    let all = |id: &str| format!("/v1/images/{id}/members");
+    let one = |id: &str| format!("/v1/images/{id}/members/t9");
+    let unexpected = "400 Bad Request\n\nUnexpected body type. Expected list/dict.\n\n   ";
+    for body in ["\"x\"", "1", "null", "true", "NaN", "-Infinity"] {
+        for path in [all(PUB), one(PUB), all(UNKNOWN), one(UNKNOWN)] {
+            let r = put(path.clone(), body).await;
+            assert_eq!(r.status_line, "HTTP/1.1 400 Bad Request", "{path} {body}");
+            assert_eq!(r.body_str(), unexpected, "{path} {body}");
+        }
+    }
+    let r = put(all(PUB), "[-NaN]").await;
+    assert_eq!(
+        r.body_str(),
+        "400 Bad Request\n\nMalformed JSON in request body.\n\n   "
+    );
+    // No body at all: the replace could not be called, before any lookup; the add runs.
+    for (path, status) in [
+        (all(UNKNOWN), "HTTP/1.1 500 Internal Server Error"),
+        (one(PUB), "HTTP/1.1 204 No Content"),
+    ] {
+        let r = request(&emu, &format!("PUT {path} HTTP/1.1\r\nHost: h\r\n\r\n")).await;
+        assert_eq!(r.status_line, status, "{path}");
+    }
+    let r = request(
+        &emu,
+        &format!(
+            "PUT {} HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            one(PUB)
+        ),
+    )
+    .await;
+    assert_eq!(
+        r.body_str(),
+        "400 Bad Request\n\nMalformed JSON in request body.\n\n   "
+    );
+    // `NaN` is a truthy float: a membership list's len() fails (500), a can_share is true.
+    let r = put(all(PUB), r#"{"memberships": NaN}"#).await;
+    assert_eq!(r.status_line, "HTTP/1.1 500 Internal Server Error");
+    let r = put(one(PUB), r#"{"member": {"can_share": NaN}}"#).await;
+    assert_eq!(r.status_line, "HTTP/1.1 204 No Content");
+    let r = get(&emu, &all(PUB)).await;
+    assert_eq!(
+        r.body_str(),
+        r#"{"members": [{"member_id": "t9", "can_share": true}]}"#
+    );
+    // `'can_share' in body['member']`: a substring of a string, then its subscript (500);
+    // nothing to look in (null, a number): 500; a string without it: nothing changes.
+    for (body, status) in [
+        (
+            r#"{"member": "can_share"}"#,
+            "HTTP/1.1 500 Internal Server Error",
+        ),
+        (
+            r#"{"member": ["can_share"]}"#,
+            "HTTP/1.1 500 Internal Server Error",
+        ),
+        (r#"{"member": null}"#, "HTTP/1.1 500 Internal Server Error"),
+        (r#"["member"]"#, "HTTP/1.1 500 Internal Server Error"),
+        (r#"{"member": "x"}"#, "HTTP/1.1 204 No Content"),
+        (r#"{"member": {"can_share": 0}}"#, "HTTP/1.1 204 No Content"),
+    ] {
+        let r = put(one(PUB), body).await;
+        assert_eq!(r.status_line, status, "{body}");
+    }
+    let r = get(&emu, &all(PUB)).await;
+    assert_eq!(
+        r.body_str(),
+        r#"{"members": [{"member_id": "t9", "can_share": false}]}"#
+    );
+}
+
 /// `CONNECT /path` is routed like any other method, as eventlet did (Glance answered it as a
 /// GET), where hyper takes every CONNECT for a tunnel and drops an origin-form one
 /// unanswered; on one connection, twice, with a `#` in the path, and cut across writes.
