@@ -21,7 +21,8 @@ pub struct Ctx {
     pub request_id: HeaderValue,
     /// Who is asking.
     pub caller: Caller,
-    /// `http://<Host>` as WebOb's `host_url` built it.
+    /// What a create's relative `Location` is made absolute against
+    /// ([`crate::app::location_base`]); empty for other methods.
     pub host_url: String,
 }
 

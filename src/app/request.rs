@@ -29,6 +29,27 @@ pub fn host_url(h: &HeaderMap) -> String {
     }
 }
 
+/// What WebOb made a relative `Location` absolute against (`_request_uri`, then
+/// `urljoin`): `http://` and the `Host` value as the environ held it (the edge puts the
+/// listening address there when the line is missing or empty, as eventlet's `SERVER_NAME`
+/// and `SERVER_PORT`), a final `:80` dropped, then the authority as Python's `urlsplit`
+/// read it: tabs and line breaks removed, cut at the first `/`, `?` or `#`. Unlike
+/// [`host_url`], an empty port stays (`Host: name:` gives `http://name:/v1/`). Glance's
+/// every `Location` (a create's, the `/v1` redirect) was a relative one made absolute so.
+pub fn location_base(h: &HeaderMap) -> String {
+    let host = crate::auth::environ::header(h, "host", crate::auth::environ::Text::Latin1)
+        .unwrap_or_else(|| "localhost".to_string());
+    let mut url = format!("http://{host}");
+    if url.ends_with(":80") {
+        url.truncate(url.len() - 3);
+    }
+    url.retain(|c| !matches!(c, '\t' | '\r' | '\n'));
+    if let Some(cut) = url["http://".len()..].find(['/', '?', '#']) {
+        url.truncate("http://".len() + cut);
+    }
+    url
+}
+
 /// A request that came with an empty `Host` line (the edge answers it as if it had none,
 /// with the listening address, but WebOb's `host_url` was then `http://`, which the
 /// version documents' links show).
@@ -248,5 +269,25 @@ mod tests {
         assert!(!query_decodes(Some("a=%FF")));
         assert!(!query_decodes(Some("a=1;b=%FF")));
         assert_eq!(unquote("/a%2Fb+c"), "/a/b+c");
+    }
+
+    // Rule: a Location is made absolute as WebOb's _request_uri and urljoin did.
+    #[test]
+    fn location_base_is_webobs_request_uri() {
+        let base = |hosts: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in hosts {
+                h.append(header::HOST, http::HeaderValue::from_str(v).unwrap());
+            }
+            location_base(&h)
+        };
+        assert_eq!(base(&["g.example:9292"]), "http://g.example:9292");
+        assert_eq!(base(&["g.example:80"]), "http://g.example");
+        assert_eq!(base(&["g.example:"]), "http://g.example:");
+        assert_eq!(base(&["g.example:80:80"]), "http://g.example:80");
+        assert_eq!(base(&["a", "b:80"]), "http://a,b");
+        assert_eq!(base(&["a/b?c"]), "http://a");
+        assert_eq!(base(&["a\tb"]), "http://ab");
+        assert_eq!(base(&[]), "http://localhost");
     }
 }

@@ -29,25 +29,6 @@ const SORT_KEYS: &[&str] = &[
     "updated_at",
 ];
 
-/// oslo `timeutils.parse_isotime` then `normalize_time`: an ISO 8601 time, an offset turned
-/// into UTC.
-fn parse_isotime(v: &str) -> Option<Timestamp> {
-    if let Some(t) = Timestamp::parse(v) {
-        return Some(t);
-    }
-    let (base, sign, off) = match v.len().checked_sub(6).map(|i| v.split_at(i)) {
-        Some((base, off)) if off.starts_with('+') || off.starts_with('-') => {
-            (base, if off.starts_with('-') { -1 } else { 1 }, &off[1..])
-        }
-        _ => return None,
-    };
-    let (h, m) = off.split_once(':')?;
-    let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
-    let t = Timestamp::parse(base)?;
-    t.0.checked_sub_signed(chrono::Duration::seconds(sign * (h * 3600 + m * 60)))
-        .map(Timestamp)
-}
-
 /// The registry's answer to a marker it cannot find (or may not show).
 fn invalid_marker() -> ApiError {
     ApiError::from_registry(
@@ -381,12 +362,19 @@ pub(crate) fn index_page(
     };
     let changes_since = match param(&params, "changes-since") {
         None => None,
-        Some(v) => Some(parse_isotime(v).ok_or_else(|| {
-            ApiError::from_registry(
-                ApiError::detailed(StatusCode::BAD_REQUEST, "Unrecognized changes-since value"),
-                "",
-            )
-        })?),
+        Some(v) => Some(match super::isotime::parse_isotime(v) {
+            Ok(t) => t,
+            Err(super::isotime::IsoError::Unrecognized) => {
+                return Err(ApiError::from_registry(
+                    ApiError::detailed(StatusCode::BAD_REQUEST, "Unrecognized changes-since value"),
+                    "",
+                ))
+            }
+            // The database layer's normalize_time failed: the registry's 500, re-raised.
+            Err(super::isotime::IsoError::OutOfRange) => {
+                return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR))
+            }
+        }),
     };
     let protected = match param(&params, "protected") {
         None => None,

@@ -2,6 +2,7 @@
 //! split as Glance split them: one image, lists, request metadata, uploads, members.
 
 pub mod images;
+pub(crate) mod isotime;
 pub(crate) mod json_body;
 pub mod lists;
 pub mod marker;

@@ -11,7 +11,8 @@ use http_body_util::BodyExt;
 
 use crate::app::body::Body;
 use crate::app::{
-    error_response, finish, finish_owned, host_url, url_header, App, Ctx, EmptyHost, RespFuture,
+    error_response, finish, finish_owned, host_url, location_base, url_header, App, Ctx, EmptyHost,
+    RespFuture,
 };
 use crate::glance::negotiate::{negotiate, Negotiated};
 use crate::render::webob::{ApiError, BodyKind};
@@ -217,7 +218,7 @@ where
         caller,
         // Only a create (its `Location`) needs the host URL: skip the allocation elsewhere.
         host_url: if req.method() == Method::POST {
-            host_url(req.headers())
+            location_base(req.headers())
         } else {
             String::new()
         },
@@ -232,7 +233,7 @@ where
             HeaderValue::from_static("text/plain; charset=utf8"),
         );
         // Routes redirected to SCRIPT_NAME + "/", and SCRIPT_NAME was always "/v1".
-        if let Some(loc) = url_header(&format!("{}/v1/", host_url(req.headers()))) {
+        if let Some(loc) = url_header(&format!("{}/v1/", location_base(req.headers()))) {
             h.append(header::LOCATION, loc);
         }
         let mut resp = finish(&ctx, Ok(resp));

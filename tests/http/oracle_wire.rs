@@ -420,3 +420,51 @@ async fn image_data_after_an_unanswered_continue_closes_unannounced() {
     assert_eq!(r.names().last(), Some(&"Connection"));
     assert!(c.closed().await);
 }
+
+/// `changes-since` as iso8601 0.1.11 read it (short and basic forms, a comma fraction, a
+/// final newline), the registry's 400 for what it could not, and the database layer's 500
+/// for an offset it could not take off; every `Location` made absolute against the `Host`
+/// as sent (`_request_uri`: only a final `:80` dropped, cut at `/`).
+#[tokio::test]
+async fn changes_since_forms_and_locations_are_webobs() {
+    let emu = spawn(FIXTURE).await;
+    for (value, status) in [
+        ("2015", "HTTP/1.1 200 OK"),
+        ("2015-6", "HTTP/1.1 200 OK"),
+        ("20150601T1011", "HTTP/1.1 200 OK"),
+        ("2015-06-01T00:00:00,5", "HTTP/1.1 200 OK"),
+        ("2015-06-01%0A", "HTTP/1.1 200 OK"),
+        ("201506", "HTTP/1.1 400 Bad Request"),
+        ("2015-06-01T00:00:60", "HTTP/1.1 400 Bad Request"),
+        (
+            "2015-06-01T00:00:00-99:99",
+            "HTTP/1.1 500 Internal Server Error",
+        ),
+    ] {
+        let r = get(
+            &emu,
+            &format!("/v1/images?is_public=None&changes-since={value}"),
+        )
+        .await;
+        assert_eq!(r.status_line, status, "{value}");
+        if status.ends_with("200 OK") {
+            assert!(r.body_str().contains(PUB), "{value}: {}", r.body_str());
+        }
+    }
+    // Nothing after a time later than the record.
+    let r = get(&emu, "/v1/images?is_public=None&changes-since=2016").await;
+    assert_eq!(r.body_str(), r#"{"images": []}"#);
+    for (host, location) in [
+        ("g.example:", "http://g.example:/v1/"),
+        ("g.example:80", "http://g.example/v1/"),
+        ("g.example:80:80", "http://g.example:80/v1/"),
+        ("g.example/x", "http://g.example/v1/"),
+    ] {
+        let r = request(
+            &emu,
+            &format!("GET /v1 HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert_eq!(r.header("Location"), Some(location), "{host}");
+    }
+}
