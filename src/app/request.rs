@@ -86,17 +86,44 @@ pub(crate) enum IntText {
     /// parameters have always taken here.
     Plain,
     /// Python 3's `int(str)`, as the reference server read `x-image-meta-*` headers: also
-    /// single `_` between digits, and `\x1c`–`\x1f` trimmed as whitespace.
+    /// single `_` between digits, and `\x1c`–`\x1f` trimmed as whitespace. (Python held a
+    /// header as latin-1 text, where no other script's digits can appear.)
     Python3,
+    /// Python 3's `int(str)` on a query parameter, which WebOb decoded as UTF-8: as
+    /// [`IntText::Python3`], and every Unicode decimal digit (`٥`, `５`) is a digit.
+    Python3Query,
+}
+
+/// The first code point (digit zero) of every run of ten Unicode decimal digits (category
+/// Nd, Unicode 14 as in the reference server's Python 3.11), ascending: Python's `int()`
+/// read each as its value.
+const DECIMAL_ZEROS: [u32; 66] = [
+    0x30, 0x660, 0x6F0, 0x7C0, 0x966, 0x9E6, 0xA66, 0xAE6, 0xB66, 0xBE6, 0xC66, 0xCE6, 0xD66,
+    0xDE6, 0xE50, 0xED0, 0xF20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90,
+    0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10,
+    0x104A0, 0x10D30, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0, 0x11450, 0x114D0, 0x11650,
+    0x116C0, 0x11730, 0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0, 0x16A60, 0x16AC0, 0x16B50,
+    0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E140, 0x1E2F0, 0x1E950, 0x1FBF0,
+];
+
+/// A Unicode decimal digit's value.
+fn unicode_digit(c: char) -> Option<u8> {
+    let cp = u32::from(c);
+    let i = DECIMAL_ZEROS.partition_point(|&z| z <= cp).checked_sub(1)?;
+    let d = cp - DECIMAL_ZEROS[i];
+    (d < 10).then_some(d as u8)
 }
 
 /// Python's `int(text)` on text a request carried: surrounding whitespace, one sign,
 /// decimal digits; any length (saturating at ±`i128::MAX`, far beyond anything a caller
 /// compares it with). `None` where Python raised ValueError.
 pub(crate) fn python_int(text: &str, how: IntText) -> Option<i128> {
-    let python3 = how == IntText::Python3;
+    let python3 = how != IntText::Plain;
+    // int() itself strips only what Rust calls whitespace; a header's \x1c-\x1f went before
+    // (Python's `str.strip()` of the value).
+    let header = how == IntText::Python3;
     let t = text
-        .trim_matches(|c: char| c.is_whitespace() || (python3 && ('\x1c'..='\x1f').contains(&c)));
+        .trim_matches(|c: char| c.is_whitespace() || (header && ('\x1c'..='\x1f').contains(&c)));
     let (neg, digits) = match t.as_bytes().first()? {
         b'-' => (true, &t[1..]),
         b'+' => (false, &t[1..]),
@@ -109,12 +136,14 @@ pub(crate) fn python_int(text: &str, how: IntText) -> Option<i128> {
         return None;
     }
     let mut n: i128 = 0;
-    for &c in b {
-        match c {
-            b'0'..=b'9' => n = n.saturating_mul(10).saturating_add(i128::from(c - b'0')),
-            b'_' if grouped_well => {}
+    for c in digits.chars() {
+        let d = match c {
+            '0'..='9' => c as u8 - b'0',
+            '_' if grouped_well => continue,
+            _ if how == IntText::Python3Query => unicode_digit(c)?,
             _ => return None,
-        }
+        };
+        n = n.saturating_mul(10).saturating_add(i128::from(d));
     }
     Some(if neg { -n } else { n })
 }
@@ -221,10 +250,35 @@ mod tests {
             ("٣", None),
         ] {
             assert_eq!(python_int(s, IntText::Python3), want, "{s:?}");
+            if !s.contains('٣') && !s.contains('\x1c') {
+                assert_eq!(python_int(s, IntText::Python3Query), want, "{s:?} query");
+            }
             // The plain reading: the same, without digit groups or \x1c-\x1f.
             let plain = want.filter(|_| !s.contains('_') && !s.contains('\x1c'));
             assert_eq!(python_int(s, IntText::Plain), plain, "{s:?} plain");
         }
+    }
+
+    // Rule: a query parameter's int() took every script's decimal digits (Python 3.11).
+    #[test]
+    fn query_ints_take_unicode_digits() {
+        for (s, want) in [
+            ("٣", Some(3)),
+            ("\u{ff15}", Some(5)),
+            ("1\u{0660}_\u{1d7ce}", Some(100)),
+            ("\u{1fbf9}", Some(9)),
+            ("\u{a0}-\u{966}7\u{3000}", Some(-7)),
+            ("\u{b2}", None),
+            ("\u{2155}", None),
+            ("\u{1fbfa}", None),
+            ("\u{65f}", None),
+        ] {
+            assert_eq!(python_int(s, IntText::Python3Query), want, "{s:?}");
+            assert_eq!(python_int(s, IntText::Python3), None, "{s:?}");
+        }
+        // int() does not strip \x1c-\x1f (a header's value had been stripped before).
+        assert_eq!(python_int("\x1c5", IntText::Python3Query), None);
+        assert_eq!(python_int("\x1c5", IntText::Python3), Some(5));
     }
 
     // Rule: Content-Length is read trimmed and only as an unsigned number.

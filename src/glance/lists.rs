@@ -29,6 +29,42 @@ const SORT_KEYS: &[&str] = &[
     "updated_at",
 ];
 
+/// The `u32` an equality filter's text equals in SQLite, if any: the text was bound as it
+/// came (`min_ram` only checked by `int()` first) and compared with an INTEGER column, so
+/// SQLite's numeric affinity read it: blanks around, a sign, digits with an optional
+/// fraction and exponent (`-0`, `5.0`, `5.`, `5e0` are numbers; `1_0`, `٥`, `0x5` are text
+/// and equal nothing), compared by value.
+fn sqlite_integer(v: &str) -> Option<u32> {
+    let t = v.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r'));
+    let b = t.as_bytes();
+    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
+    let int_digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    i += int_digits;
+    let mut frac_digits = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        frac_digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        i += frac_digits;
+    }
+    if int_digits + frac_digits == 0 {
+        return None;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        i += usize::from(matches!(b.get(i), Some(b'+' | b'-')));
+        let exp_digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if exp_digits == 0 {
+            return None;
+        }
+        i += exp_digits;
+    }
+    if i != b.len() {
+        return None;
+    }
+    let f: f64 = t.parse().ok()?;
+    (f == f.trunc() && (0.0..=f64::from(u32::MAX)).contains(&f)).then_some(f as u32)
+}
+
 /// The registry's answer to a marker it cannot find (or may not show).
 fn invalid_marker() -> ApiError {
     ApiError::from_registry(
@@ -287,7 +323,7 @@ pub(crate) fn index_page(
     // API-level filter validation (glance/api/v1/filters.py).
     for (k, v) in &params {
         let bad = match k.as_str() {
-            "size_min" | "size_max" | "min_ram" => match python_int(v, IntText::Plain) {
+            "size_min" | "size_max" | "min_ram" => match python_int(v, IntText::Python3Query) {
                 Some(n) => n < 0,
                 None => true,
             },
@@ -306,7 +342,7 @@ pub(crate) fn index_page(
     let limit = match param(&params, "limit") {
         None => 25,
         Some(v) => {
-            let n: i128 = python_int(v, IntText::Plain).ok_or_else(|| {
+            let n: i128 = python_int(v, IntText::Python3Query).ok_or_else(|| {
                 ApiError::from_registry(
                     ApiError::detailed(StatusCode::BAD_REQUEST, "limit param must be an integer"),
                     "",
@@ -409,20 +445,25 @@ pub(crate) fn index_page(
             }
         }
     }
-    for key in ["size_min", "size_max", "min_ram"] {
+    // The range filters went to SQLite as numbers (past int64: OverflowError, a 500);
+    // `min_ram` as the text itself (see `sqlite_integer`).
+    for key in ["size_min", "size_max"] {
         if param(&params, key)
-            .and_then(|v| python_int(v, IntText::Plain))
+            .and_then(|v| python_int(v, IntText::Python3Query))
             .is_some_and(|n| n > i128::from(i64::MAX))
         {
             return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
         }
     }
-    let size_min = param(&params, "size_min").and_then(|v| v.trim().parse::<u64>().ok());
-    let size_max = param(&params, "size_max").and_then(|v| v.trim().parse::<u64>().ok());
-    // Validated above as an integer from 0 to 2^63-1; past u32 no record has it (the
-    // registry's column compared with the number matched nothing).
-    let min_ram = param(&params, "min_ram").map(|v| v.trim().parse::<u32>().ok());
-    let min_disk = param(&params, "min_disk").map(|v| v.trim().parse::<u32>().ok());
+    // Validated above as integers from 0 to 2^63-1 (the database layer's `int()` again).
+    let size_min = param(&params, "size_min")
+        .and_then(|v| python_int(v, IntText::Python3Query))
+        .map(|n| n as u64);
+    let size_max = param(&params, "size_max")
+        .and_then(|v| python_int(v, IntText::Python3Query))
+        .map(|n| n as u64);
+    let min_ram = param(&params, "min_ram").map(sqlite_integer);
+    let min_disk = param(&params, "min_disk").map(sqlite_integer);
     let props: Vec<(&str, &str)> = params
         .iter()
         .filter_map(|(k, v)| k.strip_prefix("property-").map(|p| (p, v.as_str())))
@@ -564,7 +605,42 @@ pub(crate) fn index_page(
 
 #[cfg(test)]
 mod tests {
-    use super::uuid_like;
+    use super::{sqlite_integer, uuid_like};
+
+    // Rule: min_ram/min_disk text equals a record's number as SQLite's numeric affinity
+    // read it (each checked against Glance 15.0.2's SQLite).
+    #[test]
+    fn equality_filters_read_text_as_sqlite_did() {
+        for (v, want) in [
+            ("5", Some(5)),
+            (" 5\t", Some(5)),
+            ("+5", Some(5)),
+            ("-0", Some(0)),
+            ("0.0", Some(0)),
+            ("0.", Some(0)),
+            (".0", Some(0)),
+            ("0e5", Some(0)),
+            ("1e-400", Some(0)),
+            ("5.0", Some(5)),
+            ("4294967295", Some(u32::MAX)),
+            ("4294967296", None),
+            ("99999999999999999999999", None),
+            ("0.5", None),
+            ("-1", None),
+            ("0x0", None),
+            ("1_0", None),
+            ("\u{660}", None),
+            ("\u{a0}0", None),
+            ("0e", None),
+            ("-", None),
+            (".", None),
+            ("", None),
+            ("inf", None),
+            ("NaN", None),
+        ] {
+            assert_eq!(sqlite_integer(v), want, "{v:?}");
+        }
+    }
 
     #[test]
     fn uuid_like_is_oslos() {

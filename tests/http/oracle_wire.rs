@@ -468,3 +468,39 @@ async fn changes_since_forms_and_locations_are_webobs() {
         assert_eq!(r.header("Location"), Some(location), "{host}");
     }
 }
+
+/// List parameters read as Glance 15 read them: `limit`, `size_min`/`size_max` and the
+/// API's check of `min_ram` by Python 3's `int()` (every script's digits, `_` between
+/// digits); `min_ram`/`min_disk` then compared by SQLite, which read the text as a number
+/// only when it looked like one (`-0`, `0.0`), so `1_0` passes the check and matches
+/// nothing.
+#[tokio::test]
+async fn list_integers_are_python_ints_and_equality_is_sqlites() {
+    let emu = spawn(FIXTURE).await;
+    let ids = |q: &str| {
+        let emu = &emu;
+        let q = q.to_string();
+        async move {
+            let r = get(emu, &format!("/v1/images?is_public=None&{q}")).await;
+            (r.status_line.clone(), r.body_str().matches(PUB).count())
+        }
+    };
+    let ok = "HTTP/1.1 200 OK".to_string();
+    for (q, want) in [
+        ("limit=%D9%A1", (ok.clone(), 1)),
+        ("limit=1_0", (ok.clone(), 1)),
+        ("limit=%E3%80%801", (ok.clone(), 1)),
+        ("size_min=1_0", (ok.clone(), 1)),
+        ("size_max=%EF%BC%91", (ok.clone(), 0)),
+        ("min_ram=-0", (ok.clone(), 1)),
+        ("min_ram=0_0", (ok.clone(), 0)),
+        ("min_disk=0.0", (ok.clone(), 1)),
+        ("min_disk=0e3", (ok.clone(), 1)),
+        ("min_disk=0x0", (ok.clone(), 0)),
+        ("min_ram=99999999999999999999999", (ok.clone(), 0)),
+        ("limit=%1C1", ("HTTP/1.1 400 Bad Request".to_string(), 0)),
+        ("min_ram=0.0", ("HTTP/1.1 400 Bad Request".to_string(), 0)),
+    ] {
+        assert_eq!(ids(q).await, want, "{q}");
+    }
+}
