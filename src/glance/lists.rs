@@ -335,10 +335,38 @@ pub(crate) fn index_page(
             return Err(ApiError::detailed(
                 StatusCode::BAD_REQUEST,
                 format!("Bad value passed to filter {k} got {v}"),
-            ));
+            )
+            .with_charrefs());
         }
     }
-    // Registry-level parameters.
+    // Registry-level parameters, in the order the registry read them: its filters
+    // (changes-since, protected), limit, sort_key, sort_dir, marker.
+    let changes_since = match param(&params, "changes-since") {
+        None => None,
+        Some(v) => Some(match super::isotime::parse_isotime(v) {
+            Ok(t) => Some(t),
+            Err(super::isotime::IsoError::Unrecognized) => {
+                return Err(ApiError::from_registry(
+                    ApiError::detailed(StatusCode::BAD_REQUEST, "Unrecognized changes-since value"),
+                    "",
+                ))
+            }
+            // The database layer's normalize_time will fail (below, when the query is built).
+            Err(super::isotime::IsoError::OutOfRange) => None,
+        }),
+    };
+    let protected = match param(&params, "protected") {
+        None => None,
+        Some(v) => match py_bool_filter(v) {
+            Some(Some(b)) => Some(b),
+            _ => {
+                return Err(ApiError::from_registry(
+                    ApiError::detailed(StatusCode::BAD_REQUEST, "protected must be True, or False"),
+                    "",
+                ))
+            }
+        },
+    };
     let limit = match param(&params, "limit") {
         None => 25,
         Some(v) => {
@@ -357,18 +385,6 @@ pub(crate) fn index_page(
             n.min(API_LIMIT_MAX) as usize
         }
     };
-    if param(&params, "marker") == Some("") {
-        return Err(invalid_marker());
-    }
-    let marker = param(&params, "marker");
-    if let Some(m) = marker {
-        if !uuid_like(m) {
-            return Err(ApiError::from_registry(
-                ApiError::explained(StatusCode::BAD_REQUEST, "Invalid marker format"),
-                "",
-            ));
-        }
-    }
     let sort_key = param(&params, "sort_key").unwrap_or("created_at");
     if !SORT_KEYS.contains(&sort_key) {
         return Err(ApiError::from_registry(
@@ -396,34 +412,16 @@ pub(crate) fn index_page(
             ))
         }
     };
-    let changes_since = match param(&params, "changes-since") {
-        None => None,
-        Some(v) => Some(match super::isotime::parse_isotime(v) {
-            Ok(t) => t,
-            Err(super::isotime::IsoError::Unrecognized) => {
-                return Err(ApiError::from_registry(
-                    ApiError::detailed(StatusCode::BAD_REQUEST, "Unrecognized changes-since value"),
-                    "",
-                ))
-            }
-            // The database layer's normalize_time failed: the registry's 500, re-raised.
-            Err(super::isotime::IsoError::OutOfRange) => {
-                return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR))
-            }
-        }),
-    };
-    let protected = match param(&params, "protected") {
-        None => None,
-        Some(v) => match py_bool_filter(v) {
-            Some(Some(b)) => Some(b),
-            _ => {
-                return Err(ApiError::from_registry(
-                    ApiError::detailed(StatusCode::BAD_REQUEST, "protected must be True, or False"),
-                    "",
-                ))
-            }
-        },
-    };
+    let marker = param(&params, "marker");
+    if let Some(m) = marker {
+        // `if marker and not is_uuid_like(marker)`: an empty one is looked up (and not found).
+        if !m.is_empty() && !uuid_like(m) {
+            return Err(ApiError::from_registry(
+                ApiError::explained(StatusCode::BAD_REQUEST, "Invalid marker format"),
+                "",
+            ));
+        }
+    }
     // Admins choose the view with is_public (absent = the normal-user view); non-admins
     // always get the normal-user view.
     let is_public: Option<Option<bool>> = if ctx.caller.admin {
@@ -434,8 +432,13 @@ pub(crate) fn index_page(
     } else {
         None
     };
-    // The registry's query: an operator it does not know, or an integer sqlite cannot bind,
-    // was an exception there and a bare 500 here.
+    // The registry's query: a changes-since it could not normalise, then an operator it
+    // does not know, was an exception there and a bare 500 here.
+    let changes_since = match changes_since {
+        None => None,
+        Some(Some(t)) => Some(t),
+        Some(None) => return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR)),
+    };
     for key in ["name", "status", "container_format", "disk_format"] {
         if let Some(v) = param(&params, key) {
             if let Some((op, _)) = v.split_once(':') {
@@ -443,16 +446,6 @@ pub(crate) fn index_page(
                     return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
                 }
             }
-        }
-    }
-    // The range filters went to SQLite as numbers (past int64: OverflowError, a 500);
-    // `min_ram` as the text itself (see `sqlite_integer`).
-    for key in ["size_min", "size_max"] {
-        if param(&params, key)
-            .and_then(|v| python_int(v, IntText::Python3Query))
-            .is_some_and(|n| n > i128::from(i64::MAX))
-        {
-            return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
         }
     }
     // Validated above as integers from 0 to 2^63-1 (the database layer's `int()` again).
@@ -549,6 +542,17 @@ pub(crate) fn index_page(
             _ => return Err(invalid_marker()),
         },
     };
+    // The range filters went to SQLite as numbers: past int64, an OverflowError when the
+    // query ran, after the marker was looked up (a 500). `min_ram` went as the text itself
+    // (see `sqlite_integer`).
+    for key in ["size_min", "size_max"] {
+        if param(&params, key)
+            .and_then(|v| python_int(v, IntText::Python3Query))
+            .is_some_and(|n| n > i128::from(i64::MAX))
+        {
+            return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
+        }
+    }
     let after = marker.as_deref();
     // A marker whose key is null (or its type's default): Glance's criteria, from the start
     // of the order (see `marker`); otherwise the page starts right after the marker.

@@ -20,6 +20,10 @@ pub struct ApiError {
     pub allow: Option<&'static str>,
     /// A literal body (exceptions raised with `body=`), sent as `text/plain; charset=UTF-8`.
     pub literal: Option<String>,
+    /// The message carries text WebOb had decoded (a query parameter): Python held it as
+    /// text on 2.7 as on 3, and `html_escape` wrote each non-ASCII character of it as a
+    /// decimal character reference (`&#233;`) in the HTML page.
+    pub charrefs: bool,
 }
 
 impl ApiError {
@@ -32,7 +36,14 @@ impl ApiError {
             plain: false,
             allow: None,
             literal: None,
+            charrefs: false,
         }
+    }
+
+    /// The message holds decoded query text ([`ApiError::charrefs`]).
+    pub fn with_charrefs(mut self) -> Self {
+        self.charrefs = true;
+        self
     }
 
     /// `HTTP*(explanation=msg)`.
@@ -372,11 +383,23 @@ impl ApiError {
         let (title, generic) = title_and_explanation(self.status);
         let escape = kind == BodyKind::Html;
         let esc = |s: &str| -> String {
-            if escape {
-                html_escape(s).into_owned()
-            } else {
-                s.to_string()
+            if !escape {
+                return s.to_string();
             }
+            let e = html_escape(s);
+            if !self.charrefs || e.is_ascii() {
+                return e.into_owned();
+            }
+            // `.encode('ascii', 'xmlcharrefreplace')`.
+            let mut out = String::with_capacity(e.len() + 16);
+            for c in e.chars() {
+                if c.is_ascii() {
+                    out.push(c);
+                } else {
+                    out.push_str(&format!("&#{};", u32::from(c)));
+                }
+            }
+            out
         };
         let detail = esc(self.detail.as_deref().unwrap_or(""));
         let inner = match self.status.as_u16() {
@@ -409,6 +432,24 @@ impl ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Rule: decoded query text is written in the HTML page with character references for
+    // every non-ASCII character (WebOb's xmlcharrefreplace); JSON and plain text keep it.
+    #[test]
+    fn query_text_gets_character_references_in_html() {
+        let e = ApiError::detailed(StatusCode::BAD_REQUEST, "got caf\u{e9} <\u{20ac}>");
+        assert!(e
+            .body(BodyKind::Html, "GET")
+            .contains("got caf\u{e9} &lt;\u{20ac}&gt;"));
+        let e = e.with_charrefs();
+        assert!(e
+            .body(BodyKind::Html, "GET")
+            .contains("got caf&#233; &lt;&#8364;&gt;\n"));
+        // (The plain page drops what looks like a tag, as WebOb's strip_tags did.)
+        let plain = e.body(BodyKind::Plain, "GET");
+        assert!(plain.contains("got caf\u{e9} "), "{plain:?}");
+        assert!(!plain.contains("&#"), "{plain:?}");
+    }
 
     // Rule: The HTML error page matches real Glance's capture 22 byte for byte.
     #[test]

@@ -353,7 +353,13 @@ def filters(flavor):
                   "property-=x", "property-DISTRO=cirros", "changes-since=%FF",
                   # WebOb split a query at ';' as at '&', dropping empty pieces.
                   "is_public=None;name=pub-a", "is_public=None;;sort_key=name&&sort_dir=asc",
-                  "limit=1;marker=%s;is_public=None" % IDS["shared-a"], "name=a%3Bb"):
+                  "limit=1;marker=%s;is_public=None" % IDS["shared-a"], "name=a%3Bb",
+                  # the registry's order of errors; query text in an HTML page
+                  "sort_key=virtual_size&changes-since=", "marker=&sort_key=bogus",
+                  "size_min=99999999999999999999&marker=%s" % UNKNOWN,
+                  "changes-since=2015-06-10T00:00:00-99:99&sort_key=bogus",
+                  "changes-since=2015-06-10T00:00:00-99:99&name=neq:x",
+                  "limit=x&protected=maybe", "size_min=caf%C3%A9", "is_public=%E2%82%AC"):
             for path in ("/v1/images", "/v1/images/detail"):
                 out.append(Case("%s?%s as %s" % (path, q, who), "filters/combined",
                                 [_r("GET", "%s?%s" % (path, q), h)]))
