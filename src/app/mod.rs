@@ -9,6 +9,7 @@ mod ctx;
 mod handle;
 mod request;
 mod respond;
+mod unread;
 
 pub(crate) use access::*;
 pub use config::*;
@@ -16,3 +17,4 @@ pub use ctx::*;
 pub use handle::*;
 pub(crate) use request::*;
 pub(crate) use respond::*;
+pub(crate) use unread::*;

@@ -10,6 +10,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 
 use crate::app::body::Body;
+use crate::app::BodyWatch;
 use crate::app::{
     error_response, finish, finish_owned, host_url, location_base, url_header, App, Ctx, EmptyHost,
     RespFuture,
@@ -32,29 +33,61 @@ where
     // reached eventlet's PATH_INFO whole ("http://host/v1/..."), so negotiation sees it all.
     let uri = req.uri().clone();
     let absolute = uri.scheme().is_some().then(|| uri.to_string());
-    let unanswered_continue = expects_unanswered_continue(&req);
-    let conn = eventlet_connection(&req, unanswered_continue);
+    let expects = expects_continue(&req);
+    let has_body = request_body(&req) != RequestBody::None;
+    let conn = eventlet_connection(&req);
     let options = req.method() == Method::OPTIONS;
+    // The action reads its body through a watch: what it left unread is eventlet's to
+    // answer for once the answer is ready (see `after_answer`).
+    let (parts, body) = req.into_parts();
+    let (watch, body) = BodyWatch::new(body);
+    let req = Request::from_parts(parts, body);
     let mut fut = route_inner(app, req, absolute.as_deref().unwrap_or(uri.path()));
     if options {
         fut = map_response(app, fut, |_, r| cors_options(r));
     }
-    if let Some(value) = conn {
-        // eventlet ended the header block with `Date` then `Connection`; hyper would put them
-        // the other way round (or leave `Connection` out), so both are written here.
-        fut = map_response(app, fut, move |app, r| add_connection(app, r, value));
+    // eventlet never sent a `100 Continue` the action did not ask for by reading: such a
+    // request (one without a body too) was answered, then its connection closed.
+    let unanswered = move |watch: &BodyWatch<B>| expects && (!has_body || !watch.polled());
+    match fut {
+        RespFuture::Ready(Some(r)) if unanswered(&watch) || !watch.unread() => {
+            let closes = unanswered(&watch);
+            RespFuture::Ready(Some(after_answer(app, r, conn, closes)))
+        }
+        pending => {
+            let app = Arc::clone(app);
+            RespFuture::Fallible(Box::pin(async move {
+                let r = pending.await?;
+                let closes = unanswered(&watch);
+                if !closes && watch.unread() {
+                    // eventlet read and dropped what the action left unread, and kept the
+                    // connection (hyper would close it, unless the rest had already come).
+                    watch.discard(app.config.upload_idle_timeout).await;
+                }
+                Ok(after_answer(&app, r, conn, closes))
+            }))
+        }
     }
-    if unanswered_continue {
+}
+
+/// The `Connection` line eventlet ended the answer with, and its unannounced closes.
+fn after_answer(
+    app: &App,
+    mut r: Response<Body>,
+    conn: Option<&'static str>,
+    closes: bool,
+) -> Response<Body> {
+    if closes && r.extensions().get::<crate::app::StreamedData>().is_some() {
         // Image data after an unanswered `100-continue`: eventlet closed the connection
         // without a `Connection` line (it had sent its head before deciding to close).
-        fut = fut.map(|mut r| {
-            if r.extensions().get::<crate::app::StreamedData>().is_some() {
-                r.extensions_mut().insert(crate::app::UnannouncedClose);
-            }
-            r
-        });
+        r.extensions_mut().insert(crate::app::UnannouncedClose);
     }
-    fut
+    match if closes { Some("close") } else { conn } {
+        // eventlet ended the header block with `Date` then `Connection`; hyper would put them
+        // the other way round (or leave `Connection` out), so both are written here.
+        Some(value) => add_connection(app, r, value),
+        None => r,
+    }
 }
 
 /// Applies `f` to the response `fut` will produce.
@@ -90,17 +123,13 @@ fn cors_options(resp: Response<Body>) -> Response<Body> {
 /// client that sent exactly that, nothing otherwise. eventlet compared the whole lower-cased
 /// value, not tokens.
 /// `unanswered_continue`: [`expects_unanswered_continue`] of `req`.
-fn eventlet_connection<B>(req: &Request<B>, unanswered_continue: bool) -> Option<&'static str> {
+fn eventlet_connection<B>(req: &Request<B>) -> Option<&'static str> {
     let client = req
         .headers()
         .get(header::CONNECTION)
         .map(|v| v.as_bytes().to_ascii_lowercase())
         .unwrap_or_default();
     let http11 = req.version() == http::Version::HTTP_11;
-    if unanswered_continue {
-        // eventlet closed a connection whose `100 Continue` it never had to send.
-        return Some("close");
-    }
     if client == b"keep-alive" {
         // HTTP/1.1 too (the HEAD fast path writes the same line: `edge::fast`).
         Some("keep-alive")
@@ -111,13 +140,12 @@ fn eventlet_connection<B>(req: &Request<B>, unanswered_continue: bool) -> Option
     }
 }
 
-/// `Expect: 100-continue` on a request without a body: eventlet never had to send the
-/// `100 Continue`, and closed the connection after answering.
-fn expects_unanswered_continue<B>(req: &Request<B>) -> bool {
+/// `Expect: 100-continue`: eventlet sent the `100 Continue` on the action's first read of
+/// the body, and closed the connection after answering when there was none.
+fn expects_continue<B>(req: &Request<B>) -> bool {
     req.headers()
         .get(header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
-        && request_body(req) == RequestBody::None
 }
 
 fn add_connection(app: &App, mut resp: Response<Body>, value: &'static str) -> Response<Body> {
@@ -157,7 +185,7 @@ where
             } else {
                 status
             };
-            return drain_then(req, resp);
+            return ready(resp);
         }
         let len = text.len();
         let mut resp = Response::new(Body::full(text));
@@ -168,7 +196,7 @@ where
             HeaderValue::from_static("text/plain; charset=UTF-8"),
         );
         h.append(header::CONTENT_LENGTH, HeaderValue::from(len));
-        return drain_then(req, resp);
+        return ready(resp);
     }
     // Repeated Accept lines were one ','-joined environ value.
     let accept_header = req
@@ -187,7 +215,7 @@ where
                 host_url(req.headers())
             };
             let resp = versions(status, &base);
-            return drain_then(req, resp);
+            return ready(resp);
         }
         Negotiated::RedirectToSlash => String::new(),
         Negotiated::V1(p) => p,
@@ -204,11 +232,11 @@ where
                 if let Some(e) = context_free(&split_segments(rest), req.method()) {
                     let ctx = Ctx::before_context(req.method(), accept);
                     let resp = error_response(&ctx, e);
-                    return drain_then(req, resp);
+                    return ready(resp);
                 }
             }
             let resp = app.refused(&refusal, req.method(), accept);
-            return drain_then(req, resp);
+            return ready(resp);
         }
     };
     let ctx = Ctx {
@@ -240,13 +268,13 @@ where
         // WebOb's Content-Length came after the request id, on HEAD too.
         resp.headers_mut()
             .append(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
-        return drain_then(req, resp);
+        return ready(resp);
     }
     let segs = split_segments(rest);
     let segs: &[&str] = &segs;
     let body = request_body(&req);
     if body != RequestBody::None && !routed(segs) {
-        return drain_then(req, finish(&ctx, Err(route_miss(&ctx.method))));
+        return ready(finish(&ctx, Err(route_miss(&ctx.method))));
     }
     // HEAD on the detail list reached an action that takes no body: its 405 came from there.
     let detail_head = matches!(segs, ["images", "detail"]) && ctx.method == Method::HEAD;
@@ -496,22 +524,6 @@ fn json_body_verdict(bytes: &[u8]) -> Option<ApiError> {
             "Malformed JSON in request body.",
         )),
     }
-}
-
-/// Answers `resp` after reading (and dropping) the request body, as eventlet did before it
-/// read the next request; hyper would close a connection whose body was left unread.
-fn drain_then<B>(req: Request<B>, resp: Response<Body>) -> RespFuture
-where
-    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
-{
-    if request_body(&req) == RequestBody::None {
-        return ready(resp);
-    }
-    RespFuture::Boxed(Box::pin(async move {
-        let mut body = req.into_body();
-        while let Some(Ok(_)) = body.frame().await {}
-        resp
-    }))
 }
 
 fn ready(resp: Response<Body>) -> RespFuture {

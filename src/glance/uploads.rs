@@ -169,7 +169,6 @@ where
     let scheme = environ_header(req_headers, "x-image-meta-store");
     let scheme = scheme.as_deref().unwrap_or("file");
     if !KNOWN_SCHEMES.contains(&scheme) {
-        drain(body).await;
         return Err(ApiError::bad_request(format!(
             "Store for scheme {scheme} not found"
         )));
@@ -183,7 +182,6 @@ where
     set_status(app, id, Status::Saving, None).await?;
     if scheme == "http" || scheme == "https" {
         // The http store is read-only: `add` raised StoreAddDisabled before reading a byte.
-        drain(body).await;
         set_status(app, id, Status::Killed, Some(Status::Saving)).await?;
         return Err(ApiError::explained(
             StatusCode::GONE,
@@ -370,9 +368,6 @@ where
         })
         .await?;
     if hidden && !ctx.caller.admin {
-        if with_data {
-            drain(body).await;
-        }
         return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
     }
     let location = format!("{}/v1/images/{}", ctx.host_url, id);
@@ -386,7 +381,6 @@ where
         // found" and glance-api answered 500, leaving the record queued. A wrong
         // Content-Type was refused before that (the attempt to kill the record failed
         // the same way, quietly).
-        drain(body).await;
         if !octet_stream(&parts.headers) {
             return Err(ApiError::bad_request(
                 "Content-Type must be application/octet-stream",
@@ -425,15 +419,6 @@ fn octet_stream(h: &HeaderMap) -> bool {
             .trim_ascii()
             == b"application/octet-stream"
     })
-}
-
-/// Reads and drops a request body (eventlet discarded what the application left unread,
-/// and kept the connection).
-async fn drain<B>(mut body: B)
-where
-    B: http_body::Body<Data = Bytes> + Unpin,
-{
-    while let Some(Ok(_)) = body.frame().await {}
 }
 
 /// Glance's check before bytes are stored: an image needs both formats to take data.
@@ -596,12 +581,7 @@ where
         .await;
     let updated = match written {
         Ok(u) => u,
-        Err(e) => {
-            if with_data {
-                drain(body).await;
-            }
-            return Err(e);
-        }
+        Err(e) => return Err(e),
     };
     if with_data && updated.status == Status::Queued {
         formats_for_upload(&updated)?;

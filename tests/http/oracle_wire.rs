@@ -504,3 +504,70 @@ async fn list_integers_are_python_ints_and_equality_is_sqlites() {
         assert_eq!(ids(q).await, want, "{q}");
     }
 }
+
+/// What a refused request left unread: eventlet read and dropped the rest of its body after
+/// answering and kept the connection (any size, chunked or not), unless the request said
+/// `Expect: 100-continue`, which it then never answered: `Connection: close`, and closed.
+/// An action that reads its body (an upload) gets its `100 Continue`.
+#[tokio::test]
+async fn unread_bodies_are_discarded_or_close_as_eventlet_did() {
+    let emu = spawn(FIXTURE).await;
+    const UNKNOWN: &str = "0c0c0c0c-0000-4000-8000-999999999999";
+    let put = |framing: &str| {
+        format!(
+            "PUT /v1/images/{UNKNOWN} HTTP/1.1\r\nHost: h\r\n\
+             Content-Type: application/octet-stream\r\n{framing}\r\n"
+        )
+    };
+    let big = vec![b'x'; 300_000];
+    let chunked = {
+        let mut b = format!("{:x}\r\n", big.len()).into_bytes();
+        b.extend_from_slice(&big);
+        b.extend_from_slice(b"\r\n0\r\n\r\n");
+        b
+    };
+    for (framing, body) in [
+        (format!("Content-Length: {}\r\n", big.len()), &big),
+        ("Transfer-Encoding: chunked\r\n".to_string(), &chunked),
+    ] {
+        let mut c = Conn::open(&emu).await;
+        let mut raw = put(&framing).into_bytes();
+        raw.extend_from_slice(body);
+        let r = c.roundtrip(&raw).await;
+        assert_eq!(r.status_line, "HTTP/1.1 404 Not Found", "{framing}");
+        assert_eq!(r.header("Connection"), None, "{framing}");
+        // The same connection serves the next request.
+        let r = c
+            .roundtrip(b"GET /versions HTTP/1.1\r\nHost: h\r\n\r\n")
+            .await;
+        assert_eq!(r.status_line, "HTTP/1.1 200 OK", "{framing}");
+    }
+    // Expect, refused before a read: no 100, `Connection: close` after Date, closed.
+    let mut c = Conn::open(&emu).await;
+    let r = c
+        .roundtrip(put("Content-Length: 10\r\nExpect: 100-continue\r\n").as_bytes())
+        .await;
+    assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
+    let names = r.names();
+    assert_eq!(names[names.len() - 2..], ["Date", "Connection"]);
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert!(c.closed().await);
+    // Expect on an upload the action reads: 100 first, then the answer, connection kept.
+    let mut c = Conn::open(&emu).await;
+    c.send_raw(
+        b"POST /v1/images HTTP/1.1\r\nHost: h\r\nx-image-meta-disk_format: raw\r\n\
+          x-image-meta-container_format: bare\r\nContent-Type: application/octet-stream\r\n\
+          Content-Length: 3\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .await;
+    // (An interim answer has no body: read as a HEAD's.)
+    let r = c.read_response(true).await;
+    assert_eq!(r.status_line, "HTTP/1.1 100 Continue");
+    let r = c.roundtrip(b"abc").await;
+    assert_eq!(r.status_line, "HTTP/1.1 201 Created");
+    assert_eq!(r.header("Connection"), None);
+    let r = c
+        .roundtrip(b"GET /versions HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+}
