@@ -33,6 +33,16 @@ where
     // reached eventlet's PATH_INFO whole ("http://host/v1/..."), so negotiation sees it all.
     let uri = req.uri().clone();
     let absolute = uri.scheme().is_some().then(|| uri.to_string());
+    let path = absolute.as_deref().unwrap_or(uri.path());
+    if percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .is_err()
+    {
+        // WebOb decoded PATH_INFO as UTF-8 on its first look at the path, before any of
+        // Glance's code: the exception reached eventlet, which answered a bare 500 and
+        // closed the connection.
+        return RespFuture::Ready(Some(eventlet_500(app)));
+    }
     let expects = expects_continue(&req);
     let has_body = request_body(&req) != RequestBody::None;
     let conn = eventlet_connection(&req);
@@ -42,7 +52,7 @@ where
     let (parts, body) = req.into_parts();
     let (watch, body) = BodyWatch::new(body);
     let req = Request::from_parts(parts, body);
-    let mut fut = route_inner(app, req, absolute.as_deref().unwrap_or(uri.path()));
+    let mut fut = route_inner(app, req, path);
     if options {
         fut = map_response(app, fut, |_, r| cors_options(r));
     }
@@ -68,6 +78,17 @@ where
             }))
         }
     }
+}
+
+/// eventlet's own answer to an exception from the application: `500`, `text/plain`, no
+/// body, closed.
+fn eventlet_500(app: &App) -> Response<Body> {
+    let mut r = Response::new(Body::empty_sized());
+    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    let h = r.headers_mut();
+    h.append(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    h.append(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    add_connection(app, r, "close")
 }
 
 /// The `Connection` line eventlet ended the answer with, and its unannounced closes.

@@ -258,6 +258,21 @@ def paths(flavor):
         for method in ("GET", "HEAD", "OPTIONS"):
             out.append(Case("%s %s" % (method, p), "paths/%s" % method,
                             [_r(method, p, who)]))
+    # Request lines as Python's parse_request split and checked them (whitespace runs, odd
+    # versions, HTTP/0.9 forms, refusals); a path that is not UTF-8 once decoded.
+    pub = "/v1/images/%s" % IDS["pub-a"]
+    lines = [("GET ", "/versions", "HTTP/1.1"), ("GET\t", pub, "HTTP/1.1"),
+             ("HEAD", pub, "\x0bHTTP/1.1 "), ("GET", "/versions", "HTTP/1.2"),
+             ("GET", "/versions", "HTTP/01.1"), ("GET", "/versions", "HTTP/0.9"),
+             ("GET", "/versions", "HTTP/1.1 extra"), ("GET", "/versions", "HTTP/2.0"),
+             ("GET", "/versions", "HTTP/1.x"), ("GET", "/versions", "FOO/1.1"),
+             ("GET", "/versions", "HTTP/2"), ("GET", "/v\x01ersions", "HTTP/1.1"),
+             ("GET", "/v1/images/%ff", "HTTP/1.1"), ("HEAD", "/v1/images/%c3", "HTTP/1.1"),
+             ("GET", "/healthcheck%ff", "HTTP/1.1"), ("GET", "/x'y", "HTTP/1.1 z")]
+    for method, target, version in lines:
+        out.append(Case("request line %r %r %r" % (method, target, version), "paths/line",
+                        [Req(method, target, [("User-Agent", "oracle/1")] + who,
+                             version=version, probe_close=True)]))
     return out
 
 

@@ -571,3 +571,87 @@ async fn unread_bodies_are_discarded_or_close_as_eventlet_did() {
         .await;
     assert_eq!(r.status_line, "HTTP/1.1 200 OK");
 }
+
+/// Request lines as Python's `parse_request` read them under eventlet: split on any run of
+/// whitespace (served), `HTTP/0.9`-style and odd versions served as HTTP/1.0, the rest
+/// refused with `send_error`'s page and closed; a path that is not UTF-8 once decoded is
+/// eventlet's bare 500, closed. The same connection serves what follows a served line.
+#[tokio::test]
+async fn request_lines_are_pythons() {
+    let emu = spawn(FIXTURE).await;
+    let mut c = Conn::open(&emu).await;
+    for line in [
+        "GET  /versions HTTP/1.1",
+        "GET\t/versions\x0bHTTP/1.1 ",
+        " GET /versions HTTP/1.1",
+    ] {
+        let r = c
+            .roundtrip(format!("{line}\r\nHost: h\r\n\r\n").as_bytes())
+            .await;
+        assert_eq!(r.status_line, "HTTP/1.1 200 OK", "{line:?}");
+        assert_eq!(r.header("Connection"), None, "{line:?}");
+    }
+    // HTTP/1.2 is served, but only the exact HTTP/1.1 kept the connection by default.
+    let r = c
+        .roundtrip(b"GET /versions HTTP/1.2\r\nHost: h\r\n\r\n")
+        .await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert!(c.closed().await);
+    // No version at all: served as HTTP/0.9 was, closed.
+    let r = request(&emu, "GET /versions\r\nHost: h\r\n\r\n").await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(r.header("Connection"), Some("close"));
+    for (line, status, len) in [
+        ("GET", "HTTP/1.1 400 Bad request syntax ('GET')", "358"),
+        (
+            "GET /x HTTP/1.1 extra",
+            "HTTP/1.1 400 Bad request version ('extra')",
+            "361",
+        ),
+        (
+            "POST /versions",
+            "HTTP/1.1 400 Bad HTTP/0.9 request type ('POST')",
+            "366",
+        ),
+        (
+            "GET /x HTTP/2.0",
+            "HTTP/1.1 505 Invalid HTTP version (2.0)",
+            "340",
+        ),
+    ] {
+        let mut c = Conn::open(&emu).await;
+        let r = c
+            .roundtrip(format!("{line}\r\nHost: h\r\n\r\n").as_bytes())
+            .await;
+        assert_eq!(r.status_line, status, "{line}");
+        assert_eq!(
+            r.names(),
+            [
+                "Server",
+                "Date",
+                "Connection",
+                "Content-Type",
+                "Content-Length"
+            ],
+            "{line}"
+        );
+        assert_eq!(r.header("Server"), Some("BaseHTTP/0.6 Python/3.11.7"));
+        assert_eq!(r.header("Content-Length"), Some(len), "{line}");
+        assert!(c.closed().await, "{line}");
+    }
+    // A path that percent-decodes to bytes that are not UTF-8.
+    let mut c = Conn::open(&emu).await;
+    let r = c
+        .roundtrip(b"GET /v1/images/%ff HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await;
+    assert_eq!(r.status_line, "HTTP/1.1 500 Internal Server Error");
+    assert_eq!(
+        r.names(),
+        ["Content-Type", "Content-Length", "Date", "Connection"]
+    );
+    assert_eq!(r.header("Content-Type"), Some("text/plain"));
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert!(r.body.is_empty());
+    assert!(c.closed().await);
+}

@@ -8,11 +8,8 @@ use bytes::Bytes;
 
 use super::limits::{content_length_refused, python_header_cut, Fed, Gauge, Refusal};
 use super::mender::within;
+use super::request_line::{self, CONNECT_STAND_IN};
 use crate::app::content_length_value;
-
-/// The method hyper is handed for an origin-form `CONNECT` (see the module); the service
-/// turns it back into `CONNECT` before anything else sees the request.
-pub const CONNECT_STAND_IN: &str = "X-GLANCE-EMU-ORIGIN-FORM-CONNECT";
 
 /// The start of an origin-form `CONNECT` request line.
 const CONNECT_ORIGIN: &[u8] = b"CONNECT /";
@@ -248,6 +245,7 @@ impl TargetKeeper {
                             });
                         }
                     }
+                    let mut line_end = None;
                     if !self.line_done {
                         match memchr::memchr2(b'#', b'\n', rest) {
                             Some(i) if rest[i] == b'#' => {
@@ -263,11 +261,33 @@ impl TargetKeeper {
                                     insert: NOTHING,
                                 });
                             }
-                            Some(_) => self.line_done = true,
+                            Some(i) => {
+                                self.line_done = true;
+                                line_end = Some(i + 1);
+                            }
                             None => {}
                         }
                     }
-                    match self.gauge.feed(rest) {
+                    // eventlet's limits on the request line, then Python's reading of it,
+                    // before any header line is looked at (as `parse_request` did).
+                    let mut fed = 0;
+                    if let Some(k) = line_end {
+                        if let Fed::Refused(r) = self.gauge.feed(&rest[..k]) {
+                            return Some(self.refuse(r, cut, data.len()));
+                        }
+                        fed = k;
+                        let refused = if self.head.is_empty() {
+                            request_line::refusal(&rest[..k])
+                        } else {
+                            let mut line = self.head.clone();
+                            line.extend_from_slice(&rest[..k]);
+                            request_line::refusal(&line)
+                        };
+                        if let Some(r) = refused {
+                            return Some(self.refuse(r, cut, data.len()));
+                        }
+                    }
+                    match self.gauge.feed(&rest[fed..]) {
                         Fed::Refused(r) => return Some(self.refuse(r, cut, data.len())),
                         Fed::More => {
                             self.head.extend_from_slice(rest);
@@ -299,17 +319,22 @@ impl TargetKeeper {
                             });
                         }
                         Fed::Ended(n) => {
+                            let n = n + fed;
                             self.line_done = false;
                             if self.head.is_empty() {
                                 // The usual case: a whole head in one read, not copied.
                                 let head = &rest[..n];
                                 let end = python_header_cut(head);
                                 let seen = end.map_or(head, |k| &head[..k]);
+                                // The request line in the form hyper reads (checked above).
+                                let lined = request_line::mend(seen).ok().flatten();
+                                let seen = lined.as_deref().unwrap_or(seen);
                                 self.state = match request_framing(seen, end.is_some()) {
                                     Ok(next) => next,
                                     Err(r) => return Some(self.refuse(r, cut, data.len())),
                                 };
-                                if let Some(mut mended) = connection_mend(seen) {
+                                let mended = connection_mend(seen).or_else(|| lined.clone());
+                                if let Some(mut mended) = mended {
                                     if end.is_some() {
                                         mended.extend_from_slice(b"\r\n");
                                     }
@@ -335,6 +360,9 @@ impl TargetKeeper {
                                 let end = python_header_cut(&head);
                                 if let Some(k) = end {
                                     head.truncate(k);
+                                }
+                                if let Ok(Some(lined)) = request_line::mend(&head) {
+                                    head = lined;
                                 }
                                 self.state = match request_framing(&head, end.is_some()) {
                                     Ok(next) => next,
@@ -363,7 +391,7 @@ impl TargetKeeper {
     /// Why the head the keeper stopped at was refused (eventlet's answer is due, after the
     /// answers to the requests before it), if it was.
     pub fn refusal(&self) -> Option<Refusal> {
-        self.refused
+        self.refused.clone()
     }
 
     /// Stops at a head refused for `r`: the rest of `data` from `cut` is not handed on.
@@ -483,6 +511,9 @@ fn connection_mend(head: &[u8]) -> Option<Vec<u8>> {
 /// Python's email parser would end the block): hyper would answer it 400 without waiting
 /// for the rest, so the keeper does not keep it either.
 fn refused_early(head: &[u8]) -> bool {
+    // Its request line as hyper will be handed it (Python took more forms than httparse).
+    let lined = request_line::mend(head).ok().flatten();
+    let head = lined.as_deref().unwrap_or(head);
     let Some(last) = memchr::memrchr(b'\n', head) else {
         return false;
     };
@@ -651,7 +682,7 @@ mod tests {
             let wire = format!("{before}{bad}GET /c HTTP/1.1\r\n\r\n");
             for step in [1, 7, 4096, 1 << 20] {
                 let (out, refused) = keep_until_refused(wire.as_bytes(), step);
-                assert_eq!(refused, Some(why), "pieces of {step}");
+                assert_eq!(refused, Some(why.clone()), "pieces of {step}");
                 // Everything before the refused head, none of it (heads are handed on
                 // whole), nothing after it.
                 assert_eq!(String::from_utf8(out).unwrap(), mended, "pieces of {step}");
@@ -757,8 +788,11 @@ mod tests {
                     \r\nCONNECT /versions HTTP/1.1\r\n\r\nCOPY / HTTP/1.1\r\n\r\n\
                     CONNECTX / HTTP/1.1\r\n\r\nCONNECT  / HTTP/1.1\r\n\r\n\
                     CONNECT h:1 HTTP/1.1\r\n\r\n";
+        // `CONNECT  /` (two blanks) is Python's origin-form CONNECT too: its request line
+        // is handed on in the form hyper reads, with the stand-in.
         let want = wire
             .replace("CONNECT /", &format!("{CONNECT_STAND_IN} /"))
+            .replace("CONNECT  /", &format!("{CONNECT_STAND_IN} /"))
             .replacen('#', "%23", 1);
         // In one read, or cut anywhere (a read ending in part of `CONNECT /` is held
         // until the next one says what it is): the same bytes reach hyper.

@@ -39,7 +39,7 @@ const READLINE: usize = 65537;
 pub const MAX_PENDING_HEAD: usize = MAX_REQUEST_LINE + MAX_TOTAL_HEADER_SIZE + (READLINE - 1);
 
 /// Why eventlet refused a request head.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// `414 Request URI Too Long`.
     RequestLine,
@@ -51,20 +51,27 @@ pub enum Refusal {
     TooManyHeaders,
     /// `400 Bad Request` for a `Content-Length` Python cannot read as a size.
     ContentLength,
+    /// A request line Python's `parse_request` refused, answered by its `send_error`:
+    /// the status code and the message (latin-1 text; see [`super::request_line`]).
+    RequestLineSyntax(u16, Box<str>),
+    /// A request line with no word at all: `parse_request` said no, and eventlet closed
+    /// the connection without an answer.
+    Silent,
 }
-
-/// Python's `send_error` page for 431 "Too many headers" (`http.server`'s
-/// `DEFAULT_ERROR_MESSAGE`), 333 bytes.
-const TOO_MANY_HEADERS_PAGE: &str = "<!DOCTYPE HTML>\n<html lang=\"en\">\n    <head>\n        \
-<meta charset=\"utf-8\">\n        <title>Error response</title>\n    </head>\n    <body>\n        \
-<h1>Error response</h1>\n        <p>Error code: 431</p>\n        <p>Message: Too many headers.</p>\n        \
-<p>Error code explanation: 431 - got more than 100 headers.</p>\n    </body>\n</html>\n";
 
 impl Refusal {
     /// The answer's bytes, as eventlet (or Python's `http.server`) wrote them; the
     /// connection is closed after them.
-    pub fn bytes(self) -> Vec<u8> {
+    pub fn bytes(&self) -> Vec<u8> {
         let fixed: &[u8] = match self {
+            Refusal::Silent => b"",
+            Refusal::RequestLineSyntax(code, message) => {
+                let explain = match code {
+                    505 => "Cannot fulfill request",
+                    _ => "Bad request syntax or unsupported method",
+                };
+                return send_error(*code, message, explain);
+            }
             Refusal::RequestLine => {
                 b"HTTP/1.0 414 Request URI Too Long\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
             }
@@ -78,29 +85,51 @@ impl Refusal {
                 b"HTTP/1.0 400 Bad Request\r\nConnection: close\r\nContent-length: 0\r\n\r\n"
             }
             Refusal::TooManyHeaders => {
-                let mut out = Vec::with_capacity(512);
-                out.extend_from_slice(
-                    b"HTTP/1.1 431 Too many headers\r\nServer: BaseHTTP/0.6 Python/3.11.7\r\nDate: ",
-                );
-                out.extend_from_slice(httpdate::fmt_http_date(std::time::SystemTime::now()).as_bytes());
-                out.extend_from_slice(
-                    format!(
-                        "\r\nConnection: close\r\nContent-Type: text/html;charset=utf-8\r\n\
-                         Content-Length: {}\r\n\r\n",
-                        TOO_MANY_HEADERS_PAGE.len()
-                    )
-                    .as_bytes(),
-                );
-                out.extend_from_slice(TOO_MANY_HEADERS_PAGE.as_bytes());
-                return out;
+                return send_error(431, "Too many headers", "got more than 100 headers")
             }
         };
         fixed.to_vec()
     }
 }
 
+/// `BaseHTTPRequestHandler.send_error(code, message, explain)`: the status line (latin-1),
+/// `Server`, `Date`, `Connection: close`, and the HTML page (UTF-8, `DEFAULT_ERROR_MESSAGE`).
+pub(crate) fn send_error(code: u16, message: &str, explain: &str) -> Vec<u8> {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let page = format!(
+        "<!DOCTYPE HTML>\n<html lang=\"en\">\n    <head>\n        <meta charset=\"utf-8\">\n        \
+         <title>Error response</title>\n    </head>\n    <body>\n        <h1>Error response</h1>\n        \
+         <p>Error code: {code}</p>\n        <p>Message: {}.</p>\n        \
+         <p>Error code explanation: {code} - {explain}.</p>\n    </body>\n</html>\n",
+        escape(message)
+    );
+    let mut out: Vec<u8> = format!("HTTP/1.1 {code} ").into_bytes();
+    // The status line was encoded as latin-1 (the message is latin-1 text).
+    out.extend(
+        message
+            .chars()
+            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')),
+    );
+    out.extend_from_slice(b"\r\nServer: BaseHTTP/0.6 Python/3.11.7\r\nDate: ");
+    out.extend_from_slice(httpdate::fmt_http_date(std::time::SystemTime::now()).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "\r\nConnection: close\r\nContent-Type: text/html;charset=utf-8\r\n\
+             Content-Length: {}\r\n\r\n",
+            page.len()
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(page.as_bytes());
+    out
+}
+
 /// What [`Gauge::feed`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fed {
     /// The head ended this many bytes into the data fed, within the limits.
     Ended(usize),
@@ -319,7 +348,7 @@ mod tests {
         ];
         for (h, want) in cases {
             for step in [1, 2, 7, 1000, h.len()] {
-                let want = want.map_or(Fed::Ended(h.len()), Fed::Refused);
+                let want = want.clone().map_or(Fed::Ended(h.len()), Fed::Refused);
                 assert_eq!(
                     gauge(&h, step),
                     want,
@@ -391,5 +420,19 @@ mod tests {
             }];
             assert_eq!(content_length_refused(&h), refused, "{v:?}");
         }
+    }
+
+    // Rule: send_error's bytes: latin-1 status line, Server, Date, close, UTF-8 page.
+    #[test]
+    fn send_error_is_pythons() {
+        let out = send_error(
+            400,
+            "Bad request version ('caf\u{e9}<')",
+            "Bad request syntax or unsupported method",
+        );
+        let text = String::from_utf8_lossy(&out);
+        assert!(out.starts_with(b"HTTP/1.1 400 Bad request version ('caf\xe9<')\r\nServer: BaseHTTP/0.6 Python/3.11.7\r\nDate: "));
+        assert!(text.contains("GMT\r\nConnection: close\r\nContent-Type: text/html;charset=utf-8\r\nContent-Length: 365\r\n\r\n<!DOCTYPE HTML>"));
+        assert!(text.ends_with("<p>Message: Bad request version ('caf\u{e9}&lt;').</p>\n        <p>Error code explanation: 400 - Bad request syntax or unsupported method.</p>\n    </body>\n</html>\n"));
     }
 }

@@ -45,14 +45,21 @@
 //! is not hyper's) ends its work on that connection: every later byte goes out as hyper
 //! wrote it.
 //!
-//! Three files: `mender.rs`, the response side ([`HeadFixer`], [`ReplyOrder`]),
+//! - **A request line Python read otherwise than hyper** (runs of any whitespace, odd
+//!   versions, two words for HTTP/0.9): handed to hyper in the form it reads, or refused
+//!   with Python's `send_error` page ([`request_line`]).
+//!
+//! Four files: `mender.rs`, the response side ([`HeadFixer`], [`ReplyOrder`]),
 //! `keeper.rs`, the request side ([`TargetKeeper`], which hands hyper each head whole),
-//! and `limits.rs`, eventlet's limits on a request head and its answers ([`Refusal`]).
+//! `request_line.rs`, Python's reading of the request line, and `limits.rs`, eventlet's
+//! limits on a request head and its answers ([`Refusal`]).
 
 mod keeper;
 pub mod limits;
 mod mender;
+pub(crate) mod request_line;
 
-pub use keeper::{TargetKeeper, CONNECT_STAND_IN};
+pub use keeper::TargetKeeper;
 pub use limits::Refusal;
 pub use mender::{HeadFixer, ReplyOrder};
+pub use request_line::CONNECT_STAND_IN;
