@@ -22,7 +22,7 @@ pub struct Ctx {
     /// Who is asking.
     pub caller: Caller,
     /// What a create's relative `Location` is made absolute against
-    /// ([`crate::app::location_base`]); empty for other methods.
+    /// (`app::location_base`); empty for other methods.
     pub host_url: String,
 }
 

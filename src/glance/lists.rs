@@ -320,8 +320,11 @@ pub(crate) fn index_page(
         ));
     }
     let params = crate::app::query_params(query);
-    // API-level filter validation (glance/api/v1/filters.py).
-    for (k, v) in &params {
+    // API-level filter validation (glance/api/v1/filters.py) of `req.params.get(key)`: the
+    // last value of each key, checked where the key first comes (`is_public=yes&
+    // is_public=true` passes).
+    for (k, _) in &params {
+        let v = param(&params, k).unwrap_or_default();
         let bad = match k.as_str() {
             "size_min" | "size_max" | "min_ram" => match python_int(v, IntText::Python3Query) {
                 Some(n) => n < 0,
@@ -331,7 +334,6 @@ pub(crate) fn index_page(
             _ => false,
         };
         if bad {
-            let v = param(&params, k).unwrap_or(v);
             return Err(ApiError::detailed(
                 StatusCode::BAD_REQUEST,
                 format!("Bad value passed to filter {k} got {v}"),

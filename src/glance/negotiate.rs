@@ -31,17 +31,11 @@ pub enum Negotiated {
 
 const VND: &str = "application/vnd.openstack.images-";
 
-/// `str(req.accept)` in WebOb 1.7: the offers, trimmed, joined by ", ".
+/// `str(req.accept)`, or nothing without the header.
 fn accept_str(accept: Option<&[u8]>) -> String {
-    let Some(raw) = accept else {
-        return String::new();
-    };
-    let text: String = raw.iter().map(|&b| char::from(b)).collect();
-    text.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(", ")
+    accept
+        .map(crate::render::webob::accept_str)
+        .unwrap_or_default()
 }
 
 fn is_v1(version: &str) -> bool {

@@ -58,26 +58,21 @@ where
     }
     // eventlet never sent a `100 Continue` the action did not ask for by reading: such a
     // request (one without a body too) was answered, then its connection closed.
-    let unanswered = move |watch: &BodyWatch<B>| expects && (!has_body || !watch.polled());
-    match fut {
-        RespFuture::Ready(Some(r)) if unanswered(&watch) || !watch.unread() => {
-            let closes = unanswered(&watch);
-            RespFuture::Ready(Some(after_answer(app, r, conn, closes)))
+    let idle = app.config.upload_idle_timeout;
+    let done = move |app: &App, r: Response<Body>| {
+        let closes = expects && (!has_body || !watch.polled());
+        if !closes && watch.unread() {
+            // eventlet answered, then read and dropped what the action left unread, and
+            // kept the connection (hyper would close it unless the rest had already come):
+            // the rest is read by a task of its own while hyper writes the answer, which the
+            // client may be waiting for before it sends more.
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(watch.discard(idle));
+            }
         }
-        pending => {
-            let app = Arc::clone(app);
-            RespFuture::Fallible(Box::pin(async move {
-                let r = pending.await?;
-                let closes = unanswered(&watch);
-                if !closes && watch.unread() {
-                    // eventlet read and dropped what the action left unread, and kept the
-                    // connection (hyper would close it, unless the rest had already come).
-                    watch.discard(app.config.upload_idle_timeout).await;
-                }
-                Ok(after_answer(&app, r, conn, closes))
-            }))
-        }
-    }
+        after_answer(app, r, conn, closes)
+    };
+    map_response(app, fut, done)
 }
 
 /// eventlet's own answer to an exception from the application: `500`, `text/plain`, no

@@ -148,7 +148,11 @@ impl BodyKind {
     }
 
     fn negotiate(accept: &str) -> Self {
-        let masks = mime_accept(accept);
+        // `best_match` looked at the masks with a non-zero quality only.
+        let masks: Vec<(String, f64)> = mime_accept(accept)
+            .into_iter()
+            .filter(|(_, q)| *q != 0.0)
+            .collect();
         let mut best: (f64, Option<BodyKind>, &str) = (-1.0, None, "*/*");
         for (offer, kind) in [
             ("text/html", BodyKind::Html),
@@ -188,7 +192,7 @@ fn py_space(c: char) -> bool {
     matches!(c, '\t'..='\r' | '\x1c'..='\x20' | '\u{85}' | '\u{a0}')
 }
 
-/// `MIMEAccept.parse`: the masks with a non-zero quality, lower-cased, in order. Each comes
+/// `MIMEAccept.parse`: the masks and their qualities, lower-cased, in order. Each comes
 /// from WebOb's `part_re` (`,\s*([^\s;,\n]+)(?:[^,]*?;\s*q=([0-9.]*))?`, searched in
 /// `',' + value`); masks that are not `type/subtype` or put `*` anywhere but a whole part
 /// (or `*/x`) are dropped.
@@ -256,8 +260,27 @@ fn mime_accept(value: &str) -> Vec<(String, f64)> {
         if (major == "*" && minor != "*") || wild_in(&major) || wild_in(&minor) {
             continue;
         }
-        if q != 0.0 {
-            out.push((format!("{major}/{minor}"), q));
+        out.push((format!("{major}/{minor}"), q));
+    }
+    out
+}
+
+/// `str(req.accept)` (WebOb 1.7 `Accept.__str__` over `MIMEAccept.parse`): every mask kept,
+/// lower-cased, joined by `, `, a quality other than 1 written back as `;q=` with as many
+/// decimals as Python's `str()` of it had, three at most. Glance's version negotiation
+/// looked for its media type at the start of this text, not of the header.
+pub fn accept_str(value: &[u8]) -> String {
+    let masks = mime_accept(&latin1(value));
+    let mut out = String::new();
+    for (mask, q) in masks {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push_str(&mask);
+        if q != 1.0 {
+            let shown = format!("{q}");
+            let decimals = shown.split_once('.').map_or(1, |(_, d)| d.len()).min(3);
+            out.push_str(&format!(";q={q:.decimals$}"));
         }
     }
     out

@@ -1093,8 +1093,64 @@ def write_values(flavor):
     return out
 
 
+def random_reads(flavor, n=400, seed=20261206):
+    """Read-only requests drawn at random (a fixed seed, so every run sends the same ones):
+    a caller, a method, a path, list parameters joined by '&' or ';', and a handful of the
+    headers clients send, in combinations the tables above do not list one by one."""
+    import random
+    import urllib.parse as up
+    rnd = random.Random("%s-%s" % (seed, flavor))
+    idents = [(w, h) for w, h in IDENTITIES
+              if flavor == "trusted-auth" or w in NOAUTH_IDENTITIES]
+    names = sorted(IDS)
+    lists = ["/v1/images", "/v1/images/detail", "/v1/images/", "/v1//images/detail"]
+    keys = sorted(FILTER_VALUES) + ["property-team", "property-distro", "is_public"]
+    extra = {"property-team": ["blue", "red", ""], "property-distro": ["cirros", "x"],
+             "is_public": ["None", "true", "false", "none"]}
+    headers = [("Accept", a) for a in ACCEPTS if a is not None] + [
+        ("Connection", "keep-alive"), ("Connection", "close"), ("Accept-Encoding", "gzip"),
+        ("X-Auth-Token", "tok"), ("Content-Type", "application/json"),
+        ("Host", "glance.example"), ("Host", "glance.example:80"),
+        ("X-Openstack-Request-Id", "req-aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee")]
+    out = []
+    for i in range(n):
+        who, h = rnd.choice(idents)
+        method = rnd.choices(["GET", "HEAD", "OPTIONS"], [60, 35, 5])[0]
+        kind = rnd.random()
+        if kind < 0.45:
+            params = []
+            for _ in range(rnd.randint(0, 4)):
+                k = rnd.choice(keys)
+                params.append((k, rnd.choice(FILTER_VALUES.get(k) or extra[k])))
+            sep = rnd.choice(["&", "&", ";"])
+            q = sep.join(up.urlencode([kv]) for kv in params)
+            path = rnd.choice(lists) + ("?" + q if q or rnd.random() < 0.1 else "")
+        elif kind < 0.8:
+            iid = IDS[rnd.choice(names)] if rnd.random() < 0.9 else UNKNOWN
+            path = rnd.choice(["/v1/images/%s", "/v1/images/%s/members",
+                               "/v1/images/%s/members/" + rnd.choice([A, B, C, D])]) % iid
+        else:
+            path = rnd.choice(["/", "/versions", "/v1", "/v1/", "/v1/shared-images/%s"
+                               % rnd.choice([A, B, C, D, "x"]), "/healthcheck"])
+        hh = [("User-Agent", "oracle/1")] + list(h)
+        host = True
+        for name, value in rnd.sample(headers, rnd.randint(0, 3)):
+            if name == "Host":
+                if not host:
+                    continue
+                host = False
+            hh.append((name, value))
+        kw = {"host": host}
+        if rnd.random() < 0.05:
+            kw["body"] = b"{}"
+        out.append(Case("random %d: %s %s" % (i, method, path), "random/%s" % who,
+                        [Req(method, path, hh, **kw)]))
+    return out
+
+
 def phases(flavor):
     return [("visibility", visibility(flavor)), ("variants", variants(flavor)),
             ("paths", paths(flavor)), ("filters", filters(flavor)),
+            ("random", random_reads(flavor)),
             ("methods", method_matrix(flavor)), ("write", write_phase(flavor)),
             ("write_values", write_values(flavor))]

@@ -415,7 +415,7 @@ def classify(real, emu, req, rules):
 POOL = concurrent.futures.ThreadPoolExecutor(8)
 # Phases whose requests change nothing: their cases go to both servers several at a time
 # (the close probes' waits overlap); the rest run one case after another, in order.
-PARALLEL_PHASES = ("visibility", "variants", "paths", "filters")
+PARALLEL_PHASES = ("visibility", "variants", "paths", "filters", "random")
 PARALLEL = 4
 SAVED = None         # real Glance's answers, saved (--save-real) or replayed (--real-from)
 KNOWN_SEEN = set()   # "<flavor> | <case name>" of every "other" difference of this run

@@ -542,6 +542,13 @@ async fn unread_bodies_are_discarded_or_close_as_eventlet_did() {
             .await;
         assert_eq!(r.status_line, "HTTP/1.1 200 OK", "{framing}");
     }
+    // The answer goes out before the rest is read: a client that sends a head saying
+    // 2^40 + 1 bytes and waits gets its 400 at once.
+    let mut c = Conn::open(&emu).await;
+    let r = c
+        .roundtrip(b"POST /v1/images HTTP/1.1\r\nHost: h\r\nContent-Length: 1099511627777\r\n\r\n")
+        .await;
+    assert_eq!(r.status_line, "HTTP/1.1 400 Bad Request");
     // Expect, refused before a read: no 100, `Connection: close` after Date, closed.
     let mut c = Conn::open(&emu).await;
     let r = c
@@ -654,4 +661,43 @@ async fn request_lines_are_pythons() {
     assert_eq!(r.header("Connection"), Some("close"));
     assert!(r.body.is_empty());
     assert!(c.closed().await);
+}
+
+/// Version negotiation read `str(req.accept)`, WebOb's re-written list (masks that are not
+/// `type/subtype` dropped, parameters but `q` dropped, lower-cased), and the API's filter
+/// check read the last value of a repeated parameter.
+#[tokio::test]
+async fn accept_is_webobs_string_and_filters_check_the_last_value() {
+    let emu = spawn(FIXTURE).await;
+    for (accept, status) in [
+        (
+            "garbage, application/vnd.openstack.images-v1",
+            "HTTP/1.1 200 OK",
+        ),
+        (
+            "Application/VND.openstack.images-V1;level=1",
+            "HTTP/1.1 200 OK",
+        ),
+        (
+            "garbage, application/vnd.openstack.images-v2, text/html",
+            "HTTP/1.1 300 Multiple Choices",
+        ),
+        (
+            "application/vnd.openstack.images-v1;q=0.5",
+            "HTTP/1.1 300 Multiple Choices",
+        ),
+    ] {
+        // Named by Accept, the path is not popped: /v1/images would be /v1/v1/images.
+        let r = request(
+            &emu,
+            &format!("GET /images HTTP/1.1\r\nHost: h\r\nAccept: {accept}\r\n\r\n"),
+        )
+        .await;
+        assert_eq!(r.status_line, status, "{accept}");
+    }
+    let r = get(&emu, "/v1/images?is_public=yes&is_public=none").await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+    let r = get(&emu, "/v1/images?size_min=1&size_min=x").await;
+    assert_eq!(r.status_line, "HTTP/1.1 400 Bad Request");
+    assert!(r.body_str().contains("got x"), "{}", r.body_str());
 }
