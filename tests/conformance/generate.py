@@ -1093,12 +1093,17 @@ def write_values(flavor):
     return out
 
 
-def random_reads(flavor, n=400, seed=20261206):
+def random_reads(flavor, n=None, seed=None):
     """Read-only requests drawn at random (a fixed seed, so every run sends the same ones):
     a caller, a method, a path, list parameters joined by '&' or ';', and a handful of the
-    headers clients send, in combinations the tables above do not list one by one."""
+    headers clients send, in combinations the tables above do not list one by one.
+    ORACLE_RANDOM_SEED and ORACLE_RANDOM_N draw another set (exploration; CI uses the
+    defaults)."""
+    import os
     import random
     import urllib.parse as up
+    n = int(os.environ.get("ORACLE_RANDOM_N", 400)) if n is None else n
+    seed = os.environ.get("ORACLE_RANDOM_SEED", "20261206") if seed is None else seed
     rnd = random.Random("%s-%s" % (seed, flavor))
     idents = [(w, h) for w, h in IDENTITIES
               if flavor == "trusted-auth" or w in NOAUTH_IDENTITIES]
