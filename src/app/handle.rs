@@ -94,17 +94,19 @@ impl App {
     /// prefixed when missing, as Glance's keystone context did.
     pub fn request_id_for(&self, headers: &HeaderMap) -> HeaderValue {
         if self.config.auth.echoes_request_id() {
-            if let Some(v) = headers
-                .get("x-openstack-request-id")
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| !v.is_empty())
-            {
-                let id = if v.starts_with("req-") {
-                    v.to_string()
-                } else {
-                    format!("req-{v}")
-                };
-                if let Ok(h) = HeaderValue::from_str(&id) {
+            // As the environ held it: repeated lines are one `,`-joined value.
+            let mut id: Vec<u8> = Vec::new();
+            for v in headers.get_all("x-openstack-request-id") {
+                if !id.is_empty() {
+                    id.push(b',');
+                }
+                id.extend_from_slice(v.as_bytes());
+            }
+            if !id.is_empty() {
+                if !id.starts_with(b"req-") {
+                    id.splice(0..0, *b"req-");
+                }
+                if let Ok(h) = HeaderValue::from_bytes(&id) {
                     return h;
                 }
             }

@@ -75,6 +75,29 @@ where
     map_response(app, fut, done)
 }
 
+/// Routes' redirect of the bare version prefix to its slash form (`SCRIPT_NAME` + `/`, and
+/// `SCRIPT_NAME` was always `/v1`), with the request id when there was a context.
+fn v1_redirect(headers: &http::HeaderMap, ctx: Option<&Ctx>) -> Response<Body> {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::FOUND;
+    let h = resp.headers_mut();
+    h.append(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf8"),
+    );
+    if let Some(loc) = url_header(&format!("{}/v1/", location_base(headers))) {
+        h.append(header::LOCATION, loc);
+    }
+    let mut resp = match ctx {
+        Some(ctx) => finish(ctx, Ok(resp)),
+        None => resp,
+    };
+    // WebOb's Content-Length came after the request id, on HEAD too.
+    resp.headers_mut()
+        .append(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    resp
+}
+
 /// eventlet's own answer to an exception from the application: `500`, `text/plain`, no
 /// body, closed.
 fn eventlet_500(app: &App) -> Response<Body> {
@@ -245,6 +268,11 @@ where
             // the context, which failed only where an action used it; a route miss and the
             // router's 405s never did.
             if refusal == crate::auth::Refusal::ServerError(None) {
+                if rest.is_empty() {
+                    // Routes' redirect never used the context either (and the request id
+                    // middleware found none to echo).
+                    return ready(v1_redirect(req.headers(), None));
+                }
                 if let Some(e) = context_free(&split_segments(rest), req.method()) {
                     let ctx = Ctx::before_context(req.method(), accept);
                     let resp = error_response(&ctx, e);
@@ -268,23 +296,7 @@ where
         },
     };
     if rest.is_empty() {
-        // Routes redirected the bare version prefix to its slash form.
-        let mut resp = Response::new(Body::empty());
-        *resp.status_mut() = StatusCode::FOUND;
-        let h = resp.headers_mut();
-        h.append(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf8"),
-        );
-        // Routes redirected to SCRIPT_NAME + "/", and SCRIPT_NAME was always "/v1".
-        if let Some(loc) = url_header(&format!("{}/v1/", location_base(req.headers()))) {
-            h.append(header::LOCATION, loc);
-        }
-        let mut resp = finish(&ctx, Ok(resp));
-        // WebOb's Content-Length came after the request id, on HEAD too.
-        resp.headers_mut()
-            .append(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
-        return ready(resp);
+        return ready(v1_redirect(req.headers(), Some(&ctx)));
     }
     let segs = split_segments(rest);
     let segs: &[&str] = &segs;

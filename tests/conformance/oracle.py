@@ -272,11 +272,12 @@ def _explained(real, emu):
 
 
 def rule_oslo_healthcheck_page(real, emu, req):
-    """GET /healthcheck asking for HTML or JSON: oslo.middleware's HTML page carries the host
-    name, Python version and live thread stacks of the reference process, and its JSON branch
-    is a 500 on Python 3 (a str body handed to WebOb). glance-emu answers its readiness "OK"."""
+    """/healthcheck (any method but HEAD, which oslo.middleware answered alike) asking for
+    HTML or JSON: the HTML page carries the host name, Python version and live thread stacks
+    of the reference process, and its JSON branch is a 500 on Python 3 (a str body handed to
+    WebOb). glance-emu answers its readiness "OK"."""
     accept = ",".join(v for k, v in req.headers if k.lower() == "accept")
-    if req.method != "GET" or req.target != "/healthcheck" or \
+    if req.method == "HEAD" or req.target != "/healthcheck" or \
             emu.status != "HTTP/1.1 200 OK" or emu.body != b"OK":
         return
     if real.body.startswith(b"<HTML>\n<HEAD><TITLE>Healthcheck Status") or (

@@ -187,6 +187,37 @@ async fn long_request_id_spares_routes_that_never_used_the_context() {
     assert_eq!(r.names(), ["Content-Length", "Content-Type", "Date"]);
     let r = request(&emu, &ask(&format!("/v1/images/{PUB}"))).await;
     assert_eq!(r.status_line, "HTTP/1.1 500 Internal Server Error");
+    // Routes' redirect of the bare prefix never used it either.
+    let r = request(&emu, &ask("/v1")).await;
+    assert_eq!(r.status_line, "HTTP/1.1 302 Found");
+    assert_eq!(
+        r.names(),
+        ["Content-Type", "Location", "Content-Length", "Date"]
+    );
+    assert_eq!(r.header("Location"), Some("http://h/v1/"));
+}
+
+/// Two `X-Openstack-Request-Id` lines were one `,`-joined environ value, echoed whole (and
+/// judged whole: two ids of 40 characters are over the 64 allowed).
+#[tokio::test]
+async fn repeated_request_ids_are_one_joined_value() {
+    let emu = spawn_trusted(FIXTURE).await;
+    let ask = |ids: &[&str]| {
+        let lines: String = ids
+            .iter()
+            .map(|id| format!("X-Openstack-Request-Id: {id}\r\n"))
+            .collect();
+        format!(
+            "GET /v1/images/{PUB} HTTP/1.1\r\nHost: h\r\nX-Identity-Status: Confirmed\r\n\
+             X-Tenant-Id: a1\r\nX-Roles: member\r\n{lines}\r\n"
+        )
+    };
+    let r = request(&emu, &ask(&["abc", "req-1"])).await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(r.header("X-Openstack-Request-Id"), Some("req-abc,req-1"));
+    let forty = "x".repeat(40);
+    let r = request(&emu, &ask(&[&forty, &forty])).await;
+    assert_eq!(r.status_line, "HTTP/1.1 500 Internal Server Error");
 }
 
 /// Malformed `PUT /v1/images/{id}/members` bodies: real Glance 15 (Python 3) answered with
