@@ -7,7 +7,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::BodyExt;
 
 use crate::app::body::Body;
 use crate::app::BodyWatch;
@@ -273,7 +272,29 @@ where
                     // middleware found none to echo).
                     return ready(v1_redirect(req.headers(), None));
                 }
-                if let Some(e) = context_free(&split_segments(rest), req.method()) {
+                let segs = split_segments(rest);
+                let free = context_free(&segs, req.method());
+                let image_data = matches!(
+                    (&segs[..], req.method().as_str()),
+                    (["images"], "POST") | (["images", _], "PUT")
+                );
+                if routed(&segs) && !image_data && request_body(&req) == RequestBody::Json {
+                    // The JSON deserializer ran before the action, which alone used the
+                    // context: a body it refused is its 400.
+                    let method = req.method().clone();
+                    return RespFuture::Fallible(Box::pin(async move {
+                        let (parts, data) = req.into_parts();
+                        let ctx = Ctx::before_context(&method, accept);
+                        let e = match super::json_body::read(&parts.headers, data).await {
+                            Err(e) => e,
+                            Ok(_) => {
+                                free.unwrap_or(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR))
+                            }
+                        };
+                        Ok(error_response(&ctx, e))
+                    }));
+                }
+                if let Some(e) = free {
                     let ctx = Ctx::before_context(req.method(), accept);
                     let resp = error_response(&ctx, e);
                     return ready(resp);
@@ -307,24 +328,17 @@ where
     // HEAD on the detail list reached an action that takes no body: its 405 came from there.
     let detail_head = matches!(segs, ["images", "detail"]) && ctx.method == Method::HEAD;
     if body != RequestBody::None && !reads_own_body(segs, &ctx.method) {
-        // The body is read first (eventlet kept the connection), then judged as Glance's
-        // JSON deserializer did, before the action ran.
+        // A JSON body is read and judged as Glance's deserializer did, before the action ran.
         let app = Arc::clone(app);
         let path = path.to_string();
         return RespFuture::Fallible(Box::pin(async move {
             let (mut parts, data) = req.into_parts();
-            let bytes = data
-                .collect()
-                .await
-                .map(|c| c.to_bytes())
-                .unwrap_or_default();
-            let verdict = if body == RequestBody::Json {
-                json_body_verdict(&bytes)
-            } else {
-                None
-            };
-            if let Some(e) = verdict {
-                return Ok(finish(&ctx, Err(e)));
+            if body == RequestBody::Json {
+                // Read as far as the deserializer's bound; a body Glance never read stays
+                // unread (discarded after the answer, as eventlet did).
+                if let Err(e) = super::json_body::read(&parts.headers, data).await {
+                    return Ok(finish(&ctx, Err(e)));
+                }
             }
             parts.headers.remove(header::CONTENT_LENGTH);
             parts.headers.remove(header::TRANSFER_ENCODING);
@@ -536,21 +550,6 @@ fn routed(segs: &[&str]) -> bool {
         ["images", id] | ["images", id, "members"] | ["shared-images", id] => !id.is_empty(),
         ["images", id, "members", member] => !id.is_empty() && !member.is_empty(),
         _ => false,
-    }
-}
-
-/// `JSONRequestDeserializer.from_json`: 400 unless the body is a JSON object or array.
-fn json_body_verdict(bytes: &[u8]) -> Option<ApiError> {
-    match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Ok(serde_json::Value::Object(_)) | Ok(serde_json::Value::Array(_)) => None,
-        Ok(_) => Some(ApiError::explained(
-            StatusCode::BAD_REQUEST,
-            "Unexpected body type. Expected list/dict.",
-        )),
-        Err(_) => Some(ApiError::explained(
-            StatusCode::BAD_REQUEST,
-            "Malformed JSON in request body.",
-        )),
     }
 }
 

@@ -1134,9 +1134,18 @@ def random_reads(flavor, n=None, seed=None):
             iid = IDS[rnd.choice(names)] if rnd.random() < 0.9 else UNKNOWN
             path = rnd.choice(["/v1/images/%s", "/v1/images/%s/members",
                                "/v1/images/%s/members/" + rnd.choice([A, B, C, D])]) % iid
-        else:
+        elif kind < 0.9:
             path = rnd.choice(["/", "/versions", "/v1", "/v1/", "/v1/shared-images/%s"
                                % rnd.choice([A, B, C, D, "x"]), "/healthcheck"])
+        else:
+            path = rnd.choice(PATHS).replace("{pub}", IDS["pub-a"]).replace(
+                "{PUB}", IDS["pub-a"].upper()).replace("{shared}", IDS["shared-a"]).replace(
+                "{B}", B)
+        if os.environ.get("ORACLE_RANDOM_WIDE") and rnd.random() < 0.3:
+            method = rnd.choice(["DELETE", "PUT", "POST", "PATCH", "GET", "HEAD"])
+            if method in ("DELETE", "PUT", "POST", "PATCH"):
+                path = rnd.choice(["/v1/images/%s", "/v1/images/%s/members",
+                                   "/v1/images/%s/members/x"]) % UNKNOWN
         hh = [("User-Agent", "oracle/1")] + list(h)
         host = True
         for name, value in rnd.sample(headers, rnd.randint(0, 3)):
@@ -1148,6 +1157,19 @@ def random_reads(flavor, n=None, seed=None):
         kw = {"host": host}
         if rnd.random() < 0.05:
             kw["body"] = b"{}"
+        if os.environ.get("ORACLE_RANDOM_WIDE"):
+            r = rnd.random()
+            if r < 0.05:
+                kw["version"] = "HTTP/1.0"
+            elif r < 0.1:
+                kw["body"] = rnd.choice([b"", b"x" * 70000, b'{"member": {"can_share": true}}'])
+                kw["chunked"] = True
+            elif r < 0.15:
+                hh.append(("Expect", "100-continue"))
+                kw["body"] = rnd.choice([b"", b"abc"])
+            elif r < 0.2:
+                hh.append(("Content-Type", rnd.choice(["application/octet-stream", "text/plain"])))
+                kw["body"] = b"y" * rnd.choice([1, 100, 70000])
         out.append(Case("random %d: %s %s" % (i, method, path), "random/%s" % who,
                         [Req(method, path, hh, **kw)]))
     return out

@@ -195,6 +195,14 @@ async fn long_request_id_spares_routes_that_never_used_the_context() {
         ["Content-Type", "Location", "Content-Length", "Date"]
     );
     assert_eq!(r.header("Location"), Some("http://h/v1/"));
+    // The JSON deserializer ran before any action: a body it refused is its 400.
+    let r = request(
+        &emu,
+        &format!("GET /v1/images HTTP/1.1\r\nHost: h\r\n{who}Content-Length: 3\r\n\r\nabc"),
+    )
+    .await;
+    assert_eq!(r.status_line, "HTTP/1.1 400 Bad Request");
+    assert!(r.body_str().contains("Malformed JSON in request body."));
 }
 
 /// Two `X-Openstack-Request-Id` lines were one `,`-joined environ value, echoed whole (and
@@ -588,6 +596,17 @@ async fn unread_bodies_are_discarded_or_close_as_eventlet_did() {
     assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
     let names = r.names();
     assert_eq!(names[names.len() - 2..], ["Date", "Connection"]);
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert!(c.closed().await);
+    // A body Glance never read (chunked, on a GET) with Expect: answered, then closed.
+    let mut c = Conn::open(&emu).await;
+    let r = c
+        .roundtrip(
+            b"GET /v1/images HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\
+              Expect: 100-continue\r\n\r\n",
+        )
+        .await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
     assert_eq!(r.header("Connection"), Some("close"));
     assert!(c.closed().await);
     // Expect on an upload the action reads: 100 first, then the answer, connection kept.
