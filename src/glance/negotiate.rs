@@ -27,6 +27,9 @@ pub enum Negotiated {
     RedirectToSlash,
     /// A path for the v1 router: decoded, starting with `/`, runs of `/` collapsed.
     V1(String),
+    /// A version named by `Accept` with a path that does not start with `/` (`*`, an
+    /// absolute-form target): Routes raised on it, a 500 from inside the application.
+    Unroutable,
 }
 
 const VND: &str = "application/vnd.openstack.images-";
@@ -67,6 +70,9 @@ pub fn negotiate(target: &str, accept: Option<&[u8]>) -> Negotiated {
         if !is_v1(version) {
             return Negotiated::Versions(StatusCode::MULTIPLE_CHOICES);
         }
+        if !decoded.starts_with('/') {
+            return Negotiated::Unroutable;
+        }
         &decoded
     } else {
         let (version, rest) = match stripped.find('/') {
@@ -98,6 +104,18 @@ mod tests {
 
     const MULTI: Negotiated = Negotiated::Versions(StatusCode::MULTIPLE_CHOICES);
     const EXPLICIT: Negotiated = Negotiated::Versions(StatusCode::OK);
+
+    // Rule: With a version named by Accept, a path that does not start with `/` (`*`, an
+    // absolute-form target) is one Routes raised on.
+    #[test]
+    fn accept_named_versions_need_a_path() {
+        let vnd = Some(&b"application/vnd.openstack.images-v1"[..]);
+        for t in ["*", "", "http://x/v1/images"] {
+            assert_eq!(negotiate(t, vnd), Negotiated::Unroutable, "{t}");
+        }
+        assert_eq!(negotiate("/images", vnd), v1("/images"));
+        assert_eq!(negotiate("*", None), MULTI);
+    }
 
     // Rule: A URL version (v1, v1.0, v1.1) is popped with every leading slash; any other first segment gets the 300 version document.
     #[test]

@@ -244,6 +244,7 @@ where
         .map(|v| v.as_bytes())
         .collect::<Vec<_>>()
         .join(&b","[..]);
+    let mut unroutable = false;
     let v1_path = match negotiate(path, Some(&accept_header)) {
         Negotiated::Versions(status) => {
             // An empty Host was answered as none, but WebOb's host_url was "http://".
@@ -257,6 +258,10 @@ where
         }
         Negotiated::RedirectToSlash => String::new(),
         Negotiated::V1(p) => p,
+        Negotiated::Unroutable => {
+            unroutable = true;
+            String::new()
+        }
     };
     let rest = v1_path.as_str();
     let accept = BodyKind::from_headers(req.headers());
@@ -267,7 +272,7 @@ where
             // the context, which failed only where an action used it; a route miss and the
             // router's 405s never did.
             if refusal == crate::auth::Refusal::ServerError(None) {
-                if rest.is_empty() {
+                if rest.is_empty() && !unroutable {
                     // Routes' redirect never used the context either (and the request id
                     // middleware found none to echo).
                     return ready(v1_redirect(req.headers(), None));
@@ -316,6 +321,12 @@ where
             String::new()
         },
     };
+    if unroutable {
+        return ready(finish(
+            &ctx,
+            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR)),
+        ));
+    }
     if rest.is_empty() {
         return ready(v1_redirect(req.headers(), Some(&ctx)));
     }

@@ -287,18 +287,22 @@ def rule_oslo_healthcheck_page(real, emu, req):
 
 def rule_py3_latin1_non_ascii(real, emu, req):
     """Non-ASCII bytes in the path: Python 3's WSGI decodes them as latin-1, so WebOb escapes
-    each UTF-8 byte as its own character reference (caf&#195;&#169;). Python 2.7 kept the
-    bytes; glance-emu writes the UTF-8 text."""
-    if not re.search(rb"&#(1[2-9]\d|2[0-5]\d);", real.body):
-        return
+    each UTF-8 byte as its own character reference (caf&#195;&#169;), and a plain-text page
+    carries each byte as its own character, UTF-8 encoded (caf\xc3\x83\xc2\xa9). Python
+    2.7 kept the bytes; glance-emu writes the UTF-8 text."""
     try:
         text = emu.body.decode("utf-8")
     except UnicodeDecodeError:
         return
     if all(ord(ch) < 128 for ch in text):
         return
-    body = "".join(ch if ord(ch) < 128 else "".join("&#%d;" % b for b in ch.encode("utf-8"))
-                   for ch in text).encode("ascii")
+    if re.search(rb"&#(1[2-9]\d|2[0-5]\d);", real.body):
+        body = "".join(ch if ord(ch) < 128 else "".join("&#%d;" % b for b in ch.encode("utf-8"))
+                       for ch in text).encode("ascii")
+    else:
+        body = text.encode("utf-8").decode("latin-1").encode("utf-8")
+        if body != real.body:
+            return
     delta = len(body) - len(emu.body)
     emu.body = body
     for h in emu.headers:
