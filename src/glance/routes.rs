@@ -283,6 +283,8 @@ where
                     (&segs[..], req.method().as_str()),
                     (["images"], "POST") | (["images", _], "PUT")
                 );
+                let detail_head =
+                    matches!(&segs[..], ["images", "detail"]) && req.method() == Method::HEAD;
                 if routed(&segs) && !image_data && request_body(&req) == RequestBody::Json {
                     // The JSON deserializer ran before the action, which alone used the
                     // context: a body it refused is its 400.
@@ -292,9 +294,12 @@ where
                         let ctx = Ctx::before_context(&method, accept);
                         let e = match super::json_body::read(&parts.headers, data).await {
                             Err(e) => e,
-                            Ok(_) => {
-                                free.unwrap_or(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR))
-                            }
+                            // The router's 405s took the body; HEAD on the detail list's came
+                            // from an action that took none (TypeError), as any action's did.
+                            Ok(_) => match free {
+                                Some(e) if !detail_head => e,
+                                _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR),
+                            },
                         };
                         Ok(error_response(&ctx, e))
                     }));

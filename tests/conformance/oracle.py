@@ -277,7 +277,7 @@ def rule_oslo_healthcheck_page(real, emu, req):
     of the reference process, and its JSON branch is a 500 on Python 3 (a str body handed to
     WebOb). glance-emu answers its readiness "OK"."""
     accept = ",".join(v for k, v in req.headers if k.lower() == "accept")
-    if req.method == "HEAD" or req.target != "/healthcheck" or \
+    if req.method == "HEAD" or req.target.split("?")[0] != "/healthcheck" or \
             emu.status != "HTTP/1.1 200 OK" or emu.body != b"OK":
         return
     if real.body.startswith(b"<HTML>\n<HEAD><TITLE>Healthcheck Status") or (
