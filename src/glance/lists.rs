@@ -459,10 +459,15 @@ pub(crate) fn index_page(
         .map(|n| n as u64);
     let min_ram = param(&params, "min_ram").map(sqlite_integer);
     let min_disk = param(&params, "min_disk").map(sqlite_integer);
-    let props: Vec<(&str, &str)> = params
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix("property-").map(|p| (p, v.as_str())))
-        .collect();
+    // `properties[key] = req.params.get(param)`: each property once, its last value.
+    let mut props: Vec<(&str, &str)> = Vec::new();
+    for (k, _) in &params {
+        if let Some(p) = k.strip_prefix("property-") {
+            if !props.iter().any(|(q, _)| *q == p) {
+                props.push((p, param(&params, k).unwrap_or_default()));
+            }
+        }
+    }
 
     let caller = &ctx.caller;
     let matches = |img: &Image| -> bool {

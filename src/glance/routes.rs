@@ -115,9 +115,11 @@ fn after_answer(
     conn: Option<&'static str>,
     closes: bool,
 ) -> Response<Body> {
-    if closes && r.extensions().get::<crate::app::StreamedData>().is_some() {
+    if closes && conn != Some("close") && r.extensions().get::<crate::app::StreamedData>().is_some()
+    {
         // Image data after an unanswered `100-continue`: eventlet closed the connection
-        // without a `Connection` line (it had sent its head before deciding to close).
+        // without a `Connection` line (it had sent its head before deciding to close),
+        // unless the request's own `Connection: close` had it say so.
         r.extensions_mut().insert(crate::app::UnannouncedClose);
     }
     match if closes { Some("close") } else { conn } {

@@ -458,6 +458,20 @@ async fn image_data_after_an_unanswered_continue_closes_unannounced() {
     assert_eq!(r.header("Connection"), Some("close"));
     assert_eq!(r.names().last(), Some(&"Connection"));
     assert!(c.closed().await);
+    // The client's own `Connection: close` had eventlet say it on image data too.
+    let mut c = Conn::open(&emu).await;
+    let r = c
+        .roundtrip(
+            format!(
+                "GET /v1/images/{PUB} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\
+                 Expect: 100-continue\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await;
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert_eq!(r.names().last(), Some(&"Connection"));
+    assert!(c.closed().await);
 }
 
 /// `changes-since` as iso8601 0.1.11 read it (short and basic forms, a comma fraction, a
@@ -747,6 +761,16 @@ async fn accept_is_webobs_string_and_filters_check_the_last_value() {
     }
     let r = get(&emu, "/v1/images?is_public=yes&is_public=none").await;
     assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+    // A repeated property filter: its last value.
+    let props = spawn(
+        r#"[{"id": "0c0c0c0c-0000-4000-8000-000000000001", "name": "p", "is_public": true,
+             "properties": {"x": "2"}}]"#,
+    )
+    .await;
+    let r = get(&props, "/v1/images?property-x=1;property-x=2").await;
+    assert!(r.body_str().contains(PUB), "{}", r.body_str());
+    let r = get(&props, "/v1/images?property-x=2;property-x=1").await;
+    assert_eq!(r.body_str(), r#"{"images": []}"#);
     let r = get(&emu, "/v1/images?size_min=1&size_min=x").await;
     assert_eq!(r.status_line, "HTTP/1.1 400 Bad Request");
     assert!(r.body_str().contains("got x"), "{}", r.body_str());
