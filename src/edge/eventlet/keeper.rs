@@ -326,14 +326,12 @@ impl TargetKeeper {
                                 let head = &rest[..n];
                                 let end = python_header_cut(head);
                                 let seen = end.map_or(head, |k| &head[..k]);
-                                // The request line in the form hyper reads (checked above).
-                                let lined = request_line::mend(seen).ok().flatten();
-                                let seen = lined.as_deref().unwrap_or(seen);
-                                self.state = match request_framing(seen, end.is_some()) {
+                                let mended = mend_head(seen);
+                                let framed = mended.as_deref().unwrap_or(seen);
+                                self.state = match request_framing(framed, end.is_some()) {
                                     Ok(next) => next,
                                     Err(r) => return Some(self.refuse(r, cut, data.len())),
                                 };
-                                let mended = connection_mend(seen).or_else(|| lined.clone());
                                 if let Some(mut mended) = mended {
                                     if end.is_some() {
                                         mended.extend_from_slice(b"\r\n");
@@ -361,16 +359,13 @@ impl TargetKeeper {
                                 if let Some(k) = end {
                                     head.truncate(k);
                                 }
-                                if let Ok(Some(lined)) = request_line::mend(&head) {
-                                    head = lined;
+                                if let Some(mended) = mend_head(&head) {
+                                    head = mended;
                                 }
                                 self.state = match request_framing(&head, end.is_some()) {
                                     Ok(next) => next,
                                     Err(r) => return Some(self.refuse(r, cut, data.len())),
                                 };
-                                if let Some(mended) = connection_mend(&head) {
-                                    head = mended;
-                                }
                                 if end.is_some() {
                                     head.extend_from_slice(b"\r\n");
                                 }
@@ -449,6 +444,15 @@ impl TargetKeeper {
 /// The name hyper is handed in place of `Connection` on a line eventlet did not read as
 /// hyper would (see [`connection_mend`]).
 pub const CONNECTION_UNREAD: &str = "X-Glance-Emu-Unread-Connection";
+
+/// A whole head as hyper is to be handed it: its request line in the form hyper reads
+/// ([`request_line::mend`]; refusals were checked when the line ended) and the `Connection`
+/// lines eventlet did not read renamed ([`connection_mend`]); `None` when neither changes
+/// anything. Renaming `Connection` lines changes nothing [`request_framing`] reads.
+fn mend_head(head: &[u8]) -> Option<Vec<u8>> {
+    let lined = request_line::mend(head).ok().flatten();
+    connection_mend(lined.as_deref().unwrap_or(head)).or(lined)
+}
 
 /// `head` with the `Connection` lines hyper would read otherwise than eventlet renamed
 /// ([`CONNECTION_UNREAD`]), or `None` when there are none.
