@@ -94,15 +94,10 @@ impl App {
     /// prefixed when missing, as Glance's keystone context did.
     pub fn request_id_for(&self, headers: &HeaderMap) -> HeaderValue {
         if self.config.auth.echoes_request_id() {
-            // As the environ held it: repeated lines are one `,`-joined value.
-            let mut id: Vec<u8> = Vec::new();
-            for v in headers.get_all("x-openstack-request-id") {
-                if !id.is_empty() {
-                    id.push(b',');
-                }
-                id.extend_from_slice(v.as_bytes());
-            }
-            if !id.is_empty() {
+            // As the environ held it (the value the context middleware judged): repeated
+            // lines are one `,`-joined value.
+            let id = crate::auth::environ::raw(headers, "x-openstack-request-id");
+            if let Some(mut id) = id.filter(|id| !id.is_empty()) {
                 if !id.starts_with(b"req-") {
                     id.splice(0..0, *b"req-");
                 }

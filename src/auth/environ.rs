@@ -54,6 +54,24 @@ pub fn join(slot: &mut Option<String>, v: &HeaderValue, text: Text) {
     }
 }
 
+/// The environ's value for the header `name` as bytes (for a value that goes back out as
+/// it came, or is read byte by byte), if the request had it at all.
+pub fn raw(h: &HeaderMap, name: &str) -> Option<Vec<u8>> {
+    let mut out: Option<Vec<u8>> = None;
+    for (n, v) in h {
+        if same_name(n.as_str(), name) {
+            match &mut out {
+                Some(o) => {
+                    o.push(b',');
+                    o.extend_from_slice(v.as_bytes());
+                }
+                None => out = Some(v.as_bytes().to_vec()),
+            }
+        }
+    }
+    out
+}
+
 /// The environ's value for the header `name`, if the request had it at all.
 pub fn header(h: &HeaderMap, name: &str, text: Text) -> Option<String> {
     let mut out = None;
@@ -63,4 +81,27 @@ pub fn header(h: &HeaderMap, name: &str, text: Text) -> Option<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Rule: a repeated header is one `,`-joined environ value, `-` and `_` one in names; the
+    // bytes and the text readers agree.
+    #[test]
+    fn repeated_headers_are_one_joined_value() {
+        let mut h = HeaderMap::new();
+        assert_eq!(raw(&h, "x-a"), None);
+        h.append("x-a", HeaderValue::from_static("1"));
+        h.append("x_a", HeaderValue::from_static("2"));
+        h.append("x-a", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        h.append("x-b", HeaderValue::from_static("3"));
+        // HeaderMap keeps a name's values together, names in the order first seen.
+        assert_eq!(raw(&h, "X-A").as_deref(), Some(&b"1,caf\xe9,2"[..]));
+        assert_eq!(
+            raw(&h, "x-a").map(|b| Text::Latin1.decode(&b).into_owned()),
+            header(&h, "x-a", Text::Latin1)
+        );
+    }
 }

@@ -238,16 +238,9 @@ where
         h.append(header::CONTENT_LENGTH, HeaderValue::from(len));
         return ready(resp);
     }
-    // Repeated Accept lines were one ','-joined environ value.
-    let accept_header = req
-        .headers()
-        .get_all(header::ACCEPT)
-        .iter()
-        .map(|v| v.as_bytes())
-        .collect::<Vec<_>>()
-        .join(&b","[..]);
+    let accept_header = crate::auth::environ::raw(req.headers(), "accept");
     let mut unroutable = false;
-    let v1_path = match negotiate(path, Some(&accept_header)) {
+    let v1_path = match negotiate(path, accept_header.as_deref()) {
         Negotiated::Versions(status) => {
             // An empty Host was answered as none, but WebOb's host_url was "http://".
             let base = if req.extensions().get::<EmptyHost>().is_some() {
