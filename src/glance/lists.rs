@@ -450,13 +450,12 @@ pub(crate) fn index_page(
             }
         }
     }
-    // Validated above as integers from 0 to 2^63-1 (the database layer's `int()` again).
-    let size_min = param(&params, "size_min")
-        .and_then(|v| python_int(v, IntText::Python3Query))
-        .map(|n| n as u64);
-    let size_max = param(&params, "size_max")
-        .and_then(|v| python_int(v, IntText::Python3Query))
-        .map(|n| n as u64);
+    // Validated above as integers of 0 or more (the database layer's `int()` again); past
+    // int64 the query fails later (below), past u64 no size reaches them anyway.
+    let range = |key| param(&params, key).and_then(|v| python_int(v, IntText::Python3Query));
+    let (size_min_n, size_max_n) = (range("size_min"), range("size_max"));
+    let size_min = size_min_n.map(|n| u64::try_from(n).unwrap_or(u64::MAX));
+    let size_max = size_max_n.map(|n| u64::try_from(n).unwrap_or(u64::MAX));
     let min_ram = param(&params, "min_ram").map(sqlite_integer);
     let min_disk = param(&params, "min_disk").map(sqlite_integer);
     // `properties[key] = req.params.get(param)`: each property once, its last value.
@@ -552,13 +551,12 @@ pub(crate) fn index_page(
     // The range filters went to SQLite as numbers: past int64, an OverflowError when the
     // query ran, after the marker was looked up (a 500). `min_ram` went as the text itself
     // (see `sqlite_integer`).
-    for key in ["size_min", "size_max"] {
-        if param(&params, key)
-            .and_then(|v| python_int(v, IntText::Python3Query))
-            .is_some_and(|n| n > i128::from(i64::MAX))
-        {
-            return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
-        }
+    if [size_min_n, size_max_n]
+        .into_iter()
+        .flatten()
+        .any(|n| n > i128::from(i64::MAX))
+    {
+        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
     }
     let after = marker.as_deref();
     // A marker whose key is null (or its type's default): Glance's criteria, from the start
