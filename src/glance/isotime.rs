@@ -107,9 +107,11 @@ fn matched(b: &[u8]) -> Option<Groups> {
     month_part(b, 4, g).or_else(|| at_end(b, 4).then_some(g))
 }
 
-/// `(-M{1,2} | MM(?!$))` and what follows it.
-fn month_part(b: &[u8], i: usize, g: Groups) -> Option<Groups> {
-    let mut tries: Vec<(usize, usize)> = Vec::with_capacity(3);
+/// The places `(-X{1,2} | XX)` may match at `i`, in the order Python tries them: after a
+/// dash two digits then one, then two digits without one (not followed by the end when
+/// `two_not_last`, the month's `(?!$)`).
+fn field_tries(b: &[u8], i: usize, two_not_last: bool) -> Vec<(usize, usize)> {
+    let mut tries = Vec::with_capacity(3);
     if b.get(i) == Some(&b'-') {
         for n in [2, 1] {
             if digits(b, i + 1, n) {
@@ -117,10 +119,15 @@ fn month_part(b: &[u8], i: usize, g: Groups) -> Option<Groups> {
             }
         }
     }
-    if digits(b, i, 2) && !at_end(b, i + 2) {
+    if digits(b, i, 2) && !(two_not_last && at_end(b, i + 2)) {
         tries.push((i, i + 2));
     }
-    tries.into_iter().find_map(|r| {
+    tries
+}
+
+/// `(-M{1,2} | MM(?!$))` and what follows it.
+fn month_part(b: &[u8], i: usize, g: Groups) -> Option<Groups> {
+    field_tries(b, i, true).into_iter().find_map(|r| {
         let g = Groups {
             month: Some(r),
             ..g
@@ -131,18 +138,7 @@ fn month_part(b: &[u8], i: usize, g: Groups) -> Option<Groups> {
 
 /// `(-D{1,2} | DD)` and what follows it.
 fn day_part(b: &[u8], i: usize, g: Groups) -> Option<Groups> {
-    let mut tries: Vec<(usize, usize)> = Vec::with_capacity(3);
-    if b.get(i) == Some(&b'-') {
-        for n in [2, 1] {
-            if digits(b, i + 1, n) {
-                tries.push((i + 1, i + 1 + n));
-            }
-        }
-    }
-    if digits(b, i, 2) {
-        tries.push((i, i + 2));
-    }
-    tries.into_iter().find_map(|r| {
+    field_tries(b, i, false).into_iter().find_map(|r| {
         let g = Groups { day: Some(r), ..g };
         time_part(b, r.1, g).or_else(|| at_end(b, r.1).then_some(g))
     })
