@@ -14,15 +14,27 @@ const MAX_JSON_BODY: usize = 1 << 20;
 /// Transfer codings for which Glance took a body to be present whatever its length.
 const BODY_CODINGS: [&str; 5] = ["chunked", "compress", "deflate", "gzip", "identity"];
 
-/// The body as the deserializer handed it to the action: `None` when `has_body` said there
-/// was none (the action then ran without one), else the parsed document, which must be an
-/// object or a list.
-///
-/// `has_body`: a `Transfer-Encoding` whose whole (lower-cased) value is one of
-/// [`BODY_CODINGS`] on a `PUT` (the only method these routes take), or a `Content-Length`
-/// over 0. A body that is there but empty (`Transfer-Encoding: chunked` and nothing sent)
-/// is malformed JSON.
+/// `JSONRequestDeserializer.has_body`: a `Transfer-Encoding` whose whole (lower-cased,
+/// environ) value is one of [`BODY_CODINGS`] on a method that may have a body (`POST`,
+/// `PUT`, `PATCH`), or a `Content-Length` over 0.
+pub(crate) fn has_body(method: &http::Method, headers: &HeaderMap) -> bool {
+    let coding = crate::auth::environ::header(
+        headers,
+        "transfer-encoding",
+        crate::auth::environ::Text::Latin1,
+    )
+    .map(|v| v.to_lowercase());
+    let may_have_body = matches!(method.as_str(), "POST" | "PUT" | "PATCH");
+    (may_have_body && coding.is_some_and(|c| BODY_CODINGS.contains(&c.as_str())))
+        || crate::app::content_length(headers).is_some_and(|n| n > 0)
+}
+
+/// The body as the deserializer handed it to the action: `None` when [`has_body`] said
+/// there was none (the action then ran without one), else the parsed document, which must
+/// be an object or a list. A body that is there but empty (`Transfer-Encoding: chunked` and
+/// nothing sent) is malformed JSON.
 pub(crate) async fn read<B>(
+    method: &http::Method,
     headers: &HeaderMap,
     body: B,
 ) -> Result<Option<serde_json::Value>, ApiError>
@@ -30,15 +42,7 @@ where
     B: http_body::Body<Data = Bytes> + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let coding = crate::auth::environ::header(
-        headers,
-        "transfer-encoding",
-        crate::auth::environ::Text::Latin1,
-    )
-    .map(|v| v.to_lowercase());
-    let has_body = coding.is_some_and(|c| BODY_CODINGS.contains(&c.as_str()))
-        || crate::app::content_length(headers).is_some_and(|n| n > 0);
-    if !has_body {
+    if !has_body(method, headers) {
         return Ok(None);
     }
     let bytes = crate::app::read_limited(body, MAX_JSON_BODY)

@@ -116,7 +116,7 @@ where
     // Glance's JSON deserializer ran before the action's own checks; without a body the
     // action itself could not be called (`update_all` requires one): a 500.
     let (parts, body) = req.into_parts();
-    let Some(body) = super::json_body::read(&parts.headers, body).await? else {
+    let Some(body) = super::json_body::read(&parts.method, &parts.headers, body).await? else {
         return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
     };
     check_member_access(&ctx)?;
@@ -329,7 +329,7 @@ where
 {
     // Glance's JSON deserializer ran before the action's own checks.
     let (parts, body) = req.into_parts();
-    let body = super::json_body::read(&parts.headers, body).await?;
+    let body = super::json_body::read(&parts.method, &parts.headers, body).await?;
     check_member_access(&ctx)?;
     enforce(&app, &ctx, "modify_member")?;
     let img = image_for_members(&app, &ctx, &id)?;

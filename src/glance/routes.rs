@@ -287,7 +287,9 @@ where
                     return RespFuture::Fallible(Box::pin(async move {
                         let (parts, data) = req.into_parts();
                         let ctx = Ctx::before_context(&method, accept);
-                        let e = match super::json_body::read(&parts.headers, data).await {
+                        let e = match super::json_body::read(&parts.method, &parts.headers, data)
+                            .await
+                        {
                             Err(e) => e,
                             // The router's 405s took the body; HEAD on the detail list's came
                             // from an action that took none (TypeError), as any action's did.
@@ -347,7 +349,7 @@ where
             if body == RequestBody::Json {
                 // Read as far as the deserializer's bound; a body Glance never read stays
                 // unread (discarded after the answer, as eventlet did).
-                if let Err(e) = super::json_body::read(&parts.headers, data).await {
+                if let Err(e) = super::json_body::read(&parts.method, &parts.headers, data).await {
                     return Ok(finish(&ctx, Err(e)));
                 }
             }
@@ -521,21 +523,9 @@ enum RequestBody {
 }
 
 fn request_body<B>(req: &Request<B>) -> RequestBody {
-    let h = req.headers();
-    let length = crate::app::content_length(h);
-    let coding = h
-        .get(header::TRANSFER_ENCODING)
-        .map(|v| v.as_bytes().to_ascii_lowercase());
-    let may_have_body = matches!(req.method().as_str(), "POST" | "PUT" | "PATCH");
-    let valid_coding = coding.as_deref().is_some_and(|c| {
-        matches!(
-            c,
-            b"chunked" | b"compress" | b"deflate" | b"gzip" | b"identity"
-        )
-    });
-    if (valid_coding && may_have_body) || length.is_some_and(|n| n > 0) {
+    if super::json_body::has_body(req.method(), req.headers()) {
         RequestBody::Json
-    } else if coding.is_some() {
+    } else if req.headers().contains_key(header::TRANSFER_ENCODING) {
         RequestBody::Ignored
     } else {
         RequestBody::None
