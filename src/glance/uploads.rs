@@ -579,10 +579,7 @@ where
             Ok(out)
         })
         .await;
-    let updated = match written {
-        Ok(u) => u,
-        Err(e) => return Err(e),
-    };
+    let updated = written?;
     if with_data && updated.status == Status::Queued {
         formats_for_upload(&updated)?;
         let img = Box::pin(upload_and_activate(&app, &id, &parts.headers, body)).await?;
