@@ -446,6 +446,11 @@ def location_id(raw):
     return m.group(1).decode() if m else None
 
 
+# ORACLE_TRACE=FILE: one line per exchange (case, request line, both status lines), to
+# follow a sequence of writes up to the difference it led to (exploration).
+TRACE = open(os.environ["ORACLE_TRACE"], "w") if os.environ.get("ORACLE_TRACE") else None
+
+
 def run_flavor(flavor, real_side, emu_side, rules, today, phases_wanted, report):
     counts = collections.Counter()
     by_rule = collections.Counter()
@@ -498,6 +503,11 @@ def run_flavor(flavor, real_side, emu_side, rules, today, phases_wanted, report)
                     real_side.ids[case.learn], emu_side.ids[case.learn] = rid, eid
             for i, (req, ro, eo) in enumerate(zip(rr, real_out, emu_out)):
                 counts["exchanges"] += 1
+                if TRACE is not None:
+                    TRACE.write("%s | %s | %s %s | glance %s | emu %s\n" % (
+                        flavor, case.name, req.method, req.target,
+                        ro.split(b"\r\n", 1)[0].decode("latin-1"),
+                        eo.split(b"\r\n", 1)[0].decode("latin-1")))
                 real = Norm(ro, real_side, req, today, {})
                 emu = Norm(eo, emu_side, req, today, idmap)
                 shown = (real.text(), emu.text())
