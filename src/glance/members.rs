@@ -401,24 +401,31 @@ pub async fn member_delete(
 /// `GET /v1/shared-images/{member}`.
 pub fn shared_images(app: &App, ctx: &Ctx, member: &str) -> Result<Response<Body>, ApiError> {
     // Only the records with a row naming the member are read (the store's member map).
-    let mut entries: Vec<(Timestamp, String, bool)> = app
+    // The registry's `image_member_find(member=...)`: every live row naming the member,
+    // whatever its image's status or deleted flag (a delete soft-deletes the rows with
+    // the image; a record created deleted keeps the rows added to it afterwards); a
+    // non-admin sees the rows of images it owns and the rows naming itself. In row order
+    // (SQLite walks the `deleted` index, so by row id), which is the order the rows were
+    // added across the catalogue, not the images' order.
+    let mut entries: Vec<(u32, Timestamp, String, bool)> = app
         .store
         .shared_with(member)
         .iter()
-        .filter(|i| !i.deleted && ctx.caller.can_see(i))
-        // Non-admins see rows of images they own, or rows naming themselves.
         .filter(|i| {
             ctx.caller.admin || ctx.caller.owns(i) || ctx.caller.registry_owner() == Some(member)
         })
-        .filter_map(|i| {
+        // Every row: a can_share member's writes can leave two rows naming one tenant.
+        .flat_map(|i| {
             i.members
-                .iter()
-                .find(|m| m.member_id == member)
-                .map(|m| (i.created_at, i.id.to_string(), m.can_share))
+                .live_rows()
+                .filter(|(_, m)| m.member_id == member)
+                .map(|(row, m)| (row, i.created_at, i.id.to_string(), m.can_share))
+                .collect::<Vec<_>>()
         })
         .collect();
+    // Rows of records built outside a store (per record numbering) tie: then by image.
     entries.sort();
-    let list: Vec<(String, bool)> = entries.into_iter().map(|(_, id, cs)| (id, cs)).collect();
+    let list: Vec<(String, bool)> = entries.into_iter().map(|(_, _, id, cs)| (id, cs)).collect();
     Ok(json_response(
         StatusCode::OK,
         api::shared_images_body(&list),

@@ -412,11 +412,58 @@ impl Members {
     }
 
     fn next_id(&self) -> u32 {
-        self.0.as_ref().map_or(1, |l| {
+        self.max_row() + 1
+    }
+
+    /// Whether there is any row, live or soft-deleted.
+    pub fn has_rows(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// The highest row id, live or soft-deleted (0 without rows).
+    pub fn max_row(&self) -> u32 {
+        self.0.as_ref().map_or(0, |l| {
             let live = l.ids.last().copied().unwrap_or(0);
             let gone = l.gone.iter().map(|(i, _)| *i).max().unwrap_or(0);
-            live.max(gone) + 1
+            live.max(gone)
         })
+    }
+
+    /// Gives the rows above `old_max` (the ones added since the record's highest row was
+    /// `old_max`) the ids after `*last`, in their order, and advances `*last`: the store
+    /// numbers rows across the whole catalogue in the order they were added, as the
+    /// registry's `image_members` table does, because `GET /v1/shared-images` lists them
+    /// in that order. Rows at or below `old_max` keep their ids, which must be below
+    /// `*last`.
+    pub fn number_rows_after(&mut self, old_max: u32, last: &mut u32) {
+        let Some(l) = self.0.as_deref() else {
+            return;
+        };
+        let mut new: Vec<u32> = l
+            .ids
+            .iter()
+            .copied()
+            .chain(l.gone.iter().map(|(i, _)| *i))
+            .filter(|&i| i > old_max)
+            .collect();
+        if new.is_empty() {
+            return;
+        }
+        new.sort_unstable();
+        let base = *last;
+        *last = base.saturating_add(new.len() as u32);
+        self.renumber(|old| match new.binary_search(&old) {
+            Ok(rank) => base.saturating_add(rank as u32 + 1),
+            Err(_) => old,
+        });
+    }
+
+    /// Live rows with their row ids, in row-id order.
+    pub fn live_rows(&self) -> impl Iterator<Item = (u32, &Member)> {
+        self.0
+            .as_deref()
+            .into_iter()
+            .flat_map(|l| l.ids.iter().copied().zip(&l.live))
     }
 
     /// Adds a membership as a new row at the end.

@@ -22,6 +22,11 @@ pub(super) struct Index {
     /// Bumped by every published write, so an order built under a read lock can tell
     /// whether a write came in before it was installed.
     pub(super) generation: u64,
+    /// The highest membership row id of any record (rows are numbered across the
+    /// catalogue in the order they were added: see [`Members::number_rows_after`]).
+    ///
+    /// [`Members::number_rows_after`]: crate::model::Members::number_rows_after
+    pub(super) member_rows: u32,
 }
 
 struct Entry(Arc<Image>);
@@ -61,6 +66,7 @@ impl Index {
     }
 
     pub(super) fn insert(&mut self, img: Arc<Image>) {
+        self.member_rows = self.member_rows.max(img.members.max_row());
         let h = self.hash(img.id.as_bytes());
         let old = match self.map.find_mut(h, |e| e.0.id == img.id) {
             Some(e) => Some(std::mem::replace(&mut e.0, Arc::clone(&img))),
@@ -81,7 +87,8 @@ impl Index {
     /// their hash starts probing at (a radix sort on those bits), and then inserted in that
     /// order, so the table is filled front to back. The bucket is the hash's low bits
     /// (`hashbrown`'s probe start); were that to change, this would only be slower.
-    fn bulk(images: Vec<Arc<Image>>) -> Option<Index> {
+    fn bulk(mut images: Vec<Arc<Image>>) -> Option<Index> {
+        let rows = number_member_rows(&mut images);
         let mut index = Index::with_capacity(images.len());
         // Buckets of a table sized for `capacity` (a power of two, load at most 7/8).
         let buckets = (index.map.capacity().max(1) * 8 / 7).next_power_of_two();
@@ -90,6 +97,7 @@ impl Index {
             .into_iter()
             .map(|img| (index.hash(img.id.as_bytes()), Some(img)))
             .collect();
+        index.member_rows = rows;
         for (h, img) in radix_by_bucket(keyed, mask) {
             let Some(img) = img else { continue };
             if index.map.find(h, |e| e.0.id == img.id).is_some() {
@@ -124,6 +132,31 @@ impl Index {
     pub(super) fn values(&self) -> impl Iterator<Item = &Arc<Image>> {
         self.map.iter().map(|e| &e.0)
     }
+}
+
+/// Numbers the membership rows of a new store's records across the catalogue, by the
+/// records' `created_at` (then id), each record's rows in their order; returns the highest
+/// number. `GET /v1/shared-images` lists a tenant's rows in row order, in the registry the
+/// order they were added: images shared as they were created give this order, whatever
+/// the order of the records in the files (a snapshot writes them newest first). Rows added
+/// later are numbered after these ([`super::Store::write_blocking`]).
+pub(super) fn number_member_rows(images: &mut [Arc<Image>]) -> u32 {
+    let mut shared: Vec<usize> = (0..images.len())
+        .filter(|&i| images[i].members.has_rows())
+        .collect();
+    shared.sort_by(|&a, &b| {
+        let (a, b) = (&images[a], &images[b]);
+        (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str()))
+    });
+    let mut last = 0;
+    for i in shared {
+        match Arc::get_mut(&mut images[i]) {
+            Some(img) => img.members.number_rows_after(0, &mut last),
+            // Shared with a caller: its rows keep their numbers, above the ones given out.
+            None => last = last.max(images[i].members.max_row()),
+        }
+    }
+    last
 }
 
 /// The table's hash of an id (what [`Index`] looks ids up by, and rehashes them with).

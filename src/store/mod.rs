@@ -188,10 +188,11 @@ impl Store {
     }
 
     fn index<I: Into<Arc<Image>>>(images: impl IntoIterator<Item = I>) -> Index {
-        let images = images.into_iter();
-        let mut index = Index::with_capacity(images.size_hint().0);
+        let mut images: Vec<Arc<Image>> = images.into_iter().map(Into::into).collect();
+        index::number_member_rows(&mut images);
+        let mut index = Index::with_capacity(images.len());
         for img in images {
-            index.insert(img.into());
+            index.insert(img);
         }
         index
     }
@@ -547,10 +548,14 @@ impl Store {
             return result;
         }
         if let Some(db) = writer.db.as_mut() {
+            // The database numbers new membership rows itself (and the writer copies its
+            // ids into the records).
             if let Err(e) = db.commit(&mut tx.puts, &tx.removes) {
                 tracing::error!("write not stored: {e}");
                 return Err(StoreError::Persist(e.to_string()).into());
             }
+        } else {
+            number_member_rows(&self.read(), &mut tx.puts);
         }
         // A list order (or filter field) being built holds the read lock for up to a
         // second at a million records. A writer queued on the write lock meanwhile would
@@ -630,6 +635,28 @@ impl Store {
             sqlite::sync_dir(&self.blob_dir)?;
         }
         Ok(())
+    }
+}
+
+/// Numbers the membership rows `puts` add after every row of the catalogue, in the order
+/// they come: a record's new rows are the ones above its current version's highest
+/// (a record adds rows at its end, [`Members::push`](crate::model::Members::push)). `GET /v1/shared-images` lists a
+/// tenant's rows in this order, the registry's row order.
+fn number_member_rows(index: &Index, puts: &mut [Image]) {
+    let mut last = index.member_rows;
+    // One call of the API adds rows to one record; several records at once are a
+    // control-API load, numbered as a new store's records are (by `created_at`).
+    let mut order: Vec<usize> = (0..puts.len())
+        .filter(|&i| puts[i].members.has_rows())
+        .collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&puts[a], &puts[b]);
+        (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str()))
+    });
+    for i in order {
+        let img = &mut puts[i];
+        let old_max = index.get(&img.id).map_or(0, |o| o.members.max_row());
+        img.members.number_rows_after(old_max, &mut last);
     }
 }
 

@@ -17,8 +17,15 @@ const FIXTURE: &str = r#"[
   {"id": "0c0c0c0c-0000-4000-8000-000000000003", "name": "shared-a",
    "owner": "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1", "created_at": "2015-06-04T10:11:12.100003",
    "members": [{"member_id": "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2", "can_share": true},
-               {"member_id": "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3", "can_share": false}]}
+               {"member_id": "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3", "can_share": false}]},
+  {"id": "0c0c0c0c-0000-4000-8000-000000000004", "name": "later",
+   "owner": "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1", "created_at": "2015-06-05T10:11:12"},
+  {"id": "0c0c0c0c-0000-4000-8000-000000000005", "name": "gone", "deleted": true,
+   "status": "deleted", "deleted_at": "2015-06-07T00:00:00",
+   "owner": "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1", "created_at": "2015-06-06T10:11:12",
+   "members": [{"member_id": "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3", "can_share": false}]}
 ]"#;
+const LATER: &str = "0c0c0c0c-0000-4000-8000-000000000004";
 
 async fn emu() -> glance_emu::embed::Emulator {
     spawn_trusted(FIXTURE).await
@@ -54,6 +61,128 @@ async fn members(emu: &glance_emu::embed::Emulator) -> String {
     as_tenant(emu, A, "GET", &format!("/v1/images/{IMG}/members"), "")
         .await
         .body_str()
+}
+
+/// `GET /v1/shared-images/{tenant}` body from (image, can_share) pairs.
+fn shared(rows: &[(&str, bool)]) -> String {
+    let rows: Vec<String> = rows
+        .iter()
+        .map(|(id, cs)| format!(r#"{{"image_id": "{id}", "can_share": {cs}}}"#))
+        .collect();
+    format!(r#"{{"shared_images": [{}]}}"#, rows.join(", "))
+}
+
+/// The registry lists a tenant's membership rows in row order, the order they were added
+/// across the catalogue (not the images' order), one entry per live row (a duplicate row
+/// too), and not the rows of a deleted image (its delete soft-deleted them; a fixture's
+/// deleted record is loaded that way). Checked against Glance 15 by the oracle's random
+/// writes, which found the created_at order this replaced.
+#[tokio::test]
+async fn shared_images_lists_rows_in_the_order_they_were_added() {
+    let emu = emu().await;
+    let admin = "X-Identity-Status: Confirmed\r\nX-Tenant-Id: ad0\r\nX-Roles: admin\r\n";
+    let shared_with = |tenant: &'static str| {
+        let emu = &emu;
+        async move {
+            call(
+                emu,
+                "GET",
+                &format!("/v1/shared-images/{tenant}"),
+                admin,
+                b"",
+            )
+            .await
+            .body_str()
+        }
+    };
+    // The fixture's rows; the deleted record's row is not live.
+    assert_eq!(shared_with(C).await, shared(&[(IMG, false)]));
+    // The later image first: its row was added first.
+    for img in [LATER, IMG] {
+        let r = as_tenant(&emu, A, "PUT", &format!("/v1/images/{img}/members/{D}"), "").await;
+        assert_eq!(r.status_line, "HTTP/1.1 204 No Content");
+    }
+    assert_eq!(
+        shared_with(D).await,
+        shared(&[(LATER, false), (IMG, false)])
+    );
+    // A can_share member's write adds a second row naming C: both are listed.
+    let r = as_tenant(
+        &emu,
+        B,
+        "PUT",
+        &format!("/v1/images/{IMG}/members/{C}"),
+        r#"{"member": {"can_share": true}}"#,
+    )
+    .await;
+    assert_eq!(r.status_line, "HTTP/1.1 204 No Content");
+    assert_eq!(shared_with(C).await, shared(&[(IMG, false), (IMG, true)]));
+    // A replaced list keeps the rows it names (in place) and adds the others at the end.
+    let r = as_tenant(
+        &emu,
+        A,
+        "PUT",
+        &format!("/v1/images/{LATER}/members"),
+        &format!(r#"{{"memberships": [{{"member_id": "{C}"}}, {{"member_id": "{D}"}}]}}"#),
+    )
+    .await;
+    assert_eq!(r.status_line, "HTTP/1.1 204 No Content");
+    assert_eq!(
+        shared_with(C).await,
+        shared(&[(IMG, false), (IMG, true), (LATER, false)])
+    );
+    assert_eq!(
+        shared_with(D).await,
+        shared(&[(LATER, false), (IMG, false)])
+    );
+    // A non-admin sees the rows naming itself, and those of images it owns.
+    let mine = as_tenant(&emu, D, "GET", &format!("/v1/shared-images/{D}"), "").await;
+    assert_eq!(mine.body_str(), shared(&[(LATER, false), (IMG, false)]));
+    let other = as_tenant(&emu, B, "GET", &format!("/v1/shared-images/{D}"), "").await;
+    assert_eq!(other.body_str(), shared(&[]));
+}
+
+/// A fixture's rows are numbered by their records' `created_at`, not by file order (a
+/// snapshot writes the newest record first): as if each image was shared when created.
+#[tokio::test]
+async fn fixture_rows_follow_the_records_creation_not_the_file() {
+    let fixture = r#"[
+      {"id": "0c0c0c0c-0000-4000-8000-0000000000f3", "created_at": "2015-06-03T00:00:00",
+       "owner": "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1", "members": [{"member_id": "e5"}]},
+      {"id": "0c0c0c0c-0000-4000-8000-0000000000f1", "created_at": "2015-06-01T00:00:00",
+       "owner": "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1", "members": [{"member_id": "e5"}]},
+      {"id": "0c0c0c0c-0000-4000-8000-0000000000f2", "created_at": "2015-06-02T00:00:00",
+       "owner": "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
+       "members": [{"member_id": "x"}, {"member_id": "e5", "can_share": true}]}
+    ]"#;
+    let emu = spawn(fixture).await;
+    let r = get(&emu, "/v1/shared-images/e5").await;
+    assert_eq!(
+        r.body_str(),
+        shared(&[
+            ("0c0c0c0c-0000-4000-8000-0000000000f1", false),
+            ("0c0c0c0c-0000-4000-8000-0000000000f2", true),
+            ("0c0c0c0c-0000-4000-8000-0000000000f3", false),
+        ])
+    );
+    // A row added now comes after every fixture row, older image or not.
+    let r = call(
+        &emu,
+        "PUT",
+        "/v1/images/0c0c0c0c-0000-4000-8000-0000000000f1/members/x",
+        "",
+        b"",
+    )
+    .await;
+    assert_eq!(r.status_line, "HTTP/1.1 204 No Content");
+    let r = get(&emu, "/v1/shared-images/x").await;
+    assert_eq!(
+        r.body_str(),
+        shared(&[
+            ("0c0c0c0c-0000-4000-8000-0000000000f2", false),
+            ("0c0c0c0c-0000-4000-8000-0000000000f1", false),
+        ])
+    );
 }
 
 /// A can_share member's write to another tenant's membership adds a second row; the first
