@@ -1226,9 +1226,9 @@ def random_writes(flavor, n=None, seed=None):
             return "@@%s@@" % rnd.choice(learned)
         return rnd.choice(pool)
 
-    def meta_headers(k):
+    def meta_headers(k, skip=()):
         out = []
-        for f in rnd.sample(fields, k):
+        for f in rnd.sample([f for f in fields if f not in skip], k):
             v = rnd.choice(meta[f])
             out.append(("x-image-meta-" + f, v.replace("%d", str(rnd.randint(0, 9)))))
         return out
@@ -1260,14 +1260,17 @@ def random_writes(flavor, n=None, seed=None):
             if rnd.random() < 0.8:
                 hh += [("x-image-meta-disk_format", "raw"),
                        ("x-image-meta-container_format", "bare")]
-            hh += meta_headers(rnd.randint(0, 4))
-            # data only with an id of the pool: a create that fails once the record exists
-            # (a killed upload) answers without a Location to learn a generated id from
+            # data and `deleted` only with an id of the pool: a create that fails once the
+            # record exists (a killed upload, the 500 of a deleted create) answers without a
+            # Location to learn a generated id from
+            hh += meta_headers(rnd.randint(0, 4), ("deleted",) if learn else ())
             if rnd.random() < 0.5 and not learn:
                 body, kw = with_data(hh)
         elif op < 0.40:
             method, target = "PUT", "/v1/images/%s" % ref()
             hh += meta_headers(rnd.randint(0, 4))
+            if rnd.random() < 0.05:
+                hh.append(("x-image-meta-id", rnd.choice(pool)))
             if rnd.random() < 0.3:
                 hh.append(("x-glance-registry-purge-props", rnd.choice(["true", "false"])))
             if rnd.random() < 0.3:
@@ -1306,7 +1309,10 @@ def random_writes(flavor, n=None, seed=None):
                     ["", "?is_public=None", "?is_public=None&sort_key=name&sort_dir=asc",
                      "?name=r", "?property-team=blue", "?is_public=false",
                      "?status=active&is_public=None", "?limit=3&is_public=None",
-                     "?sort_key=size&is_public=None", "?size_min=10&is_public=None"])
+                     "?sort_key=size&is_public=None", "?size_min=10&is_public=None",
+                     "?is_public=None&changes-since=2000-01-01T00:00:00",
+                     "?limit=2&is_public=None&marker=%s" % rnd.choice(pool),
+                     "?marker=%s" % rnd.choice(pool)])
         hdrs = [("User-Agent", "oracle/1"), ("Accept", "*/*")] + list(h) + hh
         out.append(Case("random write %d: %s %s" % (i, method, target),
                         "random_writes/%s" % who,
