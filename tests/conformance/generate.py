@@ -1183,7 +1183,8 @@ def random_writes(flavor, n=None, seed=None):
     writes left: the record, its members, a tenant's shared images and the lists. The
     state each server carries forward is the whole history, so one write answered
     differently shows in every read after it. ORACLE_WRITES_SEED and ORACLE_WRITES_N draw
-    another sequence (exploration; CI uses the defaults)."""
+    another sequence, ORACLE_WRITES_WIDE=1 adds HTTP/1.0, Expect, header names in other
+    cases, repeated lines and odd values (exploration; CI uses the defaults)."""
     import os
     import random
     n = int(os.environ.get("ORACLE_WRITES_N", 300)) if n is None else n
@@ -1313,6 +1314,30 @@ def random_writes(flavor, n=None, seed=None):
                      "?is_public=None&changes-since=2000-01-01T00:00:00",
                      "?limit=2&is_public=None&marker=%s" % rnd.choice(pool),
                      "?marker=%s" % rnd.choice(pool)])
+        if os.environ.get("ORACLE_WRITES_WIDE"):
+            r = rnd.random()
+            if r < 0.05:
+                kw["version"] = "HTTP/1.0"
+            elif r < 0.10:
+                hh.append(("Expect", "100-continue"))
+            elif r < 0.15:
+                # header names as clients spell them: upper case, mixed case
+                hh = [(k.upper() if k.startswith("x-") else k, v) for k, v in hh]
+            elif r < 0.20:
+                hh = [(k.title() if k.startswith("x-") else k, v) for k, v in hh]
+            elif r < 0.25 and hh:
+                hh.append(rnd.choice(hh))  # a repeated line
+            elif r < 0.30:
+                hh.append(("x-image-meta-" + rnd.choice(["name", "property-team", "owner"]),
+                           rnd.choice(["caf\u00e9", "x" * 300, " padded ", "a,b", "\t",
+                                       "caf\udce9"])))
+            elif r < 0.33:
+                hh.append(("Content-Type", rnd.choice(["application/json",
+                                                       "application/octet-stream; x=y",
+                                                       ""])))
+            elif r < 0.36:
+                hh.append(("Accept", rnd.choice(["application/json", "text/html",
+                                                 "application/vnd.openstack.images-v1"])))
         hdrs = [("User-Agent", "oracle/1"), ("Accept", "*/*")] + list(h) + hh
         out.append(Case("random write %d: %s %s" % (i, method, target),
                         "random_writes/%s" % who,

@@ -195,7 +195,15 @@ class Norm(object):
         for k, v in req.headers:
             if k.lower() == "x-openstack-request-id":
                 sent_rid = v
+        # Interim answers (`100 Continue` to an `Expect`) before the final one: kept in
+        # the status line, so their presence is compared, and the final answer is
+        # normalised as any other.
+        interim = []
+        while re.match(rb"HTTP/1\.[01] 1\d\d ", raw) and b"\r\n\r\n" in raw:
+            head, _, raw = raw.partition(b"\r\n\r\n")
+            interim.append(head.decode("latin-1") + " | ")
         self.status, self.headers, body, self.complete = split(raw)
+        self.status = "".join(interim) + self.status
         for h in self.headers:
             n = h[0].lower()
             if n == "date" and DATE_RE.match(h[1]):
