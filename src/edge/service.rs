@@ -137,6 +137,14 @@ where
                 // An origin-form CONNECT, which hyper could not be handed as such.
                 *req.method_mut() = Method::CONNECT;
             }
+            if req
+                .headers_mut()
+                .remove(crate::edge::eventlet::HTTP10_CHUNKED)
+                .is_some()
+            {
+                // An HTTP/1.0 request with a chunked body, handed to hyper as HTTP/1.1.
+                *req.version_mut() = http::Version::HTTP_10;
+            }
         }
         if self.max_head != usize::MAX && head_len(&req) > self.max_head {
             return Guarded::ready(too_large());

@@ -31,6 +31,14 @@ fn image_for_members(app: &App, ctx: &Ctx, id: &str) -> Result<Arc<Image>, ApiEr
     Ok(img)
 }
 
+/// After a membership write, glance-api's `_update_store_acls` read the image again as
+/// the caller (`get_image_meta_or_404`): a member that took its own row away can no longer
+/// see a private image, and gets that read's 404, its row gone all the same.
+fn after_member_write(app: &App, ctx: &Ctx, id: &str) -> Result<Response<Body>, ApiError> {
+    visible_image(app, ctx, id)?;
+    Ok(no_content())
+}
+
 fn check_member_access(ctx: &Ctx) -> Result<(), ApiError> {
     if ctx.caller.tenant.is_none() && !ctx.caller.admin {
         return Err(ApiError::detailed(
@@ -125,6 +133,7 @@ where
     // glance-api's own refusals first; the registry's after its sharing check.
     let parsed = memberships(&app, &body)?;
     let caller = ctx.caller.clone();
+    let image = id.clone();
     app.store
         .write(move |snap, tx| {
             let cur = shareable(snap, &id, &caller)?;
@@ -167,7 +176,7 @@ where
             Ok::<(), ApiError>(())
         })
         .await?;
-    Ok(no_content())
+    after_member_write(&app, &ctx, &image)
 }
 
 /// The registry's 400 for a membership it could not read, with Python's own exception text.
@@ -336,6 +345,7 @@ where
     member_quota(&app, img.members.len() + 1)?;
     let can_share = body.as_ref().map_or(Ok(None), requested_can_share)?;
     let caller = ctx.caller.clone();
+    let image = id.clone();
     app.store
         .write(move |snap, tx| {
             let cur = shareable(snap, &id, &caller)?;
@@ -363,7 +373,7 @@ where
             Ok::<(), ApiError>(())
         })
         .await?;
-    Ok(no_content())
+    after_member_write(&app, &ctx, &image)
 }
 
 /// `DELETE /v1/images/{id}/members/{member}`.
@@ -377,6 +387,7 @@ pub async fn member_delete(
     enforce(&app, &ctx, "delete_member")?;
     image_for_members(&app, &ctx, &id)?;
     let caller = ctx.caller.clone();
+    let image = id.clone();
     app.store
         .write(move |snap, tx| {
             let cur = shareable(snap, &id, &caller)?;
@@ -395,7 +406,7 @@ pub async fn member_delete(
             Ok(())
         })
         .await?;
-    Ok(no_content())
+    after_member_write(&app, &ctx, &image)
 }
 
 /// `GET /v1/shared-images/{member}`.

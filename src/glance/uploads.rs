@@ -154,11 +154,13 @@ async fn set_status(app: &App, id: &str, to: Status, from: Option<Status>) -> Re
 }
 
 /// `_upload_and_activate`: queued → saving → (upload) → active, or killed on failure.
+/// `admin`: the caller sees deleted records (a record created deleted is activated for it).
 async fn upload_and_activate<B>(
     app: &Arc<App>,
     id: &str,
     req_headers: &HeaderMap,
     body: B,
+    admin: bool,
 ) -> Result<Arc<Image>, ApiError>
 where
     B: http_body::Body<Data = Bytes> + Unpin,
@@ -215,7 +217,11 @@ where
             let Some(cur) = snap.get(&idc) else {
                 return Err(gone_during_upload(&idc));
             };
-            if cur.status != Status::Saving || cur.deleted {
+            // The registry's update `from_state='saving'`: a record no longer saving
+            // (deleted meanwhile) is the 412, and so is a deleted record for a caller
+            // who cannot see it; an admin's record created deleted is saving, and is
+            // activated like any other (Glance 15 answered 201, `deleted: true`).
+            if cur.status != Status::Saving || (cur.deleted && !admin) {
                 return Err(gone_during_upload(&idc));
             }
             let mut img = (*cur).clone();
@@ -388,7 +394,14 @@ where
         }
         return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR));
     }
-    let img = Box::pin(upload_and_activate(&app, &id, &parts.headers, body)).await?;
+    let img = Box::pin(upload_and_activate(
+        &app,
+        &id,
+        &parts.headers,
+        body,
+        ctx.caller.admin,
+    ))
+    .await?;
     Ok(image_response(StatusCode::CREATED, &img, Some(location)))
 }
 
@@ -582,7 +595,7 @@ where
     let updated = written?;
     if with_data && updated.status == Status::Queued {
         formats_for_upload(&updated)?;
-        let img = Box::pin(upload_and_activate(&app, &id, &parts.headers, body)).await?;
+        let img = Box::pin(upload_and_activate(&app, &id, &parts.headers, body, admin)).await?;
         return Ok(image_response(StatusCode::OK, &img, None));
     }
     Ok(image_response(StatusCode::OK, &updated, None))

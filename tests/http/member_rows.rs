@@ -185,6 +185,60 @@ async fn fixture_rows_follow_the_records_creation_not_the_file() {
     );
 }
 
+/// After a membership write glance-api read the image again as the caller: a member that
+/// took its own row away (a delete, or a replaced list without itself) no longer sees the
+/// private image and gets that read's 404, the write done all the same.
+#[tokio::test]
+async fn a_member_that_removes_itself_gets_the_acl_reads_404() {
+    let emu = emu().await;
+    let not_found = format!(
+        "<html>\n <head>\n  <title>404 Not Found</title>\n </head>\n <body>\n  \
+         <h1>404 Not Found</h1>\n  The resource could not be found.<br /><br />\n\
+         Image with identifier {IMG} not found\n\n\n </body>\n</html>"
+    );
+    let r = as_tenant(
+        &emu,
+        B,
+        "DELETE",
+        &format!("/v1/images/{IMG}/members/{B}"),
+        "",
+    )
+    .await;
+    assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
+    assert_eq!(r.body_str(), not_found);
+    assert_eq!(
+        members(&emu).await,
+        format!("{{\"members\": [{{\"member_id\": \"{C}\", \"can_share\": false}}]}}")
+    );
+    // Shared again with can_share, B replaces the list with one without itself.
+    let share = r#"{"member": {"can_share": true}}"#;
+    let r = as_tenant(
+        &emu,
+        A,
+        "PUT",
+        &format!("/v1/images/{IMG}/members/{B}"),
+        share,
+    )
+    .await;
+    assert_eq!(r.status_line, "HTTP/1.1 204 No Content");
+    let list = format!(r#"{{"memberships": [{{"member_id": "{D}"}}]}}"#);
+    let r = as_tenant(&emu, B, "PUT", &format!("/v1/images/{IMG}/members"), &list).await;
+    assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
+    assert_eq!(r.body_str(), not_found);
+    // A member adding another tenant still sees the image: 204.
+    let r = as_tenant(
+        &emu,
+        A,
+        "PUT",
+        &format!("/v1/images/{IMG}/members/{B}"),
+        share,
+    )
+    .await;
+    assert_eq!(r.status_line, "HTTP/1.1 204 No Content");
+    let r = as_tenant(&emu, B, "PUT", &format!("/v1/images/{IMG}/members/{C}"), "").await;
+    assert_eq!(r.status_line, "HTTP/1.1 204 No Content");
+}
+
 /// A can_share member's write to another tenant's membership adds a second row; the first
 /// row decides; the owner's image delete is then the registry's 500 with the status kept.
 #[tokio::test]

@@ -775,3 +775,43 @@ async fn accept_is_webobs_string_and_filters_check_the_last_value() {
     assert_eq!(r.status_line, "HTTP/1.1 400 Bad Request");
     assert!(r.body_str().contains("got x"), "{}", r.body_str());
 }
+
+/// An HTTP/1.0 request with a chunked body: eventlet read it chunked and served it as
+/// HTTP/1.0 (hyper alone refuses `Transfer-Encoding` in HTTP/1.0 with a 400): the image is
+/// created with the bytes, the answer says `Connection: close` and the connection closes;
+/// with `Connection: keep-alive` it is echoed and the connection stays.
+#[tokio::test]
+async fn an_http10_chunked_upload_is_served_as_http10() {
+    let emu = spawn(FIXTURE).await;
+    let upload = |id: &str, connection: &str| {
+        format!(
+            "POST /v1/images HTTP/1.0\r\nHost: h\r\nx-image-meta-id: {id}\r\n\
+             x-image-meta-disk_format: raw\r\nx-image-meta-container_format: bare\r\n\
+             Content-Type: application/octet-stream\r\n{connection}Transfer-Encoding: chunked\r\n\r\n\
+             7\r\n0123456\r\n3\r\n789\r\n0\r\n\r\n"
+        )
+    };
+    let id = "0c0c0c0c-0000-4000-8000-0000000000a1";
+    let mut c = Conn::open(&emu).await;
+    let r = c.roundtrip(upload(id, "").as_bytes()).await;
+    assert_eq!(r.status_line, "HTTP/1.1 201 Created", "{}", r.body_str());
+    assert_eq!(r.header("Etag"), Some("781e5e245d69b566979b86e28d23f2c7"));
+    assert_eq!(r.names().last(), Some(&"Connection"));
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert!(c.closed().await, "HTTP/1.0 without keep-alive closes");
+    let h = head(&emu, &format!("/v1/images/{id}")).await;
+    assert_eq!(h.header("X-Image-Meta-Size"), Some("10"));
+    assert_eq!(h.header("X-Image-Meta-Status"), Some("active"));
+    // keep-alive: echoed, and the connection serves the next request.
+    let id = "0c0c0c0c-0000-4000-8000-0000000000a2";
+    let mut c = Conn::open(&emu).await;
+    let r = c
+        .roundtrip(upload(id, "Connection: keep-alive\r\n").as_bytes())
+        .await;
+    assert_eq!(r.status_line, "HTTP/1.1 201 Created");
+    assert_eq!(r.header("Connection"), Some("keep-alive"));
+    let r = c
+        .roundtrip(format!("HEAD /v1/images/{id} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes())
+        .await;
+    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+}

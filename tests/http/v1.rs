@@ -650,6 +650,29 @@ async fn write_header_values_as_glance_read_them() {
     let h = head(&emu, &format!("/v1/images/{}", id(6))).await;
     assert_eq!(h.header("X-Image-Meta-Deleted"), Some("True"));
     assert_eq!(h.header("X-Image-Meta-Property-Team"), Some("blue"));
+    // With data: the admin (noauth) sees deleted rows, so the upload's last registry
+    // update finds its record saving and activates it (Glance 15: 201, not the 412 of a
+    // record deleted during the upload).
+    let r = call(
+        &emu,
+        "POST",
+        "/v1/images",
+        &format!(
+            "x-image-meta-id: {}\r\nx-image-meta-deleted: true\r\n\
+             x-image-meta-disk_format: raw\r\nx-image-meta-container_format: bare\r\n\
+             Content-Type: application/octet-stream\r\n",
+            id(8)
+        ),
+        b"0123456789",
+    )
+    .await;
+    assert_eq!(r.status_line, "HTTP/1.1 201 Created", "{}", r.body_str());
+    assert_eq!(json(&r)["image"]["deleted"], true);
+    assert_eq!(json(&r)["image"]["status"], "active");
+    assert_eq!(
+        json(&r)["image"]["checksum"],
+        "781e5e245d69b566979b86e28d23f2c7"
+    );
 
     // An update drops the timestamps, and the size cap holds for it too.
     let h = head(&emu, &format!("/v1/images/{}", id(1))).await;

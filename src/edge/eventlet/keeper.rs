@@ -451,7 +451,47 @@ pub const CONNECTION_UNREAD: &str = "X-Glance-Emu-Unread-Connection";
 /// anything. Renaming `Connection` lines changes nothing [`request_framing`] reads.
 fn mend_head(head: &[u8]) -> Option<Vec<u8>> {
     let lined = request_line::mend(head).ok().flatten();
-    connection_mend(lined.as_deref().unwrap_or(head)).or(lined)
+    let conn = connection_mend(lined.as_deref().unwrap_or(head)).or(lined);
+    http10_chunked_mend(conn.as_deref().unwrap_or(head)).or(conn)
+}
+
+/// The line hyper is handed after the request line of an HTTP/1.0 request with a chunked
+/// body, which then goes as HTTP/1.1 (see [`http10_chunked_mend`]); the service takes the
+/// line out and puts HTTP/1.0 back before anything reads the request.
+pub const HTTP10_CHUNKED: &str = "X-Glance-Emu-Http10-Chunked";
+
+/// `head` (its request line in hyper's form) as HTTP/1.1 with [`HTTP10_CHUNKED`] after the
+/// request line, when it is an HTTP/1.0 request whose body is chunked; else `None`.
+///
+/// eventlet read a chunked body whatever the version (python-glanceclient over an HTTP/1.0
+/// proxy uploads that way); hyper refuses `Transfer-Encoding` in an HTTP/1.0 request (400).
+/// Version 1.1 only changes how hyper reads the body; the answer's `Connection` (close,
+/// unless the client said keep-alive) comes from the HTTP/1.0 the service restores, and
+/// hyper closes after it as eventlet did.
+fn http10_chunked_mend(head: &[u8]) -> Option<Vec<u8>> {
+    const TE: &[u8] = b"transfer-encoding:";
+    let eol = memchr::memchr(b'\n', head)?;
+    let line = head[..eol].strip_suffix(b"\r").unwrap_or(&head[..eol]);
+    let start = line.strip_suffix(b" HTTP/1.0")?;
+    let mut chunked = false;
+    for l in head[eol + 1..].split(|&b| b == b'\n') {
+        if l.len() >= TE.len() && l[..TE.len()].eq_ignore_ascii_case(TE) {
+            // As [`request_framing`] reads it: chunked when it is the last coding.
+            let value = &l[TE.len()..];
+            let last = value.rsplit(|&b| b == b',').next().unwrap_or_default();
+            chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
+        }
+    }
+    if !chunked {
+        return None;
+    }
+    let mut out = Vec::with_capacity(head.len() + HTTP10_CHUNKED.len() + 8);
+    out.extend_from_slice(start);
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    out.extend_from_slice(HTTP10_CHUNKED.as_bytes());
+    out.extend_from_slice(b": 1\r\n");
+    out.extend_from_slice(&head[eol + 1..]);
+    Some(out)
 }
 
 /// `head` with the `Connection` lines hyper would read otherwise than eventlet renamed

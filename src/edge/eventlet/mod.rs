@@ -60,6 +60,7 @@ mod mender;
 pub(crate) mod request_line;
 
 pub use keeper::TargetKeeper;
+pub use keeper::HTTP10_CHUNKED;
 pub use limits::Refusal;
 pub use mender::{HeadFixer, ReplyOrder};
 pub use request_line::CONNECT_STAND_IN;
