@@ -137,21 +137,46 @@ class RealGlance(object):
 
 
 class Emu(object):
+    """glance-emu. ORACLE_EMU_PERSIST=1 runs it with `--persist` (a new directory per
+    flavour); ORACLE_EMU_RESTART=N then restarts it on the same directory every N cases of
+    the phases that run in order, with SIGTERM, or SIGKILL with ORACLE_EMU_KILL=1 (a crash
+    between acknowledged writes): every answer after a restart must still be real Glance's."""
+
     def __init__(self, binary, port, fixture_path):
         self.binary, self.port, self.fixture_path = binary, port, fixture_path
         self.proc = None
+        self.persist = bool(os.environ.get("ORACLE_EMU_PERSIST"))
+        self.dir = None
+        self.flavor = None
+        self.restarts = 0
 
-    def start(self, flavor):
+    def start(self, flavor, fresh=True):
         auth = "noauth" if flavor == "noauth" else "trusted-headers"
+        self.flavor = flavor
+        extra = []
+        if self.persist:
+            if fresh or self.dir is None:
+                self.dir = tempfile.mkdtemp(prefix="oracle-persist-")
+            extra = ["--persist", self.dir]
         self.out = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [self.binary, "--listen", "127.0.0.1:%d" % self.port, "--data", self.fixture_path,
-             "--auth", auth, "--glance-compat"],
+             "--auth", auth, "--glance-compat"] + extra,
             stdout=subprocess.PIPE, stderr=self.out)
         line = self.proc.stdout.readline().decode()
         if "listening" not in line:
             self.out.seek(0)
             raise SystemExit("glance-emu did not start: %r %r" % (line, self.out.read()))
+
+    def restart(self):
+        """Stops (or kills) and starts again on the same state directory."""
+        if os.environ.get("ORACLE_EMU_KILL") and self.proc:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+        self.stop()
+        self.start(self.flavor, fresh=False)
+        self.restarts += 1
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -459,7 +484,8 @@ def location_id(raw):
 TRACE = open(os.environ["ORACLE_TRACE"], "w") if os.environ.get("ORACLE_TRACE") else None
 
 
-def run_flavor(flavor, real_side, emu_side, rules, today, phases_wanted, report):
+def run_flavor(flavor, real_side, emu_side, rules, today, phases_wanted, report,
+               emu_proc=None):
     counts = collections.Counter()
     by_rule = collections.Counter()
     by_group = collections.Counter()
@@ -497,7 +523,11 @@ def run_flavor(flavor, real_side, emu_side, rules, today, phases_wanted, report)
                 results = list(pool.map(run_case, cases))
         else:
             results = None
+        every = int(os.environ.get("ORACLE_EMU_RESTART", 0) or 0)
         for n, case in enumerate(cases):
+            if results is None and emu_proc is not None and emu_proc.persist and every \
+                    and n % every == every - 1:
+                emu_proc.restart()
             rr, real_out, real_closed, emu_out, emu_closed = (
                 results[n] if results is not None else run_case(case))
             # learn server-generated ids (POST without x-image-meta-id)
@@ -603,7 +633,7 @@ def main():
                 try:
                     totals[flavor], _ = run_flavor(flavor, Side("glance", base),
                                                    Side("emu", base + 10), rules, today,
-                                                   phases_wanted, report)
+                                                   phases_wanted, report, emu)
                 finally:
                     emu.stop()
                     if real:
@@ -623,6 +653,8 @@ def main():
         print("oracle %-12s exchanges %5d  identical %5d  deliberate %5d  other %5d" % (
             flavor, c["exchanges"], c["identical"], c["deliberate"], c["other"]))
         bad += c["other"]
+    if emu.restarts:
+        print("glance-emu restarted %d times on its --persist state" % emu.restarts)
     print("report: %s  (%.0fs)" % (args.report, time.time() - t0))
     if args.write_baseline:
         with open(args.write_baseline, "w", encoding="utf-8") as f:
