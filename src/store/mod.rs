@@ -547,15 +547,14 @@ impl Store {
         if tx.puts.is_empty() && tx.removes.is_empty() {
             return result;
         }
+        number_member_rows(&self.read(), &mut tx.puts);
         if let Some(db) = writer.db.as_mut() {
-            // The database numbers new membership rows itself (and the writer copies its
-            // ids into the records).
+            // The database keeps those numbers where it can (a number it already has gets
+            // the next free one, and the writer copies it into the record).
             if let Err(e) = db.commit(&mut tx.puts, &tx.removes) {
                 tracing::error!("write not stored: {e}");
                 return Err(StoreError::Persist(e.to_string()).into());
             }
-        } else {
-            number_member_rows(&self.read(), &mut tx.puts);
         }
         // A list order (or filter field) being built holds the read lock for up to a
         // second at a million records. A writer queued on the write lock meanwhile would

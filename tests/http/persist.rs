@@ -361,3 +361,128 @@ fn member_rows(state: &std::path::Path, id: &str) -> Vec<(String, i64)> {
         .unwrap();
     rows
 }
+
+/// `GET /v1/shared-images/t` as the noauth admin: the image ids in the order listed.
+fn shared_ids(addr: &str, tenant: &str) -> Vec<String> {
+    let r = http(
+        addr,
+        format!("GET /v1/shared-images/{tenant} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    let doc: serde_json::Value = serde_json::from_str(body(&r)).unwrap();
+    doc["shared_images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["image_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// With `--persist`, membership rows keep the order they were added in across writes and
+/// restarts: the fixtures' rows first (by their records' `created_at`), then the rows added
+/// since, in order; a fixture record written later (renamed) keeps its rows' place, and a
+/// row added to it comes last.
+#[test]
+fn shared_images_keep_the_row_order_across_restarts() {
+    let data = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let f1 = "ffffffff-0000-4000-8000-000000000001";
+    let f2 = "ffffffff-0000-4000-8000-000000000002";
+    let x = "ffffffff-0000-4000-8000-000000000003";
+    std::fs::write(
+        data.path().join("a.json"),
+        format!(
+            r#"[{{"id": "{f2}", "created_at": "2015-01-02T00:00:00", "members": [{{"member_id": "t"}}]}},
+                {{"id": "{f1}", "created_at": "2015-01-01T00:00:00", "members": [{{"member_id": "u"}}, {{"member_id": "t"}}]}}]"#
+        ),
+    )
+    .unwrap();
+    let (mut child, addr) = start(data.path(), state.path());
+    assert_eq!(shared_ids(&addr, "t"), [f1, f2]);
+    create(&addr, x);
+    assert!(member(&addr, "PUT", x, "t", "").contains("204"));
+    assert!(member(&addr, "PUT", x, "u", "").contains("204"));
+    // f2 is written to the database now (renamed): its row keeps its place.
+    let r = http(&addr, format!("PUT /v1/images/{f2} HTTP/1.1\r\nHost: h\r\nConnection: close\r\nx-image-meta-name: renamed\r\nContent-Length: 0\r\n\r\n").as_bytes());
+    assert!(r.starts_with("HTTP/1.1 200 OK"), "{r}");
+    assert_eq!(shared_ids(&addr, "t"), [f1, f2, x]);
+    kill9(&mut child);
+    let (mut child, addr) = start(data.path(), state.path());
+    assert_eq!(shared_ids(&addr, "t"), [f1, f2, x]);
+    assert_eq!(shared_ids(&addr, "u"), [f1, x]);
+    // A row added to the older fixture record now comes after every other.
+    assert!(member(&addr, "PUT", f2, "u", "").contains("204"));
+    kill9(&mut child);
+    let (mut child, addr) = start(data.path(), state.path());
+    assert_eq!(shared_ids(&addr, "u"), [f1, x, f2]);
+    kill9(&mut child);
+}
+
+/// Health probes at the same time (a liveness and a readiness probe, a load balancer) all
+/// say 200: each creates and removes the same probe file, and one finding it already
+/// removed by another is no failure to write.
+#[test]
+fn concurrent_health_checks_all_pass() {
+    let data = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("a.json"), "[]").unwrap();
+    let (mut child, addr) = start(data.path(), state.path());
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                (0..50)
+                    .map(|_| {
+                        http(
+                            &addr,
+                            b"GET /healthcheck HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                        )
+                    })
+                    .filter(|r| !r.starts_with("HTTP/1.1 200 OK"))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for t in threads {
+        let bad = t.join().unwrap();
+        assert!(bad.is_empty(), "{}", bad[0]);
+    }
+    kill9(&mut child);
+}
+
+/// A record created deleted (`x-image-meta-deleted: true`; the registry's create wrote the
+/// row deleted and left its properties live) keeps its properties, and the members added to
+/// it since, across a restart: only a delete soft-deletes them.
+#[test]
+fn a_record_created_deleted_keeps_properties_and_members_across_restarts() {
+    let data = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("a.json"), "[]").unwrap();
+    let id = "abababab-0000-4000-8000-000000000001";
+    let (mut child, addr) = start(data.path(), state.path());
+    let r = http(&addr, format!("POST /v1/images HTTP/1.1\r\nHost: h\r\nConnection: close\r\nx-image-meta-id: {id}\r\nx-image-meta-deleted: true\r\nx-image-meta-property-team: blue\r\nContent-Length: 0\r\n\r\n").as_bytes());
+    assert!(r.starts_with("HTTP/1.1 201 Created"), "{r}");
+    assert!(member(&addr, "PUT", id, "t", "").contains("204"));
+    let head = format!("HEAD /v1/images/{id} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    let before = http(&addr, head.as_bytes());
+    assert!(
+        before.contains("\r\nX-Image-Meta-Property-Team: blue\r\n"),
+        "{before}"
+    );
+    kill9(&mut child);
+    let (mut child, addr) = start(data.path(), state.path());
+    let after = http(&addr, head.as_bytes());
+    let strip = |r: &str| {
+        r.lines()
+            .filter(|l| !l.starts_with("Date:") && !l.starts_with("X-Openstack-Request-Id:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&after), strip(&before));
+    assert_eq!(shared_ids(&addr, "t"), [id]);
+    assert_eq!(
+        members_of(&addr, id),
+        r#"{"members": [{"member_id": "t", "can_share": false}]}"#
+    );
+    kill9(&mut child);
+}

@@ -188,8 +188,9 @@ impl Db {
         // (the registry's member calls look them up with include_deleted: a removed member
         // re-added without can_share stays deleted). Each row keeps its database id, so
         // the list order and "the first row found" are the database's, and the writer
-        // (put_image) finds each row again. A deleted image's rows are not loaded (they
-        // were soft-deleted with it and no call reaches them). Of a member's soft-deleted
+        // (put_image) finds each row again. A deleted image's rows are loaded as any
+        // other's: a delete soft-deleted them, but a record created deleted keeps the live
+        // rows added to it, and admins' member calls still reach it. Of a member's soft-deleted
         // rows only the lowest is kept, and none when the member has a live row:
         // - the registry only ever finds, and so revives, a member's first row; a deleted
         //   row after it is never read again by any call (unobservable, not kept);
@@ -207,9 +208,6 @@ impl Db {
             &images,
             find,
             |i, r| {
-                if images[i as usize].deleted {
-                    return Ok(());
-                }
                 let row: i64 = r.get(1).map_err(&err)?;
                 let row = u32::try_from(row).map_err(|_| {
                     DbError::new(path, format!("image_members id {row} out of range"))

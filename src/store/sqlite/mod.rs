@@ -447,9 +447,14 @@ impl Health {
     pub fn check(&self) -> Result<(), DbError> {
         self.check_files()?;
         let probe = self.dir.join(".glance-emu-probe");
-        File::create(&probe)
-            .and_then(|_| std::fs::remove_file(&probe))
-            .map_err(|e| DbError::new(&self.dir, format!("cannot write here ({e})")))
+        let cannot =
+            |e: std::io::Error| DbError::new(&self.dir, format!("cannot write here ({e})"));
+        File::create(&probe).map_err(cannot)?;
+        match std::fs::remove_file(&probe) {
+            // Checks run concurrently (several probes at once): another one removed it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            r => r.map_err(cannot),
+        }
     }
 }
 

@@ -235,16 +235,9 @@ fn put_members(tx: &rusqlite::Transaction<'_>, img: &mut Image, now: &str) -> ru
         .execute(params![row, at, can_share as i64])?;
         Ok(())
     };
-    if img.deleted {
-        // A deleted image's members are soft-deleted with it, as Glance's image_destroy
-        // does; its rows are not loaded again (no call reaches them) and stay as they are.
-        for (row, member, can_share, deleted) in &db {
-            if !deleted {
-                soft_delete(*row, member, *can_share)?;
-            }
-        }
-        return Ok(());
-    }
+    // A deleted image's rows as the record has them, as for any other: a delete
+    // soft-deleted them in the record (Glance's image_destroy), and a record created
+    // deleted keeps the live rows added to it since (the registry's create touched none).
     let rows = img.members.rows();
     let found: Vec<Option<usize>> = rows
         .iter()
@@ -292,10 +285,19 @@ fn put_members(tx: &rusqlite::Transaction<'_>, img: &mut Image, now: &str) -> ru
                 } else {
                     None
                 };
+                // The row keeps the number the store gave it (rows are numbered across
+                // the catalogue in the order they were added, fixtures' first, and
+                // `GET /v1/shared-images` lists them in that order) unless the database
+                // already has a row with it; then SQLite gives the next free one (NULL).
+                let want = i64::from(r.id);
+                let taken = want <= 0
+                    || tx
+                        .prepare_cached("SELECT 1 FROM image_members WHERE id = ?1")?
+                        .exists([want])?;
                 tx.prepare_cached(
-                    "INSERT INTO image_members (image_id, member, can_share, created_at, \
+                    "INSERT INTO image_members (id, image_id, member, can_share, created_at, \
                      updated_at, deleted_at, deleted, status) \
-                     VALUES (?1, ?2, ?3, ?4, coalesce(?5, ?4), ?5, ?6, 'pending')",
+                     VALUES (?7, ?1, ?2, ?3, ?4, coalesce(?5, ?4), ?5, ?6, 'pending')",
                 )?
                 .execute(params![
                     id,
@@ -303,7 +305,8 @@ fn put_members(tx: &rusqlite::Transaction<'_>, img: &mut Image, now: &str) -> ru
                     m.can_share as i64,
                     now,
                     gone,
-                    r.deleted as i64
+                    r.deleted as i64,
+                    (!taken).then_some(want)
                 ])?;
                 let new = u32::try_from(tx.last_insert_rowid()).map_err(|_| {
                     rusqlite::Error::IntegralValueOutOfRange(0, tx.last_insert_rowid())
@@ -380,9 +383,9 @@ fn put_image(tx: &rusqlite::Transaction<'_>, img: &mut Image) -> rusqlite::Resul
             Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
         })?
         .collect::<Result<_, _>>()?;
-    // A deleted image's properties and members are soft-deleted with it, as Glance's
-    // image_destroy does (neither is served for a deleted image).
-    let props: &[crate::model::Property] = if img.deleted { &[] } else { &img.properties };
+    // The record's properties as they are: a delete cleared them in the record (Glance's
+    // image_destroy soft-deletes the rows), a record created deleted keeps its own.
+    let props: &[crate::model::Property] = &img.properties;
     for (k, v) in props.iter() {
         match rows.iter().find(|(n, _, _)| n == &**k) {
             Some((_, old, false)) if old.as_deref() == v.as_deref() => {}
