@@ -429,9 +429,8 @@ pub fn shared_images(app: &App, ctx: &Ctx, member: &str) -> Result<Response<Body
         .flat_map(|i| {
             i.members
                 .live_rows()
-                .filter(|(_, m)| m.member_id == member)
-                .map(|(row, m)| (row, i.created_at, i.id.to_string(), m.can_share))
-                .collect::<Vec<_>>()
+                .filter(move |(_, m)| m.member_id == member)
+                .map(move |(row, m)| (row, i.created_at, i.id.to_string(), m.can_share))
         })
         .collect();
     // Rows of records built outside a store (per record numbering) tie: then by image.

@@ -141,15 +141,8 @@ impl Index {
 /// the order of the records in the files (a snapshot writes them newest first). Rows added
 /// later are numbered after these ([`super::Store::write_blocking`]).
 pub(super) fn number_member_rows(images: &mut [Arc<Image>]) -> u32 {
-    let mut shared: Vec<usize> = (0..images.len())
-        .filter(|&i| images[i].members.has_rows())
-        .collect();
-    shared.sort_by(|&a, &b| {
-        let (a, b) = (&images[a], &images[b]);
-        (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str()))
-    });
     let mut last = 0;
-    for i in shared {
+    for i in shared_in_creation_order(images) {
         match Arc::get_mut(&mut images[i]) {
             Some(img) => img.members.number_rows_after(0, &mut last),
             // Shared with a caller: its rows keep their numbers, above the ones given out.
@@ -157,6 +150,20 @@ pub(super) fn number_member_rows(images: &mut [Arc<Image>]) -> u32 {
         }
     }
     last
+}
+
+/// The positions of the records of `images` that have membership rows, ordered by the
+/// records' `created_at`, then id: the order rows are numbered in when several records
+/// get theirs at once (a new store, a control-API load).
+pub(super) fn shared_in_creation_order<T: std::borrow::Borrow<Image>>(images: &[T]) -> Vec<usize> {
+    let mut shared: Vec<usize> = (0..images.len())
+        .filter(|&i| images[i].borrow().members.has_rows())
+        .collect();
+    shared.sort_by(|&a, &b| {
+        let (a, b) = (images[a].borrow(), images[b].borrow());
+        (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str()))
+    });
+    shared
 }
 
 /// The table's hash of an id (what [`Index`] looks ids up by, and rehashes them with).

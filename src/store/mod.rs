@@ -637,22 +637,15 @@ impl Store {
     }
 }
 
-/// Numbers the membership rows `puts` add after every row of the catalogue, in the order
-/// they come: a record's new rows are the ones above its current version's highest
-/// (a record adds rows at its end, [`Members::push`](crate::model::Members::push)). `GET /v1/shared-images` lists a
+/// Numbers the membership rows `puts` add after every row of the catalogue: a record's
+/// new rows are the ones above its current version's highest (a record adds rows at its
+/// end, [`Members::push`](crate::model::Members::push)). `GET /v1/shared-images` lists a
 /// tenant's rows in this order, the registry's row order.
 fn number_member_rows(index: &Index, puts: &mut [Image]) {
     let mut last = index.member_rows;
     // One call of the API adds rows to one record; several records at once are a
     // control-API load, numbered as a new store's records are (by `created_at`).
-    let mut order: Vec<usize> = (0..puts.len())
-        .filter(|&i| puts[i].members.has_rows())
-        .collect();
-    order.sort_by(|&a, &b| {
-        let (a, b) = (&puts[a], &puts[b]);
-        (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str()))
-    });
-    for i in order {
+    for i in index::shared_in_creation_order(puts) {
         let img = &mut puts[i];
         let old_max = index.get(&img.id).map_or(0, |o| o.members.max_row());
         img.members.number_rows_after(old_max, &mut last);

@@ -57,6 +57,19 @@ async fn as_tenant(
     .await
 }
 
+/// `METHOD /v1/images/{img}/members/{member}` as `tenant`, with a JSON body or none.
+async fn membership(
+    emu: &glance_emu::embed::Emulator,
+    tenant: &str,
+    method: &str,
+    img: &str,
+    member: &str,
+    body: &str,
+) -> Resp {
+    let path = format!("/v1/images/{img}/members/{member}");
+    as_tenant(emu, tenant, method, &path, body).await
+}
+
 async fn members(emu: &glance_emu::embed::Emulator) -> String {
     as_tenant(emu, A, "GET", &format!("/v1/images/{IMG}/members"), "")
         .await
@@ -99,7 +112,7 @@ async fn shared_images_lists_rows_in_the_order_they_were_added() {
     assert_eq!(shared_with(C).await, shared(&[(IMG, false)]));
     // The later image first: its row was added first.
     for img in [LATER, IMG] {
-        let r = as_tenant(&emu, A, "PUT", &format!("/v1/images/{img}/members/{D}"), "").await;
+        let r = membership(&emu, A, "PUT", img, D, "").await;
         assert_eq!(r.status_line, "HTTP/1.1 204 No Content");
     }
     assert_eq!(
@@ -107,14 +120,7 @@ async fn shared_images_lists_rows_in_the_order_they_were_added() {
         shared(&[(LATER, false), (IMG, false)])
     );
     // A can_share member's write adds a second row naming C: both are listed.
-    let r = as_tenant(
-        &emu,
-        B,
-        "PUT",
-        &format!("/v1/images/{IMG}/members/{C}"),
-        r#"{"member": {"can_share": true}}"#,
-    )
-    .await;
+    let r = membership(&emu, B, "PUT", IMG, C, r#"{"member": {"can_share": true}}"#).await;
     assert_eq!(r.status_line, "HTTP/1.1 204 No Content");
     assert_eq!(shared_with(C).await, shared(&[(IMG, false), (IMG, true)]));
     // A replaced list keeps the rows it names (in place) and adds the others at the end.
@@ -196,14 +202,7 @@ async fn a_member_that_removes_itself_gets_the_acl_reads_404() {
          <h1>404 Not Found</h1>\n  The resource could not be found.<br /><br />\n\
          Image with identifier {IMG} not found\n\n\n </body>\n</html>"
     );
-    let r = as_tenant(
-        &emu,
-        B,
-        "DELETE",
-        &format!("/v1/images/{IMG}/members/{B}"),
-        "",
-    )
-    .await;
+    let r = membership(&emu, B, "DELETE", IMG, B, "").await;
     assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
     assert_eq!(r.body_str(), not_found);
     assert_eq!(
@@ -212,30 +211,16 @@ async fn a_member_that_removes_itself_gets_the_acl_reads_404() {
     );
     // Shared again with can_share, B replaces the list with one without itself.
     let share = r#"{"member": {"can_share": true}}"#;
-    let r = as_tenant(
-        &emu,
-        A,
-        "PUT",
-        &format!("/v1/images/{IMG}/members/{B}"),
-        share,
-    )
-    .await;
+    let r = membership(&emu, A, "PUT", IMG, B, share).await;
     assert_eq!(r.status_line, "HTTP/1.1 204 No Content");
     let list = format!(r#"{{"memberships": [{{"member_id": "{D}"}}]}}"#);
     let r = as_tenant(&emu, B, "PUT", &format!("/v1/images/{IMG}/members"), &list).await;
     assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
     assert_eq!(r.body_str(), not_found);
     // A member adding another tenant still sees the image: 204.
-    let r = as_tenant(
-        &emu,
-        A,
-        "PUT",
-        &format!("/v1/images/{IMG}/members/{B}"),
-        share,
-    )
-    .await;
+    let r = membership(&emu, A, "PUT", IMG, B, share).await;
     assert_eq!(r.status_line, "HTTP/1.1 204 No Content");
-    let r = as_tenant(&emu, B, "PUT", &format!("/v1/images/{IMG}/members/{C}"), "").await;
+    let r = membership(&emu, B, "PUT", IMG, C, "").await;
     assert_eq!(r.status_line, "HTTP/1.1 204 No Content");
 }
 
@@ -246,14 +231,7 @@ async fn a_sharing_member_adds_duplicate_rows_and_the_image_delete_fails() {
     let emu = emu().await;
     let share = r#"{"member": {"can_share": true}}"#;
     // B cannot see C's row: its write adds a second C row.
-    let r = as_tenant(
-        &emu,
-        B,
-        "PUT",
-        &format!("/v1/images/{IMG}/members/{C}"),
-        share,
-    )
-    .await;
+    let r = membership(&emu, B, "PUT", IMG, C, share).await;
     assert_eq!(r.status_line, "HTTP/1.1 204 No Content");
     assert_eq!(
         members(&emu).await,
@@ -264,17 +242,10 @@ async fn a_sharing_member_adds_duplicate_rows_and_the_image_delete_fails() {
         )
     );
     // C's FIRST row says no: C may not share (the registry's 403, glance-api's 404).
-    let r = as_tenant(&emu, C, "PUT", &format!("/v1/images/{IMG}/members/{D}"), "").await;
+    let r = membership(&emu, C, "PUT", IMG, D, "").await;
     assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
     // B deleting C's membership finds no row B can see.
-    let r = as_tenant(
-        &emu,
-        B,
-        "DELETE",
-        &format!("/v1/images/{IMG}/members/{C}"),
-        "",
-    )
-    .await;
+    let r = membership(&emu, B, "DELETE", IMG, C, "").await;
     assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
     assert!(r.body_str().contains("Membership could not be found."));
     // The owner deletes the image: 500, and the status stays "deleted" on a live record.

@@ -190,8 +190,9 @@ impl Db {
         // the list order and "the first row found" are the database's, and the writer
         // (put_image) finds each row again. A deleted image's rows are loaded as any
         // other's: a delete soft-deleted them, but a record created deleted keeps the live
-        // rows added to it, and admins' member calls still reach it. Of a member's soft-deleted
-        // rows only the lowest is kept, and none when the member has a live row:
+        // rows added to it, and admins' member calls still reach it. Of a member's
+        // soft-deleted rows only the lowest is kept, and none when the member has a live
+        // row:
         // - the registry only ever finds, and so revives, a member's first row; a deleted
         //   row after it is never read again by any call (unobservable, not kept);
         // - glance-emu before this version wrote a revival as a new row after its deleted
